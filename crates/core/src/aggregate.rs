@@ -1,0 +1,133 @@
+//! Totals: event outcomes per source and reason, person trips per zone × mode and cell × mode.
+
+use std::collections::{BTreeMap, HashMap};
+
+use h3o::CellIndex;
+
+use crate::decode::Reason;
+use crate::event::Observation;
+use crate::factor::PersonTrips;
+use crate::mode::Mode;
+use crate::zone::ZoneId;
+
+/// Events and person trips of one mode somewhere.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ModeTally {
+    pub events: u64,
+    pub person_trips: PersonTrips,
+}
+
+/// Tallies for every mode in one place (a zone or a cell).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ModeTotals([ModeTally; Mode::COUNT]);
+
+impl ModeTotals {
+    pub fn add(&mut self, mode: Mode, person_trips: PersonTrips) {
+        let t = &mut self.0[mode.index()];
+        t.events += 1;
+        t.person_trips += person_trips;
+    }
+
+    pub fn get(&self, mode: Mode) -> ModeTally {
+        self.0[mode.index()]
+    }
+
+    /// Person trips over all modes.
+    pub fn total(&self) -> PersonTrips {
+        self.0
+            .iter()
+            .fold(PersonTrips::ZERO, |sum, t| sum + t.person_trips)
+    }
+
+    /// Modes with at least one event, with their tallies.
+    pub fn observed(&self) -> impl Iterator<Item = (Mode, ModeTally)> + '_ {
+        Mode::ALL
+            .into_iter()
+            .map(|m| (m, self.get(m)))
+            .filter(|(_, t)| t.events > 0)
+    }
+}
+
+/// The outcome counts of DESIGN.md: `read = accepted + rejected + duplicates`, `late ⊆ accepted`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventCounts {
+    pub read: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub late: u64,
+}
+
+/// Outcomes of one source, with its rejections by reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceCounts {
+    pub events: EventCounts,
+    pub rejections: BTreeMap<Reason, u64>,
+}
+
+/// Distinct `source` values tracked by name; later ones are folded into [`OTHER_SOURCE`] so a
+/// producer that puts ids in `source` cannot grow state or metric labels without bound.
+pub const MAX_SOURCES: usize = 64;
+pub const OTHER_SOURCE: &str = "other";
+
+/// What one input partition has observed.
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    pub events: EventCounts,
+    pub rejections: BTreeMap<Reason, u64>,
+    pub by_source: BTreeMap<String, SourceCounts>,
+    pub by_zone: Vec<ModeTotals>,
+    pub by_cell: HashMap<CellIndex, ModeTotals>,
+}
+
+impl Totals {
+    pub fn new(zone_count: usize) -> Totals {
+        Totals {
+            by_zone: vec![ModeTotals::default(); zone_count],
+            ..Totals::default()
+        }
+    }
+
+    pub fn observe_accepted(&mut self, obs: &Observation<'_>, cell: CellIndex, zones: &[ZoneId]) {
+        self.events.read += 1;
+        self.events.accepted += 1;
+        self.source(&obs.source).events.accepted += 1;
+        for zone in zones {
+            self.by_zone[zone.0 as usize].add(obs.mode, obs.person_trips);
+        }
+        self.by_cell
+            .entry(cell)
+            .or_default()
+            .add(obs.mode, obs.person_trips);
+    }
+
+    pub fn observe_duplicate(&mut self, source: &str) {
+        self.events.read += 1;
+        self.events.duplicates += 1;
+        self.source(source).events.duplicates += 1;
+    }
+
+    pub fn observe_rejected(&mut self, source: &str, reason: Reason) {
+        self.events.read += 1;
+        self.events.rejected += 1;
+        *self.rejections.entry(reason).or_default() += 1;
+        let s = self.source(source);
+        s.events.rejected += 1;
+        *s.rejections.entry(reason).or_default() += 1;
+    }
+
+    fn source(&mut self, name: &str) -> &mut SourceCounts {
+        let key = if self.by_source.contains_key(name) || self.by_source.len() < MAX_SOURCES {
+            name
+        } else {
+            OTHER_SOURCE
+        };
+        if !self.by_source.contains_key(key) {
+            self.by_source
+                .insert(key.to_owned(), SourceCounts::default());
+        }
+        // INVARIANT: inserted just above when absent.
+        #[allow(clippy::unwrap_used)]
+        self.by_source.get_mut(key).unwrap()
+    }
+}

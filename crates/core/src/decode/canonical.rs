@@ -1,0 +1,396 @@
+//! The canonical JSON event (DESIGN.md "Event model"): one object per line or message.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use super::json::{Json, RawPoint};
+use super::{DecodeError, Reason, number_text, shorten};
+use crate::event::{Axis, GeoPoint, Kind, Observation};
+use crate::factor::{MAX_PERSONS_PER_UNIT, PersonTripFactors, PersonTrips};
+use crate::mode::Mode;
+use crate::time::{self, EARLIEST_EVENT_TIME, EventTimeMs, MAX_AHEAD_OF_CLOCK, TimeProblem};
+
+/// Every field of the canonical event, each read leniently; unknown fields are ignored so that
+/// producers can add their own.
+#[derive(Deserialize)]
+#[serde(rename = "canonical event")]
+struct RawEvent<'a> {
+    #[serde(borrow, default)]
+    kind: Option<Json<'a>>,
+    #[serde(borrow, default)]
+    id: Option<Json<'a>>,
+    #[serde(borrow, default)]
+    source: Option<Json<'a>>,
+    #[serde(borrow, default)]
+    mode: Option<Json<'a>>,
+    #[serde(borrow, default)]
+    start_time: Option<Json<'a>>,
+    #[serde(borrow, default)]
+    end_time: Option<Json<'a>>,
+    #[serde(borrow, default)]
+    origin: Option<RawPoint<'a>>,
+    #[serde(borrow, default)]
+    destination: Option<RawPoint<'a>>,
+    #[serde(borrow, default)]
+    location: Option<RawPoint<'a>>,
+    #[serde(borrow, default)]
+    distance_m: Option<Json<'a>>,
+    #[serde(borrow, default)]
+    persons: Option<Json<'a>>,
+    #[serde(borrow, default)]
+    count: Option<Json<'a>>,
+    #[serde(borrow, default)]
+    persons_per_unit: Option<Json<'a>>,
+}
+
+/// Decodes canonical events. Holds the per-mode factors for counts without their own.
+#[derive(Debug, Clone, Default)]
+pub struct CanonicalDecoder {
+    factors: PersonTripFactors,
+}
+
+type Result<'a, T> = std::result::Result<T, DecodeError<'a>>;
+
+impl CanonicalDecoder {
+    pub fn new(factors: PersonTripFactors) -> Self {
+        CanonicalDecoder { factors }
+    }
+
+    /// Decodes one event. `now` is the wall clock on the live path (a `start_time` more than
+    /// an hour ahead of it is rejected) and `None` for batch replays.
+    pub fn decode<'a>(
+        &self,
+        bytes: &'a [u8],
+        now: Option<EventTimeMs>,
+    ) -> Result<'a, Observation<'a>> {
+        // A derived struct would also accept a JSON array of its fields in order.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(not_an_object(bytes));
+        }
+        let raw: RawEvent<'a> = serde_json::from_slice(bytes).map_err(json_error)?;
+        let source = match raw.source.as_ref() {
+            None => return Err(missing("source")),
+            Some(Json::String(s)) if s.trim().is_empty() => {
+                return Err(DecodeError::new(
+                    Reason::BadValue,
+                    "source: must not be empty",
+                ));
+            }
+            Some(Json::String(s)) => s.clone(),
+            Some(other) => return Err(wrong_type("source", "a string", other)),
+        };
+        self.decode_fields(raw, now)
+            .map_err(|mut e| {
+                e.event_source = Some(source.clone());
+                e
+            })
+            .map(|mut obs| {
+                obs.source = source;
+                obs
+            })
+    }
+
+    fn decode_fields<'a>(
+        &self,
+        raw: RawEvent<'a>,
+        now: Option<EventTimeMs>,
+    ) -> Result<'a, Observation<'a>> {
+        let kind = match raw.kind.as_ref() {
+            None => return Err(missing("kind")),
+            Some(Json::String(s)) if s == "trip" => Kind::Trip,
+            Some(Json::String(s)) if s == "count" => Kind::Count,
+            Some(other) => {
+                return Err(DecodeError::new(
+                    Reason::UnknownKind,
+                    format!("kind: {} is not \"trip\" or \"count\"", other.describe()),
+                ));
+            }
+        };
+        let id = match (raw.id, kind) {
+            (None, Kind::Trip) => return Err(missing("id")),
+            (None, Kind::Count) => None,
+            (Some(Json::String(s)), _) if s.is_empty() => {
+                return Err(DecodeError::new(Reason::BadValue, "id: must not be empty"));
+            }
+            (Some(Json::String(s)), _) => Some(s),
+            (Some(other), _) => return Err(wrong_type("id", "a string", &other)),
+        };
+        let mode = match raw.mode.as_ref() {
+            None => return Err(missing("mode")),
+            Some(Json::String(s)) => Mode::from_name(s).ok_or_else(|| {
+                DecodeError::new(
+                    Reason::UnknownMode,
+                    format!(
+                        "mode: {:?} is not a canonical mode ({})",
+                        shorten(s),
+                        Mode::names()
+                    ),
+                )
+            })?,
+            Some(other) => {
+                return Err(DecodeError::new(
+                    Reason::UnknownMode,
+                    format!("mode: expected a mode name, got {}", other.describe()),
+                ));
+            }
+        };
+        let start_time = match raw.start_time.as_ref() {
+            None => return Err(missing("start_time")),
+            Some(v) => event_time("start_time", v)?,
+        };
+        check_start_range(start_time, now)?;
+        let end_time = match raw.end_time.as_ref() {
+            None => None,
+            Some(v) => {
+                let end = event_time("end_time", v)?;
+                if end < start_time {
+                    return Err(DecodeError::new(
+                        Reason::BadTime,
+                        format!("end_time: {end} is before start_time {start_time}"),
+                    ));
+                }
+                Some(end)
+            }
+        };
+        let (place, destination, person_trips, reported_distance_m) = match kind {
+            Kind::Trip => {
+                let origin = match raw.origin {
+                    None if raw.location.is_some() => {
+                        return Err(DecodeError::new(
+                            Reason::MissingField,
+                            "origin: missing (a trip has an origin; `location` is for counts)",
+                        ));
+                    }
+                    None => return Err(missing("origin")),
+                    Some(p) => point("origin", p)?,
+                };
+                let destination = raw
+                    .destination
+                    .map(|p| point("destination", p))
+                    .transpose()?;
+                let distance = raw
+                    .distance_m
+                    .map(|v| bounded_number("distance_m", &v, 0.0, f64::MAX, "≥ 0"))
+                    .transpose()?;
+                let persons = match raw.persons {
+                    None => 1.0,
+                    Some(v) => positive_number("persons", &v, PersonTrips::MAX_PER_EVENT)?,
+                };
+                (
+                    origin,
+                    destination,
+                    person_trips("persons", persons)?,
+                    distance,
+                )
+            }
+            Kind::Count => {
+                let location = match raw.location {
+                    None if raw.origin.is_some() => {
+                        return Err(DecodeError::new(
+                            Reason::MissingField,
+                            "location: missing (a count has a location; `origin` is for trips)",
+                        ));
+                    }
+                    None => return Err(missing("location")),
+                    Some(p) => point("location", p)?,
+                };
+                let count = match raw.count {
+                    None => return Err(missing("count")),
+                    Some(v) => bounded_number("count", &v, 0.0, PersonTrips::MAX_PER_EVENT, "≥ 0")?,
+                };
+                let per_unit = match raw.persons_per_unit {
+                    None => self.factors.persons_per_unit(mode),
+                    Some(v) => positive_number("persons_per_unit", &v, MAX_PERSONS_PER_UNIT)?,
+                };
+                (
+                    location,
+                    None,
+                    person_trips("count × persons_per_unit", count * per_unit)?,
+                    None,
+                )
+            }
+        };
+        Ok(Observation {
+            kind,
+            id,
+            source: Cow::Borrowed(""),
+            mode,
+            start_time,
+            end_time,
+            place,
+            destination,
+            reported_distance_m,
+            person_trips,
+        })
+    }
+}
+
+fn json_error<'a>(e: serde_json::Error) -> DecodeError<'a> {
+    use serde_json::error::Category;
+    let message = match e.classify() {
+        Category::Data if e.to_string().starts_with("invalid type") => {
+            format!("expected a JSON object with the event's fields ({e})")
+        }
+        Category::Data => e.to_string(),
+        Category::Syntax | Category::Eof | Category::Io => format!("not valid JSON: {e}"),
+    };
+    DecodeError::new(Reason::InvalidJson, message)
+}
+
+fn not_an_object<'a>(bytes: &[u8]) -> DecodeError<'a> {
+    let message = match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        Ok(_) => "expected a JSON object with the event's fields".to_string(),
+        Err(e) => format!("not valid JSON: {e}"),
+    };
+    DecodeError::new(Reason::InvalidJson, message)
+}
+
+fn missing<'a>(field: &str) -> DecodeError<'a> {
+    DecodeError::new(Reason::MissingField, format!("{field}: missing or null"))
+}
+
+fn wrong_type<'a>(field: &str, expected: &str, got: &Json<'_>) -> DecodeError<'a> {
+    DecodeError::new(
+        Reason::BadValue,
+        format!("{field}: expected {expected}, got {}", got.describe()),
+    )
+}
+
+fn event_time<'a>(field: &str, value: &Json<'_>) -> Result<'a, EventTimeMs> {
+    let parsed = match value {
+        Json::String(s) => time::parse_rfc3339(s),
+        Json::Number(n) => time::from_epoch_ms(*n),
+        other => Err(TimeProblem::Malformed(format!(
+            "expected an RFC 3339 string or epoch milliseconds, got {}",
+            other.type_name()
+        ))),
+    };
+    parsed.map_err(|problem| match problem {
+        TimeProblem::Malformed(m) => DecodeError::new(Reason::BadTime, format!("{field}: {m}")),
+        TimeProblem::OutOfRange(m) => {
+            DecodeError::new(Reason::TimeOutOfRange, format!("{field}: {m}"))
+        }
+    })
+}
+
+fn check_start_range<'a>(start: EventTimeMs, now: Option<EventTimeMs>) -> Result<'a, ()> {
+    if start < EARLIEST_EVENT_TIME {
+        return Err(DecodeError::new(
+            Reason::TimeOutOfRange,
+            format!("start_time: {start} is before {EARLIEST_EVENT_TIME}"),
+        ));
+    }
+    if let Some(now) = now {
+        let latest = now.saturating_add(MAX_AHEAD_OF_CLOCK);
+        if start > latest {
+            return Err(DecodeError::new(
+                Reason::TimeOutOfRange,
+                format!("start_time: {start} is more than 1 h ahead of the clock ({now})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn point<'a>(field: &str, raw: RawPoint<'_>) -> Result<'a, GeoPoint> {
+    let (lat, lon) = match raw {
+        RawPoint::Object { lat, lon } => (lat, lon),
+        RawPoint::NotAnObject(other) => {
+            return Err(DecodeError::new(
+                Reason::BadCoordinate,
+                format!(
+                    "{field}: expected an object {{\"lat\": …, \"lon\": …}}, got {}",
+                    other.describe()
+                ),
+            ));
+        }
+    };
+    let axis = |name: &str, v: Option<Json<'_>>| -> Result<'a, f64> {
+        match v {
+            None => Err(missing(&format!("{field}.{name}"))),
+            Some(Json::Number(n)) => Ok(n),
+            Some(other) => Err(DecodeError::new(
+                Reason::BadCoordinate,
+                format!(
+                    "{field}.{name}: expected a number in degrees, got {}",
+                    other.describe()
+                ),
+            )),
+        }
+    };
+    let (lat, lon) = (axis("lat", lat)?, axis("lon", lon)?);
+    GeoPoint::new(lat, lon).map_err(|bad| {
+        let (name, value, range) = match bad {
+            Axis::Lat => ("lat", lat, "−90…90"),
+            Axis::Lon => ("lon", lon, "−180…180"),
+        };
+        let hint = if matches!(bad, Axis::Lat)
+            && (-180.0..=180.0).contains(&lat)
+            && (-90.0..=90.0).contains(&lon)
+        {
+            " (are lat and lon swapped?)"
+        } else {
+            ""
+        };
+        DecodeError::new(
+            Reason::BadCoordinate,
+            format!(
+                "{field}.{name}: {} is outside {range}{hint}",
+                number_text(value)
+            ),
+        )
+    })
+}
+
+fn bounded_number<'a>(
+    field: &str,
+    v: &Json<'_>,
+    min: f64,
+    max: f64,
+    rule: &str,
+) -> Result<'a, f64> {
+    match v {
+        Json::Number(n) if *n >= min && *n <= max => Ok(*n),
+        Json::Number(n) if *n > max => Err(DecodeError::new(
+            Reason::BadValue,
+            format!(
+                "{field}: {} is larger than the accepted maximum {}",
+                number_text(*n),
+                number_text(max)
+            ),
+        )),
+        Json::Number(n) => Err(DecodeError::new(
+            Reason::BadValue,
+            format!("{field}: {} must be {rule}", number_text(*n)),
+        )),
+        other => Err(wrong_type(field, "a number", other)),
+    }
+}
+
+fn positive_number<'a>(field: &str, v: &Json<'_>, max: f64) -> Result<'a, f64> {
+    let n = bounded_number(field, v, 0.0, max, "> 0")?;
+    if n == 0.0 {
+        return Err(DecodeError::new(
+            Reason::BadValue,
+            format!("{field}: 0 must be > 0"),
+        ));
+    }
+    Ok(n)
+}
+
+fn person_trips<'a>(what: &str, value: f64) -> Result<'a, PersonTrips> {
+    PersonTrips::from_f64(value).ok_or_else(|| {
+        DecodeError::new(
+            Reason::BadValue,
+            format!(
+                "{what}: {} person trips is more than one event may carry ({})",
+                number_text(value),
+                number_text(PersonTrips::MAX_PER_EVENT)
+            ),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;

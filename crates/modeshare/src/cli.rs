@@ -1,0 +1,57 @@
+//! The command line (`modeshare --help`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Live mode shares for cities: the share of person trips by walking, cycling, micromobility,
+/// public transport and car, per area, against the city's goals.
+#[derive(Debug, Parser)]
+#[command(name = "modeshare", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read events from files or stdin and print the report (JSON) to stdout.
+    ///
+    /// Every line is one event. Each gets exactly one outcome (accepted, rejected with a
+    /// reason, or duplicate); a summary with rejection examples and goal gaps goes to stderr.
+    /// Exits 0 whatever the events held; non-zero only for unusable arguments or unreadable files.
+    Replay(ReplayArgs),
+}
+
+/// Options every command that binds events to places shares.
+#[derive(Debug, Args, Clone)]
+pub struct CommonArgs {
+    /// A TOML configuration layered over the embedded default.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A GeoJSON FeatureCollection of zone polygons (each with a `name`), replacing the configured zones.
+    #[arg(long, value_name = "GEOJSON")]
+    pub zones: Option<PathBuf>,
+    /// H3 resolution of the cells (0–15).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=15))]
+    pub resolution: Option<u8>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The format of the input lines.
+    #[arg(long, value_name = "F", value_enum, default_value_t = Format::Canonical)]
+    pub format: Format,
+    /// Files of newline-delimited events; `-` reads stdin.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<String>,
+}
+
+/// Input formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// modeshare's canonical JSON events, one per line (README, "Event format").
+    Canonical,
+}

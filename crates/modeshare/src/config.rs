@@ -1,0 +1,207 @@
+//! Configuration: the embedded default, then `--config FILE`, then `MODESHARE__SECTION__KEY`
+//! environment variables, then command-line flags; validated all at once.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use modeshare_core::config::{ConfigErrors, Settings};
+use modeshare_core::dedup::DedupConfig;
+use modeshare_core::factor::CountsConfig;
+use modeshare_core::goal::{GoalConfig, validate_goals};
+use modeshare_core::mode::GroupsConfig;
+use modeshare_core::spatial::SpatialConfig;
+use modeshare_core::zone::Zones;
+use modeshare_source::InputConfig;
+use serde::Deserialize;
+
+/// The embedded default configuration.
+pub const DEFAULT_CONFIG: &str = include_str!("../../../config/default.toml");
+/// The embedded default zones: Bærum, and approximate Fornebu and Sandvika.
+pub const DEFAULT_ZONES: &str = include_str!("../../../config/zones/baerum.geojson");
+
+const ENV_PREFIX: &str = "MODESHARE__";
+
+/// The configuration file as written (every section optional; the embedded default fills in).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// H3 resolution and zone polygons.
+    #[serde(default)]
+    pub spatial: SpatialConfig,
+    /// Named groups of modes whose shares are published.
+    #[serde(default)]
+    pub groups: GroupsConfig,
+    /// Target shares for groups.
+    #[serde(default)]
+    pub goals: Vec<GoalConfig>,
+    /// How counted units become person trips.
+    #[serde(default)]
+    pub counts: CountsConfig,
+    /// Duplicate detection.
+    #[serde(default)]
+    pub dedup: DedupConfig,
+    /// Line framing of files and stdin.
+    #[serde(default)]
+    pub input: InputConfig,
+}
+
+/// Values given on the command line; they win over every other layer.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub zones: Option<PathBuf>,
+    pub resolution: Option<u8>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub settings: Settings,
+    pub zones: Zones,
+    pub input: InputConfig,
+}
+
+/// Why the configuration cannot be used; every problem found is listed.
+#[derive(Debug)]
+pub struct ConfigLoadError(pub Vec<String>);
+
+impl fmt::Display for ConfigLoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the configuration has {} problem(s):", self.0.len())?;
+        for p in &self.0 {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigLoadError {}
+
+/// Loads and validates the layered configuration. `env` is the process environment (passed in
+/// so that tests need not touch the real one).
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    overrides: &Overrides,
+) -> Result<AppConfig, ConfigLoadError> {
+    let fail = |m: String| ConfigLoadError(vec![m]);
+    let mut merged: toml::Table = DEFAULT_CONFIG
+        .parse()
+        .map_err(|e| fail(format!("embedded default: {e}")))?;
+    if let Some(path) = file {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+        let layer: toml::Table = text
+            .parse()
+            .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+        merge(&mut merged, layer);
+    }
+    for (key, value) in env {
+        if let Some(path) = key.strip_prefix(ENV_PREFIX) {
+            let keys: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+            set(&mut merged, &keys, env_value(&value)).map_err(|m| fail(format!("{key}: {m}")))?;
+        }
+    }
+    if let Some(zones) = &overrides.zones {
+        let zones = toml::Value::String(zones.display().to_string());
+        set(&mut merged, &["spatial".into(), "zones".into()], zones).map_err(fail)?;
+    }
+    if let Some(r) = overrides.resolution {
+        set(
+            &mut merged,
+            &["spatial".into(), "resolution".into()],
+            toml::Value::Integer(r.into()),
+        )
+        .map_err(fail)?;
+    }
+    let raw: ConfigFile =
+        serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
+            let path = e.path().to_string();
+            fail(format!("{path}: {}", e.into_inner().message()))
+        })?;
+    raw.validate().map_err(|errors| {
+        ConfigLoadError(
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.key, e.message))
+                .collect(),
+        )
+    })
+}
+
+impl ConfigFile {
+    /// Checks every section and reports every problem at once.
+    pub fn validate(self) -> Result<AppConfig, ConfigErrors> {
+        let mut errors = ConfigErrors::default();
+        let resolution = self.spatial.validate_resolution(&mut errors);
+        let groups = self.groups.validate(&mut errors);
+        let goals = validate_goals(&self.goals, &groups, &mut errors);
+        let factors = self.counts.validate(&mut errors);
+        let dedup_horizon = self.dedup.validate(&mut errors);
+        if self.input.max_line_bytes < 64 {
+            errors.push("input.max_line_bytes", "must be at least 64 bytes");
+        }
+        let zones = match &self.spatial.zones {
+            None => Zones::from_geojson(DEFAULT_ZONES).map_err(|e| format!("embedded zones: {e}")),
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("{path}: {e}"))
+                .and_then(|text| Zones::from_geojson(&text).map_err(|e| format!("{path}: {e}"))),
+        };
+        let zones = zones.unwrap_or_else(|e| {
+            errors.push("spatial.zones", e);
+            Zones::default()
+        });
+        let settings = Settings {
+            groups,
+            goals,
+            factors,
+            resolution,
+            dedup_horizon,
+        };
+        errors.into_result(AppConfig {
+            settings,
+            zones,
+            input: self.input,
+        })
+    }
+}
+
+/// Deep-merges `layer` into `base`: tables key by key, everything else replaced.
+fn merge(base: &mut toml::Table, layer: toml::Table) {
+    for (key, value) in layer {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(l)) => merge(b, l),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+fn set(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), String> {
+    let Some((last, parents)) = keys.split_last() else {
+        return Err("empty key".into());
+    };
+    let mut current = table;
+    for k in parents {
+        let entry = current
+            .entry(k.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{k}` is not a section"))?;
+    }
+    current.insert(last.clone(), value);
+    Ok(())
+}
+
+/// An environment value as TOML (`8`, `true`, `["bicycle"]`), else as a plain string.
+fn env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,187 @@
+use super::*;
+
+fn load_with(
+    file_text: Option<&str>,
+    env: &[(&str, &str)],
+    overrides: &Overrides,
+) -> Result<AppConfig, ConfigLoadError> {
+    let dir = std::env::temp_dir().join(format!(
+        "modeshare-config-test-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.toml");
+    if let Some(text) = file_text {
+        std::fs::write(&path, text).unwrap();
+    }
+    let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    let result = load(file_text.map(|_| path.as_path()), env, overrides);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+#[test]
+fn the_embedded_default_has_the_documented_values() {
+    let c = load_with(None, &[], &Overrides::default()).unwrap();
+    assert_eq!(c.settings.resolution, h3o::Resolution::Nine);
+    let goal = |g: &str| {
+        c.settings
+            .goals
+            .iter()
+            .find(|x| x.group == g)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        (goal("sustainable").target, goal("sustainable").baseline),
+        (0.60, Some(0.48))
+    );
+    assert_eq!(goal("sustainable").baseline_year, Some(2016));
+    assert_eq!(goal("cycling").target, 0.07);
+    let groups = &c.settings.groups;
+    let cycling = groups.get("cycling").unwrap().modes;
+    let sustainable = groups.get("sustainable").unwrap().modes;
+    use modeshare_core::mode::Mode;
+    assert!(sustainable.contains(Mode::EScooter) && !cycling.contains(Mode::EScooter));
+    assert_eq!(
+        sustainable.iter().count(),
+        8,
+        "walk, bicycle, e_scooter and the five public-transport modes"
+    );
+    assert!((c.settings.factors.persons_per_unit(Mode::Bus) - 1.0 / 1.3).abs() < 1e-12);
+    assert_eq!(c.zones.len(), 3);
+}
+
+#[test]
+fn one_line_counts_e_scooters_as_cycling() {
+    let c = load_with(
+        Some("[groups]\ncycling = [\"bicycle\", \"e_scooter\"]\n"),
+        &[],
+        &Overrides::default(),
+    )
+    .unwrap();
+    use modeshare_core::mode::Mode;
+    assert!(
+        c.settings
+            .groups
+            .get("cycling")
+            .unwrap()
+            .modes
+            .contains(Mode::EScooter)
+    );
+    // The other groups are still there: tables merge key by key.
+    assert!(c.settings.groups.get("public_transport").is_some());
+}
+
+#[test]
+fn environment_then_flags_override_the_file() {
+    let file = Some("[spatial]\nresolution = 7\n");
+    let c = load_with(
+        file,
+        &[("MODESHARE__SPATIAL__RESOLUTION", "8"), ("OTHER", "x")],
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(c.settings.resolution, h3o::Resolution::Eight);
+    let flags = Overrides {
+        resolution: Some(10),
+        zones: None,
+    };
+    let c = load_with(file, &[("MODESHARE__SPATIAL__RESOLUTION", "8")], &flags).unwrap();
+    assert_eq!(c.settings.resolution, h3o::Resolution::Ten);
+    let c = load_with(
+        None,
+        &[("MODESHARE__COUNTS__TRANSFER_FACTOR", "2")],
+        &Overrides::default(),
+    )
+    .unwrap();
+    use modeshare_core::mode::Mode;
+    assert_eq!(c.settings.factors.persons_per_unit(Mode::Rail), 0.5);
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_its_key() {
+    let text = r#"
+[spatial]
+resolution = 16
+zones = "/nonexistent/zones.geojson"
+[groups]
+cycling = ["bicycle", "unicycle"]
+[[goals]]
+group = "sustainable"
+target = 60
+target_date = "2025"
+[counts]
+transfer_factor = 0.5
+[dedup]
+horizon = "forever"
+"#;
+    let e = load_with(Some(text), &[], &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    for key in [
+        "spatial.resolution",
+        "spatial.zones",
+        "groups.cycling",
+        "goals[0].target",
+        "goals[0].target_date",
+        "counts.transfer_factor",
+        "dedup.horizon",
+    ] {
+        assert!(e.contains(&format!("{key}: ")), "{key} missing from:\n{e}");
+    }
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_path() {
+    let e = load_with(
+        Some("[spatial]\nresolutoin = 8\n"),
+        &[],
+        &Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("spatial") && e.contains("resolutoin"), "{e}");
+    let e = load_with(Some("[spatail]\n"), &[], &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("spatail"), "{e}");
+    let e = load_with(Some("not toml ["), &[], &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("c.toml"), "{e}");
+}
+
+/// Every file shipped in config/ loads and validates (run from the repository root so that
+/// relative zone paths resolve as documented).
+#[test]
+fn every_shipped_config_file_loads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::env::set_current_dir(&root).unwrap();
+    let mut checked = 0;
+    for dir in ["config", "config/examples"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                load(Some(&path), [], &Overrides::default())
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                checked += 1;
+            }
+        }
+        for entry in std::fs::read_dir(root.join("config/zones")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "geojson") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                Zones::from_geojson(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            }
+        }
+    }
+    assert!(checked >= 3, "only {checked} config files found");
+}

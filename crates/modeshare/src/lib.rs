@@ -1,0 +1,6 @@
+//! The `modeshare` command: CLI, configuration layering and validation, and the wiring of the
+//! core and IO crates into commands. Holds no domain logic of its own.
+
+pub mod cli;
+pub mod config;
+pub mod replay;

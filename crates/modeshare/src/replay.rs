@@ -1,0 +1,222 @@
+//! `modeshare replay`: files or stdin → the report on stdout, a summary on stderr.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use modeshare_core::decode::{DecodeError, Reason};
+use modeshare_core::pipeline::{Outcome, Pipeline};
+use modeshare_core::report::Report;
+use modeshare_core::share::goal_gaps;
+use modeshare_source::{Input, Line, LineReader};
+
+use crate::cli::ReplayArgs;
+use crate::config::{self, AppConfig, Overrides};
+
+/// A command failure and the exit code it warrants.
+#[derive(Debug)]
+pub enum Failure {
+    /// Unusable arguments or configuration: exit 2.
+    Usage(anyhow::Error),
+    /// An input that cannot be read: exit 1.
+    Input(anyhow::Error),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => 2,
+            Failure::Input(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Usage(e) | Failure::Input(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+/// How many examples of each rejection reason the summary shows.
+const EXAMPLES_PER_REASON: usize = 3;
+
+pub fn run(args: &ReplayArgs) -> Result<(), Failure> {
+    let overrides = Overrides {
+        zones: args.common.zones.clone(),
+        resolution: args.common.resolution,
+    };
+    let config = config::load(args.common.config.as_deref(), std::env::vars(), &overrides)
+        .map_err(|e| Failure::Usage(e.into()))?;
+    // Open everything first: an unreadable file fails the run before any work is done.
+    let inputs = args
+        .files
+        .iter()
+        .map(|path| {
+            Input::open(path)
+                .map_err(|e| Failure::Input(anyhow::anyhow!("cannot read {path}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let started = Instant::now();
+    let (pipeline, examples) = replay_inputs(&config, inputs)?;
+    let report = pipeline.report();
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, &report)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| writeln!(stdout).map_err(anyhow::Error::from))
+        .map_err(Failure::Input)?;
+    let summary = summary(
+        &report,
+        &examples,
+        &pipeline,
+        args.files.len(),
+        started.elapsed().as_secs_f64(),
+    );
+    eprint!("{summary}");
+    Ok(())
+}
+
+/// The first few rejections of each reason, as `input:line: message`.
+type Examples = BTreeMap<Reason, Vec<String>>;
+
+fn replay_inputs(config: &AppConfig, inputs: Vec<Input>) -> Result<(Pipeline, Examples), Failure> {
+    let mut pipeline = Pipeline::for_replay(config.settings.clone(), config.zones.clone());
+    let mut examples = Examples::new();
+    let progress = progress_bar(&inputs);
+    let mut done_bytes = 0;
+    for input in inputs {
+        let name = input.name;
+        let mut reader = LineReader::new(input.reader, config.input.max_line_bytes);
+        loop {
+            let line = reader
+                .next_line()
+                .map_err(|e| Failure::Input(anyhow::anyhow!("reading {name}: {e}")))?;
+            let rejection = match line {
+                None => break,
+                Some(Line::Text(bytes)) => match pipeline.observe_line(bytes, &name, None) {
+                    Outcome::Rejected(e) => Some(e.into_owned()),
+                    Outcome::Accepted | Outcome::Duplicate => None,
+                },
+                Some(Line::TooLong { len }) => {
+                    let e = DecodeError::new(
+                        Reason::LineTooLong,
+                        format!(
+                            "line of {len} bytes is over input.max_line_bytes ({})",
+                            config.input.max_line_bytes
+                        ),
+                    );
+                    pipeline.observe_rejection(&e, &name);
+                    Some(e)
+                }
+            };
+            if let Some(e) = rejection {
+                let list = examples.entry(e.reason).or_default();
+                if list.len() < EXAMPLES_PER_REASON {
+                    list.push(format!("{name}:{}: {}", reader.line_no(), e.message));
+                }
+            }
+            if reader.line_no() % 65_536 == 0 {
+                progress.set_position(done_bytes + reader.bytes_read());
+            }
+        }
+        done_bytes += reader.bytes_read();
+    }
+    progress.finish_and_clear();
+    Ok((pipeline, examples))
+}
+
+/// A byte-based progress bar on stderr, only when stderr is a terminal.
+fn progress_bar(inputs: &[Input]) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let total: Option<u64> = inputs.iter().map(|i| i.size).sum();
+    let bar = match total {
+        Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+            .with_style(
+                ProgressStyle::with_template(
+                    "{bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {binary_bytes} {binary_bytes_per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// The human summary: outcome counts, rejection examples, and each zone against each goal.
+fn summary(
+    report: &Report,
+    examples: &Examples,
+    pipeline: &Pipeline,
+    inputs: usize,
+    seconds: f64,
+) -> String {
+    use std::fmt::Write as _;
+    let e = &report.events;
+    let mut s = String::new();
+    let rate = e.read as f64 / seconds.max(1e-9);
+    let _ = writeln!(
+        s,
+        "replayed {} input(s): {} read, {} accepted, {} rejected, {} duplicates in {seconds:.2} s ({:.2} M events/s)",
+        inputs,
+        e.read,
+        e.accepted,
+        e.rejected,
+        e.duplicates,
+        rate / 1e6
+    );
+    if !examples.is_empty() {
+        let _ = writeln!(s, "rejected, by reason:");
+        for (reason, list) in examples {
+            let n = report
+                .rejections
+                .get(reason.as_str())
+                .copied()
+                .unwrap_or_default();
+            let _ = writeln!(s, "  {:<18} {n:>10}", reason.as_str());
+            for example in list {
+                let _ = writeln!(s, "      e.g. {example}");
+            }
+        }
+    }
+    let goals = &pipeline.settings().goals;
+    if !goals.is_empty() {
+        let _ = writeln!(s, "shares of person trips against the goals:");
+        for (zone, z) in &report.zones {
+            if z.shares.is_empty() {
+                let _ = writeln!(s, "  {zone:<14} no person trips");
+                continue;
+            }
+            let gaps = goal_gaps(&z.shares, goals);
+            for goal in goals {
+                let (Some(share), Some(gap)) = (z.shares.get(&goal.group), gaps.get(&goal.group))
+                else {
+                    continue;
+                };
+                let baseline = match (goal.baseline, goal.baseline_year) {
+                    (Some(b), Some(y)) => format!(", baseline {:.1} % ({y})", b * 100.0),
+                    (Some(b), None) => format!(", baseline {:.1} %", b * 100.0),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    s,
+                    "  {zone:<14} {:<14} {:>5.1} %  target {:.1} % by {}: {:+.1} pp{baseline}",
+                    goal.group,
+                    share * 100.0,
+                    goal.target * 100.0,
+                    goal.target_date,
+                    gap * 100.0
+                );
+            }
+        }
+    }
+    s
+}
