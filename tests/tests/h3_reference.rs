@@ -1,5 +1,7 @@
 //! H3 cells against values computed by the H3 reference C library (tests/fixtures/h3/).
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use modeshare_core::event::GeoPoint;
 use modeshare_core::spatial::cell_of;
 use modeshare_tests::csv_rows;

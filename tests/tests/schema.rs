@@ -2,6 +2,8 @@
 //! every valid example validates and is accepted; every invalid one fails the schema and is
 //! rejected with the reason its file name starts with.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use modeshare_core::decode::CanonicalDecoder;
 use modeshare_tests::repo_root;
 use serde_json::Value;

@@ -2,6 +2,8 @@
 //! and just outside borders of multipolygons with islands and holes, and against a plain
 //! crossing-number test wherever plain floating point can decide.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::collections::BTreeMap;
 
 use geo::{Coord, MultiPolygon};

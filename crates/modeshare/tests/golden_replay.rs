@@ -5,6 +5,8 @@
 //! The same input shuffled, split into several files and piped through stdin must give a
 //! byte-identical report.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
