@@ -1,6 +1,6 @@
 //! Totals: event outcomes per source and reason, person trips per zone × mode and cell × mode.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use h3o::CellIndex;
 
@@ -8,6 +8,7 @@ use crate::decode::Reason;
 use crate::event::Observation;
 use crate::factor::PersonTrips;
 use crate::mode::Mode;
+use crate::spatial::CellMap;
 use crate::zone::ZoneId;
 
 /// Events and person trips of one mode somewhere.
@@ -75,9 +76,11 @@ pub const OTHER_SOURCE: &str = "other";
 pub struct Totals {
     pub events: EventCounts,
     pub rejections: BTreeMap<Reason, u64>,
-    pub by_source: BTreeMap<String, SourceCounts>,
+    /// Per source, in order of first appearance (a city has a handful of sources, so a short
+    /// vector scanned linearly beats a map; at most [`MAX_SOURCES`] + 1 entries).
+    pub by_source: Vec<(String, SourceCounts)>,
     pub by_zone: Vec<ModeTotals>,
-    pub by_cell: HashMap<CellIndex, ModeTotals>,
+    pub by_cell: CellMap<ModeTotals>,
 }
 
 impl Totals {
@@ -117,17 +120,22 @@ impl Totals {
     }
 
     fn source(&mut self, name: &str) -> &mut SourceCounts {
-        let key = if self.by_source.contains_key(name) || self.by_source.len() < MAX_SOURCES {
-            name
-        } else {
-            OTHER_SOURCE
+        let position = match self.by_source.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None if self.by_source.len() < MAX_SOURCES => {
+                self.by_source
+                    .push((name.to_owned(), SourceCounts::default()));
+                self.by_source.len() - 1
+            }
+            None => match self.by_source.iter().position(|(n, _)| n == OTHER_SOURCE) {
+                Some(i) => i,
+                None => {
+                    self.by_source
+                        .push((OTHER_SOURCE.to_owned(), SourceCounts::default()));
+                    self.by_source.len() - 1
+                }
+            },
         };
-        if !self.by_source.contains_key(key) {
-            self.by_source
-                .insert(key.to_owned(), SourceCounts::default());
-        }
-        // INVARIANT: inserted just above when absent.
-        #[allow(clippy::unwrap_used)]
-        self.by_source.get_mut(key).unwrap()
+        &mut self.by_source[position].1
     }
 }

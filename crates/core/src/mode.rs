@@ -130,7 +130,7 @@ pub struct ModeGroup {
 }
 
 /// The validated groups, in name order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModeGroups(Vec<ModeGroup>);
 
 impl ModeGroups {

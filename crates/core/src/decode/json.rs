@@ -123,11 +123,11 @@ impl<'de> Visitor<'de> for PointVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let (mut lat, mut lon) = (None, None);
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match key.as_ref() {
-                "lat" => lat = Some(map.next_value::<Json<'de>>()?),
-                "lon" => lon = Some(map.next_value::<Json<'de>>()?),
-                _ => {
+        while let Some(key) = map.next_key::<PointKey>()? {
+            match key {
+                PointKey::Lat => lat = Some(map.next_value::<Json<'de>>()?),
+                PointKey::Lon => lon = Some(map.next_value::<Json<'de>>()?),
+                PointKey::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -160,5 +160,32 @@ impl<'de> Visitor<'de> for PointVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         JsonVisitor.visit_seq(seq).map(RawPoint::NotAnObject)
+    }
+}
+
+/// A key of a position object, matched without allocating (serde's `Cow<str>` always copies).
+enum PointKey {
+    Lat,
+    Lon,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for PointKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = PointKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PointKey, E> {
+                Ok(match v {
+                    "lat" => PointKey::Lat,
+                    "lon" => PointKey::Lon,
+                    _ => PointKey::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
     }
 }
