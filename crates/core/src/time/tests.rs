@@ -36,7 +36,7 @@ fn epoch_ms_integers_and_floats() {
         Ok(EventTimeMs(1_714_635_600_000))
     );
     assert_eq!(
-        from_epoch_ms(1_563_178_970_253.5522),
+        from_epoch_ms(1_563_178_970_253.552_2),
         Ok(EventTimeMs(1_563_178_970_253))
     );
 }
