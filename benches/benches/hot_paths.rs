@@ -6,19 +6,16 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use modeshare_core::config::Settings;
 use modeshare_core::decode::CanonicalDecoder;
 use modeshare_core::dedup::{DedupKey, DedupMemory};
 use modeshare_core::event::GeoPoint;
-use modeshare_core::factor::PersonTripFactors;
-use modeshare_core::mode::ModeGroups;
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::spatial::{SpatialIndex, cell_of};
-use modeshare_core::time::{DurationMs, EventTimeMs, parse_rfc3339};
+use modeshare_core::time::{EventTimeMs, parse_rfc3339};
 use modeshare_core::zone::Zones;
 
 const EVENTS: usize = 20_000;
-const ZONES: &str = include_str!("../../config/zones/baerum.geojson");
+use modeshare_benches::ZONES;
 
 fn lines(data: &[u8]) -> Vec<&[u8]> {
     data.split(|b| *b == b'\n')
@@ -107,13 +104,7 @@ fn bench(c: &mut Criterion) {
             BenchmarkId::from_parameter(resolution),
             &resolution,
             |b, &resolution| {
-                let settings = Settings {
-                    groups: ModeGroups::default(),
-                    goals: Vec::new(),
-                    factors: PersonTripFactors::default(),
-                    resolution,
-                    dedup_horizon: DurationMs::from_days(35),
-                };
+                let settings = modeshare_benches::settings(resolution);
                 b.iter(|| {
                     let mut p =
                         Pipeline::for_replay(settings.clone(), Zones::from_geojson(ZONES).unwrap());

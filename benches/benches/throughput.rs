@@ -1,5 +1,6 @@
-//! End-to-end single-thread throughput: decode → classify → bin → total over generated
-//! canonical events, next to a plain typed `serde_json` decode of the same bytes.
+//! End-to-end single-thread throughput over generated canonical events, next to a plain typed
+//! `serde_json` decode of the same bytes: the replay pipeline (decode → classify → bin → total)
+//! and the live one (… → windows, watermark, dedup horizon).
 //!
 //! `cargo bench -p modeshare-benches --bench throughput` (EVENTS=n to change the size).
 
@@ -8,11 +9,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use modeshare_core::config::Settings;
-use modeshare_core::factor::PersonTripFactors;
-use modeshare_core::mode::GroupsConfig;
+use modeshare_benches::{ZONES, settings};
 use modeshare_core::pipeline::{Outcome, Pipeline};
-use modeshare_core::time::DurationMs;
 use modeshare_core::zone::Zones;
 use serde::Deserialize;
 
@@ -40,15 +38,14 @@ struct PlainPoint {
     lon: f64,
 }
 
-fn best_of<F: FnMut() -> usize>(runs: usize, mut f: F) -> (f64, usize) {
+fn best_of<F: FnMut() -> usize>(runs: usize, mut f: F) -> f64 {
     let mut best = f64::INFINITY;
-    let mut n = 0;
     for _ in 0..runs {
         let t = Instant::now();
-        n = black_box(f());
+        black_box(f());
         best = best.min(t.elapsed().as_secs_f64());
     }
-    (best, n)
+    best
 }
 
 fn main() {
@@ -61,50 +58,36 @@ fn main() {
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .collect();
-    let zones_text = include_str!("../../config/zones/baerum.geojson");
-    let mut errors = modeshare_core::config::ConfigErrors::default();
-    let groups = GroupsConfig(
-        [
-            (
-                "sustainable",
-                vec!["walk", "bicycle", "e_scooter", "bus", "rail"],
-            ),
-            ("cycling", vec!["bicycle"]),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.into_iter().map(String::from).collect()))
-        .collect(),
-    )
-    .validate(&mut errors);
-    let settings = Settings {
-        groups,
-        goals: Vec::new(),
-        factors: PersonTripFactors::default(),
-        resolution: h3o::Resolution::Nine,
-        dedup_horizon: DurationMs::from_days(35),
-    };
+    let settings = settings(h3o::Resolution::Nine);
 
-    let (decode_s, _) = best_of(3, || {
+    let decode_s = best_of(3, || {
         lines
             .iter()
             .filter(|l| serde_json::from_slice::<PlainEvent>(l).is_ok())
             .count()
     });
-    let mut accepted = 0;
-    let (pipeline_s, _) = best_of(3, || {
-        let mut p =
-            Pipeline::for_replay(settings.clone(), Zones::from_geojson(zones_text).unwrap());
-        accepted = lines
-            .iter()
-            .filter(|l| p.observe_line(l, "bench", None) == Outcome::Accepted)
-            .count();
-        black_box(p.totals().by_cell.len())
-    });
-    assert_eq!(
-        accepted,
-        lines.len(),
-        "every generated event must be accepted"
-    );
+    let run = |live: bool| {
+        best_of(3, || {
+            let zones = Zones::from_geojson(ZONES).unwrap();
+            let mut p = if live {
+                Pipeline::live(settings.clone(), zones)
+            } else {
+                Pipeline::for_replay(settings.clone(), zones)
+            };
+            let accepted = lines
+                .iter()
+                .filter(|l| p.observe_line(l, "bench", None) == Outcome::Accepted)
+                .count();
+            assert_eq!(
+                accepted,
+                lines.len(),
+                "every generated event must be accepted"
+            );
+            accepted
+        })
+    };
+    let replay_s = run(false);
+    let live_s = run(true);
     let n = lines.len() as f64;
     let mib = data.len() as f64 / (1 << 20) as f64;
     println!(
@@ -113,18 +96,20 @@ fn main() {
         data.len() as f64 / n
     );
     println!(
-        "typed serde_json decode only:      {:>12.0} events/s",
+        "typed serde_json decode only:              {:>12.0} events/s",
         n / decode_s
     );
     println!(
-        "decode → classify → bin → total:   {:>12.0} events/s",
-        n / pipeline_s
+        "replay: decode → classify → bin → total:   {:>12.0} events/s  ratio {:.2}",
+        n / replay_s,
+        decode_s / replay_s
     );
     println!(
-        "ratio pipeline / decode-only:      {:>12.2}",
-        decode_s / pipeline_s
+        "live:   … → windows, watermark, horizon:   {:>12.0} events/s  ratio {:.2}",
+        n / live_s,
+        decode_s / live_s
     );
     if let Some(rss) = modeshare_benches::peak_rss_mib() {
-        println!("peak RSS:                          {rss:>12.0} MiB (input held in memory)");
+        println!("peak RSS: {rss:.0} MiB (the input is held in memory)");
     }
 }

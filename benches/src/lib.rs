@@ -18,14 +18,55 @@ const MODES: [&str; 8] = [
 ];
 const SOURCES: [&str; 5] = ["voi", "tier", "ryde", "ruter-apc", "trafikkdata"];
 
-/// `n` newline-terminated canonical events.
+/// Where and when generated events happen.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    /// Event time of event 0, epoch ms.
+    pub first_ms: i64,
+    /// Event time between consecutive events; each is jittered by up to ±5 minutes.
+    pub interval_ms: i64,
+    pub lat: (f64, f64),
+    pub lon: (f64, f64),
+}
+
+/// Bærum and its neighbours (about 100 km², ~1,000 resolution-9 cells), a year of events.
+pub fn city(n: usize) -> Spec {
+    Spec {
+        first_ms: 1_672_531_200_000,
+        interval_ms: 31_536_000_000 / n.max(1) as i64,
+        lat: (59.88, 59.96),
+        lon: (10.45, 10.65),
+    }
+}
+
+/// The Oslo region (about 4,500 km², ~43,000 resolution-9 cells).
+pub fn region(interval_ms: i64) -> Spec {
+    Spec {
+        first_ms: 1_672_531_200_000,
+        interval_ms,
+        lat: (59.6, 60.2),
+        lon: (10.0, 11.2),
+    }
+}
+
+/// `n` newline-terminated canonical events over the city, in time order (with jitter).
 pub fn canonical_events(n: usize, seed: u64) -> Vec<u8> {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    let mut out = String::with_capacity(n * 260);
-    for i in 0..n {
-        let lat = 59.88 + rng.random::<f64>() * 0.08;
-        let lon = 10.45 + rng.random::<f64>() * 0.2;
-        let start_ms: i64 = 1_672_531_200_000 + rng.random_range(0..31_536_000_000);
+    let mut out = Vec::with_capacity(n * 240);
+    write_events(&mut out, 0, n, seed, &city(n));
+    out
+}
+
+/// Appends events `first..first + n` of the stream `(seed, spec)`: the same index always gives
+/// the same event, so a stream can be produced in chunks without holding it.
+pub fn write_events(out: &mut Vec<u8>, first: usize, n: usize, seed: u64, spec: &Spec) {
+    let mut out_text = String::with_capacity(n * 240);
+    let mut rng =
+        SmallRng::seed_from_u64(seed ^ (first as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    for i in first..first + n {
+        let lat = spec.lat.0 + rng.random::<f64>() * (spec.lat.1 - spec.lat.0);
+        let lon = spec.lon.0 + rng.random::<f64>() * (spec.lon.1 - spec.lon.0);
+        let start_ms: i64 =
+            spec.first_ms + i as i64 * spec.interval_ms + rng.random_range(-300_000..300_000);
         let mode = MODES[i % MODES.len()];
         let source = SOURCES[i % SOURCES.len()];
         let start = if i % 2 == 0 {
@@ -36,14 +77,14 @@ pub fn canonical_events(n: usize, seed: u64) -> Vec<u8> {
         };
         if i % 5 == 4 {
             let _ = writeln!(
-                out,
+                out_text,
                 r#"{{"kind":"count","id":"{source}-{i}","source":"{source}","mode":"{mode}","start_time":{start},"end_time":{},"location":{{"lat":{lat:.6},"lon":{lon:.6}}},"count":{}}}"#,
                 start_ms + 3_600_000,
                 rng.random_range(0..200)
             );
         } else {
             let _ = writeln!(
-                out,
+                out_text,
                 r#"{{"kind":"trip","id":"{:016x}-{i}","source":"{source}","mode":"{mode}","start_time":{start},"end_time":{},"origin":{{"lat":{lat:.6},"lon":{lon:.6}}},"destination":{{"lat":{:.6},"lon":{:.6}}},"persons":1}}"#,
                 rng.random::<u64>(),
                 start_ms + 600_000,
@@ -52,8 +93,38 @@ pub fn canonical_events(n: usize, seed: u64) -> Vec<u8> {
             );
         }
     }
-    out.into_bytes()
+    out.extend_from_slice(out_text.as_bytes());
 }
+
+/// Settings as the embedded default has them (groups, goals aside), at a resolution.
+pub fn settings(resolution: h3o::Resolution) -> modeshare_core::config::Settings {
+    use modeshare_core::mode::GroupsConfig;
+    let mut errors = modeshare_core::config::ConfigErrors::default();
+    let groups = GroupsConfig(
+        [
+            (
+                "sustainable",
+                vec!["walk", "bicycle", "e_scooter", "bus", "rail"],
+            ),
+            ("cycling", vec!["bicycle"]),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.into_iter().map(String::from).collect()))
+        .collect(),
+    )
+    .validate(&mut errors);
+    modeshare_core::config::Settings {
+        groups,
+        goals: Vec::new(),
+        factors: modeshare_core::factor::PersonTripFactors::default(),
+        resolution,
+        dedup_horizon: modeshare_core::time::DurationMs::from_days(35),
+        windows: modeshare_core::window::WindowSettings::default(),
+    }
+}
+
+/// The embedded default zones.
+pub const ZONES: &str = include_str!("../../config/zones/baerum.geojson");
 
 /// RFC 3339 in UTC for an epoch-ms value (civil-from-days, proleptic Gregorian).
 fn jiff_like_rfc3339(ms: i64) -> String {

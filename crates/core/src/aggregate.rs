@@ -29,6 +29,19 @@ impl ModeTotals {
         t.person_trips += person_trips;
     }
 
+    /// Adds person trips without counting an event (a count's share of a later bucket).
+    pub fn add_person_trips(&mut self, mode: Mode, person_trips: PersonTrips) {
+        self.0[mode.index()].person_trips += person_trips;
+    }
+
+    /// Adds every tally of `other`.
+    pub fn merge(&mut self, other: &ModeTotals) {
+        for (t, o) in self.0.iter_mut().zip(other.0.iter()) {
+            t.events += o.events;
+            t.person_trips += o.person_trips;
+        }
+    }
+
     pub fn get(&self, mode: Mode) -> ModeTally {
         self.0[mode.index()]
     }
@@ -91,10 +104,21 @@ impl Totals {
         }
     }
 
-    pub fn observe_accepted(&mut self, obs: &Observation<'_>, cell: CellIndex, zones: &[ZoneId]) {
+    /// Counts an accepted observation; `late` when it arrived behind the watermark.
+    pub fn observe_accepted(
+        &mut self,
+        obs: &Observation<'_>,
+        cell: CellIndex,
+        zones: &[ZoneId],
+        late: bool,
+    ) {
         self.events.read += 1;
         self.events.accepted += 1;
-        self.source(&obs.source).events.accepted += 1;
+        self.events.late += u64::from(late);
+        let source = self.source(&obs.source);
+        source.events.read += 1;
+        source.events.accepted += 1;
+        source.events.late += u64::from(late);
         for zone in zones {
             self.by_zone[zone.0 as usize].add(obs.mode, obs.person_trips);
         }
@@ -107,7 +131,9 @@ impl Totals {
     pub fn observe_duplicate(&mut self, source: &str) {
         self.events.read += 1;
         self.events.duplicates += 1;
-        self.source(source).events.duplicates += 1;
+        let s = self.source(source);
+        s.events.read += 1;
+        s.events.duplicates += 1;
     }
 
     pub fn observe_rejected(&mut self, source: &str, reason: Reason) {
@@ -115,8 +141,44 @@ impl Totals {
         self.events.rejected += 1;
         *self.rejections.entry(reason).or_default() += 1;
         let s = self.source(source);
+        s.events.read += 1;
         s.events.rejected += 1;
         *s.rejections.entry(reason).or_default() += 1;
+    }
+
+    /// Adds everything another partition observed (instances publish the sum of their
+    /// partitions).
+    pub fn merge(&mut self, other: &Totals) {
+        let e = &mut self.events;
+        e.read += other.events.read;
+        e.accepted += other.events.accepted;
+        e.rejected += other.events.rejected;
+        e.duplicates += other.events.duplicates;
+        e.late += other.events.late;
+        for (reason, n) in &other.rejections {
+            *self.rejections.entry(*reason).or_default() += n;
+        }
+        for (name, counts) in &other.by_source {
+            let mine = self.source(name);
+            mine.events.read += counts.events.read;
+            mine.events.accepted += counts.events.accepted;
+            mine.events.rejected += counts.events.rejected;
+            mine.events.duplicates += counts.events.duplicates;
+            mine.events.late += counts.events.late;
+            for (reason, n) in &counts.rejections {
+                *mine.rejections.entry(*reason).or_default() += n;
+            }
+        }
+        if self.by_zone.len() < other.by_zone.len() {
+            self.by_zone
+                .resize(other.by_zone.len(), ModeTotals::default());
+        }
+        for (mine, theirs) in self.by_zone.iter_mut().zip(&other.by_zone) {
+            mine.merge(theirs);
+        }
+        for (cell, theirs) in &other.by_cell {
+            self.by_cell.entry(*cell).or_default().merge(theirs);
+        }
     }
 
     fn source(&mut self, name: &str) -> &mut SourceCounts {

@@ -62,4 +62,5 @@ pub struct Settings {
     pub factors: crate::factor::PersonTripFactors,
     pub resolution: h3o::Resolution,
     pub dedup_horizon: crate::time::DurationMs,
+    pub windows: crate::window::WindowSettings,
 }

@@ -43,6 +43,28 @@ impl PersonTrips {
     pub fn is_zero(self) -> bool {
         self.0 == 0
     }
+
+    /// Splits the amount in proportion to `weights`, exactly: the parts always add up to the
+    /// whole (the remainder of the rounding goes to the first parts, one unit each).
+    pub fn split(self, weights: &[u64]) -> Vec<PersonTrips> {
+        let total_weight: u128 = weights.iter().map(|w| u128::from(*w)).sum();
+        if total_weight == 0 {
+            return weights.iter().map(|_| PersonTrips::ZERO).collect();
+        }
+        let mut parts: Vec<PersonTrips> = weights
+            .iter()
+            .map(|w| PersonTrips((u128::from(self.0) * u128::from(*w) / total_weight) as u64))
+            .collect();
+        let mut remainder = self.0 - parts.iter().map(|p| p.0).sum::<u64>();
+        for p in parts.iter_mut() {
+            if remainder == 0 {
+                break;
+            }
+            p.0 += 1;
+            remainder -= 1;
+        }
+        parts
+    }
 }
 
 impl Add for PersonTrips {

@@ -20,4 +20,6 @@ pub mod report;
 pub mod share;
 pub mod spatial;
 pub mod time;
+pub mod view;
+pub mod window;
 pub mod zone;

@@ -10,6 +10,7 @@ use crate::dedup::{DedupKey, DedupMemory};
 use crate::report::Report;
 use crate::spatial::SpatialIndex;
 use crate::time::EventTimeMs;
+use crate::window::WindowState;
 use crate::zone::Zones;
 
 /// What happened to one event.
@@ -29,13 +30,17 @@ pub struct Pipeline {
     dedup: DedupMemory,
     spatial: SpatialIndex,
     totals: Totals,
+    /// Event-time windows and the watermark; absent in batch replays, whose report does not
+    /// depend on input order.
+    windows: Option<WindowState>,
 }
 
 impl Pipeline {
-    pub fn new(settings: Settings, zones: Zones, dedup: DedupMemory) -> Pipeline {
+    fn new(settings: Settings, zones: Zones, dedup: DedupMemory, windows: bool) -> Pipeline {
         let totals = Totals::new(zones.len());
         Pipeline {
             decoder: CanonicalDecoder::new(settings.factors.clone()),
+            windows: windows.then(|| WindowState::new(zones.len())),
             spatial: SpatialIndex::new(zones, settings.resolution),
             settings,
             dedup,
@@ -43,9 +48,17 @@ impl Pipeline {
         }
     }
 
-    /// A pipeline for a batch replay: ids are remembered exactly.
+    /// A pipeline for a batch replay: ids are remembered exactly, no windows (so the report
+    /// is the same whatever the order of the input, and `late` is 0).
     pub fn for_replay(settings: Settings, zones: Zones) -> Pipeline {
-        Pipeline::new(settings, zones, DedupMemory::exact())
+        Pipeline::new(settings, zones, DedupMemory::exact(), false)
+    }
+
+    /// A pipeline for one live input partition: windows and a watermark; ids are forgotten
+    /// once the watermark is the dedup horizon past their event time.
+    pub fn live(settings: Settings, zones: Zones) -> Pipeline {
+        let dedup = DedupMemory::with_horizon(settings.dedup_horizon);
+        Pipeline::new(settings, zones, dedup, true)
     }
 
     /// Observes one non-empty line. `input` names the file or topic and stands in for the
@@ -72,8 +85,18 @@ impl Pipeline {
             return Outcome::Duplicate;
         }
         let placement = self.spatial.place(obs.place);
+        let late = match &mut self.windows {
+            Some(windows) => {
+                let late = windows.observe(&self.settings.windows, &obs, placement.zones);
+                if let Some(watermark) = windows.watermark(&self.settings.windows) {
+                    self.dedup.advance_watermark(watermark);
+                }
+                late
+            }
+            None => false,
+        };
         self.totals
-            .observe_accepted(&obs, placement.cell, placement.zones);
+            .observe_accepted(&obs, placement.cell, placement.zones, late);
         Outcome::Accepted
     }
 
@@ -95,8 +118,28 @@ impl Pipeline {
         self.spatial.zones()
     }
 
+    /// The event-time state of a live pipeline.
+    pub fn windows(&self) -> Option<&WindowState> {
+        self.windows.as_ref()
+    }
+
+    /// This partition's watermark (live pipelines).
+    pub fn watermark(&self) -> Option<EventTimeMs> {
+        self.windows
+            .as_ref()
+            .and_then(|w| w.watermark(&self.settings.windows))
+    }
+
     /// The report over everything observed.
     pub fn report(&self) -> Report {
         Report::build(&self.totals, self.spatial.zones(), &self.settings.groups)
+    }
+
+    /// This partition's state as the combined watermark sees it.
+    pub fn clock(&self, last_event_at: i64) -> crate::window::PartitionClock {
+        crate::window::PartitionClock {
+            watermark: self.watermark(),
+            last_event_at,
+        }
     }
 }

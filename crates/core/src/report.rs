@@ -10,7 +10,7 @@ use crate::mode::ModeGroups;
 use crate::share::group_shares;
 use crate::zone::Zones;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub events: EventsReport,
     pub rejections: BTreeMap<String, u64>,
@@ -18,7 +18,7 @@ pub struct Report {
     pub cells: Vec<CellReport>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventsReport {
     pub read: u64,
     pub accepted: u64,

@@ -9,8 +9,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "modeshare", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
+    /// Without a command, `modeshare` runs the service as `modeshare run` would.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -21,10 +22,44 @@ pub enum Command {
     /// reason, or duplicate); a summary with rejection examples and goal gaps goes to stderr.
     /// Exits 0 whatever the events held; non-zero only for unusable arguments or unreadable files.
     Replay(ReplayArgs),
+    /// The live service: events → windows, shares and goal gaps, served on `/metrics`,
+    /// `/healthz`, `/api/zones` and `/api/report` (127.0.0.1:9464 by default).
+    ///
+    /// Without inputs it runs on the built-in simulator of Bærum traffic, which back-fills the
+    /// last 24 h and then runs in real time. With `--input` it reads those files instead and
+    /// keeps serving. Stops cleanly on SIGINT or SIGTERM.
+    Run(RunArgs),
+    /// Print simulated canonical events (NDJSON) to stdout, starting 24 h ago.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Read events from this file (repeatable; `-` is stdin) instead of the simulator.
+    #[arg(long = "input", value_name = "FILE")]
+    pub inputs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// How many events (lines) to print.
+    #[arg(long, value_name = "N")]
+    pub events: u64,
+    /// Seed of the simulated city (default: `[simulator] seed`).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Event time of the first minute, RFC 3339 (default: 24 h ago).
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// A TOML configuration layered over the embedded default (for `[simulator]`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Options every command that binds events to places shares.
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct CommonArgs {
     /// A TOML configuration layered over the embedded default.
     #[arg(long, value_name = "FILE")]

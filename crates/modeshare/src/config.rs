@@ -10,8 +10,10 @@ use modeshare_core::factor::CountsConfig;
 use modeshare_core::goal::{GoalConfig, validate_goals};
 use modeshare_core::mode::GroupsConfig;
 use modeshare_core::spatial::SpatialConfig;
+use modeshare_core::window::WindowsConfig;
 use modeshare_core::zone::Zones;
 use modeshare_source::InputConfig;
+use modeshare_source::simulator::{SimulatorConfig, SimulatorSettings};
 use serde::Deserialize;
 
 /// The embedded default configuration.
@@ -40,9 +42,39 @@ pub struct ConfigFile {
     /// Duplicate detection.
     #[serde(default)]
     pub dedup: DedupConfig,
+    /// Event-time buckets, rolling windows, calendar time zone, lateness.
+    #[serde(default)]
+    pub windows: WindowsConfig,
     /// Line framing of files and stdin.
     #[serde(default)]
     pub input: InputConfig,
+    /// The HTTP server of `modeshare run`.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// The built-in simulator, the default source of `modeshare run`.
+    #[serde(default)]
+    pub simulator: SimulatorConfig,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address of `/metrics`, `/healthz` and `/api/*`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9464".into()
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: default_listen(),
+        }
+    }
 }
 
 /// Values given on the command line; they win over every other layer.
@@ -58,6 +90,8 @@ pub struct AppConfig {
     pub settings: Settings,
     pub zones: Zones,
     pub input: InputConfig,
+    pub listen: std::net::SocketAddr,
+    pub simulator: SimulatorSettings,
 }
 
 /// Why the configuration cannot be used; every problem found is listed.
@@ -137,6 +171,18 @@ impl ConfigFile {
         let goals = validate_goals(&self.goals, &groups, &mut errors);
         let factors = self.counts.validate(&mut errors);
         let dedup_horizon = self.dedup.validate(&mut errors);
+        let windows = self.windows.validate(&mut errors);
+        let listen = self.http.listen.parse().unwrap_or_else(|_| {
+            errors.push(
+                "http.listen",
+                format!(
+                    "{:?} is not an address like \"127.0.0.1:9464\"",
+                    self.http.listen
+                ),
+            );
+            std::net::SocketAddr::from(([127, 0, 0, 1], 9464))
+        });
+        let simulator = self.simulator.validate(&mut errors);
         if self.input.max_line_bytes < 64 {
             errors.push("input.max_line_bytes", "must be at least 64 bytes");
         }
@@ -156,11 +202,14 @@ impl ConfigFile {
             factors,
             resolution,
             dedup_horizon,
+            windows,
         };
         errors.into_result(AppConfig {
             settings,
             zones,
             input: self.input,
+            listen,
+            simulator,
         })
     }
 }

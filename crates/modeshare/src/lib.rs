@@ -3,4 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod failure;
+pub mod generate;
 pub mod replay;
+pub mod run;

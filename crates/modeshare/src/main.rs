@@ -2,8 +2,8 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use modeshare::cli::{Cli, Command};
-use modeshare::replay;
+use modeshare::cli::{Cli, Command, RunArgs};
+use modeshare::{generate, replay, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -16,7 +16,10 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match cli.command {
-        Command::Replay(args) => replay::run(&args),
+        Some(Command::Replay(args)) => replay::run(&args),
+        Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Generate(args)) => generate::run(&args),
+        None => run::run(&RunArgs::default()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

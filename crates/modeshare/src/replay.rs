@@ -1,7 +1,6 @@
 //! `modeshare replay`: files or stdin → the report on stdout, a summary on stderr.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
@@ -14,32 +13,7 @@ use modeshare_source::{Input, Line, LineReader};
 
 use crate::cli::ReplayArgs;
 use crate::config::{self, AppConfig, Overrides};
-
-/// A command failure and the exit code it warrants.
-#[derive(Debug)]
-pub enum Failure {
-    /// Unusable arguments or configuration: exit 2.
-    Usage(anyhow::Error),
-    /// An input that cannot be read: exit 1.
-    Input(anyhow::Error),
-}
-
-impl Failure {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Failure::Usage(_) => 2,
-            Failure::Input(_) => 1,
-        }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::Usage(e) | Failure::Input(e) => write!(f, "{e:#}"),
-        }
-    }
-}
+use crate::failure::Failure;
 
 /// How many examples of each rejection reason the summary shows.
 const EXAMPLES_PER_REASON: usize = 3;

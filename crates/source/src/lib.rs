@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub mod simulator;
+
 /// `[input]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

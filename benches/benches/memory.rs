@@ -1,0 +1,53 @@
+//! Memory of the live pipeline as events stream through: peak RSS after 1 M and after 10 M
+//! generated events at a constant rate over the Oslo region (> 20,000 resolution-9 cells).
+//! State must stay flat in event count: windows keep 28 days of buckets, dedup forgets ids
+//! after its 35-day horizon, cells are bounded by the area.
+//!
+//! `cargo bench -p modeshare-benches --bench memory` (EVENTS=n for the larger size).
+
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+use std::time::Instant;
+
+use modeshare_benches::{ZONES, peak_rss_mib, region, settings, write_events};
+use modeshare_core::pipeline::Pipeline;
+use modeshare_core::zone::Zones;
+
+fn main() {
+    let total: usize = std::env::var("EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    // One event every 3.5 s of event time: 1 M events span 40 days, more than the dedup horizon.
+    let spec = region(3_456);
+    let mut pipeline = Pipeline::live(
+        settings(h3o::Resolution::Nine),
+        Zones::from_geojson(ZONES).unwrap(),
+    );
+    let mut chunk = Vec::new();
+    let started = Instant::now();
+    let mut done = 0;
+    let mut report_at = 1_000_000.min(total);
+    println!("events      cells   buckets  peak RSS  events/s");
+    while done < total {
+        let n = 100_000.min(total - done);
+        chunk.clear();
+        write_events(&mut chunk, done, n, 7, &spec);
+        for line in chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            pipeline.observe_line(line, "bench", None);
+        }
+        done += n;
+        if done >= report_at {
+            let cells = pipeline.totals().by_cell.len();
+            let buckets = pipeline.windows().map(|w| w.bucket_count()).unwrap_or(0);
+            let rss = peak_rss_mib().unwrap_or(f64::NAN);
+            let rate = done as f64 / started.elapsed().as_secs_f64();
+            println!("{done:>10} {cells:>7} {buckets:>9} {rss:>7.0} MiB {rate:>9.0}");
+            report_at = (report_at * 10).min(total).max(done + 1);
+        }
+    }
+    assert!(
+        pipeline.totals().by_cell.len() > 20_000,
+        "the bench must cover more than 20,000 cells"
+    );
+}

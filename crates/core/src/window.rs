@@ -1,0 +1,540 @@
+//! Event-time windows: buckets, the watermark, rolling windows and calendar totals.
+//!
+//! Each input partition keeps person trips per zone × mode in fixed event-time buckets
+//! (default 15 min) and per local calendar day. Its watermark is its maximum event time minus the
+//! allowed lateness; an event behind the watermark is *late* but still counted everywhere.
+//! A rolling window of length L at watermark W covers the complete buckets in
+//! `[⌊W⌋ − L, ⌊W⌋)`, where `⌊W⌋` is W rounded down to a bucket boundary. Buckets are kept only
+//! as long as the longest window plus the lateness needs them, so memory is flat in event count.
+//! A count's person trips are spread pro rata over the buckets (and days) its interval covers.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+
+use crate::aggregate::ModeTotals;
+use crate::config::ConfigErrors;
+use crate::event::{Kind, Observation};
+use crate::factor::PersonTrips;
+use crate::mode::is_label_safe;
+use crate::time::{DurationMs, EventTimeMs};
+use crate::zone::ZoneId;
+
+/// `[windows]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowsConfig {
+    /// Size of the event-time buckets windows are made of; must divide a day and every UTC
+    /// offset of `time_zone`, so that buckets never straddle local midnight.
+    #[serde(default = "default_bucket")]
+    pub bucket: String,
+    /// Rolling windows ending at the watermark; each is also its label (`window="24h"`).
+    #[serde(default = "default_rolling")]
+    pub rolling: Vec<String>,
+    /// IANA time zone of the calendar totals (day, month, year to date).
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// How far behind its partition's newest event an event may be and still be on time; the
+    /// partition's watermark is its newest event time minus this.
+    #[serde(default = "default_lateness")]
+    pub allowed_lateness: String,
+    /// Per source, a longer (or shorter) lateness before its events count as late; counters
+    /// that publish hourly exports need hours.
+    #[serde(default)]
+    pub lateness_by_source: BTreeMap<String, String>,
+    /// A partition without events for this long (processing time) no longer holds back the
+    /// combined watermark.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: String,
+}
+
+fn default_bucket() -> String {
+    "15m".into()
+}
+fn default_rolling() -> Vec<String> {
+    ["1h", "24h", "7d", "28d"].map(String::from).to_vec()
+}
+fn default_time_zone() -> String {
+    "Europe/Oslo".into()
+}
+fn default_lateness() -> String {
+    "15m".into()
+}
+fn default_idle_timeout() -> String {
+    "5m".into()
+}
+
+impl Default for WindowsConfig {
+    fn default() -> Self {
+        WindowsConfig {
+            bucket: default_bucket(),
+            rolling: default_rolling(),
+            time_zone: default_time_zone(),
+            allowed_lateness: default_lateness(),
+            lateness_by_source: BTreeMap::new(),
+            idle_timeout: default_idle_timeout(),
+        }
+    }
+}
+
+/// A rolling window: its label as configured and its length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollingWindow {
+    pub label: String,
+    pub length: DurationMs,
+}
+
+/// The validated `[windows]`.
+#[derive(Debug, Clone)]
+pub struct WindowSettings {
+    pub bucket: DurationMs,
+    pub rolling: Vec<RollingWindow>,
+    pub time_zone: TimeZone,
+    pub time_zone_name: String,
+    pub allowed_lateness: DurationMs,
+    pub lateness_by_source: BTreeMap<String, DurationMs>,
+    pub idle_timeout: DurationMs,
+}
+
+impl Default for WindowSettings {
+    fn default() -> Self {
+        let mut errors = ConfigErrors::default();
+        let settings = WindowsConfig::default().validate(&mut errors);
+        debug_assert!(
+            errors.is_empty(),
+            "the default [windows] must validate: {errors}"
+        );
+        settings
+    }
+}
+
+impl WindowsConfig {
+    pub fn validate(&self, errors: &mut ConfigErrors) -> WindowSettings {
+        let mut duration =
+            |key: &str, text: &str, fallback: DurationMs| match DurationMs::parse(text) {
+                Ok(d) if d.0 > 0 => d,
+                Ok(_) => {
+                    errors.push(key, "must be longer than 0");
+                    fallback
+                }
+                Err(e) => {
+                    errors.push(key, e);
+                    fallback
+                }
+            };
+        let bucket = duration("windows.bucket", &self.bucket, DurationMs(900_000));
+        let allowed_lateness = duration(
+            "windows.allowed_lateness",
+            &self.allowed_lateness,
+            DurationMs(900_000),
+        );
+        let idle_timeout = duration(
+            "windows.idle_timeout",
+            &self.idle_timeout,
+            DurationMs(300_000),
+        );
+        let mut rolling = Vec::new();
+        for (i, label) in self.rolling.iter().enumerate() {
+            let length = duration(&format!("windows.rolling[{i}]"), label, bucket);
+            rolling.push(RollingWindow {
+                label: label.clone(),
+                length,
+            });
+        }
+        let lateness_by_source = self
+            .lateness_by_source
+            .iter()
+            .map(|(source, text)| {
+                let d = duration(
+                    &format!("windows.lateness_by_source.{source}"),
+                    text,
+                    allowed_lateness,
+                );
+                (source.clone(), d)
+            })
+            .collect();
+        for (i, w) in rolling.iter().enumerate() {
+            if !is_label_safe(&w.label) {
+                errors.push(
+                    format!("windows.rolling[{i}]"),
+                    "write windows like \"1h\", \"24h\", \"7d\" (they are labels)",
+                );
+            } else if w.length.0 % bucket.0 != 0 {
+                errors.push(
+                    format!("windows.rolling[{i}]"),
+                    format!(
+                        "{} is not a whole number of buckets ({})",
+                        w.label, self.bucket
+                    ),
+                );
+            }
+        }
+        if rolling.is_empty() {
+            errors.push("windows.rolling", "needs at least one window");
+        }
+        let time_zone = match TimeZone::get(&self.time_zone) {
+            Ok(tz) => tz,
+            Err(e) => {
+                errors.push(
+                    "windows.time_zone",
+                    format!("{:?} is not a known IANA time zone: {e}", self.time_zone),
+                );
+                TimeZone::UTC
+            }
+        };
+        if let Some(problem) = bucket_misaligned(bucket, &time_zone) {
+            errors.push(
+                "windows.bucket",
+                format!(
+                    "{} {problem}, so calendar days would not align",
+                    self.bucket
+                ),
+            );
+        }
+        WindowSettings {
+            bucket,
+            rolling,
+            time_zone,
+            time_zone_name: self.time_zone.clone(),
+            allowed_lateness,
+            lateness_by_source,
+            idle_timeout,
+        }
+    }
+}
+
+/// Whether buckets of this size can straddle a local midnight in the time zone: the size must
+/// divide a day and every UTC offset the zone uses between 1970 and 2100.
+fn bucket_misaligned(bucket: DurationMs, tz: &TimeZone) -> Option<String> {
+    if 86_400_000 % bucket.0 != 0 {
+        return Some("does not divide a day".into());
+    }
+    let start = jiff::Timestamp::UNIX_EPOCH;
+    let end = jiff::Timestamp::from_second(4_102_444_800).unwrap_or(jiff::Timestamp::MAX);
+    let offsets = std::iter::once(tz.to_offset(start)).chain(
+        tz.following(start)
+            .take_while(|t| t.timestamp() < end)
+            .map(|t| t.offset()),
+    );
+    for offset in offsets {
+        if (i64::from(offset.seconds()) * 1000) % bucket.0 != 0 {
+            return Some(format!(
+                "does not divide the UTC offset {offset} of the time zone"
+            ));
+        }
+    }
+    None
+}
+
+impl WindowSettings {
+    /// The lateness that applies to a source's events.
+    pub fn lateness_of(&self, source: &str) -> DurationMs {
+        self.lateness_by_source
+            .get(source)
+            .copied()
+            .unwrap_or(self.allowed_lateness)
+    }
+
+    /// The longest rolling window.
+    pub fn longest_window(&self) -> DurationMs {
+        self.rolling
+            .iter()
+            .map(|w| w.length)
+            .max()
+            .unwrap_or(self.bucket)
+    }
+
+    /// How far behind the newest event buckets are kept.
+    fn retention(&self) -> DurationMs {
+        let max_lateness = self
+            .lateness_by_source
+            .values()
+            .copied()
+            .fold(self.allowed_lateness, DurationMs::max);
+        DurationMs(self.longest_window().0 + max_lateness.0 + self.bucket.0)
+    }
+
+    /// The start of the bucket holding `t`.
+    pub fn bucket_start(&self, t: EventTimeMs) -> EventTimeMs {
+        EventTimeMs(t.0.div_euclid(self.bucket.0) * self.bucket.0)
+    }
+
+    /// The local calendar date of an instant.
+    pub fn local_date(&self, t: EventTimeMs) -> Option<Date> {
+        let ts = jiff::Timestamp::from_millisecond(t.0).ok()?;
+        Some(self.time_zone.to_datetime(ts).date())
+    }
+}
+
+/// One partition's event-time state.
+#[derive(Debug, Clone)]
+pub struct WindowState {
+    zone_count: usize,
+    /// Bucket start → person trips per zone (index = zone id).
+    buckets: BTreeMap<i64, Vec<ModeTotals>>,
+    /// Local date → person trips per zone.
+    days: BTreeMap<Date, Vec<ModeTotals>>,
+    max_event_time: Option<EventTimeMs>,
+    /// Days before this are no longer kept (January 1 of the watermark's previous year).
+    days_from: Option<Date>,
+    /// The last bucket → date lookup; most events land in the bucket of the one before.
+    last_day: Option<(i64, Date)>,
+}
+
+impl WindowState {
+    pub fn new(zone_count: usize) -> WindowState {
+        WindowState {
+            zone_count,
+            buckets: BTreeMap::new(),
+            days: BTreeMap::new(),
+            max_event_time: None,
+            days_from: None,
+            last_day: None,
+        }
+    }
+
+    /// The newest event time seen.
+    pub fn max_event_time(&self) -> Option<EventTimeMs> {
+        self.max_event_time
+    }
+
+    /// Newest event time − allowed lateness; `None` before the first event.
+    pub fn watermark(&self, settings: &WindowSettings) -> Option<EventTimeMs> {
+        self.max_event_time
+            .map(|m| m.saturating_sub(settings.allowed_lateness))
+    }
+
+    /// Adds an accepted observation attributed to `zones`; returns whether it was late.
+    pub fn observe(
+        &mut self,
+        settings: &WindowSettings,
+        obs: &Observation<'_>,
+        zones: &[ZoneId],
+    ) -> bool {
+        let start = obs.start_time;
+        let late = self
+            .max_event_time
+            .is_some_and(|m| start < m.saturating_sub(settings.lateness_of(&obs.source)));
+        if self.max_event_time.is_none_or(|m| start > m) {
+            self.max_event_time = Some(start);
+            self.prune(settings);
+        }
+        if zones.is_empty() {
+            return late;
+        }
+        let floor = self.retained_from(settings);
+        for (bucket, amount, first) in pieces(settings, obs) {
+            if bucket < floor.0 {
+                continue;
+            }
+            let date = self.date_of(settings, bucket);
+            let zone_count = self.zone_count;
+            let in_bucket = self
+                .buckets
+                .entry(bucket)
+                .or_insert_with(|| vec![ModeTotals::default(); zone_count]);
+            add_to(in_bucket, zones, obs, amount, first);
+            if let Some(date) = date
+                && self.days_from.is_none_or(|from| date >= from)
+            {
+                let in_day = self
+                    .days
+                    .entry(date)
+                    .or_insert_with(|| vec![ModeTotals::default(); zone_count]);
+                add_to(in_day, zones, obs, amount, first);
+            }
+        }
+        late
+    }
+
+    /// The oldest bucket start still kept.
+    fn retained_from(&self, settings: &WindowSettings) -> EventTimeMs {
+        match self.max_event_time {
+            Some(m) => settings.bucket_start(m.saturating_sub(settings.retention())),
+            None => EventTimeMs(i64::MIN),
+        }
+    }
+
+    fn date_of(&mut self, settings: &WindowSettings, bucket: i64) -> Option<Date> {
+        if let Some((b, d)) = self.last_day
+            && b == bucket
+        {
+            return Some(d);
+        }
+        let d = settings.local_date(EventTimeMs(bucket))?;
+        self.last_day = Some((bucket, d));
+        Some(d)
+    }
+
+    /// Drops buckets no window can reach and days before the previous calendar year.
+    fn prune(&mut self, settings: &WindowSettings) {
+        let floor = self.retained_from(settings).0;
+        if self
+            .buckets
+            .first_key_value()
+            .is_some_and(|(b, _)| *b < floor)
+        {
+            self.buckets = self.buckets.split_off(&floor);
+        }
+        let keep_from = self
+            .watermark(settings)
+            .and_then(|w| settings.local_date(w))
+            .and_then(|d| Date::new(d.year() - 1, 1, 1).ok());
+        if let Some(keep_from) = keep_from {
+            self.days_from = Some(keep_from);
+            if self
+                .days
+                .first_key_value()
+                .is_some_and(|(d, _)| *d < keep_from)
+            {
+                self.days = self.days.split_off(&keep_from);
+            }
+        }
+    }
+
+    /// Number of buckets held (for memory checks).
+    pub fn bucket_count(&self) -> usize {
+        self.buckets.len()
+    }
+}
+
+fn add_to(
+    totals: &mut [ModeTotals],
+    zones: &[ZoneId],
+    obs: &Observation<'_>,
+    amount: PersonTrips,
+    first: bool,
+) {
+    for zone in zones {
+        let t = &mut totals[zone.0 as usize];
+        if first {
+            t.add(obs.mode, amount);
+        } else {
+            t.add_person_trips(obs.mode, amount);
+        }
+    }
+}
+
+/// The buckets an observation's person trips go to: `(bucket start, amount, holds the event)`.
+/// A trip goes wholly to the bucket of its start. A count with an interval is spread in
+/// proportion to the overlap of its interval with each bucket; intervals longer than the
+/// longest window go wholly to the start bucket (no window could show the spread).
+pub fn pieces(settings: &WindowSettings, obs: &Observation<'_>) -> Vec<(i64, PersonTrips, bool)> {
+    let start = obs.start_time.0;
+    let first_bucket = settings.bucket_start(obs.start_time).0;
+    let whole = vec![(first_bucket, obs.person_trips, true)];
+    let (Kind::Count, Some(end)) = (obs.kind, obs.end_time) else {
+        return whole;
+    };
+    let end = end.0;
+    if end <= start || end - start > settings.longest_window().0 {
+        return whole;
+    }
+    let size = settings.bucket.0;
+    let mut buckets = Vec::new();
+    let mut weights = Vec::new();
+    let mut b = first_bucket;
+    while b < end {
+        let overlap = (b + size).min(end) - b.max(start);
+        buckets.push(b);
+        weights.push(overlap as u64);
+        b += size;
+    }
+    let parts = obs.person_trips.split(&weights);
+    buckets
+        .into_iter()
+        .zip(parts)
+        .enumerate()
+        .map(|(i, (b, p))| (b, p, i == 0))
+        .collect()
+}
+
+/// Person trips per zone in a rolling window of `length` ending at `watermark`, summed over
+/// the partitions (instances sum their partitions; Prometheus sums instances).
+pub fn window_totals(
+    states: &[&WindowState],
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    length: DurationMs,
+    zone_count: usize,
+) -> Vec<ModeTotals> {
+    let end = settings.bucket_start(watermark).0;
+    let start = end.saturating_sub(length.0);
+    let mut out = vec![ModeTotals::default(); zone_count];
+    for state in states {
+        for per_zone in state.buckets.range(start..end).map(|(_, v)| v) {
+            for (o, t) in out.iter_mut().zip(per_zone) {
+                o.merge(t);
+            }
+        }
+    }
+    out
+}
+
+/// Person trips per zone for the local day, month and year that hold the watermark.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarTotals {
+    pub date: Date,
+    pub day: Vec<ModeTotals>,
+    pub month: Vec<ModeTotals>,
+    pub year: Vec<ModeTotals>,
+}
+
+/// Calendar totals to date at `watermark`, summed over the partitions.
+pub fn calendar_totals(
+    states: &[&WindowState],
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    zone_count: usize,
+) -> Option<CalendarTotals> {
+    let date = settings.local_date(watermark)?;
+    let mut totals = CalendarTotals {
+        date,
+        day: vec![ModeTotals::default(); zone_count],
+        month: vec![ModeTotals::default(); zone_count],
+        year: vec![ModeTotals::default(); zone_count],
+    };
+    let year_start = Date::new(date.year(), 1, 1).ok()?;
+    for state in states {
+        for (d, per_zone) in state.days.range(year_start..=date) {
+            for (i, t) in per_zone.iter().enumerate() {
+                totals.year[i].merge(t);
+                if d.month() == date.month() {
+                    totals.month[i].merge(t);
+                }
+                if *d == date {
+                    totals.day[i].merge(t);
+                }
+            }
+        }
+    }
+    Some(totals)
+}
+
+/// One partition as the combined watermark sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct PartitionClock {
+    pub watermark: Option<EventTimeMs>,
+    /// Processing time (wall clock, ms) of the partition's last event.
+    pub last_event_at: i64,
+}
+
+/// The watermark of all partitions together: the minimum over the partitions that had an event
+/// within `idle_timeout` of `now` (processing time); when all are idle, the newest.
+pub fn combined_watermark(
+    partitions: &[PartitionClock],
+    now: i64,
+    idle_timeout: DurationMs,
+) -> Option<EventTimeMs> {
+    let active = partitions
+        .iter()
+        .filter(|p| now.saturating_sub(p.last_event_at) <= idle_timeout.0)
+        .filter_map(|p| p.watermark)
+        .min();
+    active.or_else(|| partitions.iter().filter_map(|p| p.watermark).max())
+}
+
+#[cfg(test)]
+mod tests;

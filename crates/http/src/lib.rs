@@ -1,0 +1,10 @@
+//! modeshare's HTTP face: `/metrics` for Prometheus, `/healthz`, and the JSON API
+//! (`/api/zones`, `/api/report`).
+//!
+//! Owns the published [`Snapshot`](snapshot::Snapshot) and everything that encodes it. It reads
+//! snapshots the pipeline publishes and never touches live state, so a slow scrape cannot stall
+//! ingestion. Depends on the core for the types it encodes, never on sources or Kafka.
+
+pub mod metrics;
+pub mod server;
+pub mod snapshot;

@@ -1,0 +1,217 @@
+//! `/metrics`: the process counters and state gauges of DESIGN.md, encoded from the latest
+//! snapshot at scrape time, so label values that vanish from the state vanish from the scrape.
+//!
+//! Names follow `modeshare_<what>_<unit>`; counters end in `_total`; ratios are 0–1; labels are
+//! bounded (zones and groups from config, modes and reasons from fixed lists, sources capped).
+
+use std::sync::Arc;
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{CounterVec, GaugeVec, Opts, Registry};
+use tokio::sync::watch;
+
+use crate::snapshot::Snapshot;
+
+/// Encodes the latest snapshot on every `collect()`.
+pub struct SnapshotCollector {
+    latest: watch::Receiver<Arc<Snapshot>>,
+    descs: Vec<Desc>,
+}
+
+fn counter(name: &str, help: &str, labels: &[&str]) -> CounterVec {
+    // INVARIANT: names and labels are constants that the tests check are valid.
+    #[allow(clippy::expect_used)]
+    CounterVec::new(Opts::new(name, help), labels).expect("valid metric")
+}
+
+fn gauge(name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    #[allow(clippy::expect_used)]
+    GaugeVec::new(Opts::new(name, help), labels).expect("valid metric")
+}
+
+/// The metric families, created empty; `collect` fills fresh copies.
+struct Families {
+    events: CounterVec,
+    late: CounterVec,
+    rejected: CounterVec,
+    person_trips: CounterVec,
+    window_person_trips: GaugeVec,
+    share: GaugeVec,
+    target: GaugeVec,
+    gap: GaugeVec,
+    window_end: GaugeVec,
+    /// Label-less, so that it is absent (not 0) before the first event.
+    watermark: GaugeVec,
+}
+
+impl Families {
+    fn new() -> Families {
+        Families {
+            events: counter(
+                "modeshare_events_total",
+                "Events read since the process started, by source and outcome (accepted, rejected, duplicate).",
+                &["source", "outcome"],
+            ),
+            late: counter(
+                "modeshare_events_late_total",
+                "Accepted events that arrived behind the watermark (still counted in every total).",
+                &["source"],
+            ),
+            rejected: counter(
+                "modeshare_events_rejected_total",
+                "Rejected events by source and reason.",
+                &["source", "reason"],
+            ),
+            person_trips: counter(
+                "modeshare_person_trips_total",
+                "Person trips counted since the process started, by zone and mode.",
+                &["zone", "mode"],
+            ),
+            window_person_trips: gauge(
+                "modeshare_window_person_trips",
+                "Person trips in the window ending at the watermark (rolling: 1h, 24h, …; calendar: day, month, year to date).",
+                &["zone", "mode", "window"],
+            ),
+            share: gauge(
+                "modeshare_mode_share_ratio",
+                "Share of person trips of a mode group in a window (0–1); absent for empty windows.",
+                &["zone", "group", "window"],
+            ),
+            target: gauge(
+                "modeshare_goal_target_ratio",
+                "The goal's target share for a group (0–1).",
+                &["group"],
+            ),
+            gap: gauge(
+                "modeshare_goal_gap_ratio",
+                "Share minus the goal's target (−1…1); negative while the goal is not met.",
+                &["zone", "group", "window"],
+            ),
+            window_end: gauge(
+                "modeshare_window_end_timestamp_seconds",
+                "End of each window (Unix seconds), to align instances.",
+                &["window"],
+            ),
+            watermark: gauge(
+                "modeshare_watermark_timestamp_seconds",
+                "The combined event-time watermark (Unix seconds).",
+                &[],
+            ),
+        }
+    }
+
+    fn all(&self) -> [&dyn Collector; 10] {
+        [
+            &self.events,
+            &self.late,
+            &self.rejected,
+            &self.person_trips,
+            &self.window_person_trips,
+            &self.share,
+            &self.target,
+            &self.gap,
+            &self.window_end,
+            &self.watermark,
+        ]
+    }
+
+    fn fill(&self, s: &Snapshot) {
+        for (source, counts) in &s.sources {
+            let e = counts.events;
+            for (outcome, n) in [
+                ("accepted", e.accepted),
+                ("rejected", e.rejected),
+                ("duplicate", e.duplicates),
+            ] {
+                self.events
+                    .with_label_values(&[source.as_str(), outcome])
+                    .inc_by(n as f64);
+            }
+            self.late
+                .with_label_values(&[source.as_str()])
+                .inc_by(e.late as f64);
+            for (reason, n) in &counts.rejections {
+                self.rejected
+                    .with_label_values(&[source.as_str(), reason.as_str()])
+                    .inc_by(*n as f64);
+            }
+        }
+        for (zone, z) in &s.report.zones {
+            for (mode, trips) in &z.person_trips {
+                self.person_trips
+                    .with_label_values(&[zone.as_str(), mode.as_str()])
+                    .inc_by(*trips);
+            }
+        }
+        for goal in &s.goals {
+            self.target
+                .with_label_values(&[goal.group.as_str()])
+                .set(goal.target);
+        }
+        if let Some(view) = &s.view {
+            for w in &view.windows {
+                self.window_end
+                    .with_label_values(&[w.window.as_str()])
+                    .set(w.end_seconds as f64);
+                for (zone, z) in &w.zones {
+                    let labels = |x: &str| [zone.as_str(), x, w.window.as_str()].map(str::to_owned);
+                    for (mode, trips) in &z.person_trips {
+                        self.window_person_trips
+                            .with_label_values(&labels(mode))
+                            .set(*trips);
+                    }
+                    for (group, share) in &z.shares {
+                        self.share.with_label_values(&labels(group)).set(*share);
+                    }
+                    for (group, gap) in &z.goal_gaps {
+                        self.gap.with_label_values(&labels(group)).set(*gap);
+                    }
+                }
+            }
+        }
+        if let Some(w) = s.watermark {
+            self.watermark
+                .with_label_values::<&str>(&[])
+                .set(w.0 as f64 / 1000.0);
+        }
+    }
+}
+
+impl SnapshotCollector {
+    pub fn new(latest: watch::Receiver<Arc<Snapshot>>) -> SnapshotCollector {
+        let descs = Families::new()
+            .all()
+            .iter()
+            .flat_map(|c| c.desc())
+            .cloned()
+            .collect();
+        SnapshotCollector { latest, descs }
+    }
+}
+
+impl Collector for SnapshotCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let snapshot = self.latest.borrow().clone();
+        let families = Families::new();
+        families.fill(&snapshot);
+        let mut out: Vec<MetricFamily> = families.all().iter().flat_map(|c| c.collect()).collect();
+        // A family with no series yet (no goals, no windows) is left out rather than sent empty.
+        out.retain(|mf| !mf.get_metric().is_empty());
+        out
+    }
+}
+
+/// A registry holding the snapshot collector; callers may register more collectors.
+pub fn registry(latest: watch::Receiver<Arc<Snapshot>>) -> prometheus::Result<Registry> {
+    let registry = Registry::new();
+    registry.register(Box::new(SnapshotCollector::new(latest)))?;
+    Ok(registry)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,164 @@
+use std::collections::BTreeMap;
+
+use modeshare_core::config::{ConfigErrors, Settings};
+use modeshare_core::factor::PersonTripFactors;
+use modeshare_core::goal::{GoalConfig, validate_goals};
+use modeshare_core::mode::GroupsConfig;
+use modeshare_core::pipeline::Pipeline;
+use modeshare_core::time::DurationMs;
+use modeshare_core::window::WindowSettings;
+use modeshare_core::zone::Zones;
+use prometheus::proto::MetricType;
+
+use super::*;
+
+const ZONES: &str = r#"{"type":"FeatureCollection","features":[
+ {"type":"Feature","properties":{"name":"Fornebu"},"geometry":{"type":"Polygon","coordinates":[[[10.60,59.88],[10.65,59.88],[10.65,59.91],[10.60,59.91],[10.60,59.88]]]}},
+ {"type":"Feature","properties":{"name":"Empty"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}"#;
+
+fn pipeline() -> Pipeline {
+    let mut errors = ConfigErrors::default();
+    let groups = GroupsConfig(BTreeMap::from([(
+        "cycling".to_owned(),
+        vec!["bicycle".to_owned()],
+    )]))
+    .validate(&mut errors);
+    let goal = GoalConfig {
+        group: "cycling".into(),
+        target: 0.07,
+        target_date: "2025-12-31".into(),
+        baseline: Some(0.035),
+        baseline_year: Some(2016),
+    };
+    let goals = validate_goals(&[goal], &groups, &mut errors);
+    assert!(errors.is_empty(), "{errors}");
+    let settings = Settings {
+        groups,
+        goals,
+        factors: PersonTripFactors::default(),
+        resolution: h3o::Resolution::Nine,
+        dedup_horizon: DurationMs::from_days(35),
+        windows: WindowSettings::default(),
+    };
+    Pipeline::live(settings, Zones::from_geojson(ZONES).unwrap())
+}
+
+fn line(id: u32, mode: &str, minute: i64) -> String {
+    format!(
+        r#"{{"kind":"trip","id":"{id}","source":"voi","mode":"{mode}","start_time":{},"origin":{{"lat":59.89,"lon":10.62}}}}"#,
+        1_714_608_000_000 + minute * 60_000
+    )
+}
+
+fn gather(p: &Pipeline) -> Vec<MetricFamily> {
+    let snapshot = Snapshot::build(&[p], p.watermark());
+    let (_tx, rx) = watch::channel(Arc::new(snapshot));
+    registry(rx).unwrap().gather()
+}
+
+fn family<'a>(families: &'a [MetricFamily], name: &str) -> Option<&'a MetricFamily> {
+    families.iter().find(|f| f.name() == name)
+}
+
+#[test]
+fn counters_gauges_and_omitted_shares() {
+    let mut p = pipeline();
+    for (i, mode) in ["bicycle", "walk", "walk", "e_scooter"].iter().enumerate() {
+        p.observe_line(line(i as u32, mode, i as i64 * 10).as_bytes(), "test", None);
+    }
+    p.observe_line(line(0, "bicycle", 0).as_bytes(), "test", None);
+    p.observe_line(b"not json", "test", None);
+    p.observe_line(line(9, "walk", 24 * 60).as_bytes(), "test", None);
+    let families = gather(&p);
+    for (name, kind) in [
+        ("modeshare_events_total", MetricType::COUNTER),
+        ("modeshare_events_rejected_total", MetricType::COUNTER),
+        ("modeshare_person_trips_total", MetricType::COUNTER),
+        ("modeshare_window_person_trips", MetricType::GAUGE),
+        ("modeshare_mode_share_ratio", MetricType::GAUGE),
+        ("modeshare_goal_target_ratio", MetricType::GAUGE),
+        ("modeshare_goal_gap_ratio", MetricType::GAUGE),
+        ("modeshare_watermark_timestamp_seconds", MetricType::GAUGE),
+    ] {
+        let f = family(&families, name).unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(f.get_field_type(), kind, "{name}");
+    }
+    let value = |name: &str, labels: &[(&str, &str)]| -> Option<f64> {
+        let f = family(&families, name)?;
+        let counter = f.get_field_type() == MetricType::COUNTER;
+        f.get_metric().iter().find_map(|m| {
+            let all = labels.iter().all(|(k, v)| {
+                m.get_label()
+                    .iter()
+                    .any(|l| l.name() == *k && l.value() == *v)
+            });
+            all.then(|| {
+                if counter {
+                    m.get_counter().get_value()
+                } else {
+                    m.get_gauge().get_value()
+                }
+            })
+        })
+    };
+    assert_eq!(
+        value(
+            "modeshare_events_total",
+            &[("source", "voi"), ("outcome", "accepted")]
+        ),
+        Some(5.0)
+    );
+    assert_eq!(
+        value(
+            "modeshare_events_total",
+            &[("source", "voi"), ("outcome", "duplicate")]
+        ),
+        Some(1.0)
+    );
+    // An unparseable event has no readable source: the input's name stands in.
+    assert_eq!(
+        value(
+            "modeshare_events_rejected_total",
+            &[("source", "test"), ("reason", "invalid_json")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value("modeshare_goal_target_ratio", &[("group", "cycling")]),
+        Some(0.07)
+    );
+    // The 24h window ending at the watermark (the next day, minus 15 minutes) holds the first four trips.
+    let share = value(
+        "modeshare_mode_share_ratio",
+        &[("zone", "Fornebu"), ("group", "cycling"), ("window", "24h")],
+    );
+    assert_eq!(share, Some(0.25));
+    let gap = value(
+        "modeshare_goal_gap_ratio",
+        &[("zone", "Fornebu"), ("group", "cycling"), ("window", "24h")],
+    );
+    assert!((gap.unwrap() - (0.25 - 0.07)).abs() < 1e-12);
+    // The 1h window holds nothing: no share, no gap (not zeros); the empty zone has none anywhere.
+    assert_eq!(
+        value(
+            "modeshare_mode_share_ratio",
+            &[("zone", "Fornebu"), ("window", "1h")]
+        ),
+        None
+    );
+    assert_eq!(
+        value("modeshare_mode_share_ratio", &[("zone", "Empty")]),
+        None
+    );
+    assert_eq!(
+        value("modeshare_goal_gap_ratio", &[("zone", "Empty")]),
+        None
+    );
+}
+
+#[test]
+fn before_any_event_only_goal_targets_are_published() {
+    let families = gather(&pipeline());
+    let names: Vec<&str> = families.iter().map(|f| f.name()).collect();
+    assert_eq!(names, ["modeshare_goal_target_ratio"]);
+}

@@ -1,0 +1,64 @@
+//! A consistent picture of the state, built by the pipeline task and read by every request.
+
+use modeshare_core::aggregate::{SourceCounts, Totals};
+use modeshare_core::pipeline::Pipeline;
+use modeshare_core::report::Report;
+use modeshare_core::time::EventTimeMs;
+use modeshare_core::view::{LiveView, live_view};
+use serde::Serialize;
+
+/// A goal as published.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoalView {
+    pub group: String,
+    pub target: f64,
+    pub target_date: String,
+    pub baseline: Option<f64>,
+    pub baseline_year: Option<i16>,
+}
+
+/// Everything `/metrics` and `/api/*` show, at one instant.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// The report over all state (DESIGN.md "Interfaces").
+    pub report: Report,
+    /// Windows and calendar periods at the combined watermark.
+    pub view: Option<LiveView>,
+    /// Outcomes per source (capped; the rest under `other`).
+    pub sources: Vec<(String, SourceCounts)>,
+    pub goals: Vec<GoalView>,
+    pub watermark: Option<EventTimeMs>,
+}
+
+impl Snapshot {
+    /// The snapshot of every partition this instance owns, at the combined `watermark`.
+    pub fn build(partitions: &[&Pipeline], watermark: Option<EventTimeMs>) -> Snapshot {
+        let Some(first) = partitions.first() else {
+            return Snapshot::default();
+        };
+        let settings = first.settings();
+        let zones = first.zones();
+        let mut totals = Totals::new(zones.len());
+        for p in partitions {
+            totals.merge(p.totals());
+        }
+        let states: Vec<_> = partitions.iter().filter_map(|p| p.windows()).collect();
+        Snapshot {
+            report: Report::build(&totals, zones, &settings.groups),
+            view: Some(live_view(&states, settings, zones, watermark)),
+            sources: totals.by_source.clone(),
+            goals: settings
+                .goals
+                .iter()
+                .map(|g| GoalView {
+                    group: g.group.clone(),
+                    target: g.target,
+                    target_date: g.target_date.to_string(),
+                    baseline: g.baseline,
+                    baseline_year: g.baseline_year,
+                })
+                .collect(),
+            watermark,
+        }
+    }
+}
