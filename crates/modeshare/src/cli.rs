@@ -3,6 +3,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use modeshare_source::Input;
+
+use crate::config::{self, AppConfig, Overrides};
+use crate::failure::Failure;
 
 /// Live mode shares for cities: the share of person trips by walking, cycling, micromobility,
 /// public transport and car, per area, against the city's goals.
@@ -70,6 +74,22 @@ pub struct CommonArgs {
     /// H3 resolution of the cells (0–15).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=15))]
     pub resolution: Option<u8>,
+}
+
+impl CommonArgs {
+    /// The layered configuration with these flags on top (environment from the process).
+    pub fn load_config(&self) -> Result<AppConfig, Failure> {
+        let overrides = Overrides { zones: self.zones.clone(), resolution: self.resolution };
+        config::load(self.config.as_deref(), std::env::vars(), &overrides).map_err(|e| Failure::Usage(e.into()))
+    }
+}
+
+/// Opens every input before any work, so an unreadable file fails the command at once.
+pub fn open_inputs(paths: &[String]) -> Result<Vec<Input>, Failure> {
+    paths
+        .iter()
+        .map(|path| Input::open(path).map_err(|e| Failure::Input(anyhow::anyhow!("cannot read {path}: {e}"))))
+        .collect()
 }
 
 #[derive(Debug, Args)]

@@ -11,29 +11,16 @@ use modeshare_core::report::Report;
 use modeshare_core::share::goal_gaps;
 use modeshare_source::{Input, Line, LineReader};
 
-use crate::cli::ReplayArgs;
-use crate::config::{self, AppConfig, Overrides};
+use crate::cli::{ReplayArgs, open_inputs};
+use crate::config::AppConfig;
 use crate::failure::Failure;
 
 /// How many examples of each rejection reason the summary shows.
 const EXAMPLES_PER_REASON: usize = 3;
 
 pub fn run(args: &ReplayArgs) -> Result<(), Failure> {
-    let overrides = Overrides {
-        zones: args.common.zones.clone(),
-        resolution: args.common.resolution,
-    };
-    let config = config::load(args.common.config.as_deref(), std::env::vars(), &overrides)
-        .map_err(|e| Failure::Usage(e.into()))?;
-    // Open everything first: an unreadable file fails the run before any work is done.
-    let inputs = args
-        .files
-        .iter()
-        .map(|path| {
-            Input::open(path)
-                .map_err(|e| Failure::Input(anyhow::anyhow!("cannot read {path}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let config = args.common.load_config()?;
+    let inputs = open_inputs(&args.files)?;
     let started = Instant::now();
     let (pipeline, examples) = replay_inputs(&config, inputs)?;
     let report = pipeline.report();
@@ -75,13 +62,7 @@ fn replay_inputs(config: &AppConfig, inputs: Vec<Input>) -> Result<(Pipeline, Ex
                     Outcome::Accepted | Outcome::Duplicate => None,
                 },
                 Some(Line::TooLong { len }) => {
-                    let e = DecodeError::new(
-                        Reason::LineTooLong,
-                        format!(
-                            "line of {len} bytes is over input.max_line_bytes ({})",
-                            config.input.max_line_bytes
-                        ),
-                    );
+                    let e = DecodeError::line_too_long(len, config.input.max_line_bytes);
                     pipeline.observe_rejection(&e, &name);
                     Some(e)
                 }

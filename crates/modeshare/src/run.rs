@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use modeshare_core::decode::{DecodeError, Reason};
+use modeshare_core::decode::DecodeError;
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::time::{DurationMs, EventTimeMs};
 use modeshare_core::window::combined_watermark;
@@ -23,8 +23,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::cli::RunArgs;
-use crate::config::{self, AppConfig, Overrides};
+use crate::cli::{RunArgs, open_inputs};
+use crate::config::AppConfig;
 use crate::failure::Failure;
 
 /// Batches in flight between the source and the pipeline; `send().await` is the backpressure.
@@ -57,20 +57,8 @@ pub fn wall_clock() -> EventTimeMs {
 }
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
-    let overrides = Overrides {
-        zones: args.common.zones.clone(),
-        resolution: args.common.resolution,
-    };
-    let config = config::load(args.common.config.as_deref(), std::env::vars(), &overrides)
-        .map_err(|e| Failure::Usage(e.into()))?;
-    let inputs = args
-        .inputs
-        .iter()
-        .map(|path| {
-            Input::open(path)
-                .map_err(|e| Failure::Input(anyhow::anyhow!("cannot read {path}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let config = args.common.load_config()?;
+    let inputs = open_inputs(&args.inputs)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -345,10 +333,7 @@ fn observe_batch(pipeline: &mut Pipeline, batch: &Batch, max_line: usize) {
         pipeline.observe_line(line, &batch.input, Some(batch.now));
     }
     for len in &batch.too_long {
-        let e = DecodeError::new(
-            Reason::LineTooLong,
-            format!("line of {len} bytes is over input.max_line_bytes ({max_line})"),
-        );
+        let e = DecodeError::line_too_long(*len, max_line);
         pipeline.observe_rejection(&e, &batch.input);
     }
 }
