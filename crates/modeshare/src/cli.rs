@@ -79,8 +79,12 @@ pub struct CommonArgs {
 impl CommonArgs {
     /// The layered configuration with these flags on top (environment from the process).
     pub fn load_config(&self) -> Result<AppConfig, Failure> {
-        let overrides = Overrides { zones: self.zones.clone(), resolution: self.resolution };
-        config::load(self.config.as_deref(), std::env::vars(), &overrides).map_err(|e| Failure::Usage(e.into()))
+        let overrides = Overrides {
+            zones: self.zones.clone(),
+            resolution: self.resolution,
+        };
+        config::load(self.config.as_deref(), std::env::vars(), &overrides)
+            .map_err(|e| Failure::Usage(e.into()))
     }
 }
 
@@ -88,7 +92,10 @@ impl CommonArgs {
 pub fn open_inputs(paths: &[String]) -> Result<Vec<Input>, Failure> {
     paths
         .iter()
-        .map(|path| Input::open(path).map_err(|e| Failure::Input(anyhow::anyhow!("cannot read {path}: {e}"))))
+        .map(|path| {
+            Input::open(path)
+                .map_err(|e| Failure::Input(anyhow::anyhow!("cannot read {path}: {e}")))
+        })
         .collect()
 }
 

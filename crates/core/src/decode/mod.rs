@@ -87,7 +87,10 @@ impl<'a> DecodeError<'a> {
 
     /// A line of `len` bytes over the `max` the input accepts.
     pub fn line_too_long(len: u64, max: usize) -> Self {
-        DecodeError::new(Reason::LineTooLong, format!("line of {len} bytes is over input.max_line_bytes ({max})"))
+        DecodeError::new(
+            Reason::LineTooLong,
+            format!("line of {len} bytes is over input.max_line_bytes ({max})"),
+        )
     }
 
     pub fn reason(&self) -> &'static str {
