@@ -9,6 +9,7 @@ use crate::event::Observation;
 use crate::factor::PersonTrips;
 use crate::mode::Mode;
 use crate::spatial::CellMap;
+use crate::time::EventTimeMs;
 use crate::zone::ZoneId;
 
 /// Events and person trips of one mode somewhere.
@@ -77,6 +78,9 @@ pub struct EventCounts {
 pub struct SourceCounts {
     pub events: EventCounts,
     pub rejections: BTreeMap<Reason, u64>,
+    /// Processing time of the source's latest event (live only: the clock comes from the
+    /// caller), for feed freshness.
+    pub last_seen: Option<EventTimeMs>,
 }
 
 /// Distinct `source` values tracked by name; later ones are folded into [`OTHER_SOURCE`] so a
@@ -168,6 +172,7 @@ impl Totals {
             for (reason, n) in &counts.rejections {
                 *mine.rejections.entry(*reason).or_default() += n;
             }
+            mine.last_seen = mine.last_seen.max(counts.last_seen);
         }
         if self.by_zone.len() < other.by_zone.len() {
             self.by_zone
@@ -179,6 +184,12 @@ impl Totals {
         for (cell, theirs) in &other.by_cell {
             self.by_cell.entry(*cell).or_default().merge(theirs);
         }
+    }
+
+    /// Records that `source` sent an event at processing time `now`.
+    pub fn mark_seen(&mut self, source: &str, now: EventTimeMs) {
+        let s = self.source(source);
+        s.last_seen = s.last_seen.max(Some(now));
     }
 
     fn source(&mut self, name: &str) -> &mut SourceCounts {

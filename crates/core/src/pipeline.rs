@@ -73,9 +73,16 @@ impl Pipeline {
             Ok(obs) => obs,
             Err(e) => {
                 self.observe_rejection(&e, input);
+                if let Some(now) = now {
+                    self.totals
+                        .mark_seen(e.event_source.as_deref().unwrap_or(input), now);
+                }
                 return Outcome::Rejected(e);
             }
         };
+        if let Some(now) = now {
+            self.totals.mark_seen(&obs.source, now);
+        }
         if let Some(id) = &obs.id
             && !self
                 .dedup

@@ -43,6 +43,10 @@ struct Families {
     window_end: GaugeVec,
     /// Label-less, so that it is absent (not 0) before the first event.
     watermark: GaugeVec,
+    last_event: GaugeVec,
+    lag: GaugeVec,
+    assigned: GaugeVec,
+    connected: GaugeVec,
 }
 
 impl Families {
@@ -98,10 +102,30 @@ impl Families {
                 "The combined event-time watermark (Unix seconds).",
                 &[],
             ),
+            last_event: gauge(
+                "modeshare_source_last_event_timestamp_seconds",
+                "When the source's latest event arrived (processing time, Unix seconds): feed freshness.",
+                &["source"],
+            ),
+            lag: gauge(
+                "modeshare_kafka_consumer_lag",
+                "Messages between the consumer's position and the partition's end.",
+                &["topic", "partition"],
+            ),
+            assigned: gauge(
+                "modeshare_kafka_assigned_partitions",
+                "Partitions of the topic this instance owns in its consumer group.",
+                &["topic"],
+            ),
+            connected: gauge(
+                "modeshare_kafka_connected",
+                "1 while at least one Kafka broker connection is up, else 0.",
+                &[],
+            ),
         }
     }
 
-    fn all(&self) -> [&dyn Collector; 10] {
+    fn all(&self) -> [&dyn Collector; 14] {
         [
             &self.events,
             &self.late,
@@ -113,6 +137,10 @@ impl Families {
             &self.gap,
             &self.window_end,
             &self.watermark,
+            &self.last_event,
+            &self.lag,
+            &self.assigned,
+            &self.connected,
         ]
     }
 
@@ -131,6 +159,11 @@ impl Families {
             self.late
                 .with_label_values(&[source.as_str()])
                 .inc_by(e.late as f64);
+            if let Some(seen) = counts.last_seen {
+                self.last_event
+                    .with_label_values(&[source.as_str()])
+                    .set(seen.0 as f64 / 1000.0);
+            }
             for (reason, n) in &counts.rejections {
                 self.rejected
                     .with_label_values(&[source.as_str(), reason.as_str()])
@@ -168,6 +201,21 @@ impl Families {
                         self.gap.with_label_values(&labels(group)).set(*gap);
                     }
                 }
+            }
+        }
+        if let Some(k) = &s.kafka {
+            self.connected
+                .with_label_values::<&str>(&[])
+                .set(if k.connected { 1.0 } else { 0.0 });
+            for (topic, n) in &k.assigned {
+                self.assigned
+                    .with_label_values(&[topic.as_str()])
+                    .set(*n as f64);
+            }
+            for (topic, partition, lag) in &k.lag {
+                self.lag
+                    .with_label_values(&[topic.as_str(), &partition.to_string()])
+                    .set(*lag as f64);
             }
         }
         if let Some(w) = s.watermark {

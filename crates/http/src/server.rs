@@ -63,10 +63,16 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     let s = state.latest.borrow().clone();
+    // Degraded, not dead, while Kafka is away: the service keeps serving and reconnects.
+    let status = match &s.kafka {
+        Some(k) if !k.connected => "degraded",
+        _ => "ok",
+    };
     Json(json!({
-        "status": "ok",
+        "status": status,
         "watermark": s.watermark.map(|w| w.to_rfc3339()),
         "events": s.report.events,
+        "kafka": s.kafka,
     }))
 }
 

@@ -17,6 +17,18 @@ pub struct GoalView {
     pub baseline_year: Option<i16>,
 }
 
+/// The Kafka consumer as the service sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BrokerStatus {
+    /// At least one broker connection is up.
+    pub connected: bool,
+    /// Messages behind the high watermark per assigned (topic, partition).
+    pub lag: Vec<(String, i32, i64)>,
+    /// Partitions owned, per topic.
+    pub assigned: Vec<(String, usize)>,
+    pub last_error: Option<String>,
+}
+
 /// Everything `/metrics` and `/api/*` show, at one instant.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -28,6 +40,8 @@ pub struct Snapshot {
     pub sources: Vec<(String, SourceCounts)>,
     pub goals: Vec<GoalView>,
     pub watermark: Option<EventTimeMs>,
+    /// Present when the service consumes from Kafka.
+    pub kafka: Option<BrokerStatus>,
 }
 
 impl Snapshot {
@@ -59,6 +73,7 @@ impl Snapshot {
                 })
                 .collect(),
             watermark,
+            kafka: None,
         }
     }
 }

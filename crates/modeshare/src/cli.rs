@@ -35,6 +35,33 @@ pub enum Command {
     Run(RunArgs),
     /// Print simulated canonical events (NDJSON) to stdout, starting 24 h ago.
     Generate(GenerateArgs),
+    /// Validate events and send the valid ones to Kafka, keyed by `source` (for operators).
+    ///
+    /// Prints rejections per reason with the first examples. If anything is rejected, nothing
+    /// is sent and the exit status is 3; with `--allow-rejects` the valid events are sent and
+    /// the exit status is still 3. Exit 0 only when every event was valid and delivered.
+    Produce(ProduceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Bootstrap brokers, `host:port[,host:port…]`.
+    #[arg(long, value_name = "BROKERS")]
+    pub brokers: String,
+    /// The topic to send to.
+    #[arg(long, value_name = "TOPIC")]
+    pub topic: String,
+    /// The format of the input lines.
+    #[arg(long, value_name = "F", value_enum, default_value_t = Format::Canonical)]
+    pub format: Format,
+    /// Send the valid events even when some were rejected.
+    #[arg(long)]
+    pub allow_rejects: bool,
+    /// Files of newline-delimited events; `-` reads stdin.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<String>,
 }
 
 #[derive(Debug, Args, Default)]

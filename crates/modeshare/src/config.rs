@@ -12,6 +12,7 @@ use modeshare_core::mode::GroupsConfig;
 use modeshare_core::spatial::SpatialConfig;
 use modeshare_core::window::WindowsConfig;
 use modeshare_core::zone::Zones;
+use modeshare_kafka::{KafkaConfig, KafkaSettings};
 use modeshare_source::InputConfig;
 use modeshare_source::simulator::{SimulatorConfig, SimulatorSettings};
 use serde::Deserialize;
@@ -54,6 +55,9 @@ pub struct ConfigFile {
     /// The built-in simulator, the default source of `modeshare run`.
     #[serde(default)]
     pub simulator: SimulatorConfig,
+    /// Consume from Kafka instead of the simulator.
+    #[serde(default)]
+    pub kafka: Option<KafkaConfig>,
 }
 
 /// `[http]`.
@@ -92,6 +96,7 @@ pub struct AppConfig {
     pub input: InputConfig,
     pub listen: std::net::SocketAddr,
     pub simulator: SimulatorSettings,
+    pub kafka: Option<KafkaSettings>,
 }
 
 /// Why the configuration cannot be used; every problem found is listed.
@@ -183,6 +188,7 @@ impl ConfigFile {
             std::net::SocketAddr::from(([127, 0, 0, 1], 9464))
         });
         let simulator = self.simulator.validate(&mut errors);
+        let kafka = self.kafka.as_ref().map(|k| k.validate(&mut errors));
         if self.input.max_line_bytes < 64 {
             errors.push("input.max_line_bytes", "must be at least 64 bytes");
         }
@@ -210,6 +216,7 @@ impl ConfigFile {
             input: self.input,
             listen,
             simulator,
+            kafka,
         })
     }
 }

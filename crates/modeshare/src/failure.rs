@@ -7,8 +7,10 @@ use std::fmt;
 pub enum Failure {
     /// Unusable arguments or configuration: exit 2.
     Usage(anyhow::Error),
-    /// An input that cannot be read: exit 1.
+    /// An input that cannot be read, or events that could not be delivered: exit 1.
     Input(anyhow::Error),
+    /// `produce`: events were rejected: exit 3.
+    Rejected(anyhow::Error),
 }
 
 impl Failure {
@@ -16,6 +18,7 @@ impl Failure {
         match self {
             Failure::Usage(_) => 2,
             Failure::Input(_) => 1,
+            Failure::Rejected(_) => 3,
         }
     }
 }
@@ -23,7 +26,7 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Usage(e) | Failure::Input(e) => write!(f, "{e:#}"),
+            Failure::Usage(e) | Failure::Input(e) | Failure::Rejected(e) => write!(f, "{e:#}"),
         }
     }
 }

@@ -5,5 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod failure;
 pub mod generate;
+pub mod produce;
+pub mod rejections;
 pub mod replay;
 pub mod run;

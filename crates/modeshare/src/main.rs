@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use modeshare::cli::{Cli, Command, RunArgs};
-use modeshare::{generate, replay, run};
+use modeshare::{generate, produce, replay, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Some(Command::Replay(args)) => replay::run(&args),
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Generate(args)) => generate::run(&args),
+        Some(Command::Produce(args)) => produce::run(&args),
         None => run::run(&RunArgs::default()),
     };
     match result {

@@ -1,11 +1,10 @@
 //! `modeshare replay`: files or stdin → the report on stdout, a summary on stderr.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use modeshare_core::decode::{DecodeError, Reason};
+use modeshare_core::decode::DecodeError;
 use modeshare_core::pipeline::{Outcome, Pipeline};
 use modeshare_core::report::Report;
 use modeshare_core::share::goal_gaps;
@@ -14,9 +13,7 @@ use modeshare_source::{Input, Line, LineReader};
 use crate::cli::{ReplayArgs, open_inputs};
 use crate::config::AppConfig;
 use crate::failure::Failure;
-
-/// How many examples of each rejection reason the summary shows.
-const EXAMPLES_PER_REASON: usize = 3;
+use crate::rejections::RejectionLog;
 
 pub fn run(args: &ReplayArgs) -> Result<(), Failure> {
     let config = args.common.load_config()?;
@@ -40,12 +37,12 @@ pub fn run(args: &ReplayArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The first few rejections of each reason, as `input:line: message`.
-type Examples = BTreeMap<Reason, Vec<String>>;
-
-fn replay_inputs(config: &AppConfig, inputs: Vec<Input>) -> Result<(Pipeline, Examples), Failure> {
+fn replay_inputs(
+    config: &AppConfig,
+    inputs: Vec<Input>,
+) -> Result<(Pipeline, RejectionLog), Failure> {
     let mut pipeline = Pipeline::for_replay(config.settings.clone(), config.zones.clone());
-    let mut examples = Examples::new();
+    let mut examples = RejectionLog::default();
     let progress = progress_bar(&inputs);
     let mut done_bytes = 0;
     for input in inputs {
@@ -68,10 +65,7 @@ fn replay_inputs(config: &AppConfig, inputs: Vec<Input>) -> Result<(Pipeline, Ex
                 }
             };
             if let Some(e) = rejection {
-                let list = examples.entry(e.reason).or_default();
-                if list.len() < EXAMPLES_PER_REASON {
-                    list.push(format!("{name}:{}: {}", reader.line_no(), e.message));
-                }
+                examples.record(&name, reader.line_no(), &e);
             }
             if reader.line_no() % 65_536 == 0 {
                 progress.set_position(done_bytes + reader.bytes_read());
@@ -109,7 +103,7 @@ fn progress_bar(inputs: &[Input]) -> ProgressBar {
 /// The human summary: outcome counts, rejection examples, and each zone against each goal.
 fn summary(
     report: &Report,
-    examples: &Examples,
+    examples: &RejectionLog,
     pipeline: &Pipeline,
     inputs: usize,
     seconds: f64,
@@ -128,20 +122,7 @@ fn summary(
         e.duplicates,
         rate / 1e6
     );
-    if !examples.is_empty() {
-        let _ = writeln!(s, "rejected, by reason:");
-        for (reason, list) in examples {
-            let n = report
-                .rejections
-                .get(reason.as_str())
-                .copied()
-                .unwrap_or_default();
-            let _ = writeln!(s, "  {:<18} {n:>10}", reason.as_str());
-            for example in list {
-                let _ = writeln!(s, "      e.g. {example}");
-            }
-        }
-    }
+    s.push_str(&examples.render());
     let goals = &pipeline.settings().goals;
     if !goals.is_empty() {
         let _ = writeln!(s, "shares of person trips against the goals:");

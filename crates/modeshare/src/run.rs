@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!  source task ──(bounded channel of batches)──▶ pipeline task ──(watch: latest snapshot)──▶ HTTP
-//!  simulator or files                            decode → bin → windows                       /metrics, /api/*
+//!  Kafka, files or the simulator                 state per input partition                    /metrics, /api/*
+//!                                                rejected → dead-letter topic (Kafka)
 //! ```
 //! On SIGINT/SIGTERM: the source stops, the pipeline drains the channel and publishes a final
 //! snapshot, then the HTTP server finishes in-flight requests and stops.
@@ -10,12 +11,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use modeshare_core::decode::DecodeError;
-use modeshare_core::pipeline::Pipeline;
+use modeshare_core::pipeline::{Outcome, Pipeline};
 use modeshare_core::time::{DurationMs, EventTimeMs};
 use modeshare_core::window::combined_watermark;
-use modeshare_http::snapshot::Snapshot;
+use modeshare_http::snapshot::{BrokerStatus, Snapshot};
 use modeshare_http::{metrics, server};
+use modeshare_kafka::{
+    DeadLetter, DeadLetters, KafkaSettings, KafkaSource, PartitionBatch, SourceEvent,
+};
 use modeshare_source::simulator::{Simulator, SimulatorSettings};
 use modeshare_source::{Input, Line, LineReader};
 use tokio::net::TcpListener;
@@ -36,8 +42,19 @@ const BACKFILL_STEP: DurationMs = DurationMs(30 * 60_000);
 /// How often a snapshot is published while events flow or time passes.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
-/// Lines for the pipeline, with the clock they are judged against.
-struct Batch {
+/// An input partition: a Kafka topic partition, or `("local", 0)` for files and the simulator.
+type PartitionKey = (Arc<str>, i32);
+
+/// What a source sends the pipeline task, in order.
+enum Message {
+    Lines(LineBatch),
+    Kafka(PartitionBatch),
+    /// Kafka gave these partitions to another member: their state is dropped.
+    Revoked(Vec<(String, i32)>),
+}
+
+/// Lines from files or the simulator, with the clock they are judged against.
+struct LineBatch {
     input: Arc<str>,
     /// Newline-separated events.
     lines: Vec<u8>,
@@ -46,6 +63,19 @@ struct Batch {
     now: EventTimeMs,
     /// Events over `input.max_line_bytes`, with their length, counted as rejected.
     too_long: Vec<u64>,
+}
+
+impl From<SourceEvent> for Message {
+    fn from(event: SourceEvent) -> Message {
+        match event {
+            SourceEvent::Records(batch) => Message::Kafka(batch),
+            SourceEvent::Revoked(list) => Message::Revoked(list),
+        }
+    }
+}
+
+fn local_partition() -> PartitionKey {
+    (Arc::from("local"), 0)
 }
 
 /// The wall clock in epoch ms; the only clock the service reads.
@@ -113,14 +143,24 @@ pub async fn serve(
     ));
     info!(%address, "serving /metrics, /healthz, /api/zones and /api/report on http://{address}");
 
-    let (batches, received) = mpsc::channel(CHANNEL_BATCHES);
+    let (batches, received) = mpsc::channel::<Message>(CHANNEL_BATCHES);
     let max_line = config.input.max_line_bytes;
-    let source = if inputs.is_empty() {
+    let mut kafka = None;
+    let source = if let Some(settings) = &config.kafka {
+        let connected = connect_kafka(settings, &shutdown).await?;
+        let source = connected.source.clone();
+        kafka = Some(connected);
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            source.run(batches, stop).await;
+            Ok(())
+        })
+    } else if inputs.is_empty() {
         info!(
             seed = config.simulator.seed,
             speed = config.simulator.speed,
             backfill = %config.simulator.backfill,
-            "no inputs given: running the built-in Bærum simulator"
+            "no inputs and no [kafka]: running the built-in Bærum simulator"
         );
         tokio::spawn(simulate(
             config.simulator.clone(),
@@ -130,7 +170,13 @@ pub async fn serve(
     } else {
         tokio::spawn(read_files(inputs, max_line, batches, shutdown.clone()))
     };
-    let pipeline = tokio::spawn(aggregate(config, received, snapshots));
+    let pipeline = tokio::spawn(aggregate(
+        config,
+        received,
+        snapshots,
+        kafka,
+        shutdown.clone(),
+    ));
 
     let source_result = source.await;
     let pipeline_result = pipeline.await;
@@ -155,7 +201,7 @@ pub async fn serve(
 /// Back-fills the configured history, then follows the (possibly sped-up) clock minute by minute.
 async fn simulate(
     settings: SimulatorSettings,
-    batches: mpsc::Sender<Batch>,
+    batches: mpsc::Sender<Message>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let simulator = Simulator::new(settings.clone());
@@ -185,12 +231,12 @@ async fn simulate(
         simulator.emit(cursor, step_end, &mut lines);
         cursor = EventTimeMs(step_end.0.div_euclid(60_000) * 60_000);
         if !lines.is_empty() {
-            let batch = Batch {
+            let batch = Message::Lines(LineBatch {
                 input: input.clone(),
                 lines,
                 now: sim_now(),
                 too_long: Vec::new(),
-            };
+            });
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return Ok(()),
@@ -213,17 +259,17 @@ async fn simulate(
 async fn read_files(
     inputs: Vec<Input>,
     max_line: usize,
-    batches: mpsc::Sender<Batch>,
+    batches: mpsc::Sender<Message>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     for input in inputs {
         let name: Arc<str> = Arc::from(input.name.as_str());
-        let (tx, mut rx) = mpsc::channel::<std::io::Result<Batch>>(2);
+        let (tx, mut rx) = mpsc::channel::<std::io::Result<LineBatch>>(2);
         let reader_name = name.clone();
         // Files are read on a blocking thread; batches cross back through a small channel.
         let reader = tokio::task::spawn_blocking(move || {
             let mut lines = LineReader::new(input.reader, max_line);
-            let mut batch = Batch {
+            let mut batch = LineBatch {
                 input: reader_name.clone(),
                 lines: Vec::new(),
                 now: wall_clock(),
@@ -243,7 +289,7 @@ async fn read_files(
                     }
                 }
                 if batch.lines.len() >= FILE_BATCH_BYTES {
-                    let next = Batch {
+                    let next = LineBatch {
                         input: reader_name.clone(),
                         lines: Vec::new(),
                         now: wall_clock(),
@@ -267,7 +313,7 @@ async fn read_files(
             };
             let Some(batch) = next else { break };
             let batch = batch?;
-            if batches.send(batch).await.is_err() {
+            if batches.send(Message::Lines(batch)).await.is_err() {
                 return Ok(());
             }
         }
@@ -278,62 +324,219 @@ async fn read_files(
     Ok(())
 }
 
-/// Owns the partition state: applies batches, publishes snapshots, drains on shutdown.
+/// The Kafka consumer and dead-letter producer of a service.
+struct KafkaLink {
+    source: Arc<KafkaSource>,
+    dead_letters: DeadLetters,
+}
+
+async fn connect_kafka(
+    settings: &KafkaSettings,
+    shutdown: &CancellationToken,
+) -> Result<KafkaLink, Failure> {
+    let fail = |e: modeshare_kafka::KafkaError| Failure::Usage(anyhow::anyhow!("kafka: {e}"));
+    let source = Arc::new(KafkaSource::connect(settings).map_err(fail)?);
+    let dead_letters = DeadLetters::connect(settings).map_err(fail)?;
+    // The broker may be away now: create the dead-letter topic in the background, retrying;
+    // until it exists, dead-letter deliveries retry too and their offsets wait.
+    let settings = settings.clone();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let attempt = tokio::time::timeout(
+                Duration::from_secs(15),
+                DeadLetters::ensure_topic(&settings, 1),
+            );
+            match attempt.await {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => {
+                    warn!(error = %e, topic = %settings.dead_letter_topic, "cannot check the dead-letter topic yet")
+                }
+                Err(_) => {
+                    warn!(topic = %settings.dead_letter_topic, "no broker answered about the dead-letter topic yet")
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    });
+    Ok(KafkaLink {
+        source,
+        dead_letters,
+    })
+}
+
+/// One input partition's state and when it last received events (processing time).
+struct PartitionState {
+    pipeline: Pipeline,
+    last_event_at: i64,
+}
+
+/// Owns the per-partition state: applies batches, dead-letters rejections, stores offsets,
+/// publishes snapshots, drains on shutdown.
 async fn aggregate(
     config: AppConfig,
-    mut received: mpsc::Receiver<Batch>,
+    mut received: mpsc::Receiver<Message>,
     snapshots: watch::Sender<Arc<Snapshot>>,
+    kafka: Option<KafkaLink>,
+    shutdown: CancellationToken,
 ) {
     let max_line = config.input.max_line_bytes;
     let idle_timeout = config.settings.windows.idle_timeout;
-    let mut pipeline = Pipeline::live(config.settings, config.zones);
-    let mut last_event_at = wall_clock().0;
+    let mut partitions: BTreeMap<PartitionKey, PartitionState> = BTreeMap::new();
+    let new_state = || PartitionState {
+        pipeline: Pipeline::live(config.settings.clone(), config.zones.clone()),
+        last_event_at: wall_clock().0,
+    };
     let mut tick = tokio::time::interval(PUBLISH_EVERY);
     let mut dirty = true;
-    let publish = |pipeline: &Pipeline, last_event_at: i64| {
-        let watermark = combined_watermark(
-            &[pipeline.clock(last_event_at)],
-            wall_clock().0,
-            idle_timeout,
-        );
-        let _ = snapshots.send(Arc::new(Snapshot::build(&[pipeline], watermark)));
+    let publish = |partitions: &BTreeMap<PartitionKey, PartitionState>| {
+        let now = wall_clock().0;
+        let clocks: Vec<_> = partitions
+            .values()
+            .map(|p| p.pipeline.clock(p.last_event_at))
+            .collect();
+        let watermark = combined_watermark(&clocks, now, idle_timeout);
+        let pipelines: Vec<&Pipeline> = partitions.values().map(|p| &p.pipeline).collect();
+        let mut snapshot = if pipelines.is_empty() {
+            let empty = Pipeline::live(config.settings.clone(), config.zones.clone());
+            Snapshot::build(&[&empty], None)
+        } else {
+            Snapshot::build(&pipelines, watermark)
+        };
+        if let Some(k) = &kafka {
+            let status = k.source.health().status();
+            let mut assigned: BTreeMap<String, usize> = BTreeMap::new();
+            for (topic, _) in &status.assigned {
+                *assigned.entry(topic.clone()).or_default() += 1;
+            }
+            snapshot.kafka = Some(BrokerStatus {
+                connected: status.connected,
+                lag: status
+                    .lag
+                    .into_iter()
+                    .map(|((t, p), l)| (t, p, l))
+                    .collect(),
+                assigned: assigned.into_iter().collect(),
+                last_error: status.last_error,
+            });
+        }
+        let _ = snapshots.send(Arc::new(snapshot));
     };
     loop {
         tokio::select! {
             biased;
-            batch = received.recv() => match batch {
-                Some(batch) => {
-                    observe_batch(&mut pipeline, &batch, max_line);
-                    last_event_at = wall_clock().0;
+            message = received.recv() => match message {
+                Some(Message::Lines(batch)) => {
+                    let state = partitions.entry(local_partition()).or_insert_with(new_state);
+                    observe_lines(&mut state.pipeline, &batch, max_line);
+                    state.last_event_at = wall_clock().0;
+                    dirty = true;
+                }
+                Some(Message::Kafka(batch)) => {
+                    let key = (batch.topic.clone(), batch.partition);
+                    let state = partitions.entry(key).or_insert_with(new_state);
+                    if let Some(k) = &kafka {
+                        observe_records(state, &batch, k, max_line, &shutdown).await;
+                    }
+                    dirty = true;
+                }
+                Some(Message::Revoked(list)) => {
+                    for (topic, partition) in list {
+                        partitions.remove(&(Arc::from(topic.as_str()), partition));
+                    }
                     dirty = true;
                 }
                 // The source stopped and everything sent has been applied.
                 None => break,
             },
-            _ = tick.tick() => if dirty {
-                publish(&pipeline, last_event_at);
+            _ = tick.tick() => if dirty || kafka.is_some() {
+                publish(&partitions);
                 dirty = false;
             },
         }
     }
-    publish(&pipeline, last_event_at);
-    let e = pipeline.totals().events;
+    publish(&partitions);
+    let mut totals = modeshare_core::aggregate::Totals::default();
+    for p in partitions.values() {
+        totals.merge(p.pipeline.totals());
+    }
+    let e = totals.events;
     info!(
         read = e.read,
         accepted = e.accepted,
         rejected = e.rejected,
         duplicates = e.duplicates,
         late = e.late,
+        partitions = partitions.len(),
         "pipeline drained"
     );
 }
 
-fn observe_batch(pipeline: &mut Pipeline, batch: &Batch, max_line: usize) {
+fn observe_lines(pipeline: &mut Pipeline, batch: &LineBatch, max_line: usize) {
     for line in batch.lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         pipeline.observe_line(line, &batch.input, Some(batch.now));
     }
     for len in &batch.too_long {
         let e = DecodeError::line_too_long(*len, max_line);
         pipeline.observe_rejection(&e, &batch.input);
+    }
+}
+
+/// Applies a partition's records, dead-letters the rejected ones and waits for their delivery,
+/// then stores the offset of the last record whose outcome is durable.
+async fn observe_records(
+    state: &mut PartitionState,
+    batch: &PartitionBatch,
+    kafka: &KafkaLink,
+    max_line: usize,
+    shutdown: &CancellationToken,
+) {
+    let now = wall_clock();
+    let mut letters = Vec::new();
+    for record in &batch.records {
+        // An empty message (a tombstone) is no event; it is neither read nor rejected.
+        if record.payload.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        // The same size limit as a line: one event is one message.
+        let outcome = if record.payload.len() > max_line {
+            let e = DecodeError::line_too_long(record.payload.len() as u64, max_line);
+            state.pipeline.observe_rejection(&e, &batch.topic);
+            Outcome::Rejected(e)
+        } else {
+            state
+                .pipeline
+                .observe_line(&record.payload, &batch.topic, Some(now))
+        };
+        if let Outcome::Rejected(e) = outcome {
+            letters.push(DeadLetter {
+                key: record.key.clone(),
+                payload: record.payload.clone(),
+                reason: e.reason(),
+                message: e.message,
+                topic: batch.topic.to_string(),
+                partition: batch.partition,
+                offset: record.offset,
+            });
+        }
+    }
+    state.last_event_at = now.0;
+    let delivered = kafka.dead_letters.deliver(&letters, shutdown).await;
+    // Offsets past an undelivered rejection stay unstored: they are read again after a restart.
+    let done_until = match letters.get(delivered) {
+        Some(first_undelivered) => first_undelivered.offset - 1,
+        None => batch.records.last().map_or(-1, |r| r.offset),
+    };
+    if done_until >= batch.records.first().map_or(0, |r| r.offset)
+        && let Err(e) = kafka
+            .source
+            .store(&batch.topic, batch.partition, done_until)
+    {
+        warn!(error = %e, topic = %batch.topic, partition = batch.partition, "cannot store the offset; it will be read again");
     }
 }

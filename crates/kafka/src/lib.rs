@@ -1,0 +1,20 @@
+//! Kafka for modeshare: the consumer-group source, the dead-letter producer, and what the
+//! service reports about the brokers (lag per partition, connection state).
+//!
+//! Owns every use of rdkafka, so the slow librdkafka build lives in this crate only. Hands
+//! batches of raw records per partition to its caller through a bounded channel and stores an
+//! offset only when the caller says the record is in state (or in the dead-letter topic). It
+//! depends on the core only for configuration errors; decoding happens in the caller.
+
+pub mod config;
+pub mod dead_letter;
+pub mod health;
+pub mod producer;
+pub mod source;
+
+pub use config::{KafkaConfig, KafkaSettings};
+pub use dead_letter::{DeadLetter, DeadLetters};
+pub use health::KafkaHealth;
+pub use producer::EventProducer;
+pub use rdkafka::error::KafkaError;
+pub use source::{KafkaSource, PartitionBatch, Record, SourceEvent};

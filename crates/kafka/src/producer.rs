@@ -1,0 +1,74 @@
+//! Producing events: `modeshare produce` sends validated events keyed by `source`, so that all
+//! of a source's events land in one partition (duplicates are detected per partition).
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+/// A producer with modeshare's delivery settings: idempotent, every replica acknowledges.
+pub struct EventProducer {
+    producer: FutureProducer,
+}
+
+impl EventProducer {
+    pub fn connect(brokers: &str, options: &[(String, String)]) -> KafkaResult<EventProducer> {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", brokers)
+            .set("acks", "all")
+            .set("message.timeout.ms", "30000");
+        for (k, v) in options {
+            c.set(k, v);
+        }
+        Ok(EventProducer {
+            producer: c.create()?,
+        })
+    }
+
+    /// Sends every `(key, payload)` and waits for all deliveries; returns how many were
+    /// delivered before the first failure, and that failure.
+    pub async fn send_all(
+        &self,
+        topic: &str,
+        records: &[(Option<Vec<u8>>, Vec<u8>)],
+    ) -> (usize, Option<KafkaError>) {
+        let mut delivered = 0;
+        // Enqueue in slices so that the local queue never overflows, then await in order.
+        for chunk in records.chunks(10_000) {
+            let mut pending = Vec::with_capacity(chunk.len());
+            for (key, payload) in chunk {
+                let mut record = FutureRecord::to(topic).payload(payload);
+                if let Some(key) = key {
+                    record = record.key(key);
+                }
+                loop {
+                    match self.producer.send_result(record) {
+                        Ok(delivery) => {
+                            pending.push(delivery);
+                            break;
+                        }
+                        Err((
+                            KafkaError::MessageProduction(
+                                rdkafka::types::RDKafkaErrorCode::QueueFull,
+                            ),
+                            r,
+                        )) => {
+                            record = r;
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                        Err((e, _)) => return (delivered, Some(e)),
+                    }
+                }
+            }
+            for delivery in pending {
+                match delivery.await {
+                    Ok(Ok(_)) => delivered += 1,
+                    Ok(Err((e, _))) => return (delivered, Some(e)),
+                    Err(_) => return (delivered, Some(KafkaError::Canceled)),
+                }
+            }
+        }
+        (delivered, None)
+    }
+}

@@ -1,0 +1,200 @@
+//! Helpers for tests that run `modeshare` as a process.
+
+#![allow(dead_code, clippy::unwrap_used)] // each test binary uses some of them
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn golden(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/golden")
+        .join(file)
+}
+
+pub struct Service {
+    pub child: Child,
+    pub address: String,
+    pub log: mpsc::Receiver<String>,
+}
+
+impl Service {
+    /// Starts `modeshare run ARGS` on a random port and waits for the address it logs.
+    pub fn start(args: &[&str]) -> Service {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_modeshare"))
+            .arg("run")
+            .args(args)
+            .env("MODESHARE__HTTP__LISTEN", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, log) = mpsc::channel();
+        let mut service = Service {
+            child,
+            address: String::new(),
+            log,
+        };
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let line = service
+                .log
+                .recv_timeout(wait)
+                .expect("no address logged in 30 s");
+            if let Some(rest) = line.split("on http://").nth(1) {
+                service.address = rest.split_whitespace().next().unwrap().to_owned();
+                return service;
+            }
+        }
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.address
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, body.to_owned())
+    }
+
+    pub fn json(&self, path: &str) -> Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Polls until `ready` holds, failing after the deadline.
+    pub fn wait_for<T>(
+        &self,
+        what: &str,
+        seconds: u64,
+        mut ready: impl FnMut(&Service) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        loop {
+            if let Some(v) = ready(self) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} not seen within {seconds} s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends a signal and waits for a clean exit within the deadline.
+    pub fn stop(mut self, signal: &str, seconds: u64) -> Vec<String> {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let exit = loop {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                break exit;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running {seconds} s after SIG{signal}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(exit.success(), "exit status {exit}");
+        self.log.try_iter().collect()
+    }
+}
+
+impl Drop for Service {
+    /// A failed test must not leave the service running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `/metrics` as (name, labels) → value.
+pub fn metrics(text: &str) -> BTreeMap<(String, BTreeMap<String, String>), f64> {
+    let mut out = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        let (name, labels) = match series.split_once('{') {
+            Some((name, rest)) => {
+                let labels = rest.trim_end_matches('}');
+                let map = labels
+                    .split("\",")
+                    .filter(|p| !p.is_empty())
+                    .map(|p| {
+                        let (k, v) = p.split_once("=\"").unwrap();
+                        (k.to_owned(), v.trim_end_matches('"').to_owned())
+                    })
+                    .collect();
+                (name.to_owned(), map)
+            }
+            None => (series.to_owned(), BTreeMap::new()),
+        };
+        out.insert((name, labels), value.parse().unwrap());
+    }
+    out
+}
+
+pub fn sum(
+    m: &BTreeMap<(String, BTreeMap<String, String>), f64>,
+    name: &str,
+    filter: &[(&str, &str)],
+) -> f64 {
+    m.iter()
+        .filter(|((n, labels), _)| {
+            n == name
+                && filter
+                    .iter()
+                    .all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|(_, v)| v)
+        .sum()
+}
+
+pub fn replay_report() -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_modeshare"))
+        .args(["replay", "--config"])
+        .arg(golden("config.toml"))
+        .arg("--zones")
+        .arg(golden("zones.geojson"))
+        .arg(golden("events.ndjson"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}

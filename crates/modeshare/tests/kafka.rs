@@ -1,0 +1,501 @@
+//! The Kafka path end to end against a real Kafka-protocol broker (tansu, started by
+//! `scripts/broker.sh`): the golden input keyed by source over 4 partitions, with bad lines
+//! and re-sent duplicates, consumed by `modeshare run`; `/api/report` must equal the replay of
+//! the same input, and the dead-letter topic must hold exactly the rejected messages.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::{Service, golden, metrics, replay_report, repo_root, sum};
+use modeshare_kafka::EventProducer;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+
+#[allow(clippy::unwrap_used)]
+fn broker_port() -> String {
+    std::env::var("MODESHARE_TEST_BROKER_PORT").unwrap_or_else(|_| "19092".into())
+}
+
+/// Starts the project's broker (installing it when missing) and returns its address.
+#[allow(clippy::unwrap_used)]
+fn broker() -> String {
+    let port = broker_port();
+    let status = Command::new(repo_root().join("scripts/broker.sh"))
+        .args(["start", &port])
+        .status()
+        .unwrap();
+    assert!(status.success(), "scripts/broker.sh start {port} failed");
+    format!("127.0.0.1:{port}")
+}
+
+#[allow(clippy::unwrap_used)]
+fn unique(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "modeshare-test-{name}-{}-{}",
+        std::process::id(),
+        nanos % 1_000_000_000
+    )
+}
+
+fn create_topic(name: &str, partitions: u32) {
+    create_topic_on(name, partitions, &broker_port());
+}
+
+/// The golden input as messages: one per non-blank line, keyed by its `source` when that can
+/// be read (as `modeshare produce` does), unkeyed otherwise.
+#[allow(clippy::unwrap_used)]
+fn golden_messages() -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
+    let bytes = std::fs::read(golden("events.ndjson")).unwrap();
+    bytes
+        .split(|b| *b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .map(|l| {
+            let key = serde_json::from_slice::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| {
+                    v.get("source")
+                        .and_then(|s| s.as_str())
+                        .map(|s| s.as_bytes().to_vec())
+                });
+            (key, l.to_vec())
+        })
+        .collect()
+}
+
+#[test]
+#[allow(clippy::unwrap_used)]
+fn consumes_dead_letters_and_matches_replay() {
+    let brokers = broker();
+    let topic = unique("events");
+    let dead = unique("dead");
+    create_topic(&topic, 4);
+    let messages = golden_messages();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let producer = EventProducer::connect(&brokers, &[]).unwrap();
+    let (sent, failure) = runtime.block_on(producer.send_all(&topic, &messages));
+    assert_eq!(
+        (sent, failure.map(|e| e.to_string())),
+        (messages.len(), None)
+    );
+
+    let dir = std::env::temp_dir().join(unique("config"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("kafka.toml");
+    let golden_config = std::fs::read_to_string(golden("config.toml")).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{golden_config}\n[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\ndead_letter_topic = \"{dead}\"\n\
+             [kafka.options]\n\"session.timeout.ms\" = \"6000\"\n[[kafka.topics]]\nname = \"{topic}\"\nformat = \"canonical\"\n",
+            unique("group")
+        ),
+    )
+    .unwrap();
+    let zones = golden("zones.geojson");
+    let service = Service::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--zones",
+        zones.to_str().unwrap(),
+    ]);
+
+    let expected = replay_report();
+    let read = expected["events"]["read"].as_u64().unwrap();
+    let report = service.wait_for("every message in /api/report", 90, |s| {
+        let r = s.json("/api/report");
+        (r["events"]["read"].as_u64() == Some(read)).then_some(r)
+    });
+    for key in ["accepted", "rejected", "duplicates"] {
+        assert_eq!(
+            report["events"][key], expected["events"][key],
+            "events.{key}"
+        );
+    }
+    for key in ["rejections", "zones", "cells"] {
+        assert_eq!(report[key], expected[key], "{key}");
+    }
+
+    // Lag and broker state are published; every partition was consumed to its end.
+    let m = service.wait_for("zero lag on all 4 assigned partitions", 30, |s| {
+        let m = metrics(&s.get("/metrics").1);
+        let partitions = m
+            .keys()
+            .filter(|(n, l)| n == "modeshare_kafka_consumer_lag" && l.get("topic") == Some(&topic))
+            .count();
+        let assigned = sum(
+            &m,
+            "modeshare_kafka_assigned_partitions",
+            &[("topic", &topic)],
+        );
+        (partitions == 4
+            && assigned == 4.0
+            && sum(&m, "modeshare_kafka_consumer_lag", &[("topic", &topic)]) == 0.0)
+            .then_some(m)
+    });
+    assert_eq!(sum(&m, "modeshare_kafka_connected", &[]), 1.0);
+    assert!(
+        sum(
+            &m,
+            "modeshare_source_last_event_timestamp_seconds",
+            &[("source", "oslobysykkel")]
+        ) > 1.7e9
+    );
+    assert_eq!(service.json("/healthz")["status"], "ok");
+
+    // The dead-letter topic holds exactly the rejected messages, bytes unchanged, with reasons.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", unique("reader"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[dead.as_str()]).unwrap();
+    let expected_rejected = expected["events"]["rejected"].as_u64().unwrap() as usize;
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    let mut letters = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while letters < expected_rejected && Instant::now() < deadline {
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        letters += 1;
+        let headers = m.headers().unwrap();
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|h| h.key == name)
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap()
+        };
+        *reasons.entry(header("modeshare.reason")).or_default() += 1;
+        assert_eq!(header("modeshare.source.topic"), topic);
+        assert!(!header("modeshare.message").is_empty());
+        let payload = m.payload().unwrap_or_default();
+        assert!(
+            messages.iter().any(|(_, p)| p == payload),
+            "a dead letter that was never sent"
+        );
+    }
+    let want: BTreeMap<String, u64> = expected["rejections"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    assert_eq!(reasons, want);
+    // Nothing more than the rejected messages.
+    assert!(
+        consumer
+            .poll(Duration::from_secs(2))
+            .is_none_or(|m| m.is_err()),
+        "an extra dead letter"
+    );
+
+    service.stop("TERM", 20);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Messages in a topic, read from the beginning until `expected` arrived or the deadline.
+#[allow(clippy::unwrap_used)]
+fn count_messages(brokers: &str, topic: &str, expected: usize, seconds: u64) -> usize {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("counter"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut n = 0;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(_)) => n += 1,
+            _ if n >= expected => break,
+            _ => {}
+        }
+    }
+    n
+}
+
+/// `modeshare produce` refuses input with rejected events unless told otherwise, and then
+/// sends exactly the valid ones.
+#[test]
+#[allow(clippy::unwrap_used)]
+fn produce_sends_only_valid_events() {
+    let brokers = broker();
+    let topic = unique("produced");
+    create_topic(&topic, 2);
+    let produce = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_modeshare"))
+            .args(["produce", "--config"])
+            .arg(golden("config.toml"))
+            .args(["--brokers", &brokers, "--topic", &topic])
+            .args(extra)
+            .arg(golden("events.ndjson"))
+            .output()
+            .unwrap()
+    };
+    let expected = replay_report();
+    let valid = (expected["events"]["read"].as_u64().unwrap()
+        - expected["events"]["rejected"].as_u64().unwrap()) as usize;
+
+    let refused = produce(&[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("nothing was sent")
+            && stderr.contains("bad_time")
+            && stderr.contains("e.g."),
+        "{stderr}"
+    );
+    assert_eq!(
+        count_messages(&brokers, &topic, 0, 3),
+        0,
+        "refused input must send nothing"
+    );
+
+    let sent = produce(&["--allow-rejects"]);
+    let stderr = String::from_utf8_lossy(&sent.stderr);
+    assert_eq!(sent.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!("sent {valid} of {valid} valid events")),
+        "{stderr}"
+    );
+    assert_eq!(count_messages(&brokers, &topic, valid, 30), valid);
+}
+
+/// No broker at start: the service serves and says it is degraded; once a broker appears on
+/// that address it connects, consumes, and reports healthy.
+#[test]
+#[allow(clippy::unwrap_used)]
+fn degraded_without_a_broker_then_recovers() {
+    broker(); // the broker binary is installed
+    let port = (broker_port().parse::<u16>().unwrap() + 1).to_string();
+    let script = repo_root().join("scripts/broker.sh");
+    Command::new(&script)
+        .args(["stop", &port])
+        .status()
+        .unwrap();
+    let topic = unique("late-broker");
+    let dir = std::env::temp_dir().join(unique("config"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("kafka.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[kafka]\nbrokers = \"127.0.0.1:{port}\"\ngroup_id = \"{}\"\ndead_letter_topic = \"{}\"\n\
+             [kafka.options]\n\"session.timeout.ms\" = \"6000\"\n\"reconnect.backoff.max.ms\" = \"500\"\n\
+             \"topic.metadata.refresh.interval.ms\" = \"1000\"\n\
+             [[kafka.topics]]\nname = \"{topic}\"\n",
+            unique("group"),
+            unique("dead")
+        ),
+    )
+    .unwrap();
+    let service = Service::start(&["--config", config.to_str().unwrap()]);
+    service.wait_for("degraded health", 30, |s| {
+        (s.json("/healthz")["status"] == "degraded").then_some(())
+    });
+    let m = metrics(&service.get("/metrics").1);
+    assert_eq!(sum(&m, "modeshare_kafka_connected", &[]), 0.0);
+
+    let started = Command::new(&script)
+        .args(["start", &port])
+        .status()
+        .unwrap();
+    assert!(started.success());
+    create_topic_on(&topic, 1, &port);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let producer = EventProducer::connect(&format!("127.0.0.1:{port}"), &[]).unwrap();
+    let event = br#"{"kind":"trip","id":"late-1","source":"voi","mode":"e_scooter","start_time":"2024-05-02T07:31:12Z","origin":{"lat":59.8937,"lon":10.6281}}"#;
+    let (sent, _) =
+        runtime.block_on(producer.send_all(&topic, &[(Some(b"voi".to_vec()), event.to_vec())]));
+    assert_eq!(sent, 1);
+    service.wait_for("recovery and the event", 90, |s| {
+        let h = s.json("/healthz");
+        (h["status"] == "ok" && h["events"]["accepted"] == 1).then_some(())
+    });
+    service.stop("TERM", 20);
+    Command::new(&script)
+        .args(["stop", &port])
+        .status()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[allow(clippy::unwrap_used)]
+fn create_topic_on(name: &str, partitions: u32, port: &str) {
+    let status = Command::new(repo_root().join("scripts/broker.sh"))
+        .args(["topic", name, &partitions.to_string(), port])
+        .status()
+        .unwrap();
+    assert!(status.success(), "creating topic {name} failed");
+}
+
+/// Adds two reports' numbers key by key (the numbers of one instance's partitions each).
+fn add_reports(a: &serde_json::Value, b: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            if let (Some(x), Some(y)) = (x.as_u64(), y.as_u64()) {
+                Value::from(x + y)
+            } else {
+                Value::from(x.as_f64().unwrap_or_default() + y.as_f64().unwrap_or_default())
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            let mut out = x.clone();
+            for (k, v) in y {
+                let merged = match x.get(k) {
+                    Some(mine) => add_reports(mine, v),
+                    None => v.clone(),
+                };
+                out.insert(k.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            // Cells: merge by cell index.
+            let mut cells: BTreeMap<String, Value> = BTreeMap::new();
+            for c in x.iter().chain(y) {
+                let key = c["cell"].as_str().unwrap_or_default().to_owned();
+                let merged = match cells.remove(&key) {
+                    Some(mine) => {
+                        serde_json::json!({"cell": key, "person_trips": add_reports(&mine["person_trips"], &c["person_trips"])})
+                    }
+                    None => c.clone(),
+                };
+                cells.insert(key, merged);
+            }
+            Value::Array(cells.into_values().collect())
+        }
+        (x, _) => x.clone(),
+    }
+}
+
+/// Two instances in one group split the partitions; their reports add up to the whole input.
+#[test]
+#[allow(clippy::unwrap_used)]
+fn two_instances_split_the_partitions() {
+    let brokers = broker();
+    let topic = unique("split");
+    create_topic(&topic, 4);
+    let group = unique("group");
+    let dir = std::env::temp_dir().join(unique("config"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("kafka.toml");
+    let golden_config = std::fs::read_to_string(golden("config.toml")).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{golden_config}\n[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{group}\"\ndead_letter_topic = \"{}\"\n\
+             [kafka.options]\n\"session.timeout.ms\" = \"6000\"\n[[kafka.topics]]\nname = \"{topic}\"\n",
+            unique("dead")
+        ),
+    )
+    .unwrap();
+    let zones = golden("zones.geojson");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--zones",
+        zones.to_str().unwrap(),
+    ];
+    let a = Service::start(&args);
+    let b = Service::start(&args);
+    let assigned = |s: &Service| {
+        let m = metrics(&s.get("/metrics").1);
+        sum(
+            &m,
+            "modeshare_kafka_assigned_partitions",
+            &[("topic", &topic)],
+        ) as usize
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (na, nb) = (assigned(&a), assigned(&b));
+        if na + nb == 4 && na > 0 && nb > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "partitions not split between the instances: {na} + {nb}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let messages = golden_messages();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let producer = EventProducer::connect(&brokers, &[]).unwrap();
+    assert_eq!(
+        runtime.block_on(producer.send_all(&topic, &messages)).0,
+        messages.len()
+    );
+
+    let expected = replay_report();
+    let read = expected["events"]["read"].as_u64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let (ra, rb) = loop {
+        let (ra, rb) = (a.json("/api/report"), b.json("/api/report"));
+        let total = ra["events"]["read"].as_u64().unwrap() + rb["events"]["read"].as_u64().unwrap();
+        if total == read {
+            break (ra, rb);
+        }
+        if Instant::now() >= deadline {
+            let lags = |s: &Service| {
+                metrics(&s.get("/metrics").1)
+                    .into_iter()
+                    .filter(|((n, _), _)| n.starts_with("modeshare_kafka"))
+                    .map(|((n, l), v)| format!("{n}{l:?}={v}"))
+                    .collect::<Vec<_>>()
+            };
+            panic!(
+                "{total} of {read} events read by the two instances\nA: {:?}\nB: {:?}",
+                lags(&a),
+                lags(&b)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        ra["events"]["read"].as_u64().unwrap() > 0 && rb["events"]["read"].as_u64().unwrap() > 0
+    );
+    let sum = add_reports(&ra, &rb);
+    for key in ["accepted", "rejected", "duplicates"] {
+        assert_eq!(sum["events"][key], expected["events"][key], "events.{key}");
+    }
+    assert_eq!(sum["rejections"], expected["rejections"]);
+    for (zone, z) in expected["zones"].as_object().unwrap() {
+        let (got, want) = (
+            sum["zones"][zone]["total_person_trips"].as_f64().unwrap(),
+            z["total_person_trips"].as_f64().unwrap(),
+        );
+        assert!((got - want).abs() < 1e-6, "{zone}: {got} vs {want}");
+    }
+    assert_eq!(
+        sum["cells"].as_array().unwrap().len(),
+        expected["cells"].as_array().unwrap().len()
+    );
+    // Stop one at a time: the broker can stall a group when two members leave at once.
+    a.stop("TERM", 20);
+    b.stop("TERM", 20);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
