@@ -69,7 +69,15 @@ stop() {
   local port="${1:-19092}" dir
   dir=$(dir_for "$port")
   if [ -f "$dir/broker.pid" ]; then
-    kill "$(cat "$dir/broker.pid")" 2>/dev/null || true
+    local pid
+    pid=$(cat "$dir/broker.pid")
+    kill "$pid" 2>/dev/null || true
+    # Wait until it is gone: a new broker on the same storage must not overlap the old one.
+    for _ in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
     rm -f "$dir/broker.pid"
   fi
 }

@@ -264,6 +264,30 @@ mod tests {
         }
     }
 
+    /// The README's TLS + SASL/SCRAM example: librdkafka refuses to create a client for it when
+    /// TLS is not compiled in, so creating one proves the build supports it.
+    #[test]
+    fn tls_and_sasl_scram_are_compiled_in() {
+        use rdkafka::consumer::BaseConsumer;
+        use rdkafka::producer::BaseProducer;
+        let mut errors = ConfigErrors::default();
+        let s = config(
+            vec![("t", "canonical")],
+            &[
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanism", "SCRAM-SHA-512"),
+                ("sasl.username", "modeshare"),
+                ("sasl.password", "secret"),
+            ],
+        )
+        .validate(&mut errors);
+        assert!(errors.is_empty(), "{errors}");
+        let consumer: Result<BaseConsumer, _> = s.consumer_config().create();
+        assert!(consumer.is_ok(), "{:?}", consumer.err());
+        let producer: Result<BaseProducer, _> = s.producer_config().create();
+        assert!(producer.is_ok(), "{:?}", producer.err());
+    }
+
     #[test]
     fn options_win_over_defaults_and_consumer_options_stay_off_the_producer() {
         let mut errors = ConfigErrors::default();

@@ -26,6 +26,24 @@ impl EventProducer {
         })
     }
 
+    /// Queues one message without waiting for its delivery (see [`EventProducer::flush`]).
+    pub fn enqueue(&self, topic: &str, key: Option<&[u8]>, payload: &[u8]) -> KafkaResult<()> {
+        let mut record = FutureRecord::to(topic).payload(payload);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        self.producer
+            .send_result(record)
+            .map(drop)
+            .map_err(|(e, _)| e)
+    }
+
+    /// Waits until every queued message is delivered or the timeout passes.
+    pub fn flush(&self, timeout: Duration) -> KafkaResult<()> {
+        use rdkafka::producer::Producer;
+        self.producer.flush(timeout)
+    }
+
     /// Sends every `(key, payload)` and waits for all deliveries; returns how many were
     /// delivered before the first failure, and that failure.
     pub async fn send_all(

@@ -47,24 +47,33 @@ pub struct PartitionBatch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceEvent {
     Records(PartitionBatch),
-    /// These partitions went to another member: drop their state (records already sent for them
-    /// come first in the channel).
+    /// These partitions were taken away (another member, or a lost session): records already
+    /// sent for them come first in the channel.
     Revoked(Vec<(String, i32)>),
+    /// These partitions are ours (again).
+    Assigned(Vec<(String, i32)>),
 }
 
 /// librdkafka callbacks: statistics and errors feed [`KafkaHealth`]; rebalances are queued for
 /// the source loop, which forwards them in order with the records.
 pub struct SourceContext {
     health: Arc<KafkaHealth>,
-    revoked: Mutex<Vec<(String, i32)>>,
+    /// Rebalance notices in the order they happened, for the source loop to forward.
+    rebalances: Mutex<Vec<SourceEvent>>,
 }
 
 impl SourceContext {
-    fn take_revoked(&self) -> Vec<(String, i32)> {
-        self.revoked
+    fn take_rebalances(&self) -> Vec<SourceEvent> {
+        self.rebalances
             .lock()
             .map(|mut r| std::mem::take(&mut *r))
             .unwrap_or_default()
+    }
+
+    fn queue(&self, event: SourceEvent) {
+        if let Ok(mut r) = self.rebalances.lock() {
+            r.push(event);
+        }
     }
 }
 
@@ -94,9 +103,7 @@ impl ConsumerContext for SourceContext {
                 .collect();
             info!(partitions = ?parts, "partitions revoked");
             self.health.record_revoked(&parts);
-            if let Ok(mut r) = self.revoked.lock() {
-                r.extend(parts);
-            }
+            self.queue(SourceEvent::Revoked(parts));
         }
     }
 
@@ -109,6 +116,7 @@ impl ConsumerContext for SourceContext {
                 .collect();
             info!(partitions = ?parts, "partitions assigned");
             self.health.record_assigned(&parts);
+            self.queue(SourceEvent::Assigned(parts));
         }
     }
 }
@@ -126,7 +134,7 @@ impl KafkaSource {
         let health = Arc::new(KafkaHealth::default());
         let context = SourceContext {
             health: health.clone(),
-            revoked: Mutex::new(Vec::new()),
+            rebalances: Mutex::new(Vec::new()),
         };
         let consumer: StreamConsumer<SourceContext> =
             settings.consumer_config().create_with_context(context)?;
@@ -171,18 +179,18 @@ impl KafkaSource {
                 _ = tokio::time::sleep(BATCH_LINGER) => None,
             };
             // A rebalance happens inside `recv`: the records buffered so far were fetched before
-            // it and go first, then the revocation, then whatever `recv` returned.
-            let revoked = self.consumer.context().take_revoked();
-            if !revoked.is_empty() {
-                if !self.flush(&mut pending, &events).await
-                    || events
-                        .send(SourceEvent::Revoked(revoked).into())
-                        .await
-                        .is_err()
-                {
+            // it and go first, then the rebalance notices, then whatever `recv` returned.
+            let rebalances = self.consumer.context().take_rebalances();
+            if !rebalances.is_empty() {
+                if !self.flush(&mut pending, &events).await {
                     return;
                 }
                 buffered = 0;
+                for event in rebalances {
+                    if events.send(event.into()).await.is_err() {
+                        return;
+                    }
+                }
             }
             match message {
                 Some(Ok(m)) => {

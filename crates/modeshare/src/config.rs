@@ -67,6 +67,14 @@ pub struct HttpConfig {
     /// Address of `/metrics`, `/healthz` and `/api/*`.
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// How often a new snapshot is published while events flow (bounds how soon an event
+    /// shows on `/metrics` and `/api/*`).
+    #[serde(default = "default_publish_interval")]
+    pub publish_interval: String,
+}
+
+fn default_publish_interval() -> String {
+    "250ms".into()
 }
 
 fn default_listen() -> String {
@@ -77,6 +85,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: default_listen(),
+            publish_interval: default_publish_interval(),
         }
     }
 }
@@ -95,6 +104,7 @@ pub struct AppConfig {
     pub zones: Zones,
     pub input: InputConfig,
     pub listen: std::net::SocketAddr,
+    pub publish_interval: std::time::Duration,
     pub simulator: SimulatorSettings,
     pub kafka: Option<KafkaSettings>,
 }
@@ -187,6 +197,20 @@ impl ConfigFile {
             );
             std::net::SocketAddr::from(([127, 0, 0, 1], 9464))
         });
+        let publish_interval =
+            match modeshare_core::time::DurationMs::parse(&self.http.publish_interval) {
+                Ok(d) if (10..=60_000).contains(&d.0) => {
+                    std::time::Duration::from_millis(d.0 as u64)
+                }
+                Ok(_) => {
+                    errors.push("http.publish_interval", "must be between 10ms and 60s");
+                    std::time::Duration::from_millis(250)
+                }
+                Err(e) => {
+                    errors.push("http.publish_interval", e);
+                    std::time::Duration::from_millis(250)
+                }
+            };
         let simulator = self.simulator.validate(&mut errors);
         let kafka = self.kafka.as_ref().map(|k| k.validate(&mut errors));
         if self.input.max_line_bytes < 64 {
@@ -215,6 +239,7 @@ impl ConfigFile {
             zones,
             input: self.input,
             listen,
+            publish_interval,
             simulator,
             kafka,
         })

@@ -39,8 +39,6 @@ const CHANNEL_BATCHES: usize = 16;
 const FILE_BATCH_BYTES: usize = 1 << 20;
 /// Simulated time per backfill batch.
 const BACKFILL_STEP: DurationMs = DurationMs(30 * 60_000);
-/// How often a snapshot is published while events flow or time passes.
-const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
 /// An input partition: a Kafka topic partition, or `("local", 0)` for files and the simulator.
 type PartitionKey = (Arc<str>, i32);
@@ -49,8 +47,10 @@ type PartitionKey = (Arc<str>, i32);
 enum Message {
     Lines(LineBatch),
     Kafka(PartitionBatch),
-    /// Kafka gave these partitions to another member: their state is dropped.
+    /// Kafka took these partitions away: their state is parked (not published).
     Revoked(Vec<(String, i32)>),
+    /// These partitions are ours: parked state is published again.
+    Assigned(Vec<(String, i32)>),
 }
 
 /// Lines from files or the simulator, with the clock they are judged against.
@@ -70,6 +70,7 @@ impl From<SourceEvent> for Message {
         match event {
             SourceEvent::Records(batch) => Message::Kafka(batch),
             SourceEvent::Revoked(list) => Message::Revoked(list),
+            SourceEvent::Assigned(list) => Message::Assigned(list),
         }
     }
 }
@@ -374,6 +375,10 @@ async fn connect_kafka(
 struct PartitionState {
     pipeline: Pipeline,
     last_event_at: i64,
+    /// Revoked by Kafka: another member may own it now, so it is not published. Its state is
+    /// kept in case the partition comes back (a lost session during a broker outage), because
+    /// without checkpoints the committed offset is already past everything it counted.
+    parked: bool,
 }
 
 /// Owns the per-partition state: applies batches, dead-letters rejections, stores offsets,
@@ -391,17 +396,19 @@ async fn aggregate(
     let new_state = || PartitionState {
         pipeline: Pipeline::live(config.settings.clone(), config.zones.clone()),
         last_event_at: wall_clock().0,
+        parked: false,
     };
-    let mut tick = tokio::time::interval(PUBLISH_EVERY);
+    let mut tick = tokio::time::interval(config.publish_interval);
     let mut dirty = true;
     let publish = |partitions: &BTreeMap<PartitionKey, PartitionState>| {
         let now = wall_clock().0;
-        let clocks: Vec<_> = partitions
-            .values()
+        let owned: Vec<&PartitionState> = partitions.values().filter(|p| !p.parked).collect();
+        let clocks: Vec<_> = owned
+            .iter()
             .map(|p| p.pipeline.clock(p.last_event_at))
             .collect();
         let watermark = combined_watermark(&clocks, now, idle_timeout);
-        let pipelines: Vec<&Pipeline> = partitions.values().map(|p| &p.pipeline).collect();
+        let pipelines: Vec<&Pipeline> = owned.iter().map(|p| &p.pipeline).collect();
         let mut snapshot = if pipelines.is_empty() {
             let empty = Pipeline::live(config.settings.clone(), config.zones.clone());
             Snapshot::build(&[&empty], None)
@@ -440,6 +447,7 @@ async fn aggregate(
                 Some(Message::Kafka(batch)) => {
                     let key = (batch.topic.clone(), batch.partition);
                     let state = partitions.entry(key).or_insert_with(new_state);
+                    state.parked = false;
                     if let Some(k) = &kafka {
                         observe_records(state, &batch, k, max_line, &shutdown).await;
                     }
@@ -447,7 +455,17 @@ async fn aggregate(
                 }
                 Some(Message::Revoked(list)) => {
                     for (topic, partition) in list {
-                        partitions.remove(&(Arc::from(topic.as_str()), partition));
+                        if let Some(p) = partitions.get_mut(&(Arc::from(topic.as_str()), partition)) {
+                            p.parked = true;
+                        }
+                    }
+                    dirty = true;
+                }
+                Some(Message::Assigned(list)) => {
+                    for (topic, partition) in list {
+                        if let Some(p) = partitions.get_mut(&(Arc::from(topic.as_str()), partition)) {
+                            p.parked = false;
+                        }
                     }
                     dirty = true;
                 }

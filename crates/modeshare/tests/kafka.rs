@@ -278,7 +278,8 @@ fn produce_sends_only_valid_events() {
 }
 
 /// No broker at start: the service serves and says it is degraded; once a broker appears on
-/// that address it connects, consumes, and reports healthy.
+/// that address it connects, consumes, and reports healthy. Then the broker goes away mid-run
+/// and comes back (with its storage): degraded again, then recovered, nothing lost.
 #[test]
 #[allow(clippy::unwrap_used)]
 fn degraded_without_a_broker_then_recovers() {
@@ -330,6 +331,44 @@ fn degraded_without_a_broker_then_recovers() {
     service.wait_for("recovery and the event", 90, |s| {
         let h = s.json("/healthz");
         (h["status"] == "ok" && h["events"]["accepted"] == 1).then_some(())
+    });
+
+    Command::new(&script)
+        .args(["stop", &port])
+        .status()
+        .unwrap();
+    service.wait_for("degraded health mid-run", 60, |s| {
+        (s.json("/healthz")["status"] == "degraded").then_some(())
+    });
+    assert!(
+        Command::new(&script)
+            .args(["start", &port])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let second = String::from_utf8_lossy(event)
+        .replace("late-1", "late-2")
+        .into_bytes();
+    // The restarted broker may refuse the first requests: retry this test's send briefly.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let producer = EventProducer::connect(&format!("127.0.0.1:{port}"), &[]).unwrap();
+        let (sent, _) =
+            runtime.block_on(producer.send_all(&topic, &[(Some(b"voi".to_vec()), second.clone())]));
+        if sent == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "cannot produce to the restarted broker"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // The first event still counts: state survives a broker outage.
+    service.wait_for("recovery after the outage", 90, |s| {
+        let h = s.json("/healthz");
+        (h["status"] == "ok" && h["events"]["accepted"] == 2).then_some(())
     });
     service.stop("TERM", 20);
     Command::new(&script)

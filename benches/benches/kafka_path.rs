@@ -1,0 +1,249 @@
+//! The Kafka path on the local broker (tansu, `scripts/broker.sh`), driving the real binary:
+//!
+//! 1. rdkafka's bare consume rate of a 4-partition topic of generated events;
+//! 2. `modeshare run` consuming the same topic (decode → bin → windows, offsets stored), timed
+//!    from its first to its last event on `/api/report`;
+//! 3. produce-to-visible latency on `/api/zones` (today's calendar total) at a steady rate of
+//!    half the bare consume rate.
+//!
+//! ```sh
+//! cargo build --release -p modeshare && cargo bench -p modeshare-benches --bench kafka_path
+//! ```
+//! EVENTS=n sets the size of step 1 and 2 (default 200,000).
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use modeshare_kafka::EventProducer;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+const PORT: &str = "19092";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn unique(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("modeshare-bench-{name}-{}", nanos % 1_000_000_000)
+}
+
+fn script(args: &[&str]) {
+    let ok = Command::new(root().join("scripts/broker.sh"))
+        .args(args)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "scripts/broker.sh {args:?} failed");
+}
+
+fn get(address: &str, path: &str) -> serde_json::Value {
+    let mut s = TcpStream::connect(address).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    serde_json::from_str(r.split_once("\r\n\r\n").unwrap().1).unwrap()
+}
+
+/// Starts `modeshare run` with a Kafka config; returns the child and its address.
+fn service(brokers: &str, topic: &str) -> (Child, String) {
+    let dir = std::env::temp_dir().join(unique("config"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("kafka.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\ndead_letter_topic = \"{}\"\n[[kafka.topics]]\nname = \"{topic}\"\n",
+            unique("group"),
+            unique("dead")
+        ),
+    )
+    .unwrap();
+    let bin = std::env::var("MODESHARE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("target/release/modeshare"));
+    let mut child = Command::new(bin)
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("MODESHARE__HTTP__LISTEN", "127.0.0.1:0")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("build the binary first: cargo build --release -p modeshare");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let address = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(rest) = line.split("on http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, address)
+}
+
+fn main() {
+    let events: usize = std::env::var("EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    script(&["start", PORT]);
+    let brokers = format!("127.0.0.1:{PORT}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let producer = EventProducer::connect(&brokers, &[]).unwrap();
+
+    // 1. Fill a topic, then read it bare.
+    let topic = unique("events");
+    script(&["topic", &topic, "4", PORT]);
+    let data = modeshare_benches::canonical_events(events, 11);
+    let records: Vec<(Option<Vec<u8>>, Vec<u8>)> = data
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+        .map(|(i, l)| (Some(format!("source-{}", i % 5).into_bytes()), l.to_vec()))
+        .collect();
+    let t = Instant::now();
+    let (sent, failure) = runtime.block_on(producer.send_all(&topic, &records));
+    assert!(failure.is_none() && sent == records.len());
+    println!(
+        "produced {sent} events in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", unique("bare"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic.as_str()]).unwrap();
+    let (mut n, mut first) = (0usize, None);
+    while n < sent {
+        if let Some(Ok(_)) = consumer.poll(Duration::from_millis(100)) {
+            first.get_or_insert_with(Instant::now);
+            n += 1;
+        }
+    }
+    let bare = n as f64 / first.unwrap().elapsed().as_secs_f64();
+    drop(consumer);
+    println!("bare rdkafka consume:              {bare:>10.0} events/s");
+
+    // 2. The service over the same topic.
+    let (mut child, address) = service(&brokers, &topic);
+    let read = |a: &str| {
+        get(a, "/api/report")["events"]["read"]
+            .as_u64()
+            .unwrap_or(0) as usize
+    };
+    let start = loop {
+        let r = read(&address);
+        if r > 0 {
+            break (Instant::now(), r);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    while read(&address) < sent {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let path = (sent - start.1) as f64 / start.0.elapsed().as_secs_f64();
+    println!(
+        "modeshare run (decode → windows):  {path:>10.0} events/s  ratio {:.2}",
+        path / bare
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+
+    // 3. Latency at half the bare rate, on a fresh topic, visible in today's total on /api/zones.
+    let live = unique("live");
+    script(&["topic", &live, "4", PORT]);
+    let (mut child, address) = service(&brokers, &live);
+    let day_total = |a: &str| {
+        let z = get(a, "/api/zones");
+        z["windows"]
+            .as_array()
+            .and_then(|w| w.iter().find(|w| w["window"] == "day"))
+            .map(|w| {
+                w["zones"]["Bærum"]["total_person_trips"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+            })
+            .unwrap_or(0.0)
+    };
+    std::thread::sleep(Duration::from_secs(5)); // group join
+    let rate = (bare / 2.0).min(20_000.0);
+    let count = (rate * 10.0) as usize;
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let produce_thread = {
+        let brokers = brokers.clone();
+        let live = live.clone();
+        std::thread::spawn(move || {
+            let p = EventProducer::connect(&brokers, &[("linger.ms".into(), "0".into())]).unwrap();
+            let origin = Instant::now();
+            let mut sent_at = Vec::with_capacity(count);
+            for i in 0..count {
+                let due = origin + interval * i as u32;
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let now_ms = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis();
+                let line = format!(
+                    r#"{{"kind":"trip","id":"lat-{i}","source":"latency","mode":"walk","start_time":{now_ms},"origin":{{"lat":59.8937,"lon":10.6281}}}}"#
+                );
+                sent_at.push(Instant::now());
+                p.enqueue(&live, Some(b"latency"), line.as_bytes()).unwrap();
+            }
+            p.flush(Duration::from_secs(30)).unwrap();
+            sent_at
+        })
+    };
+    let mut visible_at: Vec<Instant> = Vec::with_capacity(count);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while visible_at.len() < count && Instant::now() < deadline {
+        let total = day_total(&address) as usize;
+        let now = Instant::now();
+        while visible_at.len() < total.min(count) {
+            visible_at.push(now);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent_at = produce_thread.join().unwrap();
+    let mut latencies: Vec<f64> = sent_at
+        .iter()
+        .zip(&visible_at)
+        .map(|(s, v)| v.saturating_duration_since(*s).as_secs_f64())
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    println!(
+        "produce → visible on /api/zones at {rate:.0} events/s ({} events): p50 {:.3} s, p99 {:.3} s, max {:.3} s",
+        latencies.len(),
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
