@@ -9,7 +9,7 @@
 //! ```sh
 //! cargo build --release -p modeshare && cargo bench -p modeshare-benches --bench kafka_path
 //! ```
-//! EVENTS=n sets the size of step 1 and 2 (default 200,000).
+//! EVENTS=n sets the size of steps 1 and 2 (default 200,000); LATENCY_RATE=r the rate of step 3.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -188,7 +188,11 @@ fn main() {
             .unwrap_or(0.0)
     };
     std::thread::sleep(Duration::from_secs(5)); // group join
-    let rate = (bare / 2.0).min(20_000.0);
+    // Half the bare consume rate unless LATENCY_RATE (events/s) says otherwise.
+    let rate: f64 = std::env::var("LATENCY_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or((bare / 2.0).min(20_000.0));
     let count = (rate * 10.0) as usize;
     let interval = Duration::from_secs_f64(1.0 / rate);
     let produce_thread = {
