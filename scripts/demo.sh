@@ -12,7 +12,8 @@ scripts/broker.sh start "$port"
 scripts/broker.sh topic "$topic" 4 "$port" 2>/dev/null || true # already there on a second run
 cargo build --release -p modeshare
 mkdir -p target/demo
-target/release/modeshare generate --events 20000 >target/demo/events.ndjson
+# About one simulated day (it starts 24 h ago; later events would be in the future).
+target/release/modeshare generate --events 14000 >target/demo/events.ndjson
 # The simulated day holds a few broken events on purpose: send the valid rest.
 target/release/modeshare produce --brokers "127.0.0.1:$port" --topic "$topic" --allow-rejects \
   target/demo/events.ndjson || true
