@@ -95,6 +95,53 @@ fn service(brokers: &str, topic: &str) -> (Child, String) {
     (child, address)
 }
 
+/// Sends `count` trips at `rate` per second from a thread, each timestamped now; returns when
+/// each was handed to the producer.
+fn produce_steady(
+    brokers: &str,
+    topic: &str,
+    rate: f64,
+    count: usize,
+) -> std::thread::JoinHandle<Vec<Instant>> {
+    let (brokers, topic) = (brokers.to_owned(), topic.to_owned());
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    std::thread::spawn(move || {
+        let p = EventProducer::connect(&brokers, &[("linger.ms".into(), "0".into())]).unwrap();
+        let origin = Instant::now();
+        let mut sent_at = Vec::with_capacity(count);
+        for i in 0..count {
+            let due = origin + interval * i as u32;
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let now_ms = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_millis();
+            let line = format!(
+                r#"{{"kind":"trip","id":"lat-{i}","source":"latency","mode":"walk","start_time":{now_ms},"origin":{{"lat":59.8937,"lon":10.6281}}}}"#
+            );
+            sent_at.push(Instant::now());
+            p.enqueue(&topic, Some(b"latency"), line.as_bytes())
+                .unwrap();
+        }
+        p.flush(Duration::from_secs(30)).unwrap();
+        sent_at
+    })
+}
+
+/// Count, p50, p99 and max of the delays between two lists of instants.
+fn percentiles(sent: &[Instant], seen: &[Instant]) -> (usize, f64, f64, f64) {
+    let mut l: Vec<f64> = sent
+        .iter()
+        .zip(seen)
+        .map(|(s, v)| v.saturating_duration_since(*s).as_secs_f64())
+        .collect();
+    l.sort_by(f64::total_cmp);
+    let pct = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)];
+    (l.len(), pct(0.5), pct(0.99), pct(1.0))
+}
+
 fn main() {
     let events: usize = std::env::var("EVENTS")
         .ok()
@@ -194,33 +241,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or((bare / 2.0).min(20_000.0));
     let count = (rate * 10.0) as usize;
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    let produce_thread = {
-        let brokers = brokers.clone();
-        let live = live.clone();
-        std::thread::spawn(move || {
-            let p = EventProducer::connect(&brokers, &[("linger.ms".into(), "0".into())]).unwrap();
-            let origin = Instant::now();
-            let mut sent_at = Vec::with_capacity(count);
-            for i in 0..count {
-                let due = origin + interval * i as u32;
-                if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-                let now_ms = SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap()
-                    .as_millis();
-                let line = format!(
-                    r#"{{"kind":"trip","id":"lat-{i}","source":"latency","mode":"walk","start_time":{now_ms},"origin":{{"lat":59.8937,"lon":10.6281}}}}"#
-                );
-                sent_at.push(Instant::now());
-                p.enqueue(&live, Some(b"latency"), line.as_bytes()).unwrap();
-            }
-            p.flush(Duration::from_secs(30)).unwrap();
-            sent_at
-        })
-    };
+    let produce_thread = produce_steady(&brokers, &live, rate, count);
     let mut visible_at: Vec<Instant> = Vec::with_capacity(count);
     let deadline = Instant::now() + Duration::from_secs(60);
     while visible_at.len() < count && Instant::now() < deadline {
@@ -232,22 +253,37 @@ fn main() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let sent_at = produce_thread.join().unwrap();
-    let mut latencies: Vec<f64> = sent_at
-        .iter()
-        .zip(&visible_at)
-        .map(|(s, v)| v.saturating_duration_since(*s).as_secs_f64())
-        .collect();
-    latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let (n, p50, p99, max) = percentiles(&sent_at, &visible_at);
     println!(
-        "produce → visible on /api/zones at {rate:.0} events/s ({} events): p50 {:.3} s, p99 {:.3} s, max {:.3} s",
-        latencies.len(),
-        pct(0.5),
-        pct(0.99),
-        pct(1.0)
+        "produce → visible on /api/zones at {rate:.0} events/s ({n} events): p50 {p50:.3} s, p99 {p99:.3} s, max {max:.3} s"
     );
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
+
+    // 4. The same rate into a bare rdkafka consumer: the broker's own produce → fetch latency.
+    let bare_topic = unique("bare-live");
+    script(&["topic", &bare_topic, "4", PORT]);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", unique("bare-live"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[bare_topic.as_str()]).unwrap();
+    let _ = consumer.poll(Duration::from_secs(5)); // group join
+    let produce_thread = produce_steady(&brokers, &bare_topic, rate, count);
+    let mut received_at = Vec::with_capacity(count);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received_at.len() < count && Instant::now() < deadline {
+        if let Some(Ok(_)) = consumer.poll(Duration::from_millis(50)) {
+            received_at.push(Instant::now());
+        }
+    }
+    let sent_at = produce_thread.join().unwrap();
+    let (n, p50, p99, max) = percentiles(&sent_at, &received_at);
+    println!(
+        "produce → bare rdkafka consumer at {rate:.0} events/s ({n} events): p50 {p50:.3} s, p99 {p99:.3} s, max {max:.3} s"
+    );
 }
