@@ -6,10 +6,13 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{Service, golden, metrics, replay_report, repo_root, sum};
+use common::{
+    Service, assert_report_equals_replay, golden, metrics, replay_report, repo_root, sum,
+};
 use modeshare_kafka::EventProducer;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -47,6 +50,33 @@ fn unique(name: &str) -> String {
 
 fn create_topic(name: &str, partitions: u32) {
     create_topic_on(name, partitions, &broker_port());
+}
+
+/// Writes a configuration consuming `topic` (on top of the golden one when `golden_settings`),
+/// with a short session timeout so that rebalances are quick; returns its folder and path.
+#[allow(clippy::unwrap_used)]
+fn kafka_config(
+    brokers: &str,
+    group: &str,
+    dead: &str,
+    topic: &str,
+    options: &str,
+    golden_settings: bool,
+) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(unique("config"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("kafka.toml");
+    let base = if golden_settings {
+        std::fs::read_to_string(golden("config.toml")).unwrap()
+    } else {
+        String::new()
+    };
+    let text = format!(
+        "{base}\n[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{group}\"\ndead_letter_topic = \"{dead}\"\n\
+         [kafka.options]\n\"session.timeout.ms\" = \"6000\"\n{options}[[kafka.topics]]\nname = \"{topic}\"\nformat = \"canonical\"\n"
+    );
+    std::fs::write(&config, text).unwrap();
+    (dir, config)
 }
 
 /// The golden input as messages: one per non-blank line, keyed by its `source` when that can
@@ -90,19 +120,7 @@ fn consumes_dead_letters_and_matches_replay() {
         (messages.len(), None)
     );
 
-    let dir = std::env::temp_dir().join(unique("config"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("kafka.toml");
-    let golden_config = std::fs::read_to_string(golden("config.toml")).unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            "{golden_config}\n[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\ndead_letter_topic = \"{dead}\"\n\
-             [kafka.options]\n\"session.timeout.ms\" = \"6000\"\n[[kafka.topics]]\nname = \"{topic}\"\nformat = \"canonical\"\n",
-            unique("group")
-        ),
-    )
-    .unwrap();
+    let (dir, config) = kafka_config(&brokers, &unique("group"), &dead, &topic, "", true);
     let zones = golden("zones.geojson");
     let service = Service::start(&[
         "--config",
@@ -111,21 +129,8 @@ fn consumes_dead_letters_and_matches_replay() {
         zones.to_str().unwrap(),
     ]);
 
+    assert_report_equals_replay(&service, 90);
     let expected = replay_report();
-    let read = expected["events"]["read"].as_u64().unwrap();
-    let report = service.wait_for("every message in /api/report", 90, |s| {
-        let r = s.json("/api/report");
-        (r["events"]["read"].as_u64() == Some(read)).then_some(r)
-    });
-    for key in ["accepted", "rejected", "duplicates"] {
-        assert_eq!(
-            report["events"][key], expected["events"][key],
-            "events.{key}"
-        );
-    }
-    for key in ["rejections", "zones", "cells"] {
-        assert_eq!(report[key], expected[key], "{key}");
-    }
 
     // Lag and broker state are published; every partition was consumed to its end.
     let m = service.wait_for("zero lag on all 4 assigned partitions", 30, |s| {
@@ -291,21 +296,15 @@ fn degraded_without_a_broker_then_recovers() {
         .status()
         .unwrap();
     let topic = unique("late-broker");
-    let dir = std::env::temp_dir().join(unique("config"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("kafka.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[kafka]\nbrokers = \"127.0.0.1:{port}\"\ngroup_id = \"{}\"\ndead_letter_topic = \"{}\"\n\
-             [kafka.options]\n\"session.timeout.ms\" = \"6000\"\n\"reconnect.backoff.max.ms\" = \"500\"\n\
-             \"topic.metadata.refresh.interval.ms\" = \"1000\"\n\
-             [[kafka.topics]]\nname = \"{topic}\"\n",
-            unique("group"),
-            unique("dead")
-        ),
-    )
-    .unwrap();
+    let options = "\"reconnect.backoff.max.ms\" = \"500\"\n\"topic.metadata.refresh.interval.ms\" = \"1000\"\n";
+    let (dir, config) = kafka_config(
+        &format!("127.0.0.1:{port}"),
+        &unique("group"),
+        &unique("dead"),
+        &topic,
+        options,
+        false,
+    );
     let service = Service::start(&["--config", config.to_str().unwrap()]);
     service.wait_for("degraded health", 30, |s| {
         (s.json("/healthz")["status"] == "degraded").then_some(())
@@ -436,19 +435,8 @@ fn two_instances_split_the_partitions() {
     let topic = unique("split");
     create_topic(&topic, 4);
     let group = unique("group");
-    let dir = std::env::temp_dir().join(unique("config"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("kafka.toml");
-    let golden_config = std::fs::read_to_string(golden("config.toml")).unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            "{golden_config}\n[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{group}\"\ndead_letter_topic = \"{}\"\n\
-             [kafka.options]\n\"session.timeout.ms\" = \"6000\"\n[[kafka.topics]]\nname = \"{topic}\"\n",
-            unique("dead")
-        ),
-    )
-    .unwrap();
+    let dead = unique("dead");
+    let (dir, config) = kafka_config(&brokers, &group, &dead, &topic, "", true);
     let zones = golden("zones.geojson");
     let args = [
         "--config",

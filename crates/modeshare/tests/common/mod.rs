@@ -198,3 +198,29 @@ pub fn replay_report() -> Value {
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+/// Waits until the service has read as many events as the replay of the golden input, then
+/// checks that its `/api/report` equals the replay's (only `late` may differ: it depends on
+/// arrival order). Returns the service's report.
+pub fn assert_report_equals_replay(service: &Service, seconds: u64) -> Value {
+    let expected = replay_report();
+    let read = expected["events"]["read"].as_u64().unwrap();
+    let report = service.wait_for("every event in /api/report", seconds, |s| {
+        let r = s.json("/api/report");
+        (r["events"]["read"].as_u64() == Some(read)).then_some(r)
+    });
+    for key in ["accepted", "rejected", "duplicates"] {
+        assert_eq!(
+            report["events"][key], expected["events"][key],
+            "events.{key}"
+        );
+    }
+    assert!(
+        report["events"]["late"].as_u64().unwrap()
+            <= report["events"]["accepted"].as_u64().unwrap()
+    );
+    for key in ["rejections", "zones", "cells"] {
+        assert_eq!(report[key], expected[key], "{key}");
+    }
+    report
+}
