@@ -109,18 +109,18 @@ impl Totals {
     }
 
     /// Counts an accepted observation; `late` when it arrived behind the watermark.
+    /// `seen_at` is the processing time on the live path (feed freshness), `None` in replays.
     pub fn observe_accepted(
         &mut self,
         obs: &Observation<'_>,
         cell: CellIndex,
         zones: &[ZoneId],
         late: bool,
+        seen_at: Option<EventTimeMs>,
     ) {
-        self.events.read += 1;
         self.events.accepted += 1;
         self.events.late += u64::from(late);
-        let source = self.source(&obs.source);
-        source.events.read += 1;
+        let source = self.read_from(&obs.source, seen_at);
         source.events.accepted += 1;
         source.events.late += u64::from(late);
         for zone in zones {
@@ -132,22 +132,28 @@ impl Totals {
             .add(obs.mode, obs.person_trips);
     }
 
-    pub fn observe_duplicate(&mut self, source: &str) {
-        self.events.read += 1;
+    pub fn observe_duplicate(&mut self, source: &str, seen_at: Option<EventTimeMs>) {
         self.events.duplicates += 1;
-        let s = self.source(source);
-        s.events.read += 1;
-        s.events.duplicates += 1;
+        self.read_from(source, seen_at).events.duplicates += 1;
     }
 
-    pub fn observe_rejected(&mut self, source: &str, reason: Reason) {
-        self.events.read += 1;
+    pub fn observe_rejected(&mut self, source: &str, reason: Reason, seen_at: Option<EventTimeMs>) {
         self.events.rejected += 1;
         *self.rejections.entry(reason).or_default() += 1;
-        let s = self.source(source);
-        s.events.read += 1;
+        let s = self.read_from(source, seen_at);
         s.events.rejected += 1;
         *s.rejections.entry(reason).or_default() += 1;
+    }
+
+    /// Counts one event read from `source` (one lookup per event, freshness included).
+    fn read_from(&mut self, source: &str, seen_at: Option<EventTimeMs>) -> &mut SourceCounts {
+        self.events.read += 1;
+        let s = self.source(source);
+        s.events.read += 1;
+        if seen_at.is_some() {
+            s.last_seen = s.last_seen.max(seen_at);
+        }
+        s
     }
 
     /// Adds everything another partition observed (instances publish the sum of their
@@ -184,12 +190,6 @@ impl Totals {
         for (cell, theirs) in &other.by_cell {
             self.by_cell.entry(*cell).or_default().merge(theirs);
         }
-    }
-
-    /// Records that `source` sent an event at processing time `now`.
-    pub fn mark_seen(&mut self, source: &str, now: EventTimeMs) {
-        let s = self.source(source);
-        s.last_seen = s.last_seen.max(Some(now));
     }
 
     fn source(&mut self, name: &str) -> &mut SourceCounts {

@@ -72,23 +72,16 @@ impl Pipeline {
         let obs = match self.decoder.decode(line, now) {
             Ok(obs) => obs,
             Err(e) => {
-                self.observe_rejection(&e, input);
-                if let Some(now) = now {
-                    self.totals
-                        .mark_seen(e.event_source.as_deref().unwrap_or(input), now);
-                }
+                self.observe_rejection(&e, input, now);
                 return Outcome::Rejected(e);
             }
         };
-        if let Some(now) = now {
-            self.totals.mark_seen(&obs.source, now);
-        }
         if let Some(id) = &obs.id
             && !self
                 .dedup
                 .remember(DedupKey::new(&obs.source, id), obs.start_time)
         {
-            self.totals.observe_duplicate(&obs.source);
+            self.totals.observe_duplicate(&obs.source, now);
             return Outcome::Duplicate;
         }
         let placement = self.spatial.place(obs.place);
@@ -103,14 +96,20 @@ impl Pipeline {
             None => false,
         };
         self.totals
-            .observe_accepted(&obs, placement.cell, placement.zones, late);
+            .observe_accepted(&obs, placement.cell, placement.zones, late, now);
         Outcome::Accepted
     }
 
-    /// Counts an event rejected before decoding (for example a line over the size limit).
-    pub fn observe_rejection(&mut self, error: &DecodeError<'_>, input: &str) {
+    /// Counts an event rejected before decoding (for example a line over the size limit);
+    /// `now` as for [`Pipeline::observe_line`].
+    pub fn observe_rejection(
+        &mut self,
+        error: &DecodeError<'_>,
+        input: &str,
+        now: Option<EventTimeMs>,
+    ) {
         let source = error.event_source.as_deref().unwrap_or(input);
-        self.totals.observe_rejected(source, error.reason);
+        self.totals.observe_rejected(source, error.reason, now);
     }
 
     pub fn totals(&self) -> &Totals {

@@ -1,10 +1,12 @@
 //! A consistent picture of the state, built by the pipeline task and read by every request.
 
 use modeshare_core::aggregate::{SourceCounts, Totals};
+use modeshare_core::config::Settings;
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::report::Report;
 use modeshare_core::time::EventTimeMs;
 use modeshare_core::view::{LiveView, live_view};
+use modeshare_core::zone::Zones;
 use serde::Serialize;
 
 /// A goal as published.
@@ -45,13 +47,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The snapshot of every partition this instance owns, at the combined `watermark`.
-    pub fn build(partitions: &[&Pipeline], watermark: Option<EventTimeMs>) -> Snapshot {
-        let Some(first) = partitions.first() else {
-            return Snapshot::default();
-        };
-        let settings = first.settings();
-        let zones = first.zones();
+    /// The snapshot of every partition this instance owns, at the combined `watermark`
+    /// (with no partitions: every zone empty, the goals still published).
+    pub fn build(
+        settings: &Settings,
+        zones: &Zones,
+        partitions: &[&Pipeline],
+        watermark: Option<EventTimeMs>,
+    ) -> Snapshot {
         let mut totals = Totals::new(zones.len());
         for p in partitions {
             totals.merge(p.totals());

@@ -60,7 +60,7 @@ fn replay_inputs(
                 },
                 Some(Line::TooLong { len }) => {
                     let e = DecodeError::line_too_long(len, config.input.max_line_bytes);
-                    pipeline.observe_rejection(&e, &name);
+                    pipeline.observe_rejection(&e, &name, None);
                     Some(e)
                 }
             };

@@ -409,12 +409,7 @@ async fn aggregate(
             .collect();
         let watermark = combined_watermark(&clocks, now, idle_timeout);
         let pipelines: Vec<&Pipeline> = owned.iter().map(|p| &p.pipeline).collect();
-        let mut snapshot = if pipelines.is_empty() {
-            let empty = Pipeline::live(config.settings.clone(), config.zones.clone());
-            Snapshot::build(&[&empty], None)
-        } else {
-            Snapshot::build(&pipelines, watermark)
-        };
+        let mut snapshot = Snapshot::build(&config.settings, &config.zones, &pipelines, watermark);
         if let Some(k) = &kafka {
             let status = k.source.health().status();
             let mut assigned: BTreeMap<String, usize> = BTreeMap::new();
@@ -501,7 +496,7 @@ fn observe_lines(pipeline: &mut Pipeline, batch: &LineBatch, max_line: usize) {
     }
     for len in &batch.too_long {
         let e = DecodeError::line_too_long(*len, max_line);
-        pipeline.observe_rejection(&e, &batch.input);
+        pipeline.observe_rejection(&e, &batch.input, Some(batch.now));
     }
 }
 
@@ -524,7 +519,9 @@ async fn observe_records(
         // The same size limit as a line: one event is one message.
         let outcome = if record.payload.len() > max_line {
             let e = DecodeError::line_too_long(record.payload.len() as u64, max_line);
-            state.pipeline.observe_rejection(&e, &batch.topic);
+            state
+                .pipeline
+                .observe_rejection(&e, &batch.topic, Some(now));
             Outcome::Rejected(e)
         } else {
             state

@@ -51,7 +51,7 @@ fn line(id: u32, mode: &str, minute: i64) -> String {
 }
 
 fn gather(p: &Pipeline) -> Vec<MetricFamily> {
-    let snapshot = Snapshot::build(&[p], p.watermark());
+    let snapshot = Snapshot::build(p.settings(), p.zones(), &[p], p.watermark());
     let (_tx, rx) = watch::channel(Arc::new(snapshot));
     registry(rx).unwrap().gather()
 }
