@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::time::DurationMs;
+
 /// One problem with a configuration value, located by its key path (`goals[0].target`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -28,6 +30,39 @@ impl ConfigErrors {
 
     pub fn iter(&self) -> impl Iterator<Item = &ConfigError> {
         self.0.iter()
+    }
+
+    /// Reads a duration like `"15m"` for `key`, within `range`; otherwise records the problem
+    /// and returns `fallback`, so validation can go on and report everything at once.
+    pub fn duration(
+        &mut self,
+        key: impl Into<String>,
+        text: &str,
+        range: std::ops::RangeInclusive<DurationMs>,
+        fallback: DurationMs,
+    ) -> DurationMs {
+        match DurationMs::parse(text) {
+            Ok(d) if range.contains(&d) => d,
+            Ok(_) if *range.end() == DurationMs::MAX => {
+                self.push(key, format!("{text:?} must be at least {}", range.start()));
+                fallback
+            }
+            Ok(_) => {
+                self.push(
+                    key,
+                    format!(
+                        "{text:?} must be between {} and {}",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                fallback
+            }
+            Err(e) => {
+                self.push(key, e);
+                fallback
+            }
+        }
     }
 
     /// `Ok(value)` when nothing was pushed.
@@ -63,4 +98,39 @@ pub struct Settings {
     pub resolution: h3o::Resolution,
     pub dedup_horizon: crate::time::DurationMs,
     pub windows: crate::window::WindowSettings,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_read_within_their_range_or_reported() {
+        let mut errors = ConfigErrors::default();
+        let fallback = DurationMs(7);
+        assert_eq!(
+            errors.duration("a", "15m", DurationMs::POSITIVE, fallback),
+            DurationMs(900_000)
+        );
+        assert_eq!(
+            errors.duration("b", "0s", DurationMs::POSITIVE, fallback),
+            fallback
+        );
+        assert_eq!(
+            errors.duration("c", "2m", DurationMs(10)..=DurationMs(60_000), fallback),
+            fallback
+        );
+        assert_eq!(
+            errors.duration("d", "soon", DurationMs::POSITIVE, fallback),
+            fallback
+        );
+        let text = errors.to_string();
+        assert!(text.contains("b: \"0s\" must be at least 1ms"), "{text}");
+        assert!(
+            text.contains("c: \"2m\" must be between 10ms and 1m"),
+            "{text}"
+        );
+        assert!(text.contains("d: \"soon\" is not a duration"), "{text}");
+        assert!(!text.contains("a:"), "{text}");
+    }
 }

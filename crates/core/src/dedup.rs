@@ -53,17 +53,12 @@ impl Default for DedupConfig {
 
 impl DedupConfig {
     pub fn validate(&self, errors: &mut ConfigErrors) -> DurationMs {
-        match DurationMs::parse(&self.horizon) {
-            Ok(d) if d.0 > 0 => d,
-            Ok(_) => {
-                errors.push("dedup.horizon", "must be longer than 0");
-                DurationMs::from_days(35)
-            }
-            Err(e) => {
-                errors.push("dedup.horizon", e);
-                DurationMs::from_days(35)
-            }
-        }
+        errors.duration(
+            "dedup.horizon",
+            &self.horizon,
+            DurationMs::POSITIVE,
+            DurationMs::from_days(35),
+        )
     }
 }
 

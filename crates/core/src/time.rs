@@ -42,6 +42,10 @@ impl fmt::Display for EventTimeMs {
 }
 
 impl DurationMs {
+    pub const MAX: DurationMs = DurationMs(i64::MAX);
+    /// Any duration longer than zero.
+    pub const POSITIVE: std::ops::RangeInclusive<DurationMs> = DurationMs(1)..=DurationMs::MAX;
+
     pub const fn from_hours(h: i64) -> Self {
         DurationMs(h * 3_600_000)
     }

@@ -112,18 +112,9 @@ impl Default for WindowSettings {
 
 impl WindowsConfig {
     pub fn validate(&self, errors: &mut ConfigErrors) -> WindowSettings {
-        let mut duration =
-            |key: &str, text: &str, fallback: DurationMs| match DurationMs::parse(text) {
-                Ok(d) if d.0 > 0 => d,
-                Ok(_) => {
-                    errors.push(key, "must be longer than 0");
-                    fallback
-                }
-                Err(e) => {
-                    errors.push(key, e);
-                    fallback
-                }
-            };
+        let mut duration = |key: &str, text: &str, fallback: DurationMs| {
+            errors.duration(key, text, DurationMs::POSITIVE, fallback)
+        };
         let bucket = duration("windows.bucket", &self.bucket, DurationMs(900_000));
         let allowed_lateness = duration(
             "windows.allowed_lateness",

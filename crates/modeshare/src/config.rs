@@ -10,6 +10,7 @@ use modeshare_core::factor::CountsConfig;
 use modeshare_core::goal::{GoalConfig, validate_goals};
 use modeshare_core::mode::GroupsConfig;
 use modeshare_core::spatial::SpatialConfig;
+use modeshare_core::time::DurationMs;
 use modeshare_core::window::WindowsConfig;
 use modeshare_core::zone::Zones;
 use modeshare_kafka::{KafkaConfig, KafkaSettings};
@@ -197,20 +198,13 @@ impl ConfigFile {
             );
             std::net::SocketAddr::from(([127, 0, 0, 1], 9464))
         });
-        let publish_interval =
-            match modeshare_core::time::DurationMs::parse(&self.http.publish_interval) {
-                Ok(d) if (10..=60_000).contains(&d.0) => {
-                    std::time::Duration::from_millis(d.0 as u64)
-                }
-                Ok(_) => {
-                    errors.push("http.publish_interval", "must be between 10ms and 60s");
-                    std::time::Duration::from_millis(250)
-                }
-                Err(e) => {
-                    errors.push("http.publish_interval", e);
-                    std::time::Duration::from_millis(250)
-                }
-            };
+        let publish_interval = errors.duration(
+            "http.publish_interval",
+            &self.http.publish_interval,
+            DurationMs(10)..=DurationMs(60_000),
+            DurationMs(250),
+        );
+        let publish_interval = std::time::Duration::from_millis(publish_interval.0.unsigned_abs());
         let simulator = self.simulator.validate(&mut errors);
         let kafka = self.kafka.as_ref().map(|k| k.validate(&mut errors));
         if self.input.max_line_bytes < 64 {

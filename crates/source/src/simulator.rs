@@ -90,10 +90,13 @@ pub struct SimulatorSettings {
 
 impl SimulatorConfig {
     pub fn validate(&self, errors: &mut ConfigErrors) -> SimulatorSettings {
-        let backfill = DurationMs::parse(&self.backfill).unwrap_or_else(|e| {
-            errors.push("simulator.backfill", e);
-            DurationMs::from_hours(24)
-        });
+        let any = DurationMs(0)..=DurationMs::MAX;
+        let backfill = errors.duration(
+            "simulator.backfill",
+            &self.backfill,
+            any,
+            DurationMs::from_hours(24),
+        );
         if !(self.speed.is_finite() && self.speed > 0.0 && self.speed <= 100_000.0) {
             errors.push(
                 "simulator.speed",
