@@ -24,7 +24,7 @@ pub fn run(args: &GenerateArgs) -> Result<(), Failure> {
         Some(text) => {
             parse_rfc3339(text).map_err(|e| Failure::Usage(anyhow::anyhow!("--start: {e:?}")))?
         }
-        None => crate::run::wall_clock().saturating_sub(DurationMs::from_hours(24)),
+        None => crate::clock::wall_clock().saturating_sub(DurationMs::from_hours(24)),
     };
     let simulator = Simulator::new(settings);
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());

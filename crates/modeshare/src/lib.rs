@@ -2,6 +2,7 @@
 //! core and IO crates into commands. Holds no domain logic of its own.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod failure;
 pub mod generate;

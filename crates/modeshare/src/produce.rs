@@ -6,9 +6,9 @@ use modeshare_kafka::EventProducer;
 use modeshare_source::{Line, LineReader};
 
 use crate::cli::{ProduceArgs, open_inputs};
+use crate::clock::wall_clock;
 use crate::failure::Failure;
 use crate::rejections::RejectionLog;
-use crate::run::wall_clock;
 
 pub fn run(args: &ProduceArgs) -> Result<(), Failure> {
     let config = args.common.load_config()?;

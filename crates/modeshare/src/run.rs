@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::cli::{RunArgs, open_inputs};
+use crate::clock::wall_clock;
 use crate::config::AppConfig;
 use crate::failure::Failure;
 
@@ -77,14 +78,6 @@ impl From<SourceEvent> for Message {
 
 fn local_partition() -> PartitionKey {
     (Arc::from("local"), 0)
-}
-
-/// The wall clock in epoch ms; the only clock the service reads.
-pub fn wall_clock() -> EventTimeMs {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    EventTimeMs(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
 }
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {

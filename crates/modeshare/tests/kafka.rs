@@ -79,6 +79,22 @@ fn kafka_config(
     (dir, config)
 }
 
+/// Sends messages with a fresh producer and waits for their delivery; returns how many were
+/// delivered (failures are reported on stderr).
+#[allow(clippy::unwrap_used)]
+fn send(brokers: &str, topic: &str, messages: &[(Option<Vec<u8>>, Vec<u8>)]) -> usize {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let producer = EventProducer::connect(brokers, &[]).unwrap();
+    let (sent, failure) = runtime.block_on(producer.send_all(topic, messages));
+    if let Some(e) = failure {
+        eprintln!("sending to {topic} failed after {sent} messages: {e}");
+    }
+    sent
+}
+
 /// The golden input as messages: one per non-blank line, keyed by its `source` when that can
 /// be read (as `modeshare produce` does), unkeyed otherwise.
 #[allow(clippy::unwrap_used)]
@@ -109,16 +125,7 @@ fn consumes_dead_letters_and_matches_replay() {
     let dead = unique("dead");
     create_topic(&topic, 4);
     let messages = golden_messages();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let producer = EventProducer::connect(&brokers, &[]).unwrap();
-    let (sent, failure) = runtime.block_on(producer.send_all(&topic, &messages));
-    assert_eq!(
-        (sent, failure.map(|e| e.to_string())),
-        (messages.len(), None)
-    );
+    assert_eq!(send(&brokers, &topic, &messages), messages.len());
 
     let (dir, config) = kafka_config(&brokers, &unique("group"), &dead, &topic, "", true);
     let zones = golden("zones.geojson");
@@ -318,15 +325,12 @@ fn degraded_without_a_broker_then_recovers() {
         .unwrap();
     assert!(started.success());
     create_topic_on(&topic, 1, &port);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let producer = EventProducer::connect(&format!("127.0.0.1:{port}"), &[]).unwrap();
+    let brokers = format!("127.0.0.1:{port}");
     let event = br#"{"kind":"trip","id":"late-1","source":"voi","mode":"e_scooter","start_time":"2024-05-02T07:31:12Z","origin":{"lat":59.8937,"lon":10.6281}}"#;
-    let (sent, _) =
-        runtime.block_on(producer.send_all(&topic, &[(Some(b"voi".to_vec()), event.to_vec())]));
-    assert_eq!(sent, 1);
+    assert_eq!(
+        send(&brokers, &topic, &[(Some(b"voi".to_vec()), event.to_vec())]),
+        1
+    );
     service.wait_for("recovery and the event", 90, |s| {
         let h = s.json("/healthz");
         (h["status"] == "ok" && h["events"]["accepted"] == 1).then_some(())
@@ -352,10 +356,7 @@ fn degraded_without_a_broker_then_recovers() {
     // The restarted broker may refuse the first requests: retry this test's send briefly.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let producer = EventProducer::connect(&format!("127.0.0.1:{port}"), &[]).unwrap();
-        let (sent, _) =
-            runtime.block_on(producer.send_all(&topic, &[(Some(b"voi".to_vec()), second.clone())]));
-        if sent == 1 {
+        if send(&brokers, &topic, &[(Some(b"voi".to_vec()), second.clone())]) == 1 {
             break;
         }
         assert!(
@@ -467,15 +468,7 @@ fn two_instances_split_the_partitions() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let messages = golden_messages();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let producer = EventProducer::connect(&brokers, &[]).unwrap();
-    assert_eq!(
-        runtime.block_on(producer.send_all(&topic, &messages)).0,
-        messages.len()
-    );
+    assert_eq!(send(&brokers, &topic, &messages), messages.len());
 
     let expected = replay_report();
     let read = expected["events"]["read"].as_u64().unwrap();
