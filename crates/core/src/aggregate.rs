@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use h3o::CellIndex;
 
-use crate::decode::Reason;
+use crate::decode::{Reason, SkipReason};
 use crate::event::Observation;
 use crate::factor::PersonTrips;
 use crate::mode::Mode;
@@ -78,6 +78,10 @@ pub struct EventCounts {
 pub struct SourceCounts {
     pub events: EventCounts,
     pub rejections: BTreeMap<Reason, u64>,
+    /// Rows read that are not events (trafikkdata per-lane rows), by reason.
+    pub skipped: BTreeMap<SkipReason, u64>,
+    /// Accepted counts whose counter measured only part of their interval (coverage < 1).
+    pub partial_coverage: u64,
     /// Processing time of the source's latest event (live only: the clock comes from the
     /// caller), for feed freshness.
     pub last_seen: Option<EventTimeMs>,
@@ -93,6 +97,7 @@ pub const OTHER_SOURCE: &str = "other";
 pub struct Totals {
     pub events: EventCounts,
     pub rejections: BTreeMap<Reason, u64>,
+    pub skipped: BTreeMap<SkipReason, u64>,
     /// Per source, in order of first appearance (a city has a handful of sources, so a short
     /// vector scanned linearly beats a map; at most [`MAX_SOURCES`] + 1 entries).
     pub by_source: Vec<(String, SourceCounts)>,
@@ -123,6 +128,7 @@ impl Totals {
         let source = self.read_from(&obs.source, seen_at);
         source.events.accepted += 1;
         source.events.late += u64::from(late);
+        source.partial_coverage += u64::from(obs.coverage.is_some_and(|c| c < 1.0));
         for zone in zones {
             self.by_zone[zone.0 as usize].add(obs.mode, obs.person_trips);
         }
@@ -143,6 +149,13 @@ impl Totals {
         let s = self.read_from(source, seen_at);
         s.events.rejected += 1;
         *s.rejections.entry(reason).or_default() += 1;
+    }
+
+    /// Counts a row that is not an event: it is not `read` (`read = accepted + rejected +
+    /// duplicates` holds), but it is visible per source and reason.
+    pub fn observe_skipped(&mut self, source: &str, reason: SkipReason) {
+        *self.skipped.entry(reason).or_default() += 1;
+        *self.source(source).skipped.entry(reason).or_default() += 1;
     }
 
     /// Counts one event read from `source` (one lookup per event, freshness included).
@@ -168,6 +181,9 @@ impl Totals {
         for (reason, n) in &other.rejections {
             *self.rejections.entry(*reason).or_default() += n;
         }
+        for (reason, n) in &other.skipped {
+            *self.skipped.entry(*reason).or_default() += n;
+        }
         for (name, counts) in &other.by_source {
             let mine = self.source(name);
             mine.events.read += counts.events.read;
@@ -178,6 +194,10 @@ impl Totals {
             for (reason, n) in &counts.rejections {
                 *mine.rejections.entry(*reason).or_default() += n;
             }
+            for (reason, n) in &counts.skipped {
+                *mine.skipped.entry(*reason).or_default() += n;
+            }
+            mine.partial_coverage += counts.partial_coverage;
             mine.last_seen = mine.last_seen.max(counts.last_seen);
         }
         if self.by_zone.len() < other.by_zone.len() {

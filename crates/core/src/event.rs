@@ -96,6 +96,9 @@ pub struct Observation<'a> {
     pub reported_distance_m: Option<f64>,
     /// Trip → `persons`; count → `count × persons_per_unit`.
     pub person_trips: PersonTrips,
+    /// The share (0–1) of the interval a counter measured, when its format reports one
+    /// (trafikkdata `Dekningsgrad`). Shown, never used to scale the count.
+    pub coverage: Option<f64>,
 }
 
 impl Observation<'_> {

@@ -27,6 +27,9 @@ impl PersonTrips {
 
     pub const ZERO: PersonTrips = PersonTrips(0);
 
+    /// One person trip.
+    pub const ONE: PersonTrips = PersonTrips(1_000_000);
+
     /// Rounds a non-negative finite amount to the 10⁻⁶ resolution. `None` when out of range.
     pub fn from_f64(value: f64) -> Option<PersonTrips> {
         if value.is_finite() && (0.0..=Self::MAX_PER_EVENT).contains(&value) {

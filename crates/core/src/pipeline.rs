@@ -5,8 +5,9 @@
 
 use crate::aggregate::Totals;
 use crate::config::Settings;
-use crate::decode::{CanonicalDecoder, DecodeError};
+use crate::decode::{CanonicalDecoder, DecodeError, Decoded, SkipReason};
 use crate::dedup::{DedupKey, DedupMemory};
+use crate::event::Observation;
 use crate::report::Report;
 use crate::spatial::SpatialIndex;
 use crate::time::EventTimeMs;
@@ -69,7 +70,19 @@ impl Pipeline {
         input: &str,
         now: Option<EventTimeMs>,
     ) -> Outcome<'a> {
-        let obs = match self.decoder.decode(line, now) {
+        let decoded = self.decoder.decode(line, now);
+        self.observe(decoded, input, now)
+    }
+
+    /// Observes one decoded event of any format; `input` and `now` as for
+    /// [`Pipeline::observe_line`].
+    pub fn observe<'a>(
+        &mut self,
+        decoded: Result<Observation<'a>, DecodeError<'a>>,
+        input: &str,
+        now: Option<EventTimeMs>,
+    ) -> Outcome<'a> {
+        let obs = match decoded {
             Ok(obs) => obs,
             Err(e) => {
                 self.observe_rejection(&e, input, now);
@@ -110,6 +123,28 @@ impl Pipeline {
     ) {
         let source = error.event_source.as_deref().unwrap_or(input);
         self.totals.observe_rejected(source, error.reason, now);
+    }
+
+    /// Observes one item of a format decoder: an event gets its outcome (`None` for a row that
+    /// is not an event, which is counted as skipped).
+    pub fn observe_decoded<'a>(
+        &mut self,
+        decoded: Decoded<'a>,
+        input: &str,
+        now: Option<EventTimeMs>,
+    ) -> Option<Outcome<'a>> {
+        match decoded {
+            Decoded::Event(result) => Some(self.observe(result, input, now)),
+            Decoded::Skipped { source, reason } => {
+                self.observe_skipped(&source, reason);
+                None
+            }
+        }
+    }
+
+    /// Counts a row that is not an event (it is not read, accepted or rejected).
+    pub fn observe_skipped(&mut self, source: &str, reason: SkipReason) {
+        self.totals.observe_skipped(source, reason);
     }
 
     pub fn totals(&self) -> &Totals {

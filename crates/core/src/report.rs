@@ -14,6 +14,9 @@ use crate::zone::Zones;
 pub struct Report {
     pub events: EventsReport,
     pub rejections: BTreeMap<String, u64>,
+    /// Rows read that are not events, by reason (trafikkdata per-lane and per-direction rows).
+    #[serde(default)]
+    pub skipped: BTreeMap<String, u64>,
     pub zones: BTreeMap<String, ZoneReport>,
     pub cells: Vec<CellReport>,
 }
@@ -76,6 +79,11 @@ impl Report {
             },
             rejections: totals
                 .rejections
+                .iter()
+                .map(|(r, n)| (r.as_str().to_owned(), *n))
+                .collect(),
+            skipped: totals
+                .skipped
                 .iter()
                 .map(|(r, n)| (r.as_str().to_owned(), *n))
                 .collect(),

@@ -35,6 +35,8 @@ struct Families {
     events: CounterVec,
     late: CounterVec,
     rejected: CounterVec,
+    skipped: CounterVec,
+    partial_coverage: CounterVec,
     person_trips: CounterVec,
     window_person_trips: GaugeVec,
     share: GaugeVec,
@@ -66,6 +68,16 @@ impl Families {
                 "modeshare_events_rejected_total",
                 "Rejected events by source and reason.",
                 &["source", "reason"],
+            ),
+            skipped: counter(
+                "modeshare_rows_skipped_total",
+                "Rows read that are not events (trafikkdata per-lane and per-direction rows), by source and reason.",
+                &["source", "reason"],
+            ),
+            partial_coverage: counter(
+                "modeshare_events_partial_coverage_total",
+                "Accepted counts whose counter measured only part of the interval (coverage below 100 %; counted as published, never scaled).",
+                &["source"],
             ),
             person_trips: counter(
                 "modeshare_person_trips_total",
@@ -125,11 +137,13 @@ impl Families {
         }
     }
 
-    fn all(&self) -> [&dyn Collector; 14] {
+    fn all(&self) -> [&dyn Collector; 16] {
         [
             &self.events,
             &self.late,
             &self.rejected,
+            &self.skipped,
+            &self.partial_coverage,
             &self.person_trips,
             &self.window_person_trips,
             &self.share,
@@ -168,6 +182,16 @@ impl Families {
                 self.rejected
                     .with_label_values(&[source.as_str(), reason.as_str()])
                     .inc_by(*n as f64);
+            }
+            for (reason, n) in &counts.skipped {
+                self.skipped
+                    .with_label_values(&[source.as_str(), reason.as_str()])
+                    .inc_by(*n as f64);
+            }
+            if counts.partial_coverage > 0 {
+                self.partial_coverage
+                    .with_label_values(&[source.as_str()])
+                    .inc_by(counts.partial_coverage as f64);
             }
         }
         for (zone, z) in &s.report.zones {

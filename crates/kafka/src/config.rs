@@ -7,9 +7,6 @@ use modeshare_core::config::ConfigErrors;
 use rdkafka::ClientConfig;
 use serde::Deserialize;
 
-/// The input formats a topic can declare.
-pub const FORMATS: &[&str] = &["canonical"];
-
 /// `[kafka]` as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,7 +39,8 @@ fn default_dead_letter_topic() -> String {
 #[serde(deny_unknown_fields)]
 pub struct TopicConfig {
     pub name: String,
-    /// How its messages are decoded (`canonical`).
+    /// How its messages are decoded (`canonical`, `mds`, `trafikkdata`, `csv:NAME`; the
+    /// service checks the name). A CSV format's message is a whole table with its header.
     #[serde(default = "default_format")]
     pub format: String,
 }
@@ -98,16 +96,6 @@ impl KafkaConfig {
                 errors.push(
                     format!("kafka.topics[{i}].name"),
                     format!("{:?} is listed twice", t.name),
-                );
-            }
-            if !FORMATS.contains(&t.format.as_str()) {
-                errors.push(
-                    format!("kafka.topics[{i}].format"),
-                    format!(
-                        "{:?} is not a supported format ({})",
-                        t.format,
-                        FORMATS.join(", ")
-                    ),
                 );
             }
         }
@@ -256,7 +244,6 @@ mod tests {
         let text = errors.to_string();
         for want in [
             "kafka.topics[1].name: \"a\" is listed twice",
-            "kafka.topics[1].format: \"mds\" is not a supported format",
             "kafka.topics[2].name: is the dead-letter topic",
             "kafka.options.\"enable.auto.offset.store\"",
         ] {

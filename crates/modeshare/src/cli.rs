@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use modeshare_source::Input;
 
 use crate::config::{self, AppConfig, Overrides};
@@ -22,7 +22,7 @@ pub struct Cli {
 pub enum Command {
     /// Read events from files or stdin and print the report (JSON) to stdout.
     ///
-    /// Every line is one event. Each gets exactly one outcome (accepted, rejected with a
+    /// Every line (or CSV row, or trip of an MDS page) is one event. Each gets exactly one outcome (accepted, rejected with a
     /// reason, or duplicate); a summary with rejection examples and goal gaps goes to stderr.
     /// Exits 0 whatever the events held; non-zero only for unusable arguments or unreadable files.
     Replay(ReplayArgs),
@@ -53,9 +53,10 @@ pub struct ProduceArgs {
     /// The topic to send to.
     #[arg(long, value_name = "TOPIC")]
     pub topic: String,
-    /// The format of the input lines.
-    #[arg(long, value_name = "F", value_enum, default_value_t = Format::Canonical)]
-    pub format: Format,
+    /// The format of the input lines (only canonical events are sent; other formats are
+    /// checked with `replay --format`).
+    #[arg(long, value_name = "F", default_value = "canonical")]
+    pub format: String,
     /// Send the valid events even when some were rejected.
     #[arg(long)]
     pub allow_rejects: bool,
@@ -130,17 +131,12 @@ pub fn open_inputs(paths: &[String]) -> Result<Vec<Input>, Failure> {
 pub struct ReplayArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The format of the input lines.
-    #[arg(long, value_name = "F", value_enum, default_value_t = Format::Canonical)]
-    pub format: Format,
-    /// Files of newline-delimited events; `-` reads stdin.
+    /// The input format: canonical, mds (mds:1.2, mds:2.0), trafikkdata, or csv:NAME (a
+    /// preset: oslobysykkel, louisville, kansascity, indianapolis; or a [formats.csv.NAME]
+    /// layout). Default: recognised from each input's first bytes, else canonical.
+    #[arg(long, value_name = "F")]
+    pub format: Option<String>,
+    /// Input files: newline-delimited JSON, an MDS page, or a CSV table; `-` reads stdin.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<String>,
-}
-
-/// Input formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// modeshare's canonical JSON events, one per line (README, "Event format").
-    Canonical,
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use modeshare_core::config::{ConfigErrors, Settings};
+use modeshare_core::decode::{Format, FormatSettings, FormatsConfig, RegistrationPoints};
 use modeshare_core::dedup::DedupConfig;
 use modeshare_core::factor::CountsConfig;
 use modeshare_core::goal::{GoalConfig, validate_goals};
@@ -22,6 +23,9 @@ use serde::Deserialize;
 pub const DEFAULT_CONFIG: &str = include_str!("../../../config/default.toml");
 /// The embedded default zones: Bærum, and approximate Fornebu and Sandvika.
 pub const DEFAULT_ZONES: &str = include_str!("../../../config/zones/baerum.geojson");
+/// The embedded Statens vegvesen registration points (where each traffic counter is).
+pub const DEFAULT_REGISTRATION_POINTS: &str =
+    include_str!("../../../config/trafikkdata/registration-points.csv");
 
 const ENV_PREFIX: &str = "MODESHARE__";
 
@@ -50,6 +54,9 @@ pub struct ConfigFile {
     /// Line framing of files and stdin.
     #[serde(default)]
     pub input: InputConfig,
+    /// Settings of the input formats other than canonical JSON.
+    #[serde(default)]
+    pub formats: FormatsConfig,
     /// The HTTP server of `modeshare run`.
     #[serde(default)]
     pub http: HttpConfig,
@@ -104,6 +111,7 @@ pub struct AppConfig {
     pub settings: Settings,
     pub zones: Zones,
     pub input: InputConfig,
+    pub formats: FormatSettings,
     pub listen: std::net::SocketAddr,
     pub publish_interval: std::time::Duration,
     pub simulator: SimulatorSettings,
@@ -206,7 +214,28 @@ impl ConfigFile {
         );
         let publish_interval = std::time::Duration::from_millis(publish_interval.0.unsigned_abs());
         let simulator = self.simulator.validate(&mut errors);
+        let points = match &self.formats.trafikkdata.registration_points {
+            None => RegistrationPoints::parse(DEFAULT_REGISTRATION_POINTS)
+                .map_err(|e| format!("embedded registration points: {e}")),
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("{path}: {e}"))
+                .and_then(|text| {
+                    RegistrationPoints::parse(&text).map_err(|e| format!("{path}: {e}"))
+                }),
+        };
+        let points = points.unwrap_or_else(|e| {
+            errors.push("formats.trafikkdata.registration_points", e);
+            RegistrationPoints::default()
+        });
+        let formats = self.formats.validate(points, &mut errors);
         let kafka = self.kafka.as_ref().map(|k| k.validate(&mut errors));
+        if let Some(k) = &self.kafka {
+            for (i, topic) in k.topics.iter().enumerate() {
+                if let Err(e) = Format::parse(&topic.format, &formats) {
+                    errors.push(format!("kafka.topics[{i}].format"), e);
+                }
+            }
+        }
         if self.input.max_line_bytes < 64 {
             errors.push("input.max_line_bytes", "must be at least 64 bytes");
         }
@@ -232,6 +261,7 @@ impl ConfigFile {
             settings,
             zones,
             input: self.input,
+            formats,
             listen,
             publish_interval,
             simulator,

@@ -12,6 +12,14 @@ use crate::rejections::RejectionLog;
 
 pub fn run(args: &ProduceArgs) -> Result<(), Failure> {
     let config = args.common.load_config()?;
+    if args.format != "canonical" {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "produce sends canonical events only; check a {:?} file with `modeshare replay --format {}` \
+             and send it to a topic declared with that format",
+            args.format,
+            args.format
+        )));
+    }
     let inputs = open_inputs(&args.files)?;
     let decoder = CanonicalDecoder::new(config.settings.factors.clone());
     let max_line = config.input.max_line_bytes;

@@ -1,14 +1,15 @@
 //! `modeshare replay`: files or stdin → the report on stdout, a summary on stderr.
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modeshare_core::decode::DecodeError;
+use modeshare_core::decode::{Format, FormatDecoder, TableDecoder};
 use modeshare_core::pipeline::{Outcome, Pipeline};
 use modeshare_core::report::Report;
 use modeshare_core::share::goal_gaps;
-use modeshare_source::{Input, Line, LineReader};
+use modeshare_source::{Input, JsonRecords, Line, LineReader};
 
 use crate::cli::{ReplayArgs, open_inputs};
 use crate::config::AppConfig;
@@ -19,7 +20,7 @@ pub fn run(args: &ReplayArgs) -> Result<(), Failure> {
     let config = args.common.load_config()?;
     let inputs = open_inputs(&args.files)?;
     let started = Instant::now();
-    let (pipeline, examples) = replay_inputs(&config, inputs)?;
+    let (pipeline, examples) = replay_inputs(&config, args.format.as_deref(), inputs)?;
     let report = pipeline.report();
     let mut stdout = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut stdout, &report)
@@ -39,42 +40,157 @@ pub fn run(args: &ReplayArgs) -> Result<(), Failure> {
 
 fn replay_inputs(
     config: &AppConfig,
+    format: Option<&str>,
     inputs: Vec<Input>,
 ) -> Result<(Pipeline, RejectionLog), Failure> {
+    let forced = format
+        .map(|f| Format::parse(f, &config.formats))
+        .transpose()
+        .map_err(|e| Failure::Usage(anyhow::anyhow!("--format: {e}")))?;
     let mut pipeline = Pipeline::for_replay(config.settings.clone(), config.zones.clone());
     let mut examples = RejectionLog::default();
     let progress = progress_bar(&inputs);
     let mut done_bytes = 0;
-    for input in inputs {
-        let name = input.name;
-        let mut reader = LineReader::new(input.reader, config.input.max_line_bytes);
-        loop {
-            let line = reader
-                .next_line()
-                .map_err(|e| Failure::Input(anyhow::anyhow!("reading {name}: {e}")))?;
+    for mut input in inputs {
+        let name = input.name.clone();
+        let format = match &forced {
+            Some(f) => f.clone(),
+            None => detect(&mut input, config),
+        };
+        let decoder = FormatDecoder::new(&format, &config.formats, &config.settings.factors);
+        let read = ReadInput {
+            name: &name,
+            config,
+            progress: &progress,
+            done_bytes,
+        };
+        done_bytes += match &decoder {
+            FormatDecoder::Canonical(_) => read.lines(input, &mut pipeline, &mut examples),
+            FormatDecoder::Table(table) => read.table(input, table, &mut pipeline, &mut examples),
+            FormatDecoder::Mds(_) => read.documents(input, &decoder, &mut pipeline, &mut examples),
+        }
+        .map_err(|e| Failure::Input(anyhow::anyhow!("reading {name}: {e}")))?;
+    }
+    progress.finish_and_clear();
+    Ok((pipeline, examples))
+}
+
+/// The format of an input from its first bytes (canonical when they do not say, with a
+/// warning when they do not look like JSON either).
+fn detect(input: &mut Input, config: &AppConfig) -> Format {
+    let head = input.reader.fill_buf().unwrap_or_default();
+    if let Some(format) = Format::detect(head, &config.formats) {
+        return format;
+    }
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        eprintln!(
+            "{}: not JSON and not a known CSV layout; reading it as canonical events \
+             (pass --format, or configure [formats.csv.NAME])",
+            input.name
+        );
+    }
+    Format::Canonical
+}
+
+/// Reading one input into the pipeline; each method returns the bytes it read.
+struct ReadInput<'a> {
+    name: &'a str,
+    config: &'a AppConfig,
+    progress: &'a ProgressBar,
+    done_bytes: u64,
+}
+
+impl ReadInput<'_> {
+    fn lines(
+        &self,
+        input: Input,
+        pipeline: &mut Pipeline,
+        examples: &mut RejectionLog,
+    ) -> std::io::Result<u64> {
+        let max_line = self.config.input.max_line_bytes;
+        let mut reader = LineReader::new(input.reader, max_line);
+        while let Some(line) = reader.next_line()? {
             let rejection = match line {
-                None => break,
-                Some(Line::Text(bytes)) => match pipeline.observe_line(bytes, &name, None) {
+                Line::Text(bytes) => match pipeline.observe_line(bytes, self.name, None) {
                     Outcome::Rejected(e) => Some(e.into_owned()),
                     Outcome::Accepted | Outcome::Duplicate => None,
                 },
-                Some(Line::TooLong { len }) => {
-                    let e = DecodeError::line_too_long(len, config.input.max_line_bytes);
-                    pipeline.observe_rejection(&e, &name, None);
+                Line::TooLong { len } => {
+                    let e = DecodeError::line_too_long(len, max_line);
+                    pipeline.observe_rejection(&e, self.name, None);
                     Some(e)
                 }
             };
             if let Some(e) = rejection {
-                examples.record(&name, reader.line_no(), &e);
+                examples.record(self.name, reader.line_no(), &e);
             }
-            if reader.line_no() % 65_536 == 0 {
-                progress.set_position(done_bytes + reader.bytes_read());
+            if reader.line_no().is_multiple_of(65_536) {
+                self.progress
+                    .set_position(self.done_bytes + reader.bytes_read());
             }
         }
-        done_bytes += reader.bytes_read();
+        Ok(reader.bytes_read())
     }
-    progress.finish_and_clear();
-    Ok((pipeline, examples))
+
+    /// JSON records that may hold many events (MDS pages), or span lines (a saved page).
+    fn documents(
+        &self,
+        input: Input,
+        decoder: &FormatDecoder,
+        pipeline: &mut Pipeline,
+        examples: &mut RejectionLog,
+    ) -> std::io::Result<u64> {
+        let limits = &self.config.input;
+        let mut records = JsonRecords::new(
+            input.reader,
+            limits.max_line_bytes,
+            limits.max_document_bytes,
+        );
+        while let Some((line, record)) = records.next_record()? {
+            match record {
+                Line::Text(bytes) => decoder.decode_record(bytes, None, &mut |_, decoded| {
+                    if let Some(Outcome::Rejected(e)) =
+                        pipeline.observe_decoded(decoded, self.name, None)
+                    {
+                        examples.record(self.name, line, &e);
+                    }
+                }),
+                Line::TooLong { len } => {
+                    let e = DecodeError::line_too_long(len, limits.max_document_bytes);
+                    pipeline.observe_rejection(&e, self.name, None);
+                    examples.record(self.name, line, &e);
+                }
+            }
+            self.progress
+                .set_position(self.done_bytes + records.bytes_read());
+        }
+        Ok(records.bytes_read())
+    }
+
+    fn table(
+        &self,
+        input: Input,
+        table: &TableDecoder,
+        pipeline: &mut Pipeline,
+        examples: &mut RejectionLog,
+    ) -> std::io::Result<u64> {
+        let mut bytes = 0;
+        table
+            .decode_table(input.reader, None, |row, decoded| {
+                if let Some(Outcome::Rejected(e)) =
+                    pipeline.observe_decoded(decoded, self.name, None)
+                {
+                    examples.record(self.name, row.line, &e);
+                }
+                bytes = row.byte;
+                if row.line.is_multiple_of(65_536) {
+                    self.progress.set_position(self.done_bytes + bytes);
+                }
+            })
+            .map_err(std::io::Error::other)?;
+        Ok(bytes)
+    }
 }
 
 /// A byte-based progress bar on stderr, only when stderr is a terminal.
@@ -122,6 +238,9 @@ fn summary(
         e.duplicates,
         rate / 1e6
     );
+    for (reason, n) in &report.skipped {
+        let _ = writeln!(s, "skipped {n} row(s) that are not events ({reason})");
+    }
     s.push_str(&examples.render());
     let goals = &pipeline.settings().goals;
     if !goals.is_empty() {

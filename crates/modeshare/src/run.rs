@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
-use modeshare_core::decode::DecodeError;
+use modeshare_core::decode::{DecodeError, Format, FormatDecoder};
 use modeshare_core::pipeline::{Outcome, Pipeline};
 use modeshare_core::time::{DurationMs, EventTimeMs};
 use modeshare_core::window::combined_watermark;
@@ -386,6 +386,22 @@ async fn aggregate(
     let max_line = config.input.max_line_bytes;
     let idle_timeout = config.settings.windows.idle_timeout;
     let mut partitions: BTreeMap<PartitionKey, PartitionState> = BTreeMap::new();
+    // Each topic's decoder; a topic not configured (none should reach us) reads canonical.
+    let canonical = FormatDecoder::new(
+        &Format::Canonical,
+        &config.formats,
+        &config.settings.factors,
+    );
+    let decoders: BTreeMap<String, FormatDecoder> = config
+        .kafka
+        .iter()
+        .flat_map(|k| &k.topics)
+        .filter_map(|t| {
+            let format = Format::parse(&t.format, &config.formats).ok()?;
+            let decoder = FormatDecoder::new(&format, &config.formats, &config.settings.factors);
+            Some((t.name.clone(), decoder))
+        })
+        .collect();
     let new_state = || PartitionState {
         pipeline: Pipeline::live(config.settings.clone(), config.zones.clone()),
         last_event_at: wall_clock().0,
@@ -437,7 +453,8 @@ async fn aggregate(
                     let state = partitions.entry(key).or_insert_with(new_state);
                     state.parked = false;
                     if let Some(k) = &kafka {
-                        observe_records(state, &batch, k, max_line, &shutdown).await;
+                        let decoder = decoders.get(&*batch.topic).unwrap_or(&canonical);
+                        observe_records(state, &batch, decoder, k, max_line, &shutdown).await;
                     }
                     dirty = true;
                 }
@@ -493,11 +510,29 @@ fn observe_lines(pipeline: &mut Pipeline, batch: &LineBatch, max_line: usize) {
     }
 }
 
+fn dead_letter(
+    batch: &PartitionBatch,
+    record: &modeshare_kafka::Record,
+    payload: Vec<u8>,
+    e: &DecodeError<'_>,
+) -> DeadLetter {
+    DeadLetter {
+        key: record.key.clone(),
+        payload,
+        reason: e.reason(),
+        message: e.message.clone(),
+        topic: batch.topic.to_string(),
+        partition: batch.partition,
+        offset: record.offset,
+    }
+}
+
 /// Applies a partition's records, dead-letters the rejected ones and waits for their delivery,
 /// then stores the offset of the last record whose outcome is durable.
 async fn observe_records(
     state: &mut PartitionState,
     batch: &PartitionBatch,
+    decoder: &FormatDecoder,
     kafka: &KafkaLink,
     max_line: usize,
     shutdown: &CancellationToken,
@@ -509,29 +544,29 @@ async fn observe_records(
         if record.payload.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        // The same size limit as a line: one event is one message.
-        let outcome = if record.payload.len() > max_line {
+        // The same size limit as a line: one message is one record.
+        if record.payload.len() > max_line {
             let e = DecodeError::line_too_long(record.payload.len() as u64, max_line);
             state
                 .pipeline
                 .observe_rejection(&e, &batch.topic, Some(now));
-            Outcome::Rejected(e)
-        } else {
-            state
-                .pipeline
-                .observe_line(&record.payload, &batch.topic, Some(now))
-        };
-        if let Outcome::Rejected(e) = outcome {
-            letters.push(DeadLetter {
-                key: record.key.clone(),
-                payload: record.payload.clone(),
-                reason: e.reason(),
-                message: e.message,
-                topic: batch.topic.to_string(),
-                partition: batch.partition,
-                offset: record.offset,
-            });
+            letters.push(dead_letter(batch, record, record.payload.clone(), &e));
+            continue;
         }
+        let pipeline = &mut state.pipeline;
+        decoder.decode_record(&record.payload, Some(now), &mut |raw, decoded| {
+            if let Some(Outcome::Rejected(e)) =
+                pipeline.observe_decoded(decoded, &batch.topic, Some(now))
+            {
+                // A rejected trip of a page, or row of a table, is dead-lettered on its own.
+                let payload = if raw.is_empty() {
+                    record.payload.clone()
+                } else {
+                    raw.into_owned()
+                };
+                letters.push(dead_letter(batch, record, payload, &e));
+            }
+        });
     }
     state.last_event_at = now.0;
     let delivered = kafka.dead_letters.deliver(&letters, shutdown).await;

@@ -20,16 +20,24 @@ pub struct InputConfig {
     /// `line_too_long`.
     #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
+    /// The largest pretty-printed JSON document (an MDS page saved by a tool) in bytes.
+    #[serde(default = "default_max_document_bytes")]
+    pub max_document_bytes: usize,
 }
 
 fn default_max_line_bytes() -> usize {
     1 << 20
 }
 
+fn default_max_document_bytes() -> usize {
+    1 << 28
+}
+
 impl Default for InputConfig {
     fn default() -> Self {
         InputConfig {
             max_line_bytes: default_max_line_bytes(),
+            max_document_bytes: default_max_document_bytes(),
         }
     }
 }
@@ -120,6 +128,119 @@ impl<R: BufRead> LineReader<R> {
             }
             return Ok(Some(Line::Text(&self.buf)));
         }
+    }
+}
+
+/// JSON records: each non-blank line, or a pretty-printed document (a saved API page) that
+/// starts on a line holding only `{` or `[` and runs until its brackets close.
+pub struct JsonRecords<R> {
+    lines: LineReader<R>,
+    record: Vec<u8>,
+    max_document: usize,
+    first_line: u64,
+}
+
+impl<R: BufRead> JsonRecords<R> {
+    /// Lines are limited to `max_line` bytes, multi-line documents to `max_document`.
+    pub fn new(inner: R, max_line: usize, max_document: usize) -> Self {
+        JsonRecords {
+            lines: LineReader::new(inner, max_line),
+            record: Vec::new(),
+            max_document,
+            first_line: 0,
+        }
+    }
+
+    pub fn bytes_read(&self) -> u64 {
+        self.lines.bytes_read()
+    }
+
+    /// The next record with the 1-based line it starts on, or `None` at the end of the input.
+    /// A document still open at the end of the input is returned as it is (and will be
+    /// rejected as invalid JSON).
+    pub fn next_record(&mut self) -> io::Result<Option<(u64, Line<'_>)>> {
+        self.record.clear();
+        let mut depth = BracketDepth::default();
+        let mut len: u64 = 0;
+        loop {
+            let starts_record = len == 0;
+            // Ok(true): the record is complete after this line.
+            let step = match self.lines.next_line()? {
+                None => None,
+                Some(Line::TooLong { len: n }) => {
+                    len += n + 1;
+                    depth.saw_unknown_bytes();
+                    Some(Err(n))
+                }
+                Some(Line::Text(text)) => {
+                    let opens_document = starts_record && matches!(text.trim_ascii(), b"{" | b"[");
+                    len += text.len() as u64 + 1;
+                    if len <= self.max_document as u64 {
+                        self.record.extend_from_slice(text);
+                        self.record.push(b'\n');
+                    }
+                    depth.feed(text);
+                    Some(Ok((starts_record && !opens_document) || depth.closed()))
+                }
+            };
+            if starts_record {
+                self.first_line = self.lines.line_no();
+            }
+            match step {
+                None if starts_record => return Ok(None),
+                None => break,
+                Some(Err(n)) if starts_record => {
+                    return Ok(Some((self.first_line, Line::TooLong { len: n })));
+                }
+                Some(Err(_)) | Some(Ok(false)) => {}
+                Some(Ok(true)) => break,
+            }
+        }
+        if len > self.max_document as u64 {
+            return Ok(Some((self.first_line, Line::TooLong { len })));
+        }
+        Ok(Some((self.first_line, Line::Text(&self.record))))
+    }
+}
+
+/// Tracks how deep a JSON text is nested, ignoring brackets inside strings.
+#[derive(Default)]
+struct BracketDepth {
+    depth: i64,
+    in_string: bool,
+    escaped: bool,
+    /// Part of the document was too long to keep; it can only close by its brackets' count
+    /// being unknown, so the document runs to the end of the input.
+    unknown: bool,
+}
+
+impl BracketDepth {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.in_string {
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => self.depth -= 1,
+                _ => {}
+            }
+        }
+    }
+
+    fn saw_unknown_bytes(&mut self) {
+        self.unknown = true;
+    }
+
+    fn closed(&self) -> bool {
+        !self.unknown && self.depth <= 0
     }
 }
 

@@ -4,12 +4,13 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
+use super::check::{self, check_start_range, missing, person_trips};
 use super::json::{Json, RawPoint};
 use super::{DecodeError, Reason, number_text, shorten};
-use crate::event::{Axis, GeoPoint, Kind, Observation};
+use crate::event::{GeoPoint, Kind, Observation};
 use crate::factor::{MAX_PERSONS_PER_UNIT, PersonTripFactors, PersonTrips};
 use crate::mode::Mode;
-use crate::time::{self, EARLIEST_EVENT_TIME, EventTimeMs, MAX_AHEAD_OF_CLOCK, TimeProblem};
+use crate::time::{self, EventTimeMs, TimeProblem};
 
 /// Every field of the canonical event, each read leniently; unknown fields are ignored so that
 /// producers can add their own.
@@ -149,16 +150,10 @@ impl CanonicalDecoder {
         check_start_range(start_time, now)?;
         let end_time = match raw.end_time.as_ref() {
             None => None,
-            Some(v) => {
-                let end = event_time("end_time", v)?;
-                if end < start_time {
-                    return Err(DecodeError::new(
-                        Reason::BadTime,
-                        format!("end_time: {end} is before start_time {start_time}"),
-                    ));
-                }
-                Some(end)
-            }
+            Some(v) => Some(check::end_after_start(
+                start_time,
+                event_time("end_time", v)?,
+            )?),
         };
         let (place, destination, person_trips, reported_distance_m) = match kind {
             Kind::Trip => {
@@ -229,6 +224,7 @@ impl CanonicalDecoder {
             destination,
             reported_distance_m,
             person_trips,
+            coverage: None,
         })
     }
 }
@@ -253,10 +249,6 @@ fn not_an_object<'a>(bytes: &[u8]) -> DecodeError<'a> {
     DecodeError::new(Reason::InvalidJson, message)
 }
 
-fn missing<'a>(field: &str) -> DecodeError<'a> {
-    DecodeError::new(Reason::MissingField, format!("{field}: missing or null"))
-}
-
 fn wrong_type<'a>(field: &str, expected: &str, got: &Json<'_>) -> DecodeError<'a> {
     DecodeError::new(
         Reason::BadValue,
@@ -279,25 +271,6 @@ fn event_time<'a>(field: &str, value: &Json<'_>) -> Result<'a, EventTimeMs> {
             DecodeError::new(Reason::TimeOutOfRange, format!("{field}: {m}"))
         }
     })
-}
-
-fn check_start_range<'a>(start: EventTimeMs, now: Option<EventTimeMs>) -> Result<'a, ()> {
-    if start < EARLIEST_EVENT_TIME {
-        return Err(DecodeError::new(
-            Reason::TimeOutOfRange,
-            format!("start_time: {start} is before {EARLIEST_EVENT_TIME}"),
-        ));
-    }
-    if let Some(now) = now {
-        let latest = now.saturating_add(MAX_AHEAD_OF_CLOCK);
-        if start > latest {
-            return Err(DecodeError::new(
-                Reason::TimeOutOfRange,
-                format!("start_time: {start} is more than 1 h ahead of the clock ({now})"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn point<'a>(field: &str, raw: RawPoint<'_>) -> Result<'a, GeoPoint> {
@@ -327,27 +300,7 @@ fn point<'a>(field: &str, raw: RawPoint<'_>) -> Result<'a, GeoPoint> {
         }
     };
     let (lat, lon) = (axis("lat", lat)?, axis("lon", lon)?);
-    GeoPoint::new(lat, lon).map_err(|bad| {
-        let (name, value, range) = match bad {
-            Axis::Lat => ("lat", lat, "−90…90"),
-            Axis::Lon => ("lon", lon, "−180…180"),
-        };
-        let hint = if matches!(bad, Axis::Lat)
-            && (-180.0..=180.0).contains(&lat)
-            && (-90.0..=90.0).contains(&lon)
-        {
-            " (are lat and lon swapped?)"
-        } else {
-            ""
-        };
-        DecodeError::new(
-            Reason::BadCoordinate,
-            format!(
-                "{field}.{name}: {} is outside {range}{hint}",
-                number_text(value)
-            ),
-        )
-    })
+    check::coordinate(field, lat, lon)
 }
 
 fn bounded_number<'a>(
@@ -384,19 +337,6 @@ fn positive_number<'a>(field: &str, v: &Json<'_>, max: f64) -> Result<'a, f64> {
         ));
     }
     Ok(n)
-}
-
-fn person_trips<'a>(what: &str, value: f64) -> Result<'a, PersonTrips> {
-    PersonTrips::from_f64(value).ok_or_else(|| {
-        DecodeError::new(
-            Reason::BadValue,
-            format!(
-                "{what}: {} person trips is more than one event may carry ({})",
-                number_text(value),
-                number_text(PersonTrips::MAX_PER_EVENT)
-            ),
-        )
-    })
 }
 
 #[cfg(test)]

@@ -2,12 +2,60 @@
 //! reason and a message that names the field and the value for everything rejected.
 
 mod canonical;
+mod check;
+mod format;
 mod json;
+mod mds;
+mod operator;
+mod table;
+mod trafikkdata;
 
 use std::borrow::Cow;
 use std::fmt;
 
 pub use canonical::CanonicalDecoder;
+pub use format::{Format, FormatDecoder, FormatSettings, FormatsConfig, Framing};
+pub use mds::{MdsConfig, MdsDecoder, MdsSettings, MdsVersion, vehicle_mode};
+pub use operator::{LocalTimeRule, OperatorConfig, OperatorDecoder, PRESETS};
+pub use table::{Row, TableBinding, TableDecoder, row_document};
+pub use trafikkdata::{RegistrationPoints, TrafikkdataConfig, TrafikkdataDecoder};
+
+use crate::event::Observation;
+
+/// Why a row was read but is not an event: it is neither counted as read nor rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipReason {
+    /// A trafikkdata row for one lane or one direction; only the point's `Totalt` row is an
+    /// event (summing every row would count each vehicle two or three times).
+    NotATotal,
+}
+
+impl SkipReason {
+    pub const ALL: [SkipReason; 1] = [SkipReason::NotATotal];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::NotATotal => "not_a_total",
+        }
+    }
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One item a format decoder found: an event (accepted or rejected later by the pipeline's
+/// dedup, or rejected here), or a row that is not an event.
+#[derive(Debug)]
+pub enum Decoded<'a> {
+    Event(Result<Observation<'a>, DecodeError<'a>>),
+    Skipped {
+        source: Cow<'a, str>,
+        reason: SkipReason,
+    },
+}
 
 /// Why an event was rejected. The names are bounded: they are metric labels and report keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,10 +78,24 @@ pub enum Reason {
     BadValue,
     /// The line is longer than the configured maximum.
     LineTooLong,
+    /// A CSV row that cannot be read: a wrong number of fields, or a broken quote.
+    InvalidCsv,
+    /// A row's value column is empty or `-` (a counter hour without a volume).
+    MissingValue,
+    /// An MDS trip that is not a rider trip (rebalancing, maintenance).
+    NotRiderTrip,
+    /// An MDS trip shorter than `formats.mds.min_duration`.
+    TripTooShort,
+    /// An MDS trip longer than `formats.mds.max_duration`.
+    TripTooLong,
+    /// An MDS trip farther than `formats.mds.max_distance_m`.
+    TripTooFar,
+    /// A stop or registration point that the configured lookup does not know.
+    UnknownLocation,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 9] = [
+    pub const ALL: [Reason; 16] = [
         Reason::InvalidJson,
         Reason::MissingField,
         Reason::BadCoordinate,
@@ -43,6 +105,13 @@ impl Reason {
         Reason::TimeOutOfRange,
         Reason::BadValue,
         Reason::LineTooLong,
+        Reason::InvalidCsv,
+        Reason::MissingValue,
+        Reason::NotRiderTrip,
+        Reason::TripTooShort,
+        Reason::TripTooLong,
+        Reason::TripTooFar,
+        Reason::UnknownLocation,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -56,6 +125,13 @@ impl Reason {
             Reason::TimeOutOfRange => "time_out_of_range",
             Reason::BadValue => "bad_value",
             Reason::LineTooLong => "line_too_long",
+            Reason::InvalidCsv => "invalid_csv",
+            Reason::MissingValue => "missing_value",
+            Reason::NotRiderTrip => "not_rider_trip",
+            Reason::TripTooShort => "trip_too_short",
+            Reason::TripTooLong => "trip_too_long",
+            Reason::TripTooFar => "trip_too_far",
+            Reason::UnknownLocation => "unknown_location",
         }
     }
 }

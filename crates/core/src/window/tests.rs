@@ -31,6 +31,7 @@ fn obs(
         destination: None,
         reported_distance_m: None,
         person_trips: PersonTrips::from_f64(person_trips).unwrap(),
+        coverage: None,
     }
 }
 

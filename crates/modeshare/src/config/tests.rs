@@ -122,6 +122,19 @@ target_date = "2025"
 transfer_factor = 0.5
 [dedup]
 horizon = "forever"
+[formats.mds]
+max_distance_m = -1
+[formats.trafikkdata.point_modes]
+"12345X678" = "tram"
+[formats.csv.mycity]
+time_zone = "Europe/Atlantis"
+local_time = "sometimes"
+distance_unit = "furlong"
+[kafka]
+brokers = "127.0.0.1:9092"
+[[kafka.topics]]
+name = "trips"
+format = "csv:nowhere"
 "#;
     let e = load_with(Some(text), &[], &Overrides::default())
         .unwrap_err()
@@ -134,6 +147,14 @@ horizon = "forever"
         "goals[0].target_date",
         "counts.transfer_factor",
         "dedup.horizon",
+        "formats.mds.max_distance_m",
+        "formats.trafikkdata.point_modes.12345X678",
+        "formats.csv.mycity.time_zone",
+        "formats.csv.mycity.local_time",
+        "formats.csv.mycity.distance_unit",
+        "formats.csv.mycity.mode",
+        "formats.csv.mycity.columns.start_time",
+        "kafka.topics[0].format",
     ] {
         assert!(e.contains(&format!("{key}: ")), "{key} missing from:\n{e}");
     }

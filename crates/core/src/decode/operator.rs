@@ -1,0 +1,734 @@
+//! Operator CSV trip exports (`--format csv:NAME`): a column mapping from config, or one of
+//! the presets for published layouts.
+//!
+//! Each row is one trip. Times are RFC 3339 / ISO 8601 (with an offset, or local in the
+//! layout's time zone), epoch seconds or milliseconds, or a `strftime` pattern; a time may be
+//! spread over several columns (a date and a time), which are joined with a space. Local times
+//! that a DST change makes ambiguous or skips are resolved by `local_time`. A row without a
+//! trip id gets one derived from its times and places, so a re-sent export is deduplicated.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use csv::ByteRecord;
+use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+
+use super::check::{self, check_start_range, missing};
+use super::table::{Column, Header, derived_id, parse_number};
+use super::{DecodeError, Decoded, Reason, shorten};
+use crate::config::ConfigErrors;
+use crate::event::{GeoPoint, Kind, Observation};
+use crate::factor::PersonTrips;
+use crate::mode::Mode;
+use crate::time::{self, EventTimeMs, TimeProblem};
+
+/// One column, or several joined with a space (`["Start Date", "Start Time"]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum ColumnNames {
+    One(String),
+    Joined(Vec<String>),
+}
+
+impl ColumnNames {
+    fn names(&self) -> Vec<&str> {
+        match self {
+            ColumnNames::One(n) => vec![n.as_str()],
+            ColumnNames::Joined(ns) => ns.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+impl From<&str> for ColumnNames {
+    fn from(name: &str) -> Self {
+        ColumnNames::One(name.to_owned())
+    }
+}
+
+/// `[formats.csv.NAME.columns]`: which column holds each canonical field.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnMap {
+    pub id: Option<ColumnNames>,
+    pub start_time: Option<ColumnNames>,
+    pub end_time: Option<ColumnNames>,
+    pub origin_lat: Option<ColumnNames>,
+    pub origin_lon: Option<ColumnNames>,
+    pub destination_lat: Option<ColumnNames>,
+    pub destination_lon: Option<ColumnNames>,
+    pub distance: Option<ColumnNames>,
+    pub mode: Option<ColumnNames>,
+}
+
+impl ColumnMap {
+    /// `self`'s columns, falling back to `base`'s.
+    fn over(self, base: ColumnMap) -> ColumnMap {
+        ColumnMap {
+            id: self.id.or(base.id),
+            start_time: self.start_time.or(base.start_time),
+            end_time: self.end_time.or(base.end_time),
+            origin_lat: self.origin_lat.or(base.origin_lat),
+            origin_lon: self.origin_lon.or(base.origin_lon),
+            destination_lat: self.destination_lat.or(base.destination_lat),
+            destination_lon: self.destination_lon.or(base.destination_lon),
+            distance: self.distance.or(base.distance),
+            mode: self.mode.or(base.mode),
+        }
+    }
+}
+
+/// `[formats.csv.NAME]` as written. A table named like a preset, or with `preset = "…"`,
+/// starts from that preset and overrides the keys it sets.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    pub preset: Option<String>,
+    /// The `source` of the events.
+    pub source: Option<String>,
+    /// The mode of every row, unless `columns.mode` names a column.
+    pub mode: Option<String>,
+    /// Column value → canonical mode, for `columns.mode` (canonical names map to themselves).
+    #[serde(default)]
+    pub modes: BTreeMap<String, String>,
+    /// The field separator (one character; default `,`).
+    pub delimiter: Option<String>,
+    /// IANA time zone of times written without an offset.
+    pub time_zone: Option<String>,
+    /// `iso` (default), `epoch_ms`, `epoch_s`, or a `strftime` pattern (`%m/%d/%Y %H:%M`).
+    pub time_format: Option<String>,
+    /// Local times a DST change makes ambiguous or skips: `compatible` (default: the earlier
+    /// of a repeated time, the later of a skipped one), `earlier`, `later` or `reject`.
+    pub local_time: Option<String>,
+    /// Unit of the distance column: `m` (default), `km`, `mi` or `ft`.
+    pub distance_unit: Option<String>,
+    #[serde(default)]
+    pub columns: ColumnMap,
+}
+
+impl OperatorConfig {
+    /// `self` over `base`: every key `self` sets wins.
+    fn over(self, base: OperatorConfig) -> OperatorConfig {
+        let mut modes = base.modes;
+        modes.extend(self.modes);
+        OperatorConfig {
+            preset: None,
+            source: self.source.or(base.source),
+            mode: self.mode.or(base.mode),
+            modes,
+            delimiter: self.delimiter.or(base.delimiter),
+            time_zone: self.time_zone.or(base.time_zone),
+            time_format: self.time_format.or(base.time_format),
+            local_time: self.local_time.or(base.local_time),
+            distance_unit: self.distance_unit.or(base.distance_unit),
+            columns: self.columns.over(base.columns),
+        }
+    }
+}
+
+/// The built-in layouts, by name (`--format csv:NAME`).
+pub const PRESETS: [&str; 4] = ["oslobysykkel", "louisville", "kansascity", "indianapolis"];
+
+fn preset(name: &str) -> Option<OperatorConfig> {
+    let cols = |s: &[&str]| {
+        Some(ColumnNames::Joined(
+            s.iter().map(|c| (*c).to_owned()).collect(),
+        ))
+    };
+    let col = |s: &str| Some(ColumnNames::from(s));
+    let layout = |source: &str, mode: &str, zone: &str, format: &str, unit: &str, columns| {
+        Some(OperatorConfig {
+            source: Some(source.into()),
+            mode: Some(mode.into()),
+            time_zone: Some(zone.into()),
+            time_format: Some(format.into()),
+            distance_unit: Some(unit.into()),
+            columns,
+            ..OperatorConfig::default()
+        })
+    };
+    match name {
+        // Oslo Bysykkel open data: UTC times with an offset, station positions, no trip id.
+        "oslobysykkel" => layout(
+            "oslobysykkel",
+            "bicycle",
+            "Europe/Oslo",
+            "iso",
+            "m",
+            ColumnMap {
+                start_time: col("started_at"),
+                end_time: col("ended_at"),
+                origin_lat: col("start_station_latitude"),
+                origin_lon: col("start_station_longitude"),
+                destination_lat: col("end_station_latitude"),
+                destination_lon: col("end_station_longitude"),
+                ..ColumnMap::default()
+            },
+        ),
+        // Louisville "Dockless Vehicles": local date and HH:MM columns, distance in miles.
+        "louisville" => layout(
+            "louisville",
+            "e_scooter",
+            "America/Kentucky/Louisville",
+            "%Y-%m-%d %H:%M",
+            "mi",
+            ColumnMap {
+                id: col("TripID"),
+                start_time: cols(&["StartDate", "StartTime"]),
+                end_time: cols(&["EndDate", "EndTime"]),
+                origin_lat: col("StartLatitude"),
+                origin_lon: col("StartLongitude"),
+                destination_lat: col("EndLatitude"),
+                destination_lon: col("EndLongitude"),
+                distance: col("TripDistance"),
+                ..ColumnMap::default()
+            },
+        ),
+        // Kansas City "Microtransit (Scooter and Ebike) Trips": the date column carries a
+        // constant midnight, the time of day is its own column; distance in metres.
+        "kansascity" => layout(
+            "kansascity",
+            "e_scooter",
+            "America/Chicago",
+            "%m/%d/%Y 12:00:00 AM %H:%M:%S",
+            "m",
+            ColumnMap {
+                id: col("trip_id"),
+                start_time: cols(&["Start Date", "Start Time"]),
+                end_time: cols(&["End Date", "End Time"]),
+                origin_lat: col("Start Latitude"),
+                origin_lon: col("Start Longitude"),
+                destination_lat: col("End Latitude"),
+                destination_lon: col("End Longitude"),
+                distance: col("Trip Distance"),
+                ..ColumnMap::default()
+            },
+        ),
+        // Indianapolis PURR e-scooter pilot: UTC times, distance in miles.
+        "indianapolis" => layout(
+            "indianapolis",
+            "e_scooter",
+            "America/Indiana/Indianapolis",
+            "iso",
+            "mi",
+            ColumnMap {
+                id: col("trip_id"),
+                start_time: col("start_time_utc"),
+                end_time: col("end_time_utc"),
+                origin_lat: col("start_lat"),
+                origin_lon: col("start_lon"),
+                destination_lat: col("end_lat"),
+                destination_lon: col("end_lon"),
+                distance: col("distance_miles"),
+                ..ColumnMap::default()
+            },
+        ),
+        _ => None,
+    }
+}
+
+/// What to do with a local time a DST change makes ambiguous (it happens twice) or skips.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalTimeRule {
+    /// The earlier of a repeated time, the later of a skipped one (RFC 5545).
+    Compatible,
+    Earlier,
+    Later,
+    /// Reject the row as `bad_time`.
+    Reject,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum TimeFormat {
+    Iso,
+    EpochMs,
+    EpochS,
+    Pattern(String),
+}
+
+/// How one layout's times are read.
+#[derive(Debug, Clone)]
+struct LocalTimes {
+    zone: TimeZone,
+    zone_name: String,
+    format: TimeFormat,
+    rule: LocalTimeRule,
+}
+
+impl LocalTimes {
+    fn parse<'a>(&self, field: &str, text: &str) -> Result<EventTimeMs, DecodeError<'a>> {
+        let bad = |m: String| DecodeError::new(Reason::BadTime, format!("{field}: {m}"));
+        let epoch = |scale: f64| -> Result<EventTimeMs, DecodeError<'a>> {
+            let n = parse_number(field, text)?;
+            time::from_epoch_ms(n * scale).map_err(|p| time_problem(field, p))
+        };
+        match &self.format {
+            TimeFormat::EpochMs => epoch(1.0),
+            TimeFormat::EpochS => epoch(1000.0),
+            TimeFormat::Iso => {
+                if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+                    return Ok(EventTimeMs(ts.as_millisecond()));
+                }
+                match text.parse::<DateTime>() {
+                    Ok(dt) => self.local(field, dt),
+                    Err(_) => Err(bad(format!(
+                        "{:?} is not an ISO 8601 date and time",
+                        shorten(text)
+                    ))),
+                }
+            }
+            TimeFormat::Pattern(pattern) => {
+                let parsed = jiff::fmt::strtime::parse(pattern, text).map_err(|_| {
+                    bad(format!(
+                        "{:?} does not match the time format {pattern:?}",
+                        shorten(text)
+                    ))
+                })?;
+                if parsed.offset().is_some()
+                    && let Ok(ts) = parsed.to_timestamp()
+                {
+                    return Ok(EventTimeMs(ts.as_millisecond()));
+                }
+                let dt = parsed.to_datetime().map_err(|e| {
+                    bad(format!(
+                        "{:?} is not a complete date and time ({e})",
+                        shorten(text)
+                    ))
+                })?;
+                self.local(field, dt)
+            }
+        }
+    }
+
+    fn local<'a>(&self, field: &str, dt: DateTime) -> Result<EventTimeMs, DecodeError<'a>> {
+        let ambiguous = self.zone.to_ambiguous_timestamp(dt);
+        let what = if ambiguous.is_ambiguous() {
+            "happens twice (DST ends)"
+        } else {
+            "does not exist (DST begins)"
+        };
+        let resolved = match self.rule {
+            LocalTimeRule::Compatible => ambiguous.compatible(),
+            LocalTimeRule::Earlier => ambiguous.earlier(),
+            LocalTimeRule::Later => ambiguous.later(),
+            LocalTimeRule::Reject => ambiguous.unambiguous(),
+        };
+        resolved
+            .map(|ts| EventTimeMs(ts.as_millisecond()))
+            .map_err(|_| {
+                DecodeError::new(
+                    Reason::BadTime,
+                    format!(
+                        "{field}: {dt} {what} in {}; set local_time to earlier or later to accept it",
+                        self.zone_name
+                    ),
+                )
+            })
+    }
+}
+
+fn time_problem<'a>(field: &str, problem: TimeProblem) -> DecodeError<'a> {
+    match problem {
+        TimeProblem::Malformed(m) => DecodeError::new(Reason::BadTime, format!("{field}: {m}")),
+        TimeProblem::OutOfRange(m) => {
+            DecodeError::new(Reason::TimeOutOfRange, format!("{field}: {m}"))
+        }
+    }
+}
+
+/// How each row's mode is found.
+#[derive(Debug, Clone)]
+enum ModeRule {
+    Fixed(Mode),
+    /// From a column, through the layout's value → mode table (then canonical names).
+    Column {
+        values: BTreeMap<String, Mode>,
+        default: Option<Mode>,
+    },
+}
+
+/// A validated operator layout.
+#[derive(Debug, Clone)]
+pub struct OperatorDecoder {
+    name: String,
+    source: String,
+    mode: ModeRule,
+    delimiter: u8,
+    times: LocalTimes,
+    metres_per_unit: f64,
+    columns: ColumnMap,
+}
+
+impl OperatorDecoder {
+    /// Validates the layout `name` (a preset, a configured table, or a table over a preset).
+    /// `None` when there is no such layout.
+    pub fn from_config(
+        name: &str,
+        configured: Option<&OperatorConfig>,
+        errors: &mut ConfigErrors,
+    ) -> Option<OperatorDecoder> {
+        let key = |k: &str| format!("formats.csv.{name}.{k}");
+        let config = match configured {
+            Some(c) => {
+                let base_name = c.preset.as_deref().unwrap_or(name);
+                match preset(base_name) {
+                    Some(base) => c.clone().over(base),
+                    None if c.preset.is_some() => {
+                        errors.push(
+                            key("preset"),
+                            format!("{base_name:?} is not a preset ({})", PRESETS.join(", ")),
+                        );
+                        return None;
+                    }
+                    None => c.clone(),
+                }
+            }
+            None => preset(name)?,
+        };
+        let source = match config.source.as_deref() {
+            Some(s) if !s.trim().is_empty() => s.to_owned(),
+            _ => name.to_owned(),
+        };
+        let mut mode_of = |k: String, text: &str| -> Option<Mode> {
+            let m = Mode::from_name(text);
+            if m.is_none() {
+                errors.push(
+                    k,
+                    format!("{text:?} is not a canonical mode ({})", Mode::names()),
+                );
+            }
+            m
+        };
+        let default_mode = config.mode.as_deref().and_then(|m| mode_of(key("mode"), m));
+        let mode = if config.columns.mode.is_some() {
+            let values = config
+                .modes
+                .iter()
+                .filter_map(|(v, m)| {
+                    Some((v.to_lowercase(), mode_of(key(&format!("modes.{v}")), m)?))
+                })
+                .collect();
+            ModeRule::Column {
+                values,
+                default: default_mode,
+            }
+        } else {
+            match default_mode {
+                Some(m) => ModeRule::Fixed(m),
+                None => {
+                    if config.mode.is_none() {
+                        errors.push(
+                            key("mode"),
+                            "set a mode, or columns.mode with a modes table",
+                        );
+                    }
+                    ModeRule::Fixed(Mode::Other)
+                }
+            }
+        };
+        let delimiter = match config.delimiter.as_deref().unwrap_or(",").as_bytes() {
+            [d] => *d,
+            _ => {
+                errors.push(key("delimiter"), "must be a single ASCII character");
+                b','
+            }
+        };
+        let zone_name = config.time_zone.clone().unwrap_or_else(|| "UTC".into());
+        let zone = TimeZone::get(&zone_name).unwrap_or_else(|_| {
+            errors.push(
+                key("time_zone"),
+                format!("{zone_name:?} is not an IANA time zone"),
+            );
+            TimeZone::UTC
+        });
+        let format = match config.time_format.as_deref().unwrap_or("iso") {
+            "iso" => TimeFormat::Iso,
+            "epoch_ms" => TimeFormat::EpochMs,
+            "epoch_s" => TimeFormat::EpochS,
+            p if p.contains('%') => TimeFormat::Pattern(p.to_owned()),
+            other => {
+                errors.push(
+                    key("time_format"),
+                    format!("{other:?} is not iso, epoch_ms, epoch_s or a strftime pattern"),
+                );
+                TimeFormat::Iso
+            }
+        };
+        let rule = match config.local_time.as_deref().unwrap_or("compatible") {
+            "compatible" => LocalTimeRule::Compatible,
+            "earlier" => LocalTimeRule::Earlier,
+            "later" => LocalTimeRule::Later,
+            "reject" => LocalTimeRule::Reject,
+            other => {
+                errors.push(
+                    key("local_time"),
+                    format!("{other:?} is not compatible, earlier, later or reject"),
+                );
+                LocalTimeRule::Compatible
+            }
+        };
+        let metres_per_unit = match config.distance_unit.as_deref().unwrap_or("m") {
+            "m" => 1.0,
+            "km" => 1000.0,
+            "mi" => 1609.344,
+            "ft" => 0.3048,
+            other => {
+                errors.push(
+                    key("distance_unit"),
+                    format!("{other:?} is not m, km, mi or ft"),
+                );
+                1.0
+            }
+        };
+        for (field, column) in [
+            ("start_time", &config.columns.start_time),
+            ("origin_lat", &config.columns.origin_lat),
+            ("origin_lon", &config.columns.origin_lon),
+        ] {
+            if column.is_none() {
+                errors.push(key(&format!("columns.{field}")), "is required");
+            }
+        }
+        Some(OperatorDecoder {
+            name: name.to_owned(),
+            source,
+            mode,
+            delimiter,
+            times: LocalTimes {
+                zone,
+                zone_name,
+                format,
+                rule,
+            },
+            metres_per_unit,
+            columns: config.columns,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
+    /// Whether a header has every column this layout maps (how a preset is recognised).
+    pub(crate) fn matches_header(&self, header: &[String]) -> bool {
+        let c = &self.columns;
+        let mapped: Vec<&str> = [
+            &c.id,
+            &c.start_time,
+            &c.end_time,
+            &c.origin_lat,
+            &c.origin_lon,
+            &c.destination_lat,
+            &c.destination_lon,
+            &c.distance,
+            &c.mode,
+        ]
+        .into_iter()
+        .flatten()
+        .flat_map(ColumnNames::names)
+        .collect();
+        !mapped.is_empty() && mapped.iter().all(|m| header.iter().any(|h| h == m))
+    }
+
+    pub(crate) fn bind(&self, header: &Header) -> OperatorBinding<'_> {
+        let find = |names: &Option<ColumnNames>| -> Result<Vec<Column>, String> {
+            match names {
+                None => Ok(Vec::new()),
+                Some(n) => n.names().into_iter().map(|c| header.require(c)).collect(),
+            }
+        };
+        let columns = (|| {
+            Ok(BoundColumns {
+                id: find(&self.columns.id)?,
+                start_time: find(&self.columns.start_time)?,
+                end_time: find(&self.columns.end_time)?,
+                origin_lat: find(&self.columns.origin_lat)?,
+                origin_lon: find(&self.columns.origin_lon)?,
+                destination_lat: find(&self.columns.destination_lat)?,
+                destination_lon: find(&self.columns.destination_lon)?,
+                distance: find(&self.columns.distance)?,
+                mode: find(&self.columns.mode)?,
+            })
+        })();
+        OperatorBinding {
+            decoder: self,
+            columns,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct BoundColumns {
+    id: Vec<Column>,
+    start_time: Vec<Column>,
+    end_time: Vec<Column>,
+    origin_lat: Vec<Column>,
+    origin_lon: Vec<Column>,
+    destination_lat: Vec<Column>,
+    destination_lon: Vec<Column>,
+    distance: Vec<Column>,
+    mode: Vec<Column>,
+}
+
+/// The text of a (possibly joined) field: `None` when every column is empty.
+fn joined<'r>(
+    columns: &[Column],
+    row: &'r ByteRecord,
+) -> Result<Option<Cow<'r, str>>, DecodeError<'r>> {
+    match columns {
+        [] => Ok(None),
+        [one] => one.get(row),
+        many => {
+            let parts = many
+                .iter()
+                .map(|c| c.get(row))
+                .collect::<Result<Vec<_>, _>>()?;
+            if parts.iter().all(Option::is_none) {
+                return Ok(None);
+            }
+            let texts: Vec<&str> = parts.iter().map(|p| p.as_deref().unwrap_or("")).collect();
+            Ok(Some(Cow::Owned(texts.join(" "))))
+        }
+    }
+}
+
+fn label(columns: &[Column]) -> String {
+    columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// An [`OperatorDecoder`] bound to one export's header.
+#[derive(Debug)]
+pub struct OperatorBinding<'d> {
+    decoder: &'d OperatorDecoder,
+    columns: Result<BoundColumns, String>,
+}
+
+impl OperatorBinding<'_> {
+    pub(crate) fn decode_row<'r>(
+        &'r self,
+        row: &'r ByteRecord,
+        now: Option<EventTimeMs>,
+    ) -> Decoded<'r> {
+        let source = Cow::Borrowed(self.decoder.source.as_str());
+        let result = match &self.columns {
+            Ok(columns) => self.decode_trip(columns, row, now),
+            Err(message) => Err(DecodeError::new(Reason::MissingField, message.clone())),
+        };
+        Decoded::Event(
+            result
+                .map(|mut obs| {
+                    obs.source = source.clone();
+                    obs
+                })
+                .map_err(|mut e| {
+                    e.event_source = Some(source.clone());
+                    e
+                }),
+        )
+    }
+
+    fn decode_trip<'r>(
+        &'r self,
+        c: &BoundColumns,
+        row: &'r ByteRecord,
+        now: Option<EventTimeMs>,
+    ) -> Result<Observation<'r>, DecodeError<'r>> {
+        let d = self.decoder;
+        let start_text =
+            joined(&c.start_time, row)?.ok_or_else(|| missing(&label(&c.start_time)))?;
+        let start = d.times.parse(&label(&c.start_time), &start_text)?;
+        check_start_range(start, now)?;
+        let end_text = joined(&c.end_time, row)?;
+        let end = end_text
+            .as_deref()
+            .map(|t| d.times.parse(&label(&c.end_time), t))
+            .transpose()?
+            .map(|end| check::end_after_start(start, end))
+            .transpose()?;
+        let number = |columns: &[Column]| -> Result<Option<f64>, DecodeError<'r>> {
+            joined(columns, row)?
+                .map(|t| parse_number(&label(columns), &t))
+                .transpose()
+        };
+        let origin_lat = number(&c.origin_lat)?.ok_or_else(|| missing(&label(&c.origin_lat)))?;
+        let origin_lon = number(&c.origin_lon)?.ok_or_else(|| missing(&label(&c.origin_lon)))?;
+        let origin = check::coordinate("origin", origin_lat, origin_lon)?;
+        let destination = match (number(&c.destination_lat)?, number(&c.destination_lon)?) {
+            (Some(lat), Some(lon)) => Some(check::coordinate("destination", lat, lon)?),
+            _ => None,
+        };
+        let distance = match number(&c.distance)? {
+            None => None,
+            Some(n) if n >= 0.0 => Some(n * d.metres_per_unit),
+            Some(n) => {
+                return Err(DecodeError::new(
+                    Reason::BadValue,
+                    format!("{}: {n} must be ≥ 0", label(&c.distance)),
+                ));
+            }
+        };
+        let mode = self.mode(c, row)?;
+        let id = match joined(&c.id, row)? {
+            Some(id) => id,
+            None => Cow::Owned(derived_id(&[
+                &start_text,
+                end_text.as_deref().unwrap_or(""),
+                &coordinate_text(origin),
+                &destination.map(coordinate_text).unwrap_or_default(),
+            ])),
+        };
+        Ok(Observation {
+            kind: Kind::Trip,
+            id: Some(id),
+            source: Cow::Borrowed(""),
+            mode,
+            start_time: start,
+            end_time: end,
+            place: origin,
+            destination,
+            reported_distance_m: distance,
+            person_trips: PersonTrips::ONE,
+            coverage: None,
+        })
+    }
+
+    fn mode<'r>(&self, c: &BoundColumns, row: &'r ByteRecord) -> Result<Mode, DecodeError<'r>> {
+        match &self.decoder.mode {
+            ModeRule::Fixed(m) => Ok(*m),
+            ModeRule::Column { values, default } => match joined(&c.mode, row)? {
+                None => default.ok_or_else(|| missing(&label(&c.mode))),
+                Some(v) => values
+                    .get(&v.to_lowercase())
+                    .copied()
+                    .or_else(|| Mode::from_name(&v))
+                    .ok_or_else(|| {
+                        DecodeError::new(
+                            Reason::UnknownMode,
+                            format!(
+                                "{}: {:?} is not in formats.csv.{}.modes or a canonical mode",
+                                label(&c.mode),
+                                shorten(&v),
+                                self.decoder.name
+                            ),
+                        )
+                    }),
+            },
+        }
+    }
+}
+
+fn coordinate_text(p: GeoPoint) -> String {
+    format!("{},{}", p.lat(), p.lon())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,378 @@
+//! Statens vegvesen trafikkdata.no hourly exports (`--format trafikkdata`).
+//!
+//! Semicolon-separated, Latin-1 or UTF-8, decimal commas, `-` for a missing value. Each hour
+//! of a point is repeated per lane, per direction and as `Totalt`; only the `Totalt` row is an
+//! event (the others are skipped as `not_a_total`, not rejected). The interval comes from
+//! `Fra`/`Til` with their own UTC offsets, never from `Dato` + `Fra tidspunkt`, so DST days
+//! of 23 and 25 hours need no special case; the id is the point and the start in UTC.
+//!
+//! Bicycle points (a `B` in the id) count bicycles, one person each. Vehicle points (a `V`)
+//! count light vehicles only, the `< 5,6m` length class, as `car_driver` units: their person
+//! trips per unit (occupancy) come from `[counts.persons_per_unit]`. Coverage
+//! (`Dekningsgrad`) travels with the event but never scales it.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use csv::ByteRecord;
+use serde::Deserialize;
+
+use super::check::{self, check_start_range, person_trips};
+use super::table::{Column, Header};
+use super::{DecodeError, Decoded, Reason, SkipReason, shorten};
+use crate::config::ConfigErrors;
+use crate::event::{GeoPoint, Kind, Observation};
+use crate::factor::PersonTripFactors;
+use crate::mode::Mode;
+use crate::time::{self, EventTimeMs, TimeProblem};
+
+/// `[formats.trafikkdata]` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafikkdataConfig {
+    /// The `source` of the events.
+    #[serde(default = "default_source")]
+    pub source: String,
+    /// A newer registration-point list (the trafikkdata GraphQL JSON, or `id,lat,lon[,name]`
+    /// CSV); absent: the list shipped with modeshare.
+    #[serde(default)]
+    pub registration_points: Option<String>,
+    /// Point id → `bicycle` or `car_driver`, for points whose id does not say (`B`/`V`).
+    #[serde(default)]
+    pub point_modes: BTreeMap<String, String>,
+}
+
+fn default_source() -> String {
+    "trafikkdata".into()
+}
+
+impl Default for TrafikkdataConfig {
+    fn default() -> Self {
+        TrafikkdataConfig {
+            source: default_source(),
+            registration_points: None,
+            point_modes: BTreeMap::new(),
+        }
+    }
+}
+
+impl TrafikkdataConfig {
+    /// The per-point modes, each `bicycle` or `car_driver`.
+    pub(crate) fn validate(&self, errors: &mut ConfigErrors) -> BTreeMap<String, Mode> {
+        if self.source.trim().is_empty() {
+            errors.push("formats.trafikkdata.source", "must not be empty");
+        }
+        let mut modes = BTreeMap::new();
+        for (point, name) in &self.point_modes {
+            match Mode::from_name(name) {
+                Some(m @ (Mode::Bicycle | Mode::CarDriver)) => {
+                    modes.insert(point.clone(), m);
+                }
+                _ => errors.push(
+                    format!("formats.trafikkdata.point_modes.{point}"),
+                    format!("{name:?} must be \"bicycle\" or \"car_driver\""),
+                ),
+            }
+        }
+        modes
+    }
+}
+
+/// Registration points by id: where each counter is.
+#[derive(Debug, Clone, Default)]
+pub struct RegistrationPoints(HashMap<String, GeoPoint>);
+
+#[derive(Deserialize)]
+struct ApiResponse {
+    data: ApiData,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiData {
+    traffic_registration_points: Vec<ApiPoint>,
+}
+
+#[derive(Deserialize)]
+struct ApiPoint {
+    id: String,
+    location: ApiLocation,
+}
+
+#[derive(Deserialize)]
+struct ApiLocation {
+    coordinates: ApiCoordinates,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiCoordinates {
+    lat_lon: ApiLatLon,
+}
+
+#[derive(Deserialize)]
+struct ApiLatLon {
+    lat: f64,
+    lon: f64,
+}
+
+impl RegistrationPoints {
+    /// Reads the trafikkdata GraphQL response
+    /// (`{"data":{"trafficRegistrationPoints":[{id, location{coordinates{latLon{lat,lon}}}}]}}`)
+    /// or a CSV with a header and columns `id`, `lat`, `lon` (others ignored).
+    pub fn parse(text: &str) -> Result<RegistrationPoints, String> {
+        if text.trim_start().starts_with('{') {
+            let response: ApiResponse =
+                serde_json::from_str(text).map_err(|e| format!("not the trafikkdata JSON: {e}"))?;
+            let mut points = HashMap::new();
+            for p in response.data.traffic_registration_points {
+                let at = p.location.coordinates.lat_lon;
+                let point = GeoPoint::new(at.lat, at.lon).map_err(|_| {
+                    format!("point {}: {} {} is not a position", p.id, at.lat, at.lon)
+                })?;
+                points.insert(p.id, point);
+            }
+            return Ok(RegistrationPoints(points));
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let header = reader.headers().map_err(|e| e.to_string())?.clone();
+        let column = |name: &str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| format!("the CSV has no {name:?} column"))
+        };
+        let (id, lat, lon) = (column("id")?, column("lat")?, column("lon")?);
+        let mut points = HashMap::new();
+        for (i, row) in reader.records().enumerate() {
+            let row = row.map_err(|e| e.to_string())?;
+            let line = i + 2;
+            let number = |c: usize| -> Result<f64, String> {
+                row.get(c)
+                    .and_then(|t| t.parse::<f64>().ok())
+                    .ok_or_else(|| format!("line {line}: not a number in column {}", c + 1))
+            };
+            let point = GeoPoint::new(number(lat)?, number(lon)?)
+                .map_err(|_| format!("line {line}: not a position"))?;
+            points.insert(row.get(id).unwrap_or_default().to_owned(), point);
+        }
+        Ok(RegistrationPoints(points))
+    }
+
+    pub fn get(&self, id: &str) -> Option<GeoPoint> {
+        self.0.get(id).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Decodes trafikkdata hourly exports.
+#[derive(Debug, Clone)]
+pub struct TrafikkdataDecoder {
+    source: String,
+    points: RegistrationPoints,
+    point_modes: BTreeMap<String, Mode>,
+    factors: PersonTripFactors,
+}
+
+impl TrafikkdataDecoder {
+    pub fn new(
+        source: String,
+        points: RegistrationPoints,
+        point_modes: BTreeMap<String, Mode>,
+        factors: PersonTripFactors,
+    ) -> TrafikkdataDecoder {
+        TrafikkdataDecoder {
+            source,
+            points,
+            point_modes,
+            factors,
+        }
+    }
+
+    pub(crate) fn bind(&self, header: &Header) -> TrafikkdataBinding<'_> {
+        let columns = (|| {
+            Ok(Columns {
+                point: header.require("Trafikkregistreringspunkt")?,
+                from: header.require("Fra")?,
+                to: header.require("Til")?,
+                lane: header.require("Felt")?,
+                volume: header.require("Trafikkmengde")?,
+                light_vehicles: header.require("< 5,6m")?,
+                coverage: header.find("Dekningsgrad (%)").map(|index| Column {
+                    index,
+                    name: "Dekningsgrad (%)".into(),
+                }),
+            })
+        })();
+        TrafikkdataBinding {
+            decoder: self,
+            columns,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Columns {
+    point: Column,
+    from: Column,
+    to: Column,
+    lane: Column,
+    volume: Column,
+    light_vehicles: Column,
+    coverage: Option<Column>,
+}
+
+/// A [`TrafikkdataDecoder`] bound to one export's header.
+#[derive(Debug)]
+pub struct TrafikkdataBinding<'d> {
+    decoder: &'d TrafikkdataDecoder,
+    columns: Result<Columns, String>,
+}
+
+impl<'d> TrafikkdataBinding<'d> {
+    pub(crate) fn decode_row<'r>(
+        &'r self,
+        row: &'r ByteRecord,
+        now: Option<EventTimeMs>,
+    ) -> Decoded<'r> {
+        let source = Cow::Borrowed(self.decoder.source.as_str());
+        let columns = match &self.columns {
+            Ok(c) => c,
+            Err(message) => {
+                return Decoded::Event(Err(with_source(
+                    DecodeError::new(Reason::MissingField, message.clone()),
+                    &source,
+                )));
+            }
+        };
+        match columns.lane.get(row) {
+            Ok(Some(lane)) if lane != "Totalt" => {
+                return Decoded::Skipped {
+                    source,
+                    reason: SkipReason::NotATotal,
+                };
+            }
+            Err(e) => return Decoded::Event(Err(with_source(e, &source))),
+            Ok(_) => {}
+        }
+        Decoded::Event(
+            self.decode_total(columns, row, now)
+                .map(|mut obs| {
+                    obs.source = source.clone();
+                    obs
+                })
+                .map_err(|e| with_source(e, &source)),
+        )
+    }
+
+    fn decode_total<'r>(
+        &'r self,
+        columns: &Columns,
+        row: &'r ByteRecord,
+        now: Option<EventTimeMs>,
+    ) -> Result<Observation<'r>, DecodeError<'r>> {
+        let point_id = columns.point.required(row)?;
+        let mode = self.point_mode(&point_id)?;
+        let place = self.decoder.points.get(&point_id).ok_or_else(|| {
+            DecodeError::new(
+                Reason::UnknownLocation,
+                format!(
+                    "Trafikkregistreringspunkt: {:?} is not in the registration-point list \
+                     (set formats.trafikkdata.registration_points to a newer list)",
+                    shorten(&point_id)
+                ),
+            )
+        })?;
+        let start = interval_end(&columns.from, row)?;
+        check_start_range(start, now)?;
+        let end = check::end_after_start(start, interval_end(&columns.to, row)?)?;
+        let volume_column = match mode {
+            Mode::Bicycle => &columns.volume,
+            _ => &columns.light_vehicles,
+        };
+        let volume = match volume_column.get(row)? {
+            None => None,
+            Some(t) if t == "-" => None,
+            Some(t) => Some(super::table::parse_number(&volume_column.name, &t)?),
+        };
+        let Some(volume) = volume.filter(|v| *v >= 0.0) else {
+            return Err(DecodeError::new(
+                Reason::MissingValue,
+                format!(
+                    "{}: no volume for point {} at {} (the hour was not measured)",
+                    volume_column.name,
+                    shorten(&point_id),
+                    start
+                ),
+            ));
+        };
+        let coverage = match &columns.coverage {
+            Some(c) => match c.get(row)? {
+                Some(t) if t != "-" => Some(super::table::parse_number(&c.name, &t)? / 100.0),
+                _ => None,
+            },
+            None => None,
+        };
+        let per_unit = self.decoder.factors.persons_per_unit(mode);
+        Ok(Observation {
+            kind: Kind::Count,
+            id: Some(Cow::Owned(format!("{point_id}/{}", start.to_rfc3339()))),
+            source: Cow::Borrowed(""),
+            mode,
+            start_time: start,
+            end_time: Some(end),
+            place,
+            destination: None,
+            reported_distance_m: None,
+            person_trips: person_trips("volume × persons_per_unit", volume * per_unit)?,
+            coverage,
+        })
+    }
+
+    fn point_mode<'r>(&self, point_id: &str) -> Result<Mode, DecodeError<'r>> {
+        if let Some(mode) = self.decoder.point_modes.get(point_id) {
+            return Ok(*mode);
+        }
+        match (point_id.contains('B'), point_id.contains('V')) {
+            (true, false) => Ok(Mode::Bicycle),
+            (false, true) => Ok(Mode::CarDriver),
+            _ => Err(DecodeError::new(
+                Reason::UnknownMode,
+                format!(
+                    "Trafikkregistreringspunkt: {:?} does not say whether it counts bicycles (B) \
+                     or vehicles (V); set formats.trafikkdata.point_modes",
+                    shorten(point_id)
+                ),
+            )),
+        }
+    }
+}
+
+fn interval_end<'r>(column: &Column, row: &'r ByteRecord) -> Result<EventTimeMs, DecodeError<'r>> {
+    let text = column.required(row)?;
+    time::parse_rfc3339(&text).map_err(|p| match p {
+        TimeProblem::Malformed(m) => {
+            DecodeError::new(Reason::BadTime, format!("{}: {m}", column.name))
+        }
+        TimeProblem::OutOfRange(m) => {
+            DecodeError::new(Reason::TimeOutOfRange, format!("{}: {m}", column.name))
+        }
+    })
+}
+
+fn with_source<'r>(mut e: DecodeError<'r>, source: &Cow<'r, str>) -> DecodeError<'r> {
+    e.event_source = Some(source.clone());
+    e
+}
+
+#[cfg(test)]
+mod tests;
