@@ -519,3 +519,134 @@ fn two_instances_split_the_partitions() {
     b.stop("TERM", 20);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Each topic decodes with its declared format: MDS trips and pages (one message each) and a
+/// whole trafikkdata export in one message. The report equals the replay of the same files,
+/// and every rejected trip or row is dead-lettered on its own, ready to be fixed and re-sent.
+#[test]
+#[allow(clippy::unwrap_used)]
+fn topics_decode_with_their_formats() {
+    let formats = repo_root().join("tests/fixtures/formats");
+    let brokers = broker();
+    let (mds_topic, counter_topic, dead) = (unique("mds"), unique("counters"), unique("dead"));
+    create_topic(&mds_topic, 1);
+    create_topic(&counter_topic, 1);
+    let v2 = std::fs::read(formats.join("mds-2.0-trips.synthetic.ndjson")).unwrap();
+    let mut mds: Vec<(Option<Vec<u8>>, Vec<u8>)> = v2
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| (Some(b"ryde".to_vec()), l.to_vec()))
+        .collect();
+    let v1: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(formats.join("mds-1.2-page.synthetic.json")).unwrap(),
+    )
+    .unwrap();
+    mds.push((Some(b"voi".to_vec()), serde_json::to_vec(&v1).unwrap()));
+    assert_eq!(send(&brokers, &mds_topic, &mds), mds.len());
+    let export = std::fs::read(formats.join("trafikkdata-baerum-dst.synthetic.csv")).unwrap();
+    assert_eq!(send(&brokers, &counter_topic, &[(None, export)]), 1);
+
+    let dir = std::env::temp_dir().join(unique("config"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("kafka.toml");
+    let base = std::fs::read_to_string(formats.join("config.toml")).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{base}\n[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\ndead_letter_topic = \"{dead}\"\n\
+             [[kafka.topics]]\nname = \"{mds_topic}\"\nformat = \"mds\"\n\
+             [[kafka.topics]]\nname = \"{counter_topic}\"\nformat = \"trafikkdata\"\n",
+            unique("group")
+        ),
+    )
+    .unwrap();
+    let zones = repo_root().join("config/zones/baerum-asker-oslo-kommuner.geojson");
+    let files = [
+        "mds-2.0-trips.synthetic.ndjson",
+        "mds-1.2-page.synthetic.json",
+        "trafikkdata-baerum-dst.synthetic.csv",
+    ];
+    let out = Command::new(env!("CARGO_BIN_EXE_modeshare"))
+        .arg("replay")
+        .arg("--config")
+        .arg(&config)
+        .arg("--zones")
+        .arg(&zones)
+        .args(files.map(|f| formats.join(f)))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let expected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let read = expected["events"]["read"].as_u64().unwrap();
+
+    let service = Service::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--zones",
+        zones.to_str().unwrap(),
+    ]);
+    let report = service.wait_for("every event of both topics", 60, |s| {
+        let r = s.json("/api/report");
+        (r["events"]["read"].as_u64() == Some(read)).then_some(r)
+    });
+    for key in ["accepted", "rejected", "duplicates"] {
+        assert_eq!(
+            report["events"][key], expected["events"][key],
+            "events.{key}"
+        );
+    }
+    for key in ["rejections", "skipped", "zones", "cells"] {
+        assert_eq!(report[key], expected[key], "{key}");
+    }
+    let m = service.wait_for("skipped rows on /metrics", 10, |s| {
+        let m = metrics(&s.get("/metrics").1);
+        (sum(
+            &m,
+            "modeshare_rows_skipped_total",
+            &[("source", "trafikkdata")],
+        ) > 0.0)
+            .then_some(m)
+    });
+    assert_eq!(
+        sum(
+            &m,
+            "modeshare_rows_skipped_total",
+            &[("reason", "not_a_total")]
+        ),
+        expected["skipped"]["not_a_total"].as_f64().unwrap()
+    );
+
+    // One dead letter per rejected trip or row: a trip's own JSON, or the header and the row.
+    let rejected = expected["events"]["rejected"].as_u64().unwrap() as usize;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", unique("reader"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[dead.as_str()]).unwrap();
+    let mut letters = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while letters < rejected && Instant::now() < deadline {
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        letters += 1;
+        let payload = m.payload().unwrap_or_default();
+        if payload.starts_with(b"Trafikkregistreringspunkt;") {
+            let rows: Vec<&[u8]> = payload
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .collect();
+            assert_eq!(rows.len(), 2, "a header and one row");
+            assert!(rows[1].windows(8).any(|w| w == b";Totalt;"));
+        } else {
+            let trip: serde_json::Value = serde_json::from_slice(payload).unwrap();
+            assert!(trip["trip_id"].is_string(), "a single trip: {trip}");
+        }
+    }
+    assert_eq!(letters, rejected);
+
+    service.stop("TERM", 20);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

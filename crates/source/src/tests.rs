@@ -74,3 +74,43 @@ fn missing_files_and_directories_fail_to_open() {
     let file = Input::open(concat!(env!("CARGO_MANIFEST_DIR"), "/src/tests.rs")).unwrap();
     assert!(file.size.is_some_and(|s| s > 0));
 }
+
+fn records(input: &str, max_document: usize) -> Vec<(u64, String)> {
+    let mut reader = JsonRecords::new(input.as_bytes(), 64, max_document);
+    let mut out = Vec::new();
+    while let Some((line, record)) = reader.next_record().unwrap() {
+        out.push((
+            line,
+            match record {
+                Line::Text(t) => String::from_utf8(t.to_vec()).unwrap().trim_end().to_owned(),
+                Line::TooLong { len } => format!("too long: {len}"),
+            },
+        ));
+    }
+    out
+}
+
+#[test]
+fn json_records_are_lines_or_pretty_documents() {
+    let input =
+        "{\"a\": 1}\n\n{\n  \"data\": {\"s\": \"}{\\\"\"},\n  \"t\": [1,\n 2]\n}\r\n{\"b\": 2}\n";
+    assert_eq!(
+        records(input, 1 << 20),
+        [
+            (1, "{\"a\": 1}".to_owned()),
+            (
+                3,
+                "{\n  \"data\": {\"s\": \"}{\\\"\"},\n  \"t\": [1,\n 2]\n}".to_owned()
+            ),
+            (8, "{\"b\": 2}".to_owned()),
+        ]
+    );
+    // A truncated line is its own record, not glued to the next one.
+    assert_eq!(records("{\"a\": \n{\"b\": 2}\n", 1 << 20).len(), 2);
+    // A document over the limit is reported with its length; one left open ends the input.
+    assert_eq!(records("[\n1,\n2\n]\n", 4), [(1, "too long: 9".to_owned())]);
+    assert_eq!(
+        records("{\n\"a\": 1\n", 1 << 20),
+        [(1, "{\n\"a\": 1".to_owned())]
+    );
+}

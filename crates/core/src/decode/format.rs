@@ -84,7 +84,9 @@ impl Format {
         if text.starts_with('{') {
             let first_line = text.lines().next().unwrap_or_default();
             let keys = top_level_keys(first_line);
-            let mds_keys = ["trip_id", "route", "start_location", "provider_id", "data"];
+            // Keys a canonical event never has (a canonical line missing `kind` must not
+            // turn a whole file into MDS).
+            let mds_keys = ["route", "start_location", "data"];
             return match keys {
                 Some(keys) if keys.iter().any(|k| k == "kind") => None,
                 Some(keys) if keys.iter().any(|k| mds_keys.contains(&k.as_str())) => {
