@@ -15,7 +15,7 @@ use std::fmt;
 
 pub use canonical::CanonicalDecoder;
 pub use format::{Format, FormatDecoder, FormatSettings, FormatsConfig, Framing};
-pub use mds::{MdsConfig, MdsDecoder, MdsSettings, MdsVersion, vehicle_mode};
+pub use mds::{MdsConfig, MdsDecoder, MdsSettings, MdsVersion, ProviderConfig, vehicle_mode};
 pub use operator::{LocalTimeRule, OperatorConfig, OperatorDecoder, PRESETS};
 pub use table::{Row, TableBinding, TableDecoder, row_document};
 pub use trafikkdata::{RegistrationPoints, TrafikkdataConfig, TrafikkdataDecoder};
