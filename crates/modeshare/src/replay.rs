@@ -4,8 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use modeshare_core::decode::DecodeError;
-use modeshare_core::decode::{Format, FormatDecoder, TableDecoder};
+use modeshare_core::decode::{DecodeError, Format, FormatDecoder, TableDecoder};
 use modeshare_core::pipeline::{Outcome, Pipeline};
 use modeshare_core::report::Report;
 use modeshare_core::share::goal_gaps;

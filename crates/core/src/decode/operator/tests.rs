@@ -152,7 +152,7 @@ distance = "km"
         .map(|r| match r {
             Ok(t) => {
                 t.split(' ').take(2).collect::<Vec<_>>().join(" ")
-                    + &format!(" {}", t.split(' ').last().unwrap())
+                    + &format!(" {}", t.split(' ').next_back().unwrap())
             }
             Err(e) => e.split(':').next().unwrap().to_owned(),
         })
