@@ -4,9 +4,9 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::check::{self, check_start_range, missing, person_trips};
+use super::check::{self, bounded_number, check_start_range, missing, person_trips, wrong_type};
 use super::json::{Json, RawPoint};
-use super::{DecodeError, Reason, number_text, shorten};
+use super::{DecodeError, Reason, shorten};
 use crate::event::{GeoPoint, Kind, Observation};
 use crate::factor::{MAX_PERSONS_PER_UNIT, PersonTripFactors, PersonTrips};
 use crate::mode::Mode;
@@ -88,15 +88,7 @@ impl CanonicalDecoder {
             Some(Json::String(s)) => s.clone(),
             Some(other) => return Err(wrong_type("source", "a string", other)),
         };
-        self.decode_fields(raw, now)
-            .map_err(|mut e| {
-                e.event_source = Some(source.clone());
-                e
-            })
-            .map(|mut obs| {
-                obs.source = source;
-                obs
-            })
+        check::with_source(self.decode_fields(raw, now), source)
     }
 
     fn decode_fields<'a>(
@@ -249,13 +241,6 @@ fn not_an_object<'a>(bytes: &[u8]) -> DecodeError<'a> {
     DecodeError::new(Reason::InvalidJson, message)
 }
 
-fn wrong_type<'a>(field: &str, expected: &str, got: &Json<'_>) -> DecodeError<'a> {
-    DecodeError::new(
-        Reason::BadValue,
-        format!("{field}: expected {expected}, got {}", got.describe()),
-    )
-}
-
 fn event_time<'a>(field: &str, value: &Json<'_>) -> Result<'a, EventTimeMs> {
     let parsed = match value {
         Json::String(s) => time::parse_rfc3339(s),
@@ -265,12 +250,7 @@ fn event_time<'a>(field: &str, value: &Json<'_>) -> Result<'a, EventTimeMs> {
             other.type_name()
         ))),
     };
-    parsed.map_err(|problem| match problem {
-        TimeProblem::Malformed(m) => DecodeError::new(Reason::BadTime, format!("{field}: {m}")),
-        TimeProblem::OutOfRange(m) => {
-            DecodeError::new(Reason::TimeOutOfRange, format!("{field}: {m}"))
-        }
-    })
+    parsed.map_err(|problem| check::time_error(field, problem))
 }
 
 fn point<'a>(field: &str, raw: RawPoint<'_>) -> Result<'a, GeoPoint> {
@@ -301,31 +281,6 @@ fn point<'a>(field: &str, raw: RawPoint<'_>) -> Result<'a, GeoPoint> {
     };
     let (lat, lon) = (axis("lat", lat)?, axis("lon", lon)?);
     check::coordinate(field, lat, lon)
-}
-
-fn bounded_number<'a>(
-    field: &str,
-    v: &Json<'_>,
-    min: f64,
-    max: f64,
-    rule: &str,
-) -> Result<'a, f64> {
-    match v {
-        Json::Number(n) if *n >= min && *n <= max => Ok(*n),
-        Json::Number(n) if *n > max => Err(DecodeError::new(
-            Reason::BadValue,
-            format!(
-                "{field}: {} is larger than the accepted maximum {}",
-                number_text(*n),
-                number_text(max)
-            ),
-        )),
-        Json::Number(n) => Err(DecodeError::new(
-            Reason::BadValue,
-            format!("{field}: {} must be {rule}", number_text(*n)),
-        )),
-        other => Err(wrong_type(field, "a number", other)),
-    }
 }
 
 fn positive_number<'a>(field: &str, v: &Json<'_>, max: f64) -> Result<'a, f64> {

@@ -1,10 +1,13 @@
 //! Validation shared by every format: the rules of DESIGN.md's event model, applied after a
 //! format has found its fields, so that a rule and its message live in one place.
 
+use std::borrow::Cow;
+
+use super::json::Json;
 use super::{DecodeError, Reason, number_text};
-use crate::event::{Axis, GeoPoint};
+use crate::event::{Axis, GeoPoint, Observation};
 use crate::factor::PersonTrips;
-use crate::time::{EARLIEST_EVENT_TIME, EventTimeMs, MAX_AHEAD_OF_CLOCK};
+use crate::time::{EARLIEST_EVENT_TIME, EventTimeMs, MAX_AHEAD_OF_CLOCK, TimeProblem};
 
 type Result<'a, T> = std::result::Result<T, DecodeError<'a>>;
 
@@ -82,4 +85,66 @@ pub(crate) fn end_after_start<'a>(start: EventTimeMs, end: EventTimeMs) -> Resul
         ));
     }
     Ok(end)
+}
+
+/// A time that could not be read, as the rejection of `field`.
+pub(crate) fn time_error<'a>(field: &str, problem: TimeProblem) -> DecodeError<'a> {
+    match problem {
+        TimeProblem::Malformed(m) => DecodeError::new(Reason::BadTime, format!("{field}: {m}")),
+        TimeProblem::OutOfRange(m) => {
+            DecodeError::new(Reason::TimeOutOfRange, format!("{field}: {m}"))
+        }
+    }
+}
+
+/// Stamps an event's `source` on its observation, or on its rejection so that the rejection
+/// is counted under the source rather than the input's name.
+pub(crate) fn with_source<'a>(
+    result: Result<'a, Observation<'a>>,
+    source: Cow<'a, str>,
+) -> Result<'a, Observation<'a>> {
+    match result {
+        Ok(mut obs) => {
+            obs.source = source;
+            Ok(obs)
+        }
+        Err(mut e) => {
+            e.event_source = Some(source);
+            Err(e)
+        }
+    }
+}
+
+/// `field` holds the wrong JSON type.
+pub(crate) fn wrong_type<'a>(field: &str, expected: &str, got: &Json<'_>) -> DecodeError<'a> {
+    DecodeError::new(
+        Reason::BadValue,
+        format!("{field}: expected {expected}, got {}", got.describe()),
+    )
+}
+
+/// A number within `min…max`; `rule` says the lower bound in a message (`"≥ 0"`).
+pub(crate) fn bounded_number<'a>(
+    field: &str,
+    v: &Json<'_>,
+    min: f64,
+    max: f64,
+    rule: &str,
+) -> Result<'a, f64> {
+    match v {
+        Json::Number(n) if *n >= min && *n <= max => Ok(*n),
+        Json::Number(n) if *n > max => Err(DecodeError::new(
+            Reason::BadValue,
+            format!(
+                "{field}: {} is larger than the accepted maximum {}",
+                number_text(*n),
+                number_text(max)
+            ),
+        )),
+        Json::Number(n) => Err(DecodeError::new(
+            Reason::BadValue,
+            format!("{field}: {} must be {rule}", number_text(*n)),
+        )),
+        other => Err(wrong_type(field, "a number", other)),
+    }
 }

@@ -24,7 +24,7 @@ use crate::config::ConfigErrors;
 use crate::event::{GeoPoint, Kind, Observation};
 use crate::factor::PersonTrips;
 use crate::mode::Mode;
-use crate::time::{self, DurationMs, EventTimeMs, TimeProblem};
+use crate::time::{self, DurationMs, EventTimeMs};
 
 /// Which MDS version a trip is read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,22 +186,19 @@ pub struct MdsDecoder {
 }
 
 #[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    version: Option<Json<'a>>,
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
 struct PageData<'a> {
     #[serde(borrow, default)]
     trips: Option<Vec<&'a RawValue>>,
 }
 
-/// The fields of both versions, each read leniently.
+/// The fields of both versions, each read leniently, and those of a page: a record is read
+/// once whether it is a trip or a page.
 #[derive(Deserialize)]
 struct RawTrip<'a> {
+    #[serde(borrow, default)]
+    version: Option<Json<'a>>,
+    #[serde(borrow, default)]
+    data: Option<PageData<'a>>,
     #[serde(borrow, default)]
     provider_id: Option<Json<'a>>,
     #[serde(borrow, default)]
@@ -278,52 +275,39 @@ impl MdsDecoder {
                 return each(record, Decoded::Event(Err(e)));
             }
         };
-        let envelope: Envelope<'a> = match serde_json::from_str(text) {
-            Ok(e) => e,
-            Err(e) => return each(record, Decoded::Event(Err(invalid_json(&e)))),
+        let raw = match parse_trip(text) {
+            Ok(raw) => raw,
+            Err(e) => return each(record, Decoded::Event(Err(e))),
         };
-        let Some(data) = envelope.data else {
+        let Some(page) = &raw.data else {
             return each(
                 record,
-                Decoded::Event(self.decode_trip(text, self.version, now)),
+                Decoded::Event(self.decode_trip(raw, self.version, now)),
             );
         };
-        let page_version = match (self.version, &envelope.version) {
+        let page_version = match (self.version, &raw.version) {
             (MdsVersion::Infer, Some(Json::String(v))) if v.starts_with('2') => MdsVersion::V2,
             (MdsVersion::Infer, Some(Json::String(v))) if v.starts_with(['0', '1']) => {
                 MdsVersion::V1
             }
             (version, _) => version,
         };
-        let trips = match serde_json::from_str::<PageData<'a>>(data.get()) {
-            Ok(PageData { trips: Some(trips) }) => trips,
-            Ok(PageData { trips: None }) => {
-                return each(record, Decoded::Event(Err(missing("data.trips"))));
-            }
-            Err(e) => return each(record, Decoded::Event(Err(invalid_json(&e)))),
+        let Some(trips) = &page.trips else {
+            return each(record, Decoded::Event(Err(missing("data.trips"))));
         };
         for trip in trips {
             let text = trip.get();
-            each(
-                text.as_bytes(),
-                Decoded::Event(self.decode_trip(text, page_version, now)),
-            );
+            let decoded = parse_trip(text).and_then(|raw| self.decode_trip(raw, page_version, now));
+            each(text.as_bytes(), Decoded::Event(decoded));
         }
     }
 
     fn decode_trip<'a>(
         &'a self,
-        text: &'a str,
+        raw: RawTrip<'a>,
         version: MdsVersion,
         now: Option<EventTimeMs>,
     ) -> Result<'a, Observation<'a>> {
-        if !text.trim_start().starts_with('{') {
-            return Err(DecodeError::new(
-                Reason::InvalidJson,
-                "expected a JSON object: an MDS trip or a Provider API page",
-            ));
-        }
-        let raw: RawTrip<'a> = serde_json::from_str(text).map_err(|e| invalid_json(&e))?;
         let provider_id = string(&raw.provider_id, "provider_id")?;
         let provider = provider_id
             .as_deref()
@@ -340,26 +324,17 @@ impl MdsDecoder {
         };
         let version = match version {
             MdsVersion::Infer if raw.route.is_some() || raw.vehicle_type.is_some() => {
-                MdsVersion::V1
+                Ok(MdsVersion::V1)
             }
-            MdsVersion::Infer if raw.start_location.is_some() => MdsVersion::V2,
-            MdsVersion::Infer => {
-                return Err(with_source(
-                    DecodeError::new(
-                        Reason::MissingField,
-                        "route / start_location: missing, so neither an MDS 1.x nor a 2.x trip",
-                    ),
-                    &source,
-                ));
-            }
-            v => v,
+            MdsVersion::Infer if raw.start_location.is_some() => Ok(MdsVersion::V2),
+            MdsVersion::Infer => Err(DecodeError::new(
+                Reason::MissingField,
+                "route / start_location: missing, so neither an MDS 1.x nor a 2.x trip",
+            )),
+            v => Ok(v),
         };
-        self.decode_fields(raw, version, provider, now)
-            .map(|mut obs| {
-                obs.source = source.clone();
-                obs
-            })
-            .map_err(|e| with_source(e, &source))
+        let decoded = version.and_then(|v| self.decode_fields(raw, v, provider, now));
+        check::with_source(decoded, source)
     }
 
     fn decode_fields<'a>(
@@ -493,9 +468,15 @@ fn invalid_json<'a>(e: &serde_json::Error) -> DecodeError<'a> {
     )
 }
 
-fn with_source<'a>(mut e: DecodeError<'a>, source: &Cow<'a, str>) -> DecodeError<'a> {
-    e.event_source = Some(source.clone());
-    e
+/// One trip or page object.
+fn parse_trip<'a>(text: &'a str) -> Result<'a, RawTrip<'a>> {
+    if !text.trim_start().starts_with('{') {
+        return Err(DecodeError::new(
+            Reason::InvalidJson,
+            "expected a JSON object: an MDS trip or a Provider API page",
+        ));
+    }
+    serde_json::from_str(text).map_err(|e| invalid_json(&e))
 }
 
 fn string<'a>(value: &Option<Json<'a>>, field: &str) -> Result<'a, Option<Cow<'a, str>>> {
@@ -506,33 +487,23 @@ fn string<'a>(value: &Option<Json<'a>>, field: &str) -> Result<'a, Option<Cow<'a
             format!("{field}: must not be empty"),
         )),
         Some(Json::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(DecodeError::new(
-            Reason::BadValue,
-            format!("{field}: expected a string, got {}", other.describe()),
-        )),
+        Some(other) => Err(check::wrong_type(field, "a string", other)),
     }
 }
 
 fn number<'a>(value: &Option<Json<'a>>, field: &str) -> Result<'a, Option<f64>> {
     match value {
         None | Some(Json::Null) => Ok(None),
-        Some(Json::Number(n)) if *n >= 0.0 => Ok(Some(*n)),
-        Some(other) => Err(DecodeError::new(
-            Reason::BadValue,
-            format!("{field}: expected a number ≥ 0, got {}", other.describe()),
-        )),
+        Some(v) => check::bounded_number(field, v, 0.0, f64::MAX, "≥ 0").map(Some),
     }
 }
 
 fn epoch_ms<'a>(value: &Option<Json<'a>>, field: &str) -> Result<'a, Option<EventTimeMs>> {
     match value {
         None | Some(Json::Null) => Ok(None),
-        Some(Json::Number(n)) => time::from_epoch_ms(*n).map(Some).map_err(|p| match p {
-            TimeProblem::Malformed(m) => DecodeError::new(Reason::BadTime, format!("{field}: {m}")),
-            TimeProblem::OutOfRange(m) => {
-                DecodeError::new(Reason::TimeOutOfRange, format!("{field}: {m}"))
-            }
-        }),
+        Some(Json::Number(n)) => time::from_epoch_ms(*n)
+            .map(Some)
+            .map_err(|p| check::time_error(field, p)),
         Some(other) => Err(DecodeError::new(
             Reason::BadTime,
             format!(

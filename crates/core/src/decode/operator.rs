@@ -22,7 +22,7 @@ use crate::config::ConfigErrors;
 use crate::event::{GeoPoint, Kind, Observation};
 use crate::factor::PersonTrips;
 use crate::mode::Mode;
-use crate::time::{self, EventTimeMs, TimeProblem};
+use crate::time::{self, EventTimeMs};
 
 /// One column, or several joined with a space (`["Start Date", "Start Time"]`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -261,7 +261,7 @@ impl LocalTimes {
         let bad = |m: String| DecodeError::new(Reason::BadTime, format!("{field}: {m}"));
         let epoch = |scale: f64| -> Result<EventTimeMs, DecodeError<'a>> {
             let n = parse_number(field, text)?;
-            time::from_epoch_ms(n * scale).map_err(|p| time_problem(field, p))
+            time::from_epoch_ms(n * scale).map_err(|p| check::time_error(field, p))
         };
         match &self.format {
             TimeFormat::EpochMs => epoch(1.0),
@@ -325,15 +325,6 @@ impl LocalTimes {
                     ),
                 )
             })
-    }
-}
-
-fn time_problem<'a>(field: &str, problem: TimeProblem) -> DecodeError<'a> {
-    match problem {
-        TimeProblem::Malformed(m) => DecodeError::new(Reason::BadTime, format!("{field}: {m}")),
-        TimeProblem::OutOfRange(m) => {
-            DecodeError::new(Reason::TimeOutOfRange, format!("{field}: {m}"))
-        }
     }
 }
 
@@ -535,81 +526,106 @@ impl OperatorDecoder {
         !mapped.is_empty() && mapped.iter().all(|m| header.iter().any(|h| h == m))
     }
 
-    pub(crate) fn bind(&self, header: &Header) -> OperatorBinding<'_> {
-        let find = |names: &Option<ColumnNames>| -> Result<Vec<Column>, String> {
-            match names {
-                None => Ok(Vec::new()),
-                Some(n) => n.names().into_iter().map(|c| header.require(c)).collect(),
-            }
+    pub(crate) fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Binds to an export's header; `Err` names a missing column.
+    pub(crate) fn bind(&self, header: &Header) -> Result<OperatorBinding<'_>, String> {
+        let field = |names: &Option<ColumnNames>| -> Result<Field, String> {
+            let columns: Vec<Column> = match names {
+                None => Vec::new(),
+                Some(n) => n
+                    .names()
+                    .into_iter()
+                    .map(|c| header.require(c))
+                    .collect::<Result<_, _>>()?,
+            };
+            let label = columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" + ");
+            Ok(Field { columns, label })
         };
-        let columns = (|| {
-            Ok(BoundColumns {
-                id: find(&self.columns.id)?,
-                start_time: find(&self.columns.start_time)?,
-                end_time: find(&self.columns.end_time)?,
-                origin_lat: find(&self.columns.origin_lat)?,
-                origin_lon: find(&self.columns.origin_lon)?,
-                destination_lat: find(&self.columns.destination_lat)?,
-                destination_lon: find(&self.columns.destination_lon)?,
-                distance: find(&self.columns.distance)?,
-                mode: find(&self.columns.mode)?,
-            })
-        })();
-        OperatorBinding {
+        let c = &self.columns;
+        let columns = BoundColumns {
+            id: field(&c.id)?,
+            start_time: field(&c.start_time)?,
+            end_time: field(&c.end_time)?,
+            origin_lat: field(&c.origin_lat)?,
+            origin_lon: field(&c.origin_lon)?,
+            destination_lat: field(&c.destination_lat)?,
+            destination_lon: field(&c.destination_lon)?,
+            distance: field(&c.distance)?,
+            mode: field(&c.mode)?,
+        };
+        Ok(OperatorBinding {
             decoder: self,
             columns,
+        })
+    }
+}
+
+/// A mapped field: its columns (several are joined with a space) and its name in messages,
+/// both found once per table.
+#[derive(Debug)]
+struct Field {
+    columns: Vec<Column>,
+    label: String,
+}
+
+impl Field {
+    /// The field's text: `None` when every column is empty.
+    fn get<'r>(&self, row: &'r ByteRecord) -> Result<Option<Cow<'r, str>>, DecodeError<'r>> {
+        match self.columns.as_slice() {
+            [] => Ok(None),
+            [one] => one.get(row),
+            many => {
+                let parts = many
+                    .iter()
+                    .map(|c| c.get(row))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if parts.iter().all(Option::is_none) {
+                    return Ok(None);
+                }
+                let texts: Vec<&str> = parts.iter().map(|p| p.as_deref().unwrap_or("")).collect();
+                Ok(Some(Cow::Owned(texts.join(" "))))
+            }
         }
+    }
+
+    /// The field's text, or `missing_field`.
+    fn required<'r>(&self, row: &'r ByteRecord) -> Result<Cow<'r, str>, DecodeError<'r>> {
+        self.get(row)?.ok_or_else(|| missing(&self.label))
+    }
+
+    /// The field as a number; `None` when empty.
+    fn number<'r>(&self, row: &'r ByteRecord) -> Result<Option<f64>, DecodeError<'r>> {
+        self.get(row)?
+            .map(|t| parse_number(&self.label, &t))
+            .transpose()
     }
 }
 
 #[derive(Debug)]
 struct BoundColumns {
-    id: Vec<Column>,
-    start_time: Vec<Column>,
-    end_time: Vec<Column>,
-    origin_lat: Vec<Column>,
-    origin_lon: Vec<Column>,
-    destination_lat: Vec<Column>,
-    destination_lon: Vec<Column>,
-    distance: Vec<Column>,
-    mode: Vec<Column>,
-}
-
-/// The text of a (possibly joined) field: `None` when every column is empty.
-fn joined<'r>(
-    columns: &[Column],
-    row: &'r ByteRecord,
-) -> Result<Option<Cow<'r, str>>, DecodeError<'r>> {
-    match columns {
-        [] => Ok(None),
-        [one] => one.get(row),
-        many => {
-            let parts = many
-                .iter()
-                .map(|c| c.get(row))
-                .collect::<Result<Vec<_>, _>>()?;
-            if parts.iter().all(Option::is_none) {
-                return Ok(None);
-            }
-            let texts: Vec<&str> = parts.iter().map(|p| p.as_deref().unwrap_or("")).collect();
-            Ok(Some(Cow::Owned(texts.join(" "))))
-        }
-    }
-}
-
-fn label(columns: &[Column]) -> String {
-    columns
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect::<Vec<_>>()
-        .join(" + ")
+    id: Field,
+    start_time: Field,
+    end_time: Field,
+    origin_lat: Field,
+    origin_lon: Field,
+    destination_lat: Field,
+    destination_lon: Field,
+    distance: Field,
+    mode: Field,
 }
 
 /// An [`OperatorDecoder`] bound to one export's header.
 #[derive(Debug)]
 pub struct OperatorBinding<'d> {
     decoder: &'d OperatorDecoder,
-    columns: Result<BoundColumns, String>,
+    columns: BoundColumns,
 }
 
 impl OperatorBinding<'_> {
@@ -619,65 +635,53 @@ impl OperatorBinding<'_> {
         now: Option<EventTimeMs>,
     ) -> Decoded<'r> {
         let source = Cow::Borrowed(self.decoder.source.as_str());
-        let result = match &self.columns {
-            Ok(columns) => self.decode_trip(columns, row, now),
-            Err(message) => Err(DecodeError::new(Reason::MissingField, message.clone())),
-        };
-        Decoded::Event(
-            result
-                .map(|mut obs| {
-                    obs.source = source.clone();
-                    obs
-                })
-                .map_err(|mut e| {
-                    e.event_source = Some(source.clone());
-                    e
-                }),
-        )
+        Decoded::Event(check::with_source(self.decode_trip(row, now), source))
     }
 
     fn decode_trip<'r>(
         &'r self,
-        c: &BoundColumns,
         row: &'r ByteRecord,
         now: Option<EventTimeMs>,
     ) -> Result<Observation<'r>, DecodeError<'r>> {
-        let d = self.decoder;
-        let start_text =
-            joined(&c.start_time, row)?.ok_or_else(|| missing(&label(&c.start_time)))?;
-        let start = d.times.parse(&label(&c.start_time), &start_text)?;
+        let (d, c) = (self.decoder, &self.columns);
+        let start_text = c.start_time.required(row)?;
+        let start = d.times.parse(&c.start_time.label, &start_text)?;
         check_start_range(start, now)?;
-        let end_text = joined(&c.end_time, row)?;
+        let end_text = c.end_time.get(row)?;
         let end = end_text
             .as_deref()
-            .map(|t| d.times.parse(&label(&c.end_time), t))
+            .map(|t| d.times.parse(&c.end_time.label, t))
             .transpose()?
             .map(|end| check::end_after_start(start, end))
             .transpose()?;
-        let number = |columns: &[Column]| -> Result<Option<f64>, DecodeError<'r>> {
-            joined(columns, row)?
-                .map(|t| parse_number(&label(columns), &t))
-                .transpose()
-        };
-        let origin_lat = number(&c.origin_lat)?.ok_or_else(|| missing(&label(&c.origin_lat)))?;
-        let origin_lon = number(&c.origin_lon)?.ok_or_else(|| missing(&label(&c.origin_lon)))?;
+        let origin_lat = c
+            .origin_lat
+            .number(row)?
+            .ok_or_else(|| missing(&c.origin_lat.label))?;
+        let origin_lon = c
+            .origin_lon
+            .number(row)?
+            .ok_or_else(|| missing(&c.origin_lon.label))?;
         let origin = check::coordinate("origin", origin_lat, origin_lon)?;
-        let destination = match (number(&c.destination_lat)?, number(&c.destination_lon)?) {
+        let destination = match (
+            c.destination_lat.number(row)?,
+            c.destination_lon.number(row)?,
+        ) {
             (Some(lat), Some(lon)) => Some(check::coordinate("destination", lat, lon)?),
             _ => None,
         };
-        let distance = match number(&c.distance)? {
+        let distance = match c.distance.number(row)? {
             None => None,
             Some(n) if n >= 0.0 => Some(n * d.metres_per_unit),
             Some(n) => {
                 return Err(DecodeError::new(
                     Reason::BadValue,
-                    format!("{}: {n} must be ≥ 0", label(&c.distance)),
+                    format!("{}: {n} must be ≥ 0", c.distance.label),
                 ));
             }
         };
-        let mode = self.mode(c, row)?;
-        let id = match joined(&c.id, row)? {
+        let mode = self.mode(row)?;
+        let id = match c.id.get(row)? {
             Some(id) => id,
             None => Cow::Owned(derived_id(&[
                 &start_text,
@@ -701,11 +705,12 @@ impl OperatorBinding<'_> {
         })
     }
 
-    fn mode<'r>(&self, c: &BoundColumns, row: &'r ByteRecord) -> Result<Mode, DecodeError<'r>> {
+    fn mode<'r>(&self, row: &'r ByteRecord) -> Result<Mode, DecodeError<'r>> {
+        let field = &self.columns.mode;
         match &self.decoder.mode {
             ModeRule::Fixed(m) => Ok(*m),
-            ModeRule::Column { values, default } => match joined(&c.mode, row)? {
-                None => default.ok_or_else(|| missing(&label(&c.mode))),
+            ModeRule::Column { values, default } => match field.get(row)? {
+                None => default.ok_or_else(|| missing(&field.label)),
                 Some(v) => values
                     .get(&v.to_lowercase())
                     .copied()
@@ -715,7 +720,7 @@ impl OperatorBinding<'_> {
                             Reason::UnknownMode,
                             format!(
                                 "{}: {:?} is not in formats.csv.{}.modes or a canonical mode",
-                                label(&c.mode),
+                                field.label,
                                 shorten(&v),
                                 self.decoder.name
                             ),

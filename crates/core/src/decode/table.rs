@@ -30,7 +30,12 @@ pub enum TableDecoder {
 #[derive(Debug)]
 pub enum TableBinding<'d> {
     Trafikkdata(TrafikkdataBinding<'d>),
-    Operator(OperatorBinding<'d>),
+    Operator(Box<OperatorBinding<'d>>),
+    /// The header lacks a column the layout needs: every row is rejected, naming it.
+    MissingColumn {
+        source: &'d str,
+        message: String,
+    },
 }
 
 /// One data row as read, for the caller's bookkeeping (line numbers for examples, the row
@@ -57,10 +62,16 @@ impl TableDecoder {
     /// any extra columns do not matter).
     pub fn bind(&self, header: &ByteRecord) -> TableBinding<'_> {
         let header = Header::new(header);
-        match self {
-            TableDecoder::Trafikkdata(d) => TableBinding::Trafikkdata(d.bind(&header)),
-            TableDecoder::Operator(d) => TableBinding::Operator(d.bind(&header)),
-        }
+        let (bound, source) = match self {
+            TableDecoder::Trafikkdata(d) => {
+                (d.bind(&header).map(TableBinding::Trafikkdata), d.source())
+            }
+            TableDecoder::Operator(d) => (
+                d.bind(&header).map(|b| TableBinding::Operator(Box::new(b))),
+                d.source(),
+            ),
+        };
+        bound.unwrap_or_else(|message| TableBinding::MissingColumn { source, message })
     }
 
     /// Reads one table and hands every data row with its decoded item to `each`. Errors are
@@ -102,6 +113,11 @@ impl TableBinding<'_> {
         match self {
             TableBinding::Trafikkdata(b) => b.decode_row(row, now),
             TableBinding::Operator(b) => b.decode_row(row, now),
+            TableBinding::MissingColumn { source, message } => Decoded::Event(Err(DecodeError {
+                reason: Reason::MissingField,
+                message: message.clone(),
+                event_source: Some(Cow::Borrowed(source)),
+            })),
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::config::ConfigErrors;
 use crate::event::{GeoPoint, Kind, Observation};
 use crate::factor::PersonTripFactors;
 use crate::mode::Mode;
-use crate::time::{self, EventTimeMs, TimeProblem};
+use crate::time::{self, EventTimeMs};
 
 /// `[formats.trafikkdata]` as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -198,25 +198,25 @@ impl TrafikkdataDecoder {
         }
     }
 
-    pub(crate) fn bind(&self, header: &Header) -> TrafikkdataBinding<'_> {
-        let columns = (|| {
-            Ok(Columns {
-                point: header.require("Trafikkregistreringspunkt")?,
-                from: header.require("Fra")?,
-                to: header.require("Til")?,
-                lane: header.require("Felt")?,
-                volume: header.require("Trafikkmengde")?,
-                light_vehicles: header.require("< 5,6m")?,
-                coverage: header.find("Dekningsgrad (%)").map(|index| Column {
-                    index,
-                    name: "Dekningsgrad (%)".into(),
-                }),
-            })
-        })();
-        TrafikkdataBinding {
+    pub(crate) fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Binds to an export's header; `Err` names a missing column.
+    pub(crate) fn bind(&self, header: &Header) -> Result<TrafikkdataBinding<'_>, String> {
+        let columns = Columns {
+            point: header.require("Trafikkregistreringspunkt")?,
+            from: header.require("Fra")?,
+            to: header.require("Til")?,
+            lane: header.require("Felt")?,
+            volume: header.require("Trafikkmengde")?,
+            light_vehicles: header.require("< 5,6m")?,
+            coverage: header.require("Dekningsgrad (%)").ok(),
+        };
+        Ok(TrafikkdataBinding {
             decoder: self,
             columns,
-        }
+        })
     }
 }
 
@@ -235,51 +235,35 @@ struct Columns {
 #[derive(Debug)]
 pub struct TrafikkdataBinding<'d> {
     decoder: &'d TrafikkdataDecoder,
-    columns: Result<Columns, String>,
+    columns: Columns,
 }
 
-impl<'d> TrafikkdataBinding<'d> {
+impl TrafikkdataBinding<'_> {
     pub(crate) fn decode_row<'r>(
         &'r self,
         row: &'r ByteRecord,
         now: Option<EventTimeMs>,
     ) -> Decoded<'r> {
         let source = Cow::Borrowed(self.decoder.source.as_str());
-        let columns = match &self.columns {
-            Ok(c) => c,
-            Err(message) => {
-                return Decoded::Event(Err(with_source(
-                    DecodeError::new(Reason::MissingField, message.clone()),
-                    &source,
-                )));
-            }
-        };
-        match columns.lane.get(row) {
+        let decoded = match self.columns.lane.get(row) {
             Ok(Some(lane)) if lane != "Totalt" => {
                 return Decoded::Skipped {
                     source,
                     reason: SkipReason::NotATotal,
                 };
             }
-            Err(e) => return Decoded::Event(Err(with_source(e, &source))),
-            Ok(_) => {}
-        }
-        Decoded::Event(
-            self.decode_total(columns, row, now)
-                .map(|mut obs| {
-                    obs.source = source.clone();
-                    obs
-                })
-                .map_err(|e| with_source(e, &source)),
-        )
+            Ok(_) => self.decode_total(row, now),
+            Err(e) => Err(e),
+        };
+        Decoded::Event(check::with_source(decoded, source))
     }
 
     fn decode_total<'r>(
         &'r self,
-        columns: &Columns,
         row: &'r ByteRecord,
         now: Option<EventTimeMs>,
     ) -> Result<Observation<'r>, DecodeError<'r>> {
+        let columns = &self.columns;
         let point_id = columns.point.required(row)?;
         let mode = self.point_mode(&point_id)?;
         let place = self.decoder.points.get(&point_id).ok_or_else(|| {
@@ -292,9 +276,9 @@ impl<'d> TrafikkdataBinding<'d> {
                 ),
             )
         })?;
-        let start = interval_end(&columns.from, row)?;
+        let start = interval_time(&columns.from, row)?;
         check_start_range(start, now)?;
-        let end = check::end_after_start(start, interval_end(&columns.to, row)?)?;
+        let end = check::end_after_start(start, interval_time(&columns.to, row)?)?;
         let volume_column = match mode {
             Mode::Bicycle => &columns.volume,
             _ => &columns.light_vehicles,
@@ -357,21 +341,10 @@ impl<'d> TrafikkdataBinding<'d> {
     }
 }
 
-fn interval_end<'r>(column: &Column, row: &'r ByteRecord) -> Result<EventTimeMs, DecodeError<'r>> {
+/// `Fra` or `Til`: RFC 3339 with the local offset.
+fn interval_time<'r>(column: &Column, row: &'r ByteRecord) -> Result<EventTimeMs, DecodeError<'r>> {
     let text = column.required(row)?;
-    time::parse_rfc3339(&text).map_err(|p| match p {
-        TimeProblem::Malformed(m) => {
-            DecodeError::new(Reason::BadTime, format!("{}: {m}", column.name))
-        }
-        TimeProblem::OutOfRange(m) => {
-            DecodeError::new(Reason::TimeOutOfRange, format!("{}: {m}", column.name))
-        }
-    })
-}
-
-fn with_source<'r>(mut e: DecodeError<'r>, source: &Cow<'r, str>) -> DecodeError<'r> {
-    e.event_source = Some(source.clone());
-    e
+    time::parse_rfc3339(&text).map_err(|p| check::time_error(&column.name, p))
 }
 
 #[cfg(test)]
