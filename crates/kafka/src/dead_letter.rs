@@ -134,14 +134,7 @@ impl DeadLetters {
                 }
             }
         }
-        let mut confirmed = 0;
-        for delivery in pending {
-            match delivery.await {
-                Ok(Ok(_)) => confirmed += 1,
-                Ok(Err((e, _))) => return (confirmed, Some(e)),
-                Err(_) => return (confirmed, Some(KafkaError::Canceled)),
-            }
-        }
-        (confirmed, failure)
+        let (confirmed, failed_delivery) = crate::producer::await_deliveries(pending).await;
+        (confirmed, failed_delivery.or(failure))
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, KafkaResult};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 
 /// A producer with modeshare's delivery settings: idempotent, every replica acknowledges.
 pub struct EventProducer {
@@ -75,18 +75,33 @@ impl EventProducer {
                             record = r;
                             tokio::time::sleep(Duration::from_millis(10)).await;
                         }
-                        Err((e, _)) => return (delivered, Some(e)),
+                        Err((e, _)) => {
+                            let (confirmed, failure) = await_deliveries(pending).await;
+                            return (delivered + confirmed, failure.or(Some(e)));
+                        }
                     }
                 }
             }
-            for delivery in pending {
-                match delivery.await {
-                    Ok(Ok(_)) => delivered += 1,
-                    Ok(Err((e, _))) => return (delivered, Some(e)),
-                    Err(_) => return (delivered, Some(KafkaError::Canceled)),
-                }
+            let (confirmed, failure) = await_deliveries(pending).await;
+            delivered += confirmed;
+            if failure.is_some() {
+                return (delivered, failure);
             }
         }
         (delivered, None)
     }
+}
+
+/// Awaits deliveries in order: how many were confirmed before the first failure, and that
+/// failure.
+pub(crate) async fn await_deliveries(pending: Vec<DeliveryFuture>) -> (usize, Option<KafkaError>) {
+    let mut confirmed = 0;
+    for delivery in pending {
+        match delivery.await {
+            Ok(Ok(_)) => confirmed += 1,
+            Ok(Err((e, _))) => return (confirmed, Some(e)),
+            Err(_) => return (confirmed, Some(KafkaError::Canceled)),
+        }
+    }
+    (confirmed, None)
 }

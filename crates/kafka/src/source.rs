@@ -93,14 +93,18 @@ impl ClientContext for SourceContext {
     }
 }
 
+/// A rebalance's partitions as `(topic, partition)`.
+fn topic_partitions(list: &rdkafka::TopicPartitionList) -> Vec<(String, i32)> {
+    list.elements()
+        .iter()
+        .map(|e| (e.topic().to_owned(), e.partition()))
+        .collect()
+}
+
 impl ConsumerContext for SourceContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
-            let parts: Vec<(String, i32)> = list
-                .elements()
-                .iter()
-                .map(|e| (e.topic().to_owned(), e.partition()))
-                .collect();
+            let parts = topic_partitions(list);
             info!(partitions = ?parts, "partitions revoked");
             self.health.record_revoked(&parts);
             self.queue(SourceEvent::Revoked(parts));
@@ -109,11 +113,7 @@ impl ConsumerContext for SourceContext {
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(list) = rebalance {
-            let parts: Vec<(String, i32)> = list
-                .elements()
-                .iter()
-                .map(|e| (e.topic().to_owned(), e.partition()))
-                .collect();
+            let parts = topic_partitions(list);
             info!(partitions = ?parts, "partitions assigned");
             self.health.record_assigned(&parts);
             self.queue(SourceEvent::Assigned(parts));

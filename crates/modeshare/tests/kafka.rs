@@ -11,7 +11,8 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{
-    Service, assert_report_equals_replay, golden, metrics, replay_report, repo_root, sum,
+    Service, assert_report_equals, assert_report_equals_replay, golden, metrics, replay_report,
+    repo_root, sum,
 };
 use modeshare_kafka::EventProducer;
 use rdkafka::ClientConfig;
@@ -167,37 +168,18 @@ fn consumes_dead_letters_and_matches_replay() {
     assert_eq!(service.json("/healthz")["status"], "ok");
 
     // The dead-letter topic holds exactly the rejected messages, bytes unchanged, with reasons.
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", unique("reader"))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[dead.as_str()]).unwrap();
     let expected_rejected = expected["events"]["rejected"].as_u64().unwrap() as usize;
+    let letters = read_topic(&brokers, &dead, expected_rejected, 60);
+    assert_eq!(letters.len(), expected_rejected, "dead letters");
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
-    let mut letters = 0;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while letters < expected_rejected && Instant::now() < deadline {
-        let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        letters += 1;
-        let headers = m.headers().unwrap();
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|h| h.key == name)
-                .and_then(|h| h.value)
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-                .unwrap()
-        };
-        *reasons.entry(header("modeshare.reason")).or_default() += 1;
-        assert_eq!(header("modeshare.source.topic"), topic);
-        assert!(!header("modeshare.message").is_empty());
-        let payload = m.payload().unwrap_or_default();
+    for letter in &letters {
+        *reasons
+            .entry(letter.headers["modeshare.reason"].clone())
+            .or_default() += 1;
+        assert_eq!(letter.headers["modeshare.source.topic"], topic);
+        assert!(!letter.headers["modeshare.message"].is_empty());
         assert!(
-            messages.iter().any(|(_, p)| p == payload),
+            messages.iter().any(|(_, p)| *p == letter.payload),
             "a dead letter that was never sent"
         );
     }
@@ -208,38 +190,57 @@ fn consumes_dead_letters_and_matches_replay() {
         .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
         .collect();
     assert_eq!(reasons, want);
-    // Nothing more than the rejected messages.
-    assert!(
-        consumer
-            .poll(Duration::from_secs(2))
-            .is_none_or(|m| m.is_err()),
-        "an extra dead letter"
-    );
 
     service.stop("TERM", 20);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Messages in a topic, read from the beginning until `expected` arrived or the deadline.
+/// A message read back: its headers (as text) and payload.
+struct Received {
+    headers: BTreeMap<String, String>,
+    payload: Vec<u8>,
+}
+
+/// The messages of a topic from the beginning: read until `expected` arrived and then nothing
+/// more for 2 s (so extra messages are seen too), or until the deadline.
 #[allow(clippy::unwrap_used)]
-fn count_messages(brokers: &str, topic: &str, expected: usize, seconds: u64) -> usize {
+fn read_topic(brokers: &str, topic: &str, expected: usize, seconds: u64) -> Vec<Received> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
-        .set("group.id", unique("counter"))
+        .set("group.id", unique("reader"))
         .set("auto.offset.reset", "earliest")
         .create()
         .unwrap();
     consumer.subscribe(&[topic]).unwrap();
-    let mut n = 0;
+    let mut received = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while Instant::now() < deadline {
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(_)) => n += 1,
-            _ if n >= expected => break,
+        let wait = if received.len() >= expected {
+            2000
+        } else {
+            200
+        };
+        match consumer.poll(Duration::from_millis(wait)) {
+            Some(Ok(m)) => received.push(Received {
+                headers: m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| {
+                                let value =
+                                    h.value.map(String::from_utf8_lossy).unwrap_or_default();
+                                (h.key.to_owned(), value.into_owned())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                payload: m.payload().unwrap_or_default().to_vec(),
+            }),
+            _ if received.len() >= expected => break,
             _ => {}
         }
     }
-    n
+    received
 }
 
 /// `modeshare produce` refuses input with rejected events unless told otherwise, and then
@@ -274,7 +275,7 @@ fn produce_sends_only_valid_events() {
         "{stderr}"
     );
     assert_eq!(
-        count_messages(&brokers, &topic, 0, 3),
+        read_topic(&brokers, &topic, 0, 3).len(),
         0,
         "refused input must send nothing"
     );
@@ -286,7 +287,7 @@ fn produce_sends_only_valid_events() {
         stderr.contains(&format!("sent {valid} of {valid} valid events")),
         "{stderr}"
     );
-    assert_eq!(count_messages(&brokers, &topic, valid, 30), valid);
+    assert_eq!(read_topic(&brokers, &topic, valid, 30).len(), valid);
 }
 
 /// No broker at start: the service serves and says it is degraded; once a broker appears on
@@ -577,7 +578,6 @@ fn topics_decode_with_their_formats() {
         .unwrap();
     assert!(out.status.success());
     let expected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let read = expected["events"]["read"].as_u64().unwrap();
 
     let service = Service::start(&[
         "--config",
@@ -585,19 +585,7 @@ fn topics_decode_with_their_formats() {
         "--zones",
         zones.to_str().unwrap(),
     ]);
-    let report = service.wait_for("every event of both topics", 60, |s| {
-        let r = s.json("/api/report");
-        (r["events"]["read"].as_u64() == Some(read)).then_some(r)
-    });
-    for key in ["accepted", "rejected", "duplicates"] {
-        assert_eq!(
-            report["events"][key], expected["events"][key],
-            "events.{key}"
-        );
-    }
-    for key in ["rejections", "skipped", "zones", "cells"] {
-        assert_eq!(report[key], expected[key], "{key}");
-    }
+    assert_report_equals(&service, &expected, 60);
     let m = service.wait_for("skipped rows on /metrics", 10, |s| {
         let m = metrics(&s.get("/metrics").1);
         (sum(
@@ -618,21 +606,10 @@ fn topics_decode_with_their_formats() {
 
     // One dead letter per rejected trip or row: a trip's own JSON, or the header and the row.
     let rejected = expected["events"]["rejected"].as_u64().unwrap() as usize;
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", unique("reader"))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[dead.as_str()]).unwrap();
-    let mut letters = 0;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while letters < rejected && Instant::now() < deadline {
-        let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        letters += 1;
-        let payload = m.payload().unwrap_or_default();
+    let letters = read_topic(&brokers, &dead, rejected, 60);
+    assert_eq!(letters.len(), rejected, "dead letters");
+    for letter in &letters {
+        let payload = letter.payload.as_slice();
         if payload.starts_with(b"Trafikkregistreringspunkt;") {
             let rows: Vec<&[u8]> = payload
                 .split(|b| *b == b'\n')
@@ -645,7 +622,6 @@ fn topics_decode_with_their_formats() {
             assert!(trip["trip_id"].is_string(), "a single trip: {trip}");
         }
     }
-    assert_eq!(letters, rejected);
 
     service.stop("TERM", 20);
     std::fs::remove_dir_all(&dir).unwrap();

@@ -200,10 +200,15 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// Waits until the service has read as many events as the replay of the golden input, then
-/// checks that its `/api/report` equals the replay's (only `late` may differ: it depends on
-/// arrival order). Returns the service's report.
+/// checks that its `/api/report` equals the replay's. Returns the service's report.
 pub fn assert_report_equals_replay(service: &Service, seconds: u64) -> Value {
-    let expected = replay_report();
+    assert_report_equals(service, &replay_report(), seconds)
+}
+
+/// Waits until the service has read as many events as `expected` (a replay's report), then
+/// checks that its `/api/report` equals it (only `late` may differ: it depends on arrival
+/// order). Returns the service's report.
+pub fn assert_report_equals(service: &Service, expected: &Value, seconds: u64) -> Value {
     let read = expected["events"]["read"].as_u64().unwrap();
     let report = service.wait_for("every event in /api/report", seconds, |s| {
         let r = s.json("/api/report");
@@ -219,7 +224,7 @@ pub fn assert_report_equals_replay(service: &Service, seconds: u64) -> Value {
         report["events"]["late"].as_u64().unwrap()
             <= report["events"]["accepted"].as_u64().unwrap()
     );
-    for key in ["rejections", "zones", "cells"] {
+    for key in ["rejections", "skipped", "zones", "cells"] {
         assert_eq!(report[key], expected[key], "{key}");
     }
     report
