@@ -155,7 +155,11 @@ fn main() {
     let mut rng = SmallRng::seed_from_u64(7);
     let mut errors = ConfigErrors::default();
     let config: FormatsConfig = toml_config();
-    let formats = config.validate(RegistrationPoints::parse(POINTS).unwrap(), &mut errors);
+    let formats = config.validate(
+        RegistrationPoints::parse(POINTS).unwrap(),
+        None,
+        &mut errors,
+    );
     assert!(errors.is_empty(), "{errors}");
     let settings = settings(h3o::Resolution::Nine);
     let zones = Zones::from_geojson(ZONES).unwrap();

@@ -102,6 +102,9 @@ pub struct CommonArgs {
     /// H3 resolution of the cells (0–15).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=15))]
     pub resolution: Option<u8>,
+    /// The GTFS feed (zip or folder) that locates TIDES boardings, replacing `formats.tides.gtfs`.
+    #[arg(long, value_name = "FEED")]
+    pub gtfs: Option<PathBuf>,
 }
 
 impl CommonArgs {
@@ -110,6 +113,7 @@ impl CommonArgs {
         let overrides = Overrides {
             zones: self.zones.clone(),
             resolution: self.resolution,
+            gtfs: self.gtfs.clone(),
         };
         config::load(self.config.as_deref(), std::env::vars(), &overrides)
             .map_err(|e| Failure::Usage(e.into()))

@@ -103,6 +103,7 @@ impl Default for HttpConfig {
 pub struct Overrides {
     pub zones: Option<PathBuf>,
     pub resolution: Option<u8>,
+    pub gtfs: Option<PathBuf>,
 }
 
 /// The validated configuration.
@@ -162,6 +163,11 @@ pub fn load(
     if let Some(zones) = &overrides.zones {
         let zones = toml::Value::String(zones.display().to_string());
         set(&mut merged, &["spatial".into(), "zones".into()], zones).map_err(fail)?;
+    }
+    if let Some(gtfs) = &overrides.gtfs {
+        let gtfs = toml::Value::String(gtfs.display().to_string());
+        let keys = ["formats".into(), "tides".into(), "gtfs".into()];
+        set(&mut merged, &keys, gtfs).map_err(fail)?;
     }
     if let Some(r) = overrides.resolution {
         set(
@@ -227,7 +233,13 @@ impl ConfigFile {
             errors.push("formats.trafikkdata.registration_points", e);
             RegistrationPoints::default()
         });
-        let formats = self.formats.validate(points, &mut errors);
+        let gtfs = self.formats.tides.gtfs.as_ref().and_then(|path| {
+            crate::gtfs::load(Path::new(path))
+                .inspect(|feed| tracing::debug!("GTFS {path}: {}", feed.summary()))
+                .map_err(|e| errors.push("formats.tides.gtfs", e))
+                .ok()
+        });
+        let formats = self.formats.validate(points, gtfs, &mut errors);
         let kafka = self.kafka.as_ref().map(|k| k.validate(&mut errors));
         if let Some(k) = &self.kafka {
             for (i, topic) in k.topics.iter().enumerate() {

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod failure;
 pub mod generate;
+pub mod gtfs;
 pub mod produce;
 pub mod rejections;
 pub mod replay;

@@ -56,6 +56,10 @@ fn replay_inputs(
             Some(f) => f.clone(),
             None => detect(&mut input, config),
         };
+        config
+            .formats
+            .check(&format)
+            .map_err(|e| Failure::Usage(anyhow::anyhow!("{name}: read as {format}: {e}")))?;
         let decoder = FormatDecoder::new(&format, &config.formats, &config.settings.factors);
         let read = ReadInput {
             name: &name,

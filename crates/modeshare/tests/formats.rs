@@ -6,10 +6,13 @@
 //! Messy input covered: Latin-1 text, CRLF endings, quoted headers and fields, a header-only
 //! file, an empty unquoted trip id, a DST day of 25 hours, fractional epoch milliseconds, a
 //! pretty-printed MDS page, an MDS page on one line among single trips, rows missing a
-//! coordinate or a column, and trips lacking every MDS identifier.
+//! coordinate or a column, trips lacking every MDS identifier, TIDES rows with `NA` values,
+//! local timestamps (one in a repeated DST hour), unknown stops and trips, and an upper-case
+//! event type.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -28,8 +31,14 @@ fn zones() -> PathBuf {
 
 /// The report of `modeshare replay [--format F] FILES…`, and its stderr.
 fn replay(format: Option<&str>, files: &[&Path]) -> (Value, String) {
+    replay_with(&[], format, files)
+}
+
+/// `replay` with extra arguments (`--gtfs FEED`).
+fn replay_with(args: &[&OsStr], format: Option<&str>, files: &[&Path]) -> (Value, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_modeshare"));
     cmd.arg("replay")
+        .args(args)
         .arg("--config")
         .arg(fixture("config.toml"))
         .arg("--zones")
@@ -72,9 +81,13 @@ fn person_trips_close(got: &Value, want: &Value, path: &str) {
 /// Checks one sample: forced and recognised formats agree, the person trips equal the
 /// canonical version's, and the outcomes are the expected ones.
 fn check(file: &str, format: &str) -> Value {
+    check_with(&[], file, format)
+}
+
+fn check_with(args: &[&OsStr], file: &str, format: &str) -> Value {
     let path = fixture(file);
-    let (report, _) = replay(Some(format), &[&path]);
-    let (recognised, _) = replay(None, &[&path]);
+    let (report, _) = replay_with(args, Some(format), &[&path]);
+    let (recognised, _) = replay_with(args, None, &[&path]);
     assert_eq!(
         report, recognised,
         "{file}: the recognised format reads differently"
@@ -103,7 +116,7 @@ fn check(file: &str, format: &str) -> Value {
         &format!("{file}: cells"),
     );
     // Ids are stable (derived ones too): the same export sent twice counts once.
-    let (twice, _) = replay(Some(format), &[&path, &path]);
+    let (twice, _) = replay_with(args, Some(format), &[&path, &path]);
     assert_eq!(
         twice["events"]["duplicates"], report["events"]["accepted"],
         "{file}"
@@ -155,6 +168,80 @@ fn mds_trips_and_pages() {
     let (forced, _) = replay(Some("mds:2.0"), &[&fixture("mds-1.2-page.synthetic.json")]);
     assert_eq!(forced["events"]["accepted"], 0);
     assert!(forced["rejections"]["missing_field"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn tides_boardings_located_through_gtfs() {
+    let feed = |name: &str| fixture(name).into_os_string();
+    // The airport train: basic route_type 2, quoted CRLF rows, local times in the feed's zone.
+    let train = feed("entur-flytoget-gtfs.zip");
+    let r = check_with(
+        &["--gtfs".as_ref(), &train],
+        "tides-flytoget.synthetic.csv",
+        "tides",
+    );
+    let baerum = &r["zones"]["Bærum"]["person_trips"];
+    assert!(baerum["rail"].as_f64().unwrap() > 0.0, "{baerum}");
+    assert!(
+        baerum["bus"].as_f64().unwrap() > 0.0,
+        "the default mode: {baerum}"
+    );
+    // The airport coach: extended route_type 200, agency_timezone Europe/Berlin.
+    let coach = feed("entur-flybussen-gtfs.zip");
+    let r = check_with(
+        &["--gtfs".as_ref(), &coach],
+        "tides-flybussen.synthetic.csv",
+        "tides",
+    );
+    assert!(r["zones"]["Bærum"]["person_trips"]["bus"].as_f64().unwrap() > 0.0);
+    // The TIDES template itself: a header and no rows.
+    let template = fixture("tides-passenger_events.header-only.csv");
+    let (r, _) = replay_with(&["--gtfs".as_ref(), &coach], None, &[&template]);
+    assert_eq!(r["events"]["read"], 0);
+    // The same feed as a folder reads the same.
+    let dir = std::env::temp_dir().join(format!("modeshare-gtfs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut zip =
+        zip::ZipArchive::new(std::fs::File::open(fixture("entur-flytoget-gtfs.zip")).unwrap())
+            .unwrap();
+    zip.extract(&dir).unwrap();
+    let file = fixture("tides-flytoget.synthetic.csv");
+    let (from_zip, _) = replay_with(&["--gtfs".as_ref(), &train], Some("tides"), &[&file]);
+    let (from_dir, _) = replay_with(
+        &["--gtfs".as_ref(), dir.as_os_str()],
+        Some("tides"),
+        &[&file],
+    );
+    assert_eq!(from_zip, from_dir);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn tides_without_a_gtfs_feed_is_refused_with_the_setting_to_use() {
+    for format in [Some("tides"), None] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_modeshare"));
+        cmd.arg("replay");
+        if let Some(f) = format {
+            cmd.args(["--format", f]);
+        }
+        let out = cmd
+            .arg(fixture("tides-flybussen.synthetic.csv"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{format:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("formats.tides.gtfs"), "{stderr}");
+    }
+    // A feed that is not one names the problem.
+    let out = Command::new(env!("CARGO_BIN_EXE_modeshare"))
+        .args(["replay", "--format", "tides", "--gtfs"])
+        .arg(fixture("config.toml"))
+        .arg(fixture("tides-flybussen.synthetic.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a GTFS zip or folder"), "{stderr}");
 }
 
 #[test]

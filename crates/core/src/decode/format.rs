@@ -7,9 +7,11 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use super::gtfs::Gtfs;
 use super::mds::{MdsConfig, MdsDecoder, MdsSettings, MdsVersion};
 use super::operator::{OperatorConfig, OperatorDecoder, PRESETS};
 use super::table::{TableDecoder, row_document};
+use super::tides::{TidesConfig, TidesDecoder, TidesSettings};
 use super::trafikkdata::{RegistrationPoints, TrafikkdataConfig, TrafikkdataDecoder};
 use super::{CanonicalDecoder, Decoded};
 use crate::config::ConfigErrors;
@@ -26,6 +28,8 @@ pub enum Format {
     Mds(MdsVersion),
     /// Statens vegvesen trafikkdata hourly CSV.
     Trafikkdata,
+    /// TIDES `passenger_events` CSV, located through a GTFS feed.
+    Tides,
     /// An operator CSV layout: a preset or a `[formats.csv.NAME]` table.
     Csv(String),
 }
@@ -48,6 +52,7 @@ impl Format {
             "mds:1.2" | "mds:1" => Format::Mds(MdsVersion::V1),
             "mds:2.0" | "mds:2" => Format::Mds(MdsVersion::V2),
             "trafikkdata" => Format::Trafikkdata,
+            "tides" => Format::Tides,
             other => match other.strip_prefix("csv:") {
                 Some(name) if settings.operators.contains_key(name) => Format::Csv(name.into()),
                 Some(name) => {
@@ -60,23 +65,24 @@ impl Format {
                 None => {
                     return Err(format!(
                         "{other:?} is not a format (canonical, mds, mds:1.2, mds:2.0, \
-                         trafikkdata, csv:NAME)"
+                         trafikkdata, tides, csv:NAME)"
                     ));
                 }
             },
         };
+        settings.check(&format)?;
         Ok(format)
     }
 
     pub fn framing(&self) -> Framing {
         match self {
             Format::Canonical | Format::Mds(_) => Framing::Json,
-            Format::Trafikkdata | Format::Csv(_) => Framing::Table,
+            Format::Trafikkdata | Format::Tides | Format::Csv(_) => Framing::Table,
         }
     }
 
     /// The format of an input from its first bytes, when they say so unambiguously: a
-    /// trafikkdata or preset CSV header, or an MDS trip or page. `None` otherwise (the input
+    /// trafikkdata, TIDES or preset CSV header, or an MDS trip or page. `None` otherwise (the input
     /// is then read as canonical events, each line accepted or rejected with a reason).
     pub fn detect(head: &[u8], settings: &FormatSettings) -> Option<Format> {
         let head = super::table::text(head);
@@ -112,6 +118,12 @@ impl Format {
             .and_then(Result::ok)
             .map(|r| r.iter().map(str::to_owned).collect())
             .unwrap_or_default();
+        if ["passenger_event_id", "event_type"]
+            .iter()
+            .all(|c| columns.iter().any(|h| h == c))
+        {
+            return Some(Format::Tides);
+        }
         let matches: Vec<&OperatorDecoder> = settings
             .operators
             .values()
@@ -138,6 +150,7 @@ impl fmt::Display for Format {
             Format::Mds(MdsVersion::V1) => f.write_str("mds:1.2"),
             Format::Mds(MdsVersion::V2) => f.write_str("mds:2.0"),
             Format::Trafikkdata => f.write_str("trafikkdata"),
+            Format::Tides => f.write_str("tides"),
             Format::Csv(name) => write!(f, "csv:{name}"),
         }
     }
@@ -151,26 +164,32 @@ pub struct FormatsConfig {
     pub mds: MdsConfig,
     #[serde(default)]
     pub trafikkdata: TrafikkdataConfig,
+    #[serde(default)]
+    pub tides: TidesConfig,
     /// Operator CSV layouts by name; a name of a preset overrides that preset's keys.
     #[serde(default)]
     pub csv: BTreeMap<String, OperatorConfig>,
 }
 
-/// The validated `[formats]`, with the registration points trafikkdata exports need.
+/// The validated `[formats]`, with the registration points trafikkdata exports need and the
+/// GTFS feed TIDES boardings need.
 #[derive(Debug, Clone, Default)]
 pub struct FormatSettings {
     pub mds: MdsSettings,
     trafikkdata_source: String,
     trafikkdata_point_modes: BTreeMap<String, Mode>,
     points: RegistrationPoints,
+    tides: Option<TidesSettings>,
     operators: BTreeMap<String, OperatorDecoder>,
 }
 
 impl FormatsConfig {
-    /// Validates every format's settings; `points` is the registration-point list in use.
+    /// Validates every format's settings; `points` is the registration-point list in use and
+    /// `gtfs` the feed of `formats.tides.gtfs`, when one is configured.
     pub fn validate(
         &self,
         points: RegistrationPoints,
+        gtfs: Option<Gtfs>,
         errors: &mut ConfigErrors,
     ) -> FormatSettings {
         let mut operators = BTreeMap::new();
@@ -188,12 +207,25 @@ impl FormatsConfig {
             trafikkdata_source: self.trafikkdata.source.clone(),
             trafikkdata_point_modes: self.trafikkdata.validate(errors),
             points,
+            tides: self.tides.validate(gtfs, errors),
             operators,
         }
     }
 }
 
 impl FormatSettings {
+    /// Whether `format` can be read with these settings (`tides` needs a GTFS feed).
+    pub fn check(&self, format: &Format) -> Result<(), String> {
+        if *format == Format::Tides && self.tides.is_none() {
+            return Err(
+                "tides needs the agency's GTFS feed for stop positions and route \
+                        types: set formats.tides.gtfs to a GTFS zip or folder (or pass --gtfs)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     /// Names of the CSV layouts (`csv:NAME`).
     pub fn csv_layouts(&self) -> impl Iterator<Item = &str> {
         self.operators.keys().map(String::as_str)
@@ -227,6 +259,13 @@ impl FormatDecoder {
                     factors.clone(),
                 ),
             ))),
+            Format::Tides => match &settings.tides {
+                Some(tides) => FormatDecoder::Table(Box::new(TableDecoder::Tides(
+                    TidesDecoder::new(tides.clone(), factors.clone()),
+                ))),
+                // `Format::parse` and `FormatSettings::check` refuse `tides` without a feed.
+                None => FormatDecoder::Canonical(CanonicalDecoder::new(factors.clone())),
+            },
             Format::Csv(name) => match settings.operators.get(name) {
                 Some(d) => {
                     FormatDecoder::Table(Box::new(TableDecoder::Operator(Box::new(d.clone()))))

@@ -4,10 +4,13 @@
 mod canonical;
 mod check;
 mod format;
+mod gtfs;
 mod json;
+mod local_time;
 mod mds;
 mod operator;
 mod table;
+mod tides;
 mod trafikkdata;
 
 use std::borrow::Cow;
@@ -15,9 +18,12 @@ use std::fmt;
 
 pub use canonical::CanonicalDecoder;
 pub use format::{Format, FormatDecoder, FormatSettings, FormatsConfig, Framing};
+pub use gtfs::{Gtfs, GtfsTables, TripMode, route_type_mode};
+pub use local_time::LocalTimeRule;
 pub use mds::{MdsConfig, MdsDecoder, MdsSettings, MdsVersion, ProviderConfig, vehicle_mode};
-pub use operator::{LocalTimeRule, OperatorConfig, OperatorDecoder, PRESETS};
+pub use operator::{OperatorConfig, OperatorDecoder, PRESETS};
 pub use table::{Row, TableBinding, TableDecoder, row_document};
+pub use tides::{TidesConfig, TidesDecoder};
 pub use trafikkdata::{RegistrationPoints, TrafikkdataConfig, TrafikkdataDecoder};
 
 use crate::event::Observation;
@@ -28,14 +34,18 @@ pub enum SkipReason {
     /// A trafikkdata row for one lane or one direction; only the point's `Totalt` row is an
     /// event (summing every row would count each vehicle two or three times).
     NotATotal,
+    /// A TIDES passenger event other than a boarding (an alighting, a door or ramp event):
+    /// only boardings start person trips.
+    NotABoarding,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 1] = [SkipReason::NotATotal];
+    pub const ALL: [SkipReason; 2] = [SkipReason::NotATotal, SkipReason::NotABoarding];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             SkipReason::NotATotal => "not_a_total",
+            SkipReason::NotABoarding => "not_a_boarding",
         }
     }
 }

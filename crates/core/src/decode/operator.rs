@@ -11,11 +11,10 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use csv::ByteRecord;
-use jiff::civil::DateTime;
-use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 use super::check::{self, check_start_range, missing};
+use super::local_time::{LocalTimeRule, LocalTimes};
 use super::table::{Column, Header, derived_id, parse_number};
 use super::{DecodeError, Decoded, Reason, shorten};
 use crate::config::ConfigErrors;
@@ -228,17 +227,6 @@ fn preset(name: &str) -> Option<OperatorConfig> {
     }
 }
 
-/// What to do with a local time a DST change makes ambiguous (it happens twice) or skips.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LocalTimeRule {
-    /// The earlier of a repeated time, the later of a skipped one (RFC 5545).
-    Compatible,
-    Earlier,
-    Later,
-    /// Reject the row as `bad_time`.
-    Reject,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 enum TimeFormat {
     Iso,
@@ -249,16 +237,13 @@ enum TimeFormat {
 
 /// How one layout's times are read.
 #[derive(Debug, Clone)]
-struct LocalTimes {
-    zone: TimeZone,
-    zone_name: String,
+struct Times {
+    local: LocalTimes,
     format: TimeFormat,
-    rule: LocalTimeRule,
 }
 
-impl LocalTimes {
+impl Times {
     fn parse<'a>(&self, field: &str, text: &str) -> Result<EventTimeMs, DecodeError<'a>> {
-        let bad = |m: String| DecodeError::new(Reason::BadTime, format!("{field}: {m}"));
         let epoch = |scale: f64| -> Result<EventTimeMs, DecodeError<'a>> {
             let n = parse_number(field, text)?;
             time::from_epoch_ms(n * scale).map_err(|p| check::time_error(field, p))
@@ -266,19 +251,9 @@ impl LocalTimes {
         match &self.format {
             TimeFormat::EpochMs => epoch(1.0),
             TimeFormat::EpochS => epoch(1000.0),
-            TimeFormat::Iso => {
-                if let Ok(ts) = text.parse::<jiff::Timestamp>() {
-                    return Ok(EventTimeMs(ts.as_millisecond()));
-                }
-                match text.parse::<DateTime>() {
-                    Ok(dt) => self.local(field, dt),
-                    Err(_) => Err(bad(format!(
-                        "{:?} is not an ISO 8601 date and time",
-                        shorten(text)
-                    ))),
-                }
-            }
+            TimeFormat::Iso => self.local.parse_iso(field, text),
             TimeFormat::Pattern(pattern) => {
+                let bad = |m: String| DecodeError::new(Reason::BadTime, format!("{field}: {m}"));
                 let parsed = jiff::fmt::strtime::parse(pattern, text).map_err(|_| {
                     bad(format!(
                         "{:?} does not match the time format {pattern:?}",
@@ -296,35 +271,9 @@ impl LocalTimes {
                         shorten(text)
                     ))
                 })?;
-                self.local(field, dt)
+                self.local.local(field, dt)
             }
         }
-    }
-
-    fn local<'a>(&self, field: &str, dt: DateTime) -> Result<EventTimeMs, DecodeError<'a>> {
-        let ambiguous = self.zone.to_ambiguous_timestamp(dt);
-        let what = if ambiguous.is_ambiguous() {
-            "happens twice (DST ends)"
-        } else {
-            "does not exist (DST begins)"
-        };
-        let resolved = match self.rule {
-            LocalTimeRule::Compatible => ambiguous.compatible(),
-            LocalTimeRule::Earlier => ambiguous.earlier(),
-            LocalTimeRule::Later => ambiguous.later(),
-            LocalTimeRule::Reject => ambiguous.unambiguous(),
-        };
-        resolved
-            .map(|ts| EventTimeMs(ts.as_millisecond()))
-            .map_err(|_| {
-                DecodeError::new(
-                    Reason::BadTime,
-                    format!(
-                        "{field}: {dt} {what} in {}; set local_time to earlier or later to accept it",
-                        self.zone_name
-                    ),
-                )
-            })
     }
 }
 
@@ -346,7 +295,7 @@ pub struct OperatorDecoder {
     source: String,
     mode: ModeRule,
     delimiter: u8,
-    times: LocalTimes,
+    times: Times,
     metres_per_unit: f64,
     columns: ColumnMap,
 }
@@ -425,14 +374,6 @@ impl OperatorDecoder {
                 b','
             }
         };
-        let zone_name = config.time_zone.clone().unwrap_or_else(|| "UTC".into());
-        let zone = TimeZone::get(&zone_name).unwrap_or_else(|_| {
-            errors.push(
-                key("time_zone"),
-                format!("{zone_name:?} is not an IANA time zone"),
-            );
-            TimeZone::UTC
-        });
         let format = match config.time_format.as_deref().unwrap_or("iso") {
             "iso" => TimeFormat::Iso,
             "epoch_ms" => TimeFormat::EpochMs,
@@ -446,19 +387,14 @@ impl OperatorDecoder {
                 TimeFormat::Iso
             }
         };
-        let rule = match config.local_time.as_deref().unwrap_or("compatible") {
-            "compatible" => LocalTimeRule::Compatible,
-            "earlier" => LocalTimeRule::Earlier,
-            "later" => LocalTimeRule::Later,
-            "reject" => LocalTimeRule::Reject,
-            other => {
-                errors.push(
-                    key("local_time"),
-                    format!("{other:?} is not compatible, earlier, later or reject"),
-                );
-                LocalTimeRule::Compatible
-            }
-        };
+        let rule =
+            LocalTimeRule::from_config(key("local_time"), config.local_time.as_deref(), errors);
+        let local = LocalTimes::from_config(
+            key("time_zone"),
+            config.time_zone.as_deref().unwrap_or("UTC"),
+            rule,
+            errors,
+        );
         let metres_per_unit = match config.distance_unit.as_deref().unwrap_or("m") {
             "m" => 1.0,
             "km" => 1000.0,
@@ -486,12 +422,7 @@ impl OperatorDecoder {
             source,
             mode,
             delimiter,
-            times: LocalTimes {
-                zone,
-                zone_name,
-                format,
-                rule,
-            },
+            times: Times { local, format },
             metres_per_unit,
             columns: config.columns,
         })

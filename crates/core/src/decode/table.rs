@@ -1,4 +1,4 @@
-//! CSV tables (trafikkdata exports, operator trip exports): the header's columns, field text
+//! CSV tables (trafikkdata exports, TIDES passenger events, operator trip exports): the header's columns, field text
 //! (UTF-8, else Latin-1), numbers with decimal commas, stable ids for rows without one, and
 //! the one-row document a rejected row is dead-lettered as.
 //!
@@ -13,6 +13,7 @@ use csv::{ByteRecord, ReaderBuilder, Trim};
 
 use super::check::missing;
 use super::operator::{OperatorBinding, OperatorDecoder};
+use super::tides::{TidesBinding, TidesDecoder};
 use super::trafikkdata::{TrafikkdataBinding, TrafikkdataDecoder};
 use super::{DecodeError, Decoded, Reason, number_text, shorten};
 use crate::time::EventTimeMs;
@@ -23,6 +24,7 @@ type Result<'a, T> = std::result::Result<T, DecodeError<'a>>;
 #[derive(Debug, Clone)]
 pub enum TableDecoder {
     Trafikkdata(TrafikkdataDecoder),
+    Tides(TidesDecoder),
     Operator(Box<OperatorDecoder>),
 }
 
@@ -30,6 +32,7 @@ pub enum TableDecoder {
 #[derive(Debug)]
 pub enum TableBinding<'d> {
     Trafikkdata(TrafikkdataBinding<'d>),
+    Tides(TidesBinding<'d>),
     Operator(Box<OperatorBinding<'d>>),
     /// The header lacks a column the layout needs: every row is rejected, naming it.
     MissingColumn {
@@ -54,6 +57,7 @@ impl TableDecoder {
     pub fn delimiter(&self) -> u8 {
         match self {
             TableDecoder::Trafikkdata(_) => b';',
+            TableDecoder::Tides(_) => b',',
             TableDecoder::Operator(d) => d.delimiter(),
         }
     }
@@ -66,6 +70,7 @@ impl TableDecoder {
             TableDecoder::Trafikkdata(d) => {
                 (d.bind(&header).map(TableBinding::Trafikkdata), d.source())
             }
+            TableDecoder::Tides(d) => (d.bind(&header).map(TableBinding::Tides), d.source()),
             TableDecoder::Operator(d) => (
                 d.bind(&header).map(|b| TableBinding::Operator(Box::new(b))),
                 d.source(),
@@ -112,6 +117,7 @@ impl TableBinding<'_> {
     pub fn decode_row<'r>(&'r self, row: &'r ByteRecord, now: Option<EventTimeMs>) -> Decoded<'r> {
         match self {
             TableBinding::Trafikkdata(b) => b.decode_row(row, now),
+            TableBinding::Tides(b) => b.decode_row(row, now),
             TableBinding::Operator(b) => b.decode_row(row, now),
             TableBinding::MissingColumn { source, message } => Decoded::Event(Err(DecodeError {
                 reason: Reason::MissingField,

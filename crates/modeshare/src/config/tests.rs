@@ -92,7 +92,7 @@ fn environment_then_flags_override_the_file() {
     assert_eq!(c.settings.resolution, h3o::Resolution::Eight);
     let flags = Overrides {
         resolution: Some(10),
-        zones: None,
+        ..Overrides::default()
     };
     let c = load_with(file, &[("MODESHARE__SPATIAL__RESOLUTION", "8")], &flags).unwrap();
     assert_eq!(c.settings.resolution, h3o::Resolution::Ten);
@@ -205,4 +205,58 @@ fn every_shipped_config_file_loads() {
         }
     }
     assert!(checked >= 3, "only {checked} config files found");
+}
+
+#[test]
+fn a_gtfs_feed_enables_tides_from_the_file_the_environment_or_the_flag() {
+    let feed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/formats/entur-flytoget-gtfs.zip");
+    let feed = feed.to_str().unwrap();
+    let without = load_with(None, &[], &Overrides::default()).unwrap();
+    let refused = Format::parse("tides", &without.formats).unwrap_err();
+    assert!(refused.contains("formats.tides.gtfs"), "{refused}");
+    let file = format!("[formats.tides]\ngtfs = {feed:?}\n");
+    let from_file = load_with(Some(&file), &[], &Overrides::default()).unwrap();
+    assert_eq!(
+        Format::parse("tides", &from_file.formats),
+        Ok(Format::Tides)
+    );
+    let from_env = load_with(
+        None,
+        &[("MODESHARE__FORMATS__TIDES__GTFS", feed)],
+        &Overrides::default(),
+    );
+    assert!(from_env.is_ok());
+    let flags = Overrides {
+        gtfs: Some(PathBuf::from(feed)),
+        ..Overrides::default()
+    };
+    let from_flag = load_with(None, &[], &flags).unwrap();
+    assert_eq!(
+        Format::parse("tides", &from_flag.formats),
+        Ok(Format::Tides)
+    );
+    // A missing feed, or a table missing from it, is a configuration error naming the key.
+    let missing = format!("[formats.tides]\ngtfs = \"{feed}.nope\"\n");
+    let e = load_with(Some(&missing), &[], &Overrides::default()).unwrap_err();
+    assert!(
+        e.0.iter().any(|m| m.starts_with("formats.tides.gtfs: ")),
+        "{:?}",
+        e.0
+    );
+    let dir = std::env::temp_dir().join(format!("modeshare-gtfs-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("stops.txt"),
+        "stop_id,stop_lat,stop_lon\nA,59.9,10.5\n",
+    )
+    .unwrap();
+    let partial = format!("[formats.tides]\ngtfs = {:?}\n", dir.to_str().unwrap());
+    let e = load_with(Some(&partial), &[], &Overrides::default()).unwrap_err();
+    assert!(
+        e.0.iter().any(|m| m.contains("the feed has no trips.txt")),
+        "{:?}",
+        e.0
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
