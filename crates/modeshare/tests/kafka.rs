@@ -530,8 +530,10 @@ fn topics_decode_with_their_formats() {
     let formats = repo_root().join("tests/fixtures/formats");
     let brokers = broker();
     let (mds_topic, counter_topic, dead) = (unique("mds"), unique("counters"), unique("dead"));
+    let apc_topic = unique("apc");
     create_topic(&mds_topic, 1);
     create_topic(&counter_topic, 1);
+    create_topic(&apc_topic, 1);
     let v2 = std::fs::read(formats.join("mds-2.0-trips.synthetic.ndjson")).unwrap();
     let mut mds: Vec<(Option<Vec<u8>>, Vec<u8>)> = v2
         .split(|b| *b == b'\n')
@@ -546,6 +548,9 @@ fn topics_decode_with_their_formats() {
     assert_eq!(send(&brokers, &mds_topic, &mds), mds.len());
     let export = std::fs::read(formats.join("trafikkdata-baerum-dst.synthetic.csv")).unwrap();
     assert_eq!(send(&brokers, &counter_topic, &[(None, export)]), 1);
+    let boardings = std::fs::read(formats.join("tides-flytoget.synthetic.csv")).unwrap();
+    assert_eq!(send(&brokers, &apc_topic, &[(None, boardings)]), 1);
+    let feed = formats.join("entur-flytoget-gtfs.zip");
 
     let dir = std::env::temp_dir().join(unique("config"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -554,9 +559,12 @@ fn topics_decode_with_their_formats() {
     std::fs::write(
         &config,
         format!(
-            "{base}\n[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\ndead_letter_topic = \"{dead}\"\n\
+            "{base}\n[formats.tides]\ngtfs = {:?}\n\
+             [kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\ndead_letter_topic = \"{dead}\"\n\
              [[kafka.topics]]\nname = \"{mds_topic}\"\nformat = \"mds\"\n\
-             [[kafka.topics]]\nname = \"{counter_topic}\"\nformat = \"trafikkdata\"\n",
+             [[kafka.topics]]\nname = \"{counter_topic}\"\nformat = \"trafikkdata\"\n\
+             [[kafka.topics]]\nname = \"{apc_topic}\"\nformat = \"tides\"\n",
+            feed.to_str().unwrap(),
             unique("group")
         ),
     )
@@ -566,6 +574,7 @@ fn topics_decode_with_their_formats() {
         "mds-2.0-trips.synthetic.ndjson",
         "mds-1.2-page.synthetic.json",
         "trafikkdata-baerum-dst.synthetic.csv",
+        "tides-flytoget.synthetic.csv",
     ];
     let out = Command::new(env!("CARGO_BIN_EXE_modeshare"))
         .arg("replay")
@@ -595,14 +604,13 @@ fn topics_decode_with_their_formats() {
         ) > 0.0)
             .then_some(m)
     });
-    assert_eq!(
-        sum(
-            &m,
-            "modeshare_rows_skipped_total",
-            &[("reason", "not_a_total")]
-        ),
-        expected["skipped"]["not_a_total"].as_f64().unwrap()
-    );
+    for reason in ["not_a_total", "not_a_boarding"] {
+        assert_eq!(
+            sum(&m, "modeshare_rows_skipped_total", &[("reason", reason)]),
+            expected["skipped"][reason].as_f64().unwrap(),
+            "{reason}"
+        );
+    }
 
     // One dead letter per rejected trip or row: a trip's own JSON, or the header and the row.
     let rejected = expected["events"]["rejected"].as_u64().unwrap() as usize;
@@ -617,6 +625,9 @@ fn topics_decode_with_their_formats() {
                 .collect();
             assert_eq!(rows.len(), 2, "a header and one row");
             assert!(rows[1].windows(8).any(|w| w == b";Totalt;"));
+        } else if payload.starts_with(b"passenger_event_id,") {
+            let rows = payload.split(|b| *b == b'\n').filter(|l| !l.is_empty());
+            assert_eq!(rows.count(), 2, "a header and one row");
         } else {
             let trip: serde_json::Value = serde_json::from_slice(payload).unwrap();
             assert!(trip["trip_id"].is_string(), "a single trip: {trip}");
