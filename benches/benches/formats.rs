@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use modeshare_benches::{ZONES, settings};
 use modeshare_core::config::ConfigErrors;
-use modeshare_core::decode::{Decoded, Format, FormatDecoder, FormatsConfig, RegistrationPoints};
+use modeshare_core::decode::{
+    Decoded, Format, FormatDecoder, FormatsConfig, Gtfs, GtfsTables, RegistrationPoints,
+};
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::zone::Zones;
 use rand::rngs::SmallRng;
@@ -137,6 +139,53 @@ fn kansascity(events: usize, rng: &mut SmallRng) -> String {
     out
 }
 
+/// A GTFS feed of 100 stops around Bærum and 1,000 trips on bus (3) and extended-rail (106)
+/// routes, as `stops.txt`, `trips.txt`, `routes.txt`, `agency.txt`.
+fn gtfs_tables(rng: &mut SmallRng) -> [String; 4] {
+    let mut stops = String::from("stop_id,stop_name,stop_lat,stop_lon\n");
+    for s in 0..100 {
+        let (lat, lon) = place(rng);
+        let _ = writeln!(stops, "NSR:Quay:{s},Stop {s},{lat},{lon}");
+    }
+    let mut trips = String::from("route_id,service_id,trip_id\n");
+    for t in 0..1000 {
+        let _ = writeln!(trips, "R{},all,trip-{t}", t % 2);
+    }
+    let routes = "route_id,route_type\nR0,3\nR1,106\n".to_owned();
+    let agency =
+        "agency_id,agency_name,agency_url,agency_timezone\nA,Ruter,https://ruter.no,Europe/Oslo\n"
+            .to_owned();
+    [stops, trips, routes, agency]
+}
+
+/// TIDES passenger events: per stop visit a boarding and an alighting, so one row in two is
+/// an event; local timestamps without an offset, as many APC exports write them.
+fn tides(events: usize) -> String {
+    let mut out = String::from(
+        "passenger_event_id,service_date,event_timestamp,location_ping_id,trip_id_performed,trip_id_scheduled,trip_stop_sequence,scheduled_stop_sequence,event_type,vehicle_id,device_id,train_car_id,stop_id,pattern_id,event_count\n",
+    );
+    for i in 0..events {
+        let t = jiff::Timestamp::from_millisecond(START_MS + i as i64 * 1000).unwrap();
+        let local = t
+            .in_tz("Europe/Oslo")
+            .unwrap()
+            .strftime("%Y-%m-%dT%H:%M:%S")
+            .to_string();
+        let (trip, stop) = (i % 1000, (i * 7) % 100);
+        for (suffix, event_type) in [("on", "Passenger boarded"), ("off", "Passenger alighted")] {
+            let _ = writeln!(
+                out,
+                "pe-{i}-{suffix},2024-05-02,{local},,trip-{trip},trip-{trip},{},{},{event_type},bus-{},apc-1,,NSR:Quay:{stop},,{}",
+                i % 30 + 1,
+                i % 30 + 1,
+                trip % 90,
+                i % 4 + 1
+            );
+        }
+    }
+    out
+}
+
 fn best_of<F: FnMut() -> usize>(runs: usize, mut f: F) -> (f64, usize) {
     let (mut best, mut n) = (f64::INFINITY, 0);
     for _ in 0..runs {
@@ -155,9 +204,17 @@ fn main() {
     let mut rng = SmallRng::seed_from_u64(7);
     let mut errors = ConfigErrors::default();
     let config: FormatsConfig = toml_config();
+    let [stops, trips, routes, agency] = gtfs_tables(&mut rng);
+    let gtfs = Gtfs::parse(GtfsTables {
+        stops: stops.as_bytes(),
+        trips: trips.as_bytes(),
+        routes: routes.as_bytes(),
+        agency: Some(agency.as_bytes()),
+    })
+    .unwrap();
     let formats = config.validate(
         RegistrationPoints::parse(POINTS).unwrap(),
-        None,
+        Some(gtfs),
         &mut errors,
     );
     assert!(errors.is_empty(), "{errors}");
@@ -199,6 +256,11 @@ fn main() {
             "trafikkdata (1 row in 5 is an event)",
             "trafikkdata".into(),
             trafikkdata(events),
+        ),
+        (
+            "tides (1 row in 2 is a boarding)",
+            "tides".into(),
+            tides(events),
         ),
         (
             "csv:oslobysykkel (ISO times)",
