@@ -47,6 +47,15 @@ impl ModeTotals {
         self.0[mode.index()]
     }
 
+    /// Every mode's tally, in [`Mode::ALL`] order.
+    pub fn tallies(&self) -> &[ModeTally; Mode::COUNT] {
+        &self.0
+    }
+
+    pub fn from_tallies(tallies: [ModeTally; Mode::COUNT]) -> ModeTotals {
+        ModeTotals(tallies)
+    }
+
     /// Person trips over all modes.
     pub fn total(&self) -> PersonTrips {
         self.0

@@ -10,6 +10,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::Deserialize;
 
+use crate::checkpoint::SavedDedup;
 use crate::config::ConfigErrors;
 use crate::time::{DurationMs, EventTimeMs};
 
@@ -146,6 +147,44 @@ impl DedupMemory {
         *swept_at = Some(watermark);
         let oldest_kept = watermark.saturating_sub(*horizon);
         seen.retain(|_, t| *t >= oldest_kept);
+    }
+
+    /// The memory as a checkpoint stores it.
+    pub(crate) fn save(&self) -> SavedDedup {
+        match &self.0 {
+            Memory::Exact(seen) => {
+                SavedDedup::Exact(seen.iter().map(|k| k.0.to_le_bytes()).collect())
+            }
+            Memory::Horizon {
+                horizon,
+                seen,
+                swept_at,
+            } => SavedDedup::Horizon {
+                horizon: horizon.0,
+                seen: seen.iter().map(|(k, t)| (k.0.to_le_bytes(), t.0)).collect(),
+                swept_at: swept_at.map(|t| t.0),
+            },
+        }
+    }
+
+    /// The memory a checkpoint stored.
+    pub(crate) fn restore(saved: SavedDedup) -> DedupMemory {
+        let key = |bytes: [u8; 16]| DedupKey(u128::from_le_bytes(bytes));
+        DedupMemory(match saved {
+            SavedDedup::Exact(keys) => Memory::Exact(keys.into_iter().map(key).collect()),
+            SavedDedup::Horizon {
+                horizon,
+                seen,
+                swept_at,
+            } => Memory::Horizon {
+                horizon: DurationMs(horizon),
+                seen: seen
+                    .into_iter()
+                    .map(|(k, t)| (key(k), EventTimeMs(t)))
+                    .collect(),
+                swept_at: swept_at.map(EventTimeMs),
+            },
+        })
     }
 
     /// How many ids are remembered.

@@ -47,6 +47,15 @@ impl PersonTrips {
         self.0 == 0
     }
 
+    /// The amount in units of 10⁻⁶, for checkpoints.
+    pub(crate) fn micros(self) -> u64 {
+        self.0
+    }
+
+    pub(crate) fn from_micros(micros: u64) -> PersonTrips {
+        PersonTrips(micros)
+    }
+
     /// Splits the amount in proportion to `weights`, exactly: the parts always add up to the
     /// whole (the remainder of the rounding goes to the first parts, one unit each).
     pub fn split(self, weights: &[u64]) -> Vec<PersonTrips> {

@@ -8,6 +8,7 @@
 //! GeoJSON text. IO crates and the binary wrap it; they never reach into its internals.
 
 pub mod aggregate;
+pub mod checkpoint;
 pub mod config;
 pub mod decode;
 pub mod dedup;

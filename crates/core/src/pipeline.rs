@@ -4,6 +4,7 @@
 //! rejection (print an example, dead-letter it) but never has to count it.
 
 use crate::aggregate::Totals;
+use crate::checkpoint::{SavedPipeline, SavedTotals};
 use crate::config::Settings;
 use crate::decode::{CanonicalDecoder, DecodeError, Decoded, SkipReason};
 use crate::dedup::{DedupKey, DedupMemory};
@@ -60,6 +61,37 @@ impl Pipeline {
     pub fn live(settings: Settings, zones: Zones) -> Pipeline {
         let dedup = DedupMemory::with_horizon(settings.dedup_horizon);
         Pipeline::new(settings, zones, dedup, true)
+    }
+
+    /// Whether this is a live pipeline (windows and a dedup horizon), not a batch replay's.
+    pub fn is_live(&self) -> bool {
+        self.windows.is_some()
+    }
+
+    /// The state as a checkpoint stores it.
+    pub(crate) fn save(&self) -> SavedPipeline {
+        SavedPipeline {
+            totals: SavedTotals::save(&self.totals),
+            windows: self.windows.as_ref().map(WindowState::save),
+            dedup: self.dedup.save(),
+        }
+    }
+
+    /// A pipeline with the state a checkpoint stored.
+    pub(crate) fn restore(
+        saved: SavedPipeline,
+        settings: Settings,
+        zones: Zones,
+    ) -> Result<Pipeline, String> {
+        let zone_count = zones.len();
+        let live = saved.windows.is_some();
+        let mut pipeline = Pipeline::new(settings, zones, DedupMemory::restore(saved.dedup), live);
+        pipeline.totals = saved.totals.restore(zone_count)?;
+        pipeline.windows = saved
+            .windows
+            .map(|w| WindowState::restore(w, zone_count))
+            .transpose()?;
+        Ok(pipeline)
     }
 
     /// Observes one non-empty line. `input` names the file or topic and stands in for the

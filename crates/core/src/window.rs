@@ -15,6 +15,7 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 use crate::aggregate::ModeTotals;
+use crate::checkpoint::{SavedDate, SavedModeTotals, SavedWindows};
 use crate::config::ConfigErrors;
 use crate::event::{Kind, Observation};
 use crate::factor::PersonTrips;
@@ -284,6 +285,48 @@ impl WindowState {
             days_from: None,
             last_day: None,
         }
+    }
+
+    /// The state as a checkpoint stores it.
+    pub(crate) fn save(&self) -> SavedWindows {
+        let zones = |t: &Vec<ModeTotals>| t.iter().map(SavedModeTotals::from).collect();
+        SavedWindows {
+            zone_count: self.zone_count as u64,
+            buckets: self.buckets.iter().map(|(b, t)| (*b, zones(t))).collect(),
+            days: self
+                .days
+                .iter()
+                .map(|(d, t)| (SavedDate::from(*d), zones(t)))
+                .collect(),
+            max_event_time: self.max_event_time.map(|t| t.0),
+            days_from: self.days_from.map(SavedDate::from),
+        }
+    }
+
+    /// The state a checkpoint stored, for `zone_count` zones.
+    pub(crate) fn restore(saved: SavedWindows, zone_count: usize) -> Result<WindowState, String> {
+        if saved.zone_count != zone_count as u64 {
+            return Err(format!(
+                "windows for {} zones, the configuration has {zone_count}",
+                saved.zone_count
+            ));
+        }
+        let zones = |t: Vec<SavedModeTotals>| -> Result<Vec<ModeTotals>, String> {
+            if t.len() != zone_count {
+                return Err(format!("{} zone tallies, expected {zone_count}", t.len()));
+            }
+            t.into_iter().map(ModeTotals::try_from).collect()
+        };
+        let mut state = WindowState::new(zone_count);
+        for (bucket, t) in saved.buckets {
+            state.buckets.insert(bucket, zones(t)?);
+        }
+        for (day, t) in saved.days {
+            state.days.insert(Date::try_from(day)?, zones(t)?);
+        }
+        state.max_event_time = saved.max_event_time.map(EventTimeMs);
+        state.days_from = saved.days_from.map(Date::try_from).transpose()?;
+        Ok(state)
     }
 
     /// The newest event time seen.

@@ -1,0 +1,407 @@
+//! Checkpoints: one pipeline's state with the input position it covers, as versioned, checked
+//! bytes. Writing them to disk is the caller's; this module only encodes and validates.
+//!
+//! ```text
+//! magic "MODESHARE-CKPT\0\0" (16) │ format version u16 │ fingerprint u64 │ payload length u64
+//! │ payload checksum u64 (xxh3) │ payload (postcard)
+//! ```
+//! All integers little-endian. The payload holds the position, the totals, the windows and
+//! the dedup memory in a form of its own (names for reasons, plain integers for cells, dates
+//! and amounts), so internal types can change without changing the format.
+//!
+//! The fingerprint covers the configuration that shapes state: zones (names and geometry), H3
+//! resolution, the mode list, the bucket length, the calendar time zone, and whether the state
+//! is live (windows, dedup horizon) or a batch replay's. A checkpoint whose fingerprint differs
+//! is refused, never read into state of another shape.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::{Xxh3, xxh3_64};
+
+use crate::aggregate::{EventCounts, ModeTally, ModeTotals, SourceCounts, Totals};
+use crate::config::Settings;
+use crate::decode::{Reason, SkipReason};
+use crate::factor::PersonTrips;
+use crate::mode::Mode;
+use crate::pipeline::Pipeline;
+use crate::time::EventTimeMs;
+use crate::zone::Zones;
+
+const MAGIC: &[u8; 16] = b"MODESHARE-CKPT\0\0";
+/// The format written; older versions would be read here once there are any.
+pub const FORMAT_VERSION: u16 = 1;
+const HEADER_LEN: usize = 16 + 2 + 8 + 8 + 8;
+
+/// Where in its input a checkpoint's state ends: what to read next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Position {
+    /// A Kafka partition: the next offset to read.
+    Offset(i64),
+    /// A replay: the input (by index in the command line) and the byte and line to continue at.
+    Input { index: u32, byte: u64, line: u64 },
+}
+
+/// The configuration that shapes state, hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint(pub u64);
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl Fingerprint {
+    /// The fingerprint of state built with `settings` and `zones`; `live` for the service's
+    /// state, not for a batch replay's.
+    pub fn of(settings: &Settings, zones: &Zones, live: bool) -> Fingerprint {
+        let mut h = Xxh3::new();
+        let mut text = |t: &str| {
+            h.update(&(t.len() as u64).to_le_bytes());
+            h.update(t.as_bytes());
+        };
+        text(if live { "live" } else { "replay" });
+        for mode in Mode::ALL {
+            text(mode.as_str());
+        }
+        text(&u8::from(settings.resolution).to_string());
+        text(&settings.windows.bucket.0.to_string());
+        text(&settings.windows.time_zone_name);
+        for (_, zone) in zones.iter() {
+            text(&zone.name);
+            for polygon in &zone.area {
+                for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+                    let coords: Vec<String> = ring
+                        .coords()
+                        .map(|c| format!("{:x},{:x}", c.x.to_bits(), c.y.to_bits()))
+                        .collect();
+                    text(&coords.join(";"));
+                }
+                text("|");
+            }
+        }
+        Fingerprint(h.digest())
+    }
+}
+
+/// Why checkpoint bytes cannot be resumed from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("not a modeshare checkpoint (its first bytes are not the checkpoint header)")]
+    NotACheckpoint,
+    #[error("checkpoint format version {found}, this modeshare reads version {FORMAT_VERSION}")]
+    UnsupportedVersion { found: u16 },
+    #[error("the checkpoint is damaged: {0}")]
+    Corrupt(String),
+    #[error(
+        "the checkpoint was made with another configuration (fingerprint {found}, the \
+         configuration now is {expected}): zones, resolution, modes, bucket or time zone changed"
+    )]
+    ConfigurationChanged {
+        found: Fingerprint,
+        expected: Fingerprint,
+    },
+}
+
+/// A pipeline restored from a checkpoint, and where its input continues.
+#[derive(Debug)]
+pub struct Restored {
+    pub pipeline: Pipeline,
+    pub position: Position,
+}
+
+/// Encodes a pipeline's state and the position it covers.
+pub fn encode(pipeline: &Pipeline, position: Position, fingerprint: Fingerprint) -> Vec<u8> {
+    let saved = SavedCheckpoint {
+        position,
+        state: pipeline.save(),
+    };
+    // Serialising plain integers, strings and vectors into a Vec cannot fail.
+    let payload = postcard::to_allocvec(&saved).unwrap_or_default();
+    let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&fingerprint.0.to_le_bytes());
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
+    bytes.extend_from_slice(&payload);
+    bytes
+}
+
+/// Reads the position of a checkpoint without restoring its state (its header and payload are
+/// still fully checked).
+pub fn position(bytes: &[u8], expected: Fingerprint) -> Result<Position, CheckpointError> {
+    Ok(payload(bytes, expected)?.position)
+}
+
+/// Validates checkpoint bytes and restores the pipeline they hold, with `settings` and `zones`
+/// (which must have the fingerprint it was made with); `live` as for [`Fingerprint::of`].
+pub fn decode(
+    bytes: &[u8],
+    settings: Settings,
+    zones: Zones,
+    live: bool,
+) -> Result<Restored, CheckpointError> {
+    let expected = Fingerprint::of(&settings, &zones, live);
+    let saved = payload(bytes, expected)?;
+    let pipeline =
+        Pipeline::restore(saved.state, settings, zones).map_err(CheckpointError::Corrupt)?;
+    Ok(Restored {
+        pipeline,
+        position: saved.position,
+    })
+}
+
+fn payload(bytes: &[u8], expected: Fingerprint) -> Result<SavedCheckpoint, CheckpointError> {
+    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(CheckpointError::NotACheckpoint);
+    }
+    let header = bytes.get(..HEADER_LEN).ok_or_else(|| {
+        CheckpointError::Corrupt(format!("{} bytes, shorter than its header", bytes.len()))
+    })?;
+    let u64_at = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&header[at..at + 8]);
+        u64::from_le_bytes(b)
+    };
+    let version = u16::from_le_bytes([header[16], header[17]]);
+    if version != FORMAT_VERSION {
+        return Err(CheckpointError::UnsupportedVersion { found: version });
+    }
+    let found = Fingerprint(u64_at(18));
+    if found != expected {
+        return Err(CheckpointError::ConfigurationChanged { found, expected });
+    }
+    let (length, checksum) = (u64_at(26), u64_at(34));
+    let payload = &bytes[HEADER_LEN..];
+    if payload.len() as u64 != length {
+        return Err(CheckpointError::Corrupt(format!(
+            "{} bytes of state, the header says {length} (a write cut short?)",
+            payload.len()
+        )));
+    }
+    if xxh3_64(payload) != checksum {
+        return Err(CheckpointError::Corrupt(
+            "the state does not match its checksum".into(),
+        ));
+    }
+    postcard::from_bytes(payload).map_err(|e| CheckpointError::Corrupt(e.to_string()))
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedCheckpoint {
+    position: Position,
+    state: SavedPipeline,
+}
+
+/// A pipeline's state as stored.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SavedPipeline {
+    pub(crate) totals: SavedTotals,
+    pub(crate) windows: Option<SavedWindows>,
+    pub(crate) dedup: SavedDedup,
+}
+
+/// Events and person trips (10⁻⁶ units) per mode, in [`Mode::ALL`] order.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SavedModeTotals(Vec<(u64, u64)>);
+
+impl From<&ModeTotals> for SavedModeTotals {
+    fn from(t: &ModeTotals) -> Self {
+        SavedModeTotals(
+            t.tallies()
+                .iter()
+                .map(|t| (t.events, t.person_trips.micros()))
+                .collect(),
+        )
+    }
+}
+
+impl TryFrom<SavedModeTotals> for ModeTotals {
+    type Error = String;
+
+    fn try_from(saved: SavedModeTotals) -> Result<Self, String> {
+        let tallies: Vec<ModeTally> = saved
+            .0
+            .into_iter()
+            .map(|(events, micros)| ModeTally {
+                events,
+                person_trips: PersonTrips::from_micros(micros),
+            })
+            .collect();
+        let tallies: [ModeTally; Mode::COUNT] =
+            tallies.try_into().map_err(|t: Vec<ModeTally>| {
+                format!("{} mode tallies, expected {}", t.len(), Mode::COUNT)
+            })?;
+        Ok(ModeTotals::from_tallies(tallies))
+    }
+}
+
+/// A calendar date as `(year, month, day)`.
+#[derive(Serialize, Deserialize, Clone, Copy)]
+pub(crate) struct SavedDate(i16, i8, i8);
+
+impl From<jiff::civil::Date> for SavedDate {
+    fn from(d: jiff::civil::Date) -> Self {
+        SavedDate(d.year(), d.month(), d.day())
+    }
+}
+
+impl TryFrom<SavedDate> for jiff::civil::Date {
+    type Error = String;
+
+    fn try_from(d: SavedDate) -> Result<Self, String> {
+        jiff::civil::Date::new(d.0, d.1, d.2).map_err(|e| format!("a stored date: {e}"))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SavedWindows {
+    pub(crate) zone_count: u64,
+    pub(crate) buckets: Vec<(i64, Vec<SavedModeTotals>)>,
+    pub(crate) days: Vec<(SavedDate, Vec<SavedModeTotals>)>,
+    pub(crate) max_event_time: Option<i64>,
+    pub(crate) days_from: Option<SavedDate>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum SavedDedup {
+    Exact(Vec<[u8; 16]>),
+    Horizon {
+        horizon: i64,
+        seen: Vec<([u8; 16], i64)>,
+        swept_at: Option<i64>,
+    },
+}
+
+/// `read, accepted, rejected, duplicates, late`.
+type SavedCounts = [u64; 5];
+
+#[derive(Serialize, Deserialize)]
+struct SavedSource {
+    name: String,
+    events: SavedCounts,
+    rejections: Vec<(String, u64)>,
+    skipped: Vec<(String, u64)>,
+    partial_coverage: u64,
+    last_seen: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SavedTotals {
+    events: SavedCounts,
+    rejections: Vec<(String, u64)>,
+    skipped: Vec<(String, u64)>,
+    by_source: Vec<SavedSource>,
+    by_zone: Vec<SavedModeTotals>,
+    by_cell: Vec<(u64, SavedModeTotals)>,
+}
+
+fn counts(e: &EventCounts) -> SavedCounts {
+    [e.read, e.accepted, e.rejected, e.duplicates, e.late]
+}
+
+fn event_counts(c: SavedCounts) -> EventCounts {
+    let [read, accepted, rejected, duplicates, late] = c;
+    EventCounts {
+        read,
+        accepted,
+        rejected,
+        duplicates,
+        late,
+    }
+}
+
+fn reasons<R: Copy>(
+    map: &std::collections::BTreeMap<R, u64>,
+    name: fn(R) -> &'static str,
+) -> Vec<(String, u64)> {
+    map.iter().map(|(r, n)| (name(*r).to_owned(), *n)).collect()
+}
+
+fn reason_map<R: Ord + Copy>(
+    saved: Vec<(String, u64)>,
+    all: &[R],
+    name: fn(R) -> &'static str,
+) -> Result<std::collections::BTreeMap<R, u64>, String> {
+    saved
+        .into_iter()
+        .map(|(text, n)| {
+            all.iter()
+                .find(|r| name(**r) == text)
+                .map(|r| (*r, n))
+                .ok_or_else(|| format!("unknown reason {text:?}"))
+        })
+        .collect()
+}
+
+impl SavedTotals {
+    pub(crate) fn save(t: &Totals) -> SavedTotals {
+        SavedTotals {
+            events: counts(&t.events),
+            rejections: reasons(&t.rejections, Reason::as_str),
+            skipped: reasons(&t.skipped, SkipReason::as_str),
+            by_source: t
+                .by_source
+                .iter()
+                .map(|(name, s)| SavedSource {
+                    name: name.clone(),
+                    events: counts(&s.events),
+                    rejections: reasons(&s.rejections, Reason::as_str),
+                    skipped: reasons(&s.skipped, SkipReason::as_str),
+                    partial_coverage: s.partial_coverage,
+                    last_seen: s.last_seen.map(|t| t.0),
+                })
+                .collect(),
+            by_zone: t.by_zone.iter().map(SavedModeTotals::from).collect(),
+            by_cell: t
+                .by_cell
+                .iter()
+                .map(|(cell, m)| (u64::from(*cell), SavedModeTotals::from(m)))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn restore(self, zone_count: usize) -> Result<Totals, String> {
+        if self.by_zone.len() != zone_count {
+            return Err(format!(
+                "totals for {} zones, the configuration has {zone_count}",
+                self.by_zone.len()
+            ));
+        }
+        let mut by_source = Vec::with_capacity(self.by_source.len());
+        for s in self.by_source {
+            by_source.push((
+                s.name,
+                SourceCounts {
+                    events: event_counts(s.events),
+                    rejections: reason_map(s.rejections, &Reason::ALL, Reason::as_str)?,
+                    skipped: reason_map(s.skipped, &SkipReason::ALL, SkipReason::as_str)?,
+                    partial_coverage: s.partial_coverage,
+                    last_seen: s.last_seen.map(EventTimeMs),
+                },
+            ));
+        }
+        let mut by_cell = crate::spatial::CellMap::default();
+        for (cell, m) in self.by_cell {
+            let cell = h3o::CellIndex::try_from(cell).map_err(|e| format!("a stored cell: {e}"))?;
+            by_cell.insert(cell, ModeTotals::try_from(m)?);
+        }
+        Ok(Totals {
+            events: event_counts(self.events),
+            rejections: reason_map(self.rejections, &Reason::ALL, Reason::as_str)?,
+            skipped: reason_map(self.skipped, &SkipReason::ALL, SkipReason::as_str)?,
+            by_source,
+            by_zone: self
+                .by_zone
+                .into_iter()
+                .map(ModeTotals::try_from)
+                .collect::<Result<_, _>>()?,
+            by_cell,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
