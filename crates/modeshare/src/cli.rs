@@ -135,11 +135,16 @@ pub fn open_inputs(paths: &[String]) -> Result<Vec<Input>, Failure> {
 pub struct ReplayArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The input format: canonical, mds (mds:1.2, mds:2.0), trafikkdata, or csv:NAME (a
+    /// The input format: canonical, mds (mds:1.2, mds:2.0), trafikkdata, tides, or csv:NAME (a
     /// preset: oslobysykkel, louisville, kansascity, indianapolis; or a [formats.csv.NAME]
     /// layout). Default: recognised from each input's first bytes, else canonical.
     #[arg(long, value_name = "F")]
     pub format: Option<String>,
+    /// Checkpoint the replay in DIR every `[state] interval` and after each input, and resume
+    /// an interrupted replay of the same inputs from there (the checkpoint is removed once the
+    /// replay completes). Line-by-line inputs resume at the line; others at their start.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
     /// Input files: newline-delimited JSON, an MDS page, or a CSV table; `-` reads stdin.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<String>,

@@ -60,6 +60,9 @@ pub struct ConfigFile {
     /// The HTTP server of `modeshare run`.
     #[serde(default)]
     pub http: HttpConfig,
+    /// Checkpoints of the live state (and of `replay --state`).
+    #[serde(default)]
+    pub state: StateConfig,
     /// The built-in simulator, the default source of `modeshare run`.
     #[serde(default)]
     pub simulator: SimulatorConfig,
@@ -98,6 +101,90 @@ impl Default for HttpConfig {
     }
 }
 
+/// `[state]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// Where checkpoints are kept (relative to the working directory).
+    #[serde(default = "default_state_dir")]
+    pub dir: String,
+    /// How often state is checkpointed; Kafka offsets are committed after each checkpoint.
+    #[serde(default = "default_state_interval")]
+    pub interval: String,
+    /// A damaged, foreign or mismatched checkpoint, or a committed Kafka offset without one:
+    /// `refuse` (stop with the error) or `rebuild` (set the file aside and read the partition
+    /// again from its earliest retained offset).
+    #[serde(default = "default_on_bad_checkpoint")]
+    pub on_bad_checkpoint: String,
+}
+
+fn default_state_dir() -> String {
+    "modeshare-state".into()
+}
+
+fn default_state_interval() -> String {
+    "10s".into()
+}
+
+fn default_on_bad_checkpoint() -> String {
+    "refuse".into()
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            dir: default_state_dir(),
+            interval: default_state_interval(),
+            on_bad_checkpoint: default_on_bad_checkpoint(),
+        }
+    }
+}
+
+/// What to do with a checkpoint that cannot be resumed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBadCheckpoint {
+    Refuse,
+    Rebuild,
+}
+
+/// The validated `[state]`.
+#[derive(Debug, Clone)]
+pub struct StateSettings {
+    pub dir: std::path::PathBuf,
+    pub interval: std::time::Duration,
+    pub on_bad_checkpoint: OnBadCheckpoint,
+}
+
+impl StateConfig {
+    fn validate(&self, errors: &mut ConfigErrors) -> StateSettings {
+        if self.dir.trim().is_empty() {
+            errors.push("state.dir", "must not be empty");
+        }
+        let interval = errors.duration(
+            "state.interval",
+            &self.interval,
+            DurationMs(50)..=DurationMs::from_days(1),
+            DurationMs(10_000),
+        );
+        let on_bad_checkpoint = match self.on_bad_checkpoint.as_str() {
+            "refuse" => OnBadCheckpoint::Refuse,
+            "rebuild" => OnBadCheckpoint::Rebuild,
+            other => {
+                errors.push(
+                    "state.on_bad_checkpoint",
+                    format!("{other:?} is not \"refuse\" or \"rebuild\""),
+                );
+                OnBadCheckpoint::Refuse
+            }
+        };
+        StateSettings {
+            dir: self.dir.clone().into(),
+            interval: std::time::Duration::from_millis(interval.0.unsigned_abs()),
+            on_bad_checkpoint,
+        }
+    }
+}
+
 /// Values given on the command line; they win over every other layer.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -115,6 +202,7 @@ pub struct AppConfig {
     pub formats: FormatSettings,
     pub listen: std::net::SocketAddr,
     pub publish_interval: std::time::Duration,
+    pub state: StateSettings,
     pub simulator: SimulatorSettings,
     pub kafka: Option<KafkaSettings>,
 }
@@ -220,6 +308,7 @@ impl ConfigFile {
         );
         let publish_interval = std::time::Duration::from_millis(publish_interval.0.unsigned_abs());
         let simulator = self.simulator.validate(&mut errors);
+        let state = self.state.validate(&mut errors);
         let points = match &self.formats.trafikkdata.registration_points {
             None => RegistrationPoints::parse(DEFAULT_REGISTRATION_POINTS)
                 .map_err(|e| format!("embedded registration points: {e}")),
@@ -276,6 +365,7 @@ impl ConfigFile {
             formats,
             listen,
             publish_interval,
+            state,
             simulator,
             kafka,
         })

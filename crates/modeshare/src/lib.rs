@@ -11,3 +11,4 @@ pub mod produce;
 pub mod rejections;
 pub mod replay;
 pub mod run;
+pub mod state_dir;

@@ -1,9 +1,11 @@
 //! `modeshare replay`: files or stdin → the report on stdout, a summary on stderr.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use modeshare_core::checkpoint::{self, Fingerprint, Position, Restored};
 use modeshare_core::decode::{DecodeError, Format, FormatDecoder, TableDecoder};
 use modeshare_core::pipeline::{Outcome, Pipeline};
 use modeshare_core::report::Report;
@@ -14,12 +16,25 @@ use crate::cli::{ReplayArgs, open_inputs};
 use crate::config::AppConfig;
 use crate::failure::Failure;
 use crate::rejections::RejectionLog;
+use crate::state_dir::StateDir;
 
 pub fn run(args: &ReplayArgs) -> Result<(), Failure> {
     let config = args.common.load_config()?;
     let inputs = open_inputs(&args.files)?;
     let started = Instant::now();
-    let (pipeline, examples) = replay_inputs(&config, args.format.as_deref(), inputs)?;
+    let mut checkpoints = args
+        .state
+        .as_deref()
+        .map(|dir| Checkpoints::new(dir, &config, &args.files, args.format.as_deref()));
+    let (pipeline, examples) = replay_inputs(
+        &config,
+        args.format.as_deref(),
+        inputs,
+        checkpoints.as_mut(),
+    )?;
+    if let Some(c) = &checkpoints {
+        c.finish();
+    }
     let report = pipeline.report();
     let mut stdout = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut stdout, &report)
@@ -41,17 +56,47 @@ fn replay_inputs(
     config: &AppConfig,
     format: Option<&str>,
     inputs: Vec<Input>,
+    mut checkpoints: Option<&mut Checkpoints>,
 ) -> Result<(Pipeline, RejectionLog), Failure> {
     let forced = format
         .map(|f| Format::parse(f, &config.formats))
         .transpose()
         .map_err(|e| Failure::Usage(anyhow::anyhow!("--format: {e}")))?;
-    let mut pipeline = Pipeline::for_replay(config.settings.clone(), config.zones.clone());
+    let restored = match checkpoints.as_deref() {
+        Some(c) => c.load(config)?,
+        None => None,
+    };
+    let (mut pipeline, resume) = match restored {
+        Some(r) => (r.pipeline, r.position),
+        None => (
+            Pipeline::for_replay(config.settings.clone(), config.zones.clone()),
+            Position::Input {
+                index: 0,
+                byte: 0,
+                line: 0,
+            },
+        ),
+    };
+    let Position::Input {
+        index: resume_index,
+        byte: resume_byte,
+        line: resume_line,
+    } = resume
+    else {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "the replay checkpoint holds a Kafka position; remove it to start over"
+        )));
+    };
     let mut examples = RejectionLog::default();
     let progress = progress_bar(&inputs);
     let mut done_bytes = 0;
-    for mut input in inputs {
+    for (index, mut input) in inputs.into_iter().enumerate() {
+        let index = index as u32;
         let name = input.name.clone();
+        if index < resume_index {
+            done_bytes += input.size.unwrap_or(0);
+            continue;
+        }
         let format = match &forced {
             Some(f) => f.clone(),
             None => detect(&mut input, config),
@@ -67,15 +112,122 @@ fn replay_inputs(
             progress: &progress,
             done_bytes,
         };
+        // Only line-by-line inputs are checkpointed part-way; others resume at their start.
+        let (input, start) = match &decoder {
+            FormatDecoder::Canonical(_) if index == resume_index && resume_byte > 0 => {
+                let resumed = Input::open_at(&name, resume_byte).map_err(|e| {
+                    Failure::Input(anyhow::anyhow!(
+                        "resuming {name} at byte {resume_byte}: {e}"
+                    ))
+                })?;
+                (resumed, (resume_line, resume_byte))
+            }
+            _ => (input, (0, 0)),
+        };
+        let mut saver = checkpoints.as_deref_mut().map(|c| (c, index));
         done_bytes += match &decoder {
-            FormatDecoder::Canonical(_) => read.lines(input, &mut pipeline, &mut examples),
+            FormatDecoder::Canonical(_) => {
+                read.lines(input, start, &mut pipeline, &mut examples, saver.as_mut())
+            }
             FormatDecoder::Table(table) => read.table(input, table, &mut pipeline, &mut examples),
             FormatDecoder::Mds(_) => read.documents(input, &decoder, &mut pipeline, &mut examples),
         }
         .map_err(|e| Failure::Input(anyhow::anyhow!("reading {name}: {e}")))?;
+        if let Some(c) = checkpoints.as_deref_mut() {
+            let next = Position::Input {
+                index: index + 1,
+                byte: 0,
+                line: 0,
+            };
+            c.save(&pipeline, next)?;
+        }
     }
     progress.finish_and_clear();
     Ok((pipeline, examples))
+}
+
+/// `replay --state DIR`: the replay's checkpoint, kept under a key of its format and inputs,
+/// written every `[state] interval` and after each input, removed once the replay is done.
+struct Checkpoints {
+    dir: StateDir,
+    file: PathBuf,
+    fingerprint: Fingerprint,
+    interval: Duration,
+    written_at: Instant,
+}
+
+impl Checkpoints {
+    fn new(dir: &Path, config: &AppConfig, files: &[String], format: Option<&str>) -> Checkpoints {
+        let mut key = xxhash_rust::xxh3::Xxh3::new();
+        for part in std::iter::once(format.unwrap_or("")).chain(files.iter().map(String::as_str)) {
+            key.update(part.as_bytes());
+            key.update(&[0]);
+        }
+        let dir = StateDir::new(dir);
+        let file = dir.file(&["replay", &format!("{:016x}", key.digest())]);
+        eprintln!(
+            "checkpointing to {} every {:?} and after each input",
+            file.display(),
+            config.state.interval
+        );
+        Checkpoints {
+            dir,
+            file,
+            fingerprint: Fingerprint::of(&config.settings, &config.zones, false),
+            interval: config.state.interval,
+            written_at: Instant::now(),
+        }
+    }
+
+    /// The state of an interrupted replay of the same inputs, if there is one.
+    fn load(&self, config: &AppConfig) -> Result<Option<Restored>, Failure> {
+        let file = self.file.display();
+        let Some(bytes) = self
+            .dir
+            .read(&self.file)
+            .map_err(|e| Failure::Input(anyhow::anyhow!("reading the checkpoint {file}: {e}")))?
+        else {
+            return Ok(None);
+        };
+        let restored =
+            checkpoint::decode(&bytes, config.settings.clone(), config.zones.clone(), false)
+                .map_err(|e| {
+                    Failure::Usage(anyhow::anyhow!(
+                        "cannot resume from {file}: {e}; remove it to replay from the start"
+                    ))
+                })?;
+        if let Position::Input { index, byte, line } = restored.position {
+            eprintln!(
+                "resuming from {file}: input {} at line {line} (byte {byte}); the rejection \
+                 examples below are those of this run",
+                index + 1
+            );
+        }
+        Ok(Some(restored))
+    }
+
+    fn due(&self) -> bool {
+        self.written_at.elapsed() >= self.interval
+    }
+
+    fn save(&mut self, pipeline: &Pipeline, position: Position) -> Result<(), Failure> {
+        let bytes = checkpoint::encode(pipeline, position, self.fingerprint);
+        self.dir.write(&self.file, &bytes).map_err(|e| {
+            Failure::Input(anyhow::anyhow!(
+                "writing the checkpoint {}: {e}",
+                self.file.display()
+            ))
+        })?;
+        self.written_at = Instant::now();
+        Ok(())
+    }
+
+    /// The replay is complete: the next one of the same inputs starts over.
+    fn finish(&self) {
+        if let Err(e) = self.dir.remove(&self.file) {
+            eprintln!("cannot remove the checkpoint {}: {e}", self.file.display());
+        }
+    }
 }
 
 /// The format of an input from its first bytes (canonical when they do not say, with a
@@ -105,14 +257,18 @@ struct ReadInput<'a> {
 }
 
 impl ReadInput<'_> {
+    /// Lines from `start` (line and byte already read), checkpointed every `[state] interval`
+    /// when `saver` is given (with the input's index).
     fn lines(
         &self,
         input: Input,
+        start: (u64, u64),
         pipeline: &mut Pipeline,
         examples: &mut RejectionLog,
+        mut saver: Option<&mut (&mut Checkpoints, u32)>,
     ) -> std::io::Result<u64> {
         let max_line = self.config.input.max_line_bytes;
-        let mut reader = LineReader::new(input.reader, max_line);
+        let mut reader = LineReader::resumed(input.reader, max_line, start.0, start.1);
         while let Some(line) = reader.next_line()? {
             let rejection = match line {
                 Line::Text(bytes) => match pipeline.observe_line(bytes, self.name, None) {
@@ -128,9 +284,21 @@ impl ReadInput<'_> {
             if let Some(e) = rejection {
                 examples.record(self.name, reader.line_no(), &e);
             }
-            if reader.line_no().is_multiple_of(65_536) {
+            if reader.line_no().is_multiple_of(4096) {
                 self.progress
                     .set_position(self.done_bytes + reader.bytes_read());
+                if let Some((checkpoints, index)) = saver.as_deref_mut()
+                    && checkpoints.due()
+                {
+                    let position = Position::Input {
+                        index: *index,
+                        byte: reader.bytes_read(),
+                        line: reader.line_no(),
+                    };
+                    checkpoints
+                        .save(pipeline, position)
+                        .map_err(|e| std::io::Error::other(e.to_string()))?;
+                }
             }
         }
         Ok(reader.bytes_read())

@@ -72,6 +72,16 @@ impl<R: BufRead> LineReader<R> {
         }
     }
 
+    /// A reader of an input opened at byte `bytes_read` (see [`Input::open_at`]), just after
+    /// line `line_no`, so that line numbers and progress continue from there.
+    pub fn resumed(inner: R, max_len: usize, line_no: u64, bytes_read: u64) -> Self {
+        LineReader {
+            line_no,
+            bytes_read,
+            ..LineReader::new(inner, max_len)
+        }
+    }
+
     /// The 1-based number of the line last returned.
     pub fn line_no(&self) -> u64 {
         self.line_no
@@ -276,6 +286,32 @@ impl Input {
         Ok(Input {
             name: path.to_owned(),
             size,
+            reader: Box::new(BufReader::with_capacity(1 << 20, file)),
+        })
+    }
+
+    /// Opens a file at byte `offset` (to resume reading it); stdin cannot be resumed.
+    pub fn open_at(path: &str, offset: u64) -> io::Result<Input> {
+        if path == "-" {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "stdin cannot be resumed part-way",
+            ));
+        }
+        let mut file = File::open(Path::new(path))?;
+        let size = file.metadata()?.len();
+        if offset > size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the file has {size} bytes, fewer than the {offset} already read: it changed"
+                ),
+            ));
+        }
+        io::Seek::seek(&mut file, io::SeekFrom::Start(offset))?;
+        Ok(Input {
+            name: path.to_owned(),
+            size: Some(size),
             reader: Box::new(BufReader::with_capacity(1 << 20, file)),
         })
     }
