@@ -60,7 +60,7 @@ pub struct ConfigFile {
     /// The HTTP server of `modeshare run`.
     #[serde(default)]
     pub http: HttpConfig,
-    /// Checkpoints of the live state (and of `replay --state`).
+    /// Checkpoints (`replay --state`).
     #[serde(default)]
     pub state: StateConfig,
     /// The built-in simulator, the default source of `modeshare run`.
@@ -105,82 +105,39 @@ impl Default for HttpConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateConfig {
-    /// Where checkpoints are kept (relative to the working directory).
-    #[serde(default = "default_state_dir")]
-    pub dir: String,
-    /// How often state is checkpointed; Kafka offsets are committed after each checkpoint.
+    /// How often state is checkpointed (`replay --state`).
     #[serde(default = "default_state_interval")]
     pub interval: String,
-    /// A damaged, foreign or mismatched checkpoint, or a committed Kafka offset without one:
-    /// `refuse` (stop with the error) or `rebuild` (set the file aside and read the partition
-    /// again from its earliest retained offset).
-    #[serde(default = "default_on_bad_checkpoint")]
-    pub on_bad_checkpoint: String,
-}
-
-fn default_state_dir() -> String {
-    "modeshare-state".into()
 }
 
 fn default_state_interval() -> String {
     "10s".into()
 }
 
-fn default_on_bad_checkpoint() -> String {
-    "refuse".into()
-}
-
 impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
-            dir: default_state_dir(),
             interval: default_state_interval(),
-            on_bad_checkpoint: default_on_bad_checkpoint(),
         }
     }
-}
-
-/// What to do with a checkpoint that cannot be resumed from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnBadCheckpoint {
-    Refuse,
-    Rebuild,
 }
 
 /// The validated `[state]`.
 #[derive(Debug, Clone)]
 pub struct StateSettings {
-    pub dir: std::path::PathBuf,
     pub interval: std::time::Duration,
-    pub on_bad_checkpoint: OnBadCheckpoint,
 }
 
 impl StateConfig {
     fn validate(&self, errors: &mut ConfigErrors) -> StateSettings {
-        if self.dir.trim().is_empty() {
-            errors.push("state.dir", "must not be empty");
-        }
         let interval = errors.duration(
             "state.interval",
             &self.interval,
             DurationMs(50)..=DurationMs::from_days(1),
             DurationMs(10_000),
         );
-        let on_bad_checkpoint = match self.on_bad_checkpoint.as_str() {
-            "refuse" => OnBadCheckpoint::Refuse,
-            "rebuild" => OnBadCheckpoint::Rebuild,
-            other => {
-                errors.push(
-                    "state.on_bad_checkpoint",
-                    format!("{other:?} is not \"refuse\" or \"rebuild\""),
-                );
-                OnBadCheckpoint::Refuse
-            }
-        };
         StateSettings {
-            dir: self.dir.clone().into(),
             interval: std::time::Duration::from_millis(interval.0.unsigned_abs()),
-            on_bad_checkpoint,
         }
     }
 }
