@@ -145,9 +145,15 @@ fn settings() -> Settings {
     }
 }
 
-/// Every format with seed records: JSON formats one record per line; table formats a header
-/// and its rows (a mutated row is decoded after the header).
-fn corpus() -> Vec<(&'static str, Option<Vec<u8>>, Vec<Vec<u8>>)> {
+/// A format's seed records: JSON formats one record per line; table formats a header and its
+/// rows (a mutated row is decoded after the header).
+struct Seeds {
+    format: &'static str,
+    header: Option<Vec<u8>>,
+    records: Vec<Vec<u8>>,
+}
+
+fn corpus() -> Vec<Seeds> {
     let lines = |bytes: Vec<u8>| -> Vec<Vec<u8>> {
         bytes
             .split(|b| *b == b'\n')
@@ -187,6 +193,13 @@ fn corpus() -> Vec<(&'static str, Option<Vec<u8>>, Vec<Vec<u8>>)> {
         formats.push((format, header, rows));
     }
     formats
+        .into_iter()
+        .map(|(format, header, records)| Seeds {
+            format,
+            header,
+            records,
+        })
+        .collect()
 }
 
 #[test]
@@ -229,7 +242,11 @@ fn mutated_records_of_every_format_get_an_outcome_and_never_panic() {
     let (mut items, mut outcomes, mut skipped) = (0u64, 0u64, 0u64);
     let mut by_format = std::collections::BTreeMap::<&str, u64>::new();
     for case in 0..cases {
-        let (name, header, records) = &corpus[case % corpus.len()];
+        let Seeds {
+            format: name,
+            header,
+            records,
+        } = &corpus[case % corpus.len()];
         let format = Format::parse(name, &formats).unwrap();
         let decoder = FormatDecoder::new(&format, &formats, &settings.factors);
         let seed_record = &records[rng.below(records.len())];
