@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::json::Json;
-use super::{DecodeError, Reason, number_text};
+use super::{DecodeError, Decoded, Reason, SkipReason, number_text};
 use crate::event::{Axis, GeoPoint, Observation};
 use crate::factor::PersonTrips;
 use crate::time::{EARLIEST_EVENT_TIME, EventTimeMs, MAX_AHEAD_OF_CLOCK, TimeProblem};
@@ -112,6 +112,21 @@ pub(crate) fn with_source<'a>(
             e.event_source = Some(source);
             Err(e)
         }
+    }
+}
+
+/// A table row's item: skipped with the reason `kind` gives when the row is not an event,
+/// else the event `decode` reads; either way, a rejection is counted under `source`.
+pub(crate) fn table_row<'a>(
+    source: &'a str,
+    kind: Result<'a, Option<SkipReason>>,
+    decode: impl FnOnce() -> Result<'a, Observation<'a>>,
+) -> Decoded<'a> {
+    let source = Cow::Borrowed(source);
+    match kind {
+        Ok(Some(reason)) => Decoded::Skipped { source, reason },
+        Ok(None) => Decoded::Event(with_source(decode(), source)),
+        Err(e) => Decoded::Event(with_source(Err(e), source)),
     }
 }
 

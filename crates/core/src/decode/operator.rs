@@ -565,8 +565,9 @@ impl OperatorBinding<'_> {
         row: &'r ByteRecord,
         now: Option<EventTimeMs>,
     ) -> Decoded<'r> {
-        let source = Cow::Borrowed(self.decoder.source.as_str());
-        Decoded::Event(check::with_source(self.decode_trip(row, now), source))
+        check::table_row(&self.decoder.source, Ok(None), || {
+            self.decode_trip(row, now)
+        })
     }
 
     fn decode_trip<'r>(

@@ -217,30 +217,26 @@ impl TidesBinding<'_> {
         row: &'r ByteRecord,
         now: Option<EventTimeMs>,
     ) -> Decoded<'r> {
-        let source = Cow::Borrowed(self.decoder.settings.source.as_str());
-        let decoded = match self.is_boarding(row) {
-            Ok(false) => {
-                return Decoded::Skipped {
-                    source,
-                    reason: SkipReason::NotABoarding,
-                };
-            }
-            Ok(true) => self.decode_boarding(row, now),
-            Err(e) => Err(e),
-        };
-        Decoded::Event(check::with_source(decoded, source))
+        let kind = self.not_a_boarding(row);
+        check::table_row(&self.decoder.settings.source, kind, || {
+            self.decode_boarding(row, now)
+        })
     }
 
-    fn is_boarding<'r>(&self, row: &'r ByteRecord) -> Result<bool, DecodeError<'r>> {
+    /// `Some(not_a_boarding)` for the event types other than a boarding.
+    fn not_a_boarding<'r>(
+        &self,
+        row: &'r ByteRecord,
+    ) -> Result<Option<SkipReason>, DecodeError<'r>> {
         let event_type = required(&self.columns.event_type, row)?;
         if event_type.eq_ignore_ascii_case(BOARDED) {
-            return Ok(true);
+            return Ok(None);
         }
         if OTHER_EVENT_TYPES
             .iter()
             .any(|t| event_type.eq_ignore_ascii_case(t))
         {
-            return Ok(false);
+            return Ok(Some(SkipReason::NotABoarding));
         }
         Err(DecodeError::new(
             Reason::BadValue,
@@ -302,11 +298,12 @@ impl TidesBinding<'_> {
     /// The mode of the row's trip: scheduled id, then performed id, then the default.
     fn mode<'r>(&self, row: &'r ByteRecord) -> Result<Mode, DecodeError<'r>> {
         let settings = &self.decoder.settings;
-        let mut named = Vec::new();
-        for column in [&self.columns.trip_scheduled, &self.columns.trip_performed]
-            .into_iter()
-            .flatten()
-        {
+        let trip_columns = || {
+            [&self.columns.trip_scheduled, &self.columns.trip_performed]
+                .into_iter()
+                .flatten()
+        };
+        for column in trip_columns() {
             let Some(trip_id) = value(column, row)? else {
                 continue;
             };
@@ -323,20 +320,28 @@ impl TidesBinding<'_> {
                         ),
                     ));
                 }
-                None => named.push(format!("{} {:?}", column.name, shorten(&trip_id))),
+                None => {}
             }
         }
-        settings.default_mode.ok_or_else(|| {
-            let trips = if named.is_empty() {
-                "the row names no trip".to_owned()
-            } else {
-                format!("{} is not in the GTFS trips.txt", named.join(" nor "))
-            };
-            DecodeError::new(
-                Reason::UnknownMode,
-                format!("{trips}, and formats.tides.default_mode is \"reject\""),
-            )
-        })
+        if let Some(mode) = settings.default_mode {
+            return Ok(mode);
+        }
+        // Only a rejection names the trips the feed does not know.
+        let named: Vec<String> = trip_columns()
+            .filter_map(|c| {
+                let id = value(c, row).ok()??;
+                Some(format!("{} {:?}", c.name, shorten(&id)))
+            })
+            .collect();
+        let trips = if named.is_empty() {
+            "the row names no trip".to_owned()
+        } else {
+            format!("{} is not in the GTFS trips.txt", named.join(" nor "))
+        };
+        Err(DecodeError::new(
+            Reason::UnknownMode,
+            format!("{trips}, and formats.tides.default_mode is \"reject\""),
+        ))
     }
 }
 

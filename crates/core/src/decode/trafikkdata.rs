@@ -244,18 +244,11 @@ impl TrafikkdataBinding<'_> {
         row: &'r ByteRecord,
         now: Option<EventTimeMs>,
     ) -> Decoded<'r> {
-        let source = Cow::Borrowed(self.decoder.source.as_str());
-        let decoded = match self.columns.lane.get(row) {
-            Ok(Some(lane)) if lane != "Totalt" => {
-                return Decoded::Skipped {
-                    source,
-                    reason: SkipReason::NotATotal,
-                };
-            }
-            Ok(_) => self.decode_total(row, now),
-            Err(e) => Err(e),
-        };
-        Decoded::Event(check::with_source(decoded, source))
+        let kind = self.columns.lane.get(row).map(|lane| match lane {
+            Some(lane) if lane != "Totalt" => Some(SkipReason::NotATotal),
+            _ => None,
+        });
+        check::table_row(&self.decoder.source, kind, || self.decode_total(row, now))
     }
 
     fn decode_total<'r>(
