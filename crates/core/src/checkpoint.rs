@@ -57,28 +57,28 @@ impl Fingerprint {
     /// state, not for a batch replay's.
     pub fn of(settings: &Settings, zones: &Zones, live: bool) -> Fingerprint {
         let mut h = Xxh3::new();
-        let mut text = |t: &str| {
+        let text = |h: &mut Xxh3, t: &str| {
             h.update(&(t.len() as u64).to_le_bytes());
             h.update(t.as_bytes());
         };
-        text(if live { "live" } else { "replay" });
+        text(&mut h, if live { "live" } else { "replay" });
         for mode in Mode::ALL {
-            text(mode.as_str());
+            text(&mut h, mode.as_str());
         }
-        text(&u8::from(settings.resolution).to_string());
-        text(&settings.windows.bucket.0.to_string());
-        text(&settings.windows.time_zone_name);
+        h.update(&[u8::from(settings.resolution)]);
+        h.update(&settings.windows.bucket.0.to_le_bytes());
+        text(&mut h, &settings.windows.time_zone_name);
         for (_, zone) in zones.iter() {
-            text(&zone.name);
+            text(&mut h, &zone.name);
             for polygon in &zone.area {
                 for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
-                    let coords: Vec<String> = ring
-                        .coords()
-                        .map(|c| format!("{:x},{:x}", c.x.to_bits(), c.y.to_bits()))
-                        .collect();
-                    text(&coords.join(";"));
+                    h.update(&(ring.0.len() as u64).to_le_bytes());
+                    for c in ring.coords() {
+                        h.update(&c.x.to_bits().to_le_bytes());
+                        h.update(&c.y.to_bits().to_le_bytes());
+                    }
                 }
-                text("|");
+                h.update(b"|");
             }
         }
         Fingerprint(h.digest())
@@ -127,12 +127,6 @@ pub fn encode(pipeline: &Pipeline, position: Position, fingerprint: Fingerprint)
     bytes.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
     bytes.extend_from_slice(&payload);
     bytes
-}
-
-/// Reads the position of a checkpoint without restoring its state (its header and payload are
-/// still fully checked).
-pub fn position(bytes: &[u8], expected: Fingerprint) -> Result<Position, CheckpointError> {
-    Ok(payload(bytes, expected)?.position)
 }
 
 /// Validates checkpoint bytes and restores the pipeline they hold, with `settings` and `zones`

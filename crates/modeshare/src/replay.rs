@@ -111,6 +111,7 @@ fn replay_inputs(
             config,
             progress: &progress,
             done_bytes,
+            index,
         };
         // Only line-by-line inputs are checkpointed part-way; others resume at their start.
         let (input, start) = match &decoder {
@@ -124,11 +125,14 @@ fn replay_inputs(
             }
             _ => (input, (0, 0)),
         };
-        let mut saver = checkpoints.as_deref_mut().map(|c| (c, index));
         done_bytes += match &decoder {
-            FormatDecoder::Canonical(_) => {
-                read.lines(input, start, &mut pipeline, &mut examples, saver.as_mut())
-            }
+            FormatDecoder::Canonical(_) => read.lines(
+                input,
+                start,
+                &mut pipeline,
+                &mut examples,
+                checkpoints.as_deref_mut(),
+            ),
             FormatDecoder::Table(table) => read.table(input, table, &mut pipeline, &mut examples),
             FormatDecoder::Mds(_) => read.documents(input, &decoder, &mut pipeline, &mut examples),
         }
@@ -251,6 +255,8 @@ fn detect(input: &mut Input, config: &AppConfig) -> Format {
 /// Reading one input into the pipeline; each method returns the bytes it read.
 struct ReadInput<'a> {
     name: &'a str,
+    /// The input's place on the command line (a checkpoint's position).
+    index: u32,
     config: &'a AppConfig,
     progress: &'a ProgressBar,
     done_bytes: u64,
@@ -258,14 +264,14 @@ struct ReadInput<'a> {
 
 impl ReadInput<'_> {
     /// Lines from `start` (line and byte already read), checkpointed every `[state] interval`
-    /// when `saver` is given (with the input's index).
+    /// when `checkpoints` is given.
     fn lines(
         &self,
         input: Input,
         start: (u64, u64),
         pipeline: &mut Pipeline,
         examples: &mut RejectionLog,
-        mut saver: Option<&mut (&mut Checkpoints, u32)>,
+        mut checkpoints: Option<&mut Checkpoints>,
     ) -> std::io::Result<u64> {
         let max_line = self.config.input.max_line_bytes;
         let mut reader = LineReader::resumed(input.reader, max_line, start.0, start.1);
@@ -287,11 +293,11 @@ impl ReadInput<'_> {
             if reader.line_no().is_multiple_of(4096) {
                 self.progress
                     .set_position(self.done_bytes + reader.bytes_read());
-                if let Some((checkpoints, index)) = saver.as_deref_mut()
+                if let Some(checkpoints) = checkpoints.as_deref_mut()
                     && checkpoints.due()
                 {
                     let position = Position::Input {
-                        index: *index,
+                        index: self.index,
                         byte: reader.bytes_read(),
                         line: reader.line_no(),
                     };

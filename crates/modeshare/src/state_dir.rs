@@ -61,17 +61,6 @@ impl StateDir {
         }
     }
 
-    /// Moves an unusable checkpoint aside (kept for inspection, never read again) and returns
-    /// where it went.
-    pub fn set_aside(&self, path: &Path) -> io::Result<PathBuf> {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let aside = path.with_extension(format!("ckpt.unusable-{stamp}"));
-        fs::rename(path, &aside)?;
-        Ok(aside)
-    }
-
     pub fn remove(&self, path: &Path) -> io::Result<()> {
         match fs::remove_file(path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
@@ -124,7 +113,7 @@ mod tests {
     }
 
     #[test]
-    fn a_write_replaces_the_file_whole_and_unusable_files_are_set_aside() {
+    fn a_write_replaces_the_file_whole() {
         let dir = temp();
         let path = dir.file(&["g", "t", "0"]);
         assert_eq!(dir.read(&path).unwrap(), None);
@@ -132,10 +121,8 @@ mod tests {
         dir.write(&path, b"second, longer").unwrap();
         assert_eq!(dir.read(&path).unwrap().unwrap(), b"second, longer");
         assert!(!path.with_extension("ckpt.tmp").exists());
-        let aside = dir.set_aside(&path).unwrap();
-        assert_eq!(dir.read(&path).unwrap(), None);
-        assert_eq!(fs::read(&aside).unwrap(), b"second, longer");
         dir.remove(&path).unwrap();
+        assert_eq!(dir.read(&path).unwrap(), None);
         fs::remove_dir_all(dir.root()).unwrap();
     }
 }
