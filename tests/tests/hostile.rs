@@ -237,6 +237,13 @@ fn mutated_records_of_every_format_get_an_outcome_and_never_panic() {
     let zones = Zones::from_geojson(include_str!("../../config/zones/baerum.geojson")).unwrap();
     let settings = settings();
     let corpus = corpus();
+    let decoders: Vec<FormatDecoder> = corpus
+        .iter()
+        .map(|seeds| {
+            let format = Format::parse(seeds.format, &formats).unwrap();
+            FormatDecoder::new(&format, &formats, &settings.factors)
+        })
+        .collect();
 
     let mut pipeline = Pipeline::live(settings.clone(), zones);
     let (mut items, mut outcomes, mut skipped) = (0u64, 0u64, 0u64);
@@ -247,8 +254,7 @@ fn mutated_records_of_every_format_get_an_outcome_and_never_panic() {
             header,
             records,
         } = &corpus[case % corpus.len()];
-        let format = Format::parse(name, &formats).unwrap();
-        let decoder = FormatDecoder::new(&format, &formats, &settings.factors);
+        let decoder = &decoders[case % corpus.len()];
         let seed_record = &records[rng.below(records.len())];
         let mutated = mutate(&mut rng, seed_record);
         let record = match header {
