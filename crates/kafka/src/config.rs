@@ -99,11 +99,16 @@ impl KafkaConfig {
                 );
             }
         }
-        for key in ["enable.auto.offset.store", "group.id", "bootstrap.servers"] {
+        for key in [
+            "enable.auto.offset.store",
+            "enable.auto.commit",
+            "group.id",
+            "bootstrap.servers",
+        ] {
             if self.options.contains_key(key) {
                 errors.push(
                     format!("kafka.options.\"{key}\""),
-                    "is set by modeshare (offsets are stored only once events are in state; use kafka.group_id / kafka.brokers)",
+                    "is set by modeshare (offsets are committed only once a checkpoint covers them; use kafka.group_id / kafka.brokers)",
                 );
             }
         }
@@ -146,10 +151,10 @@ impl KafkaSettings {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers)
             .set("group.id", &self.group_id)
-            // Offsets are stored by modeshare once an event is in state (and a rejected one is
-            // in the dead-letter topic); the stored offsets are committed periodically.
+            // modeshare commits an offset once a durable checkpoint covers it, and stores
+            // applied offsets itself (for the lag statistics only).
             .set("enable.auto.offset.store", "false")
-            .set("enable.auto.commit", "true")
+            .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .set("statistics.interval.ms", "2000");

@@ -42,8 +42,15 @@ impl KafkaHealth {
             for (partition, p) in &t.partitions {
                 // librdkafka reports -1 for partitions it does not consume and the internal
                 // partition -1 ("UA"); only assigned, measured partitions count.
-                if *partition >= 0 && p.consumer_lag >= 0 {
-                    lag.insert((topic.clone(), *partition), p.consumer_lag);
+                // Behind what modeshare has applied (stored), else behind the last commit,
+                // which trails by up to a checkpoint interval.
+                let behind = if p.consumer_lag_stored >= 0 {
+                    p.consumer_lag_stored
+                } else {
+                    p.consumer_lag
+                };
+                if *partition >= 0 && behind >= 0 {
+                    lag.insert((topic.clone(), *partition), behind);
                 }
             }
         }

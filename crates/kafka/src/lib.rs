@@ -2,9 +2,10 @@
 //! service reports about the brokers (lag per partition, connection state).
 //!
 //! Owns every use of rdkafka, so the slow librdkafka build lives in this crate only. Hands
-//! batches of raw records per partition to its caller through a bounded channel and stores an
-//! offset only when the caller says the record is in state (or in the dead-letter topic). It
-//! depends on the core only for configuration errors; decoding happens in the caller.
+//! batches of raw records per partition to its caller through a bounded channel, starts each
+//! assigned partition where the caller's checkpoint ends, and commits only what the caller
+//! says is checkpointed. It depends on the core only for configuration errors; decoding and
+//! checkpoints happen in the caller.
 
 pub mod config;
 pub mod dead_letter;
@@ -17,4 +18,4 @@ pub use dead_letter::{DeadLetter, DeadLetters};
 pub use health::KafkaHealth;
 pub use producer::EventProducer;
 pub use rdkafka::error::KafkaError;
-pub use source::{KafkaSource, PartitionBatch, Record, SourceEvent};
+pub use source::{KafkaSource, PartitionBatch, Record, SourceEvent, StartAt, StartPositions};

@@ -1,22 +1,28 @@
 //! The consumer-group source: messages in batches per partition through a bounded channel.
 //!
-//! Offsets are never stored automatically (`enable.auto.offset.store=false`): the caller calls
-//! [`KafkaSource::store`] once a record is reflected in state or safely dead-lettered, and
-//! librdkafka commits stored offsets periodically. A restart therefore re-reads from the last
-//! commit; without checkpoints, it does so with empty state.
+//! Where a partition starts is not Kafka's committed offset but the caller's: on every
+//! assignment, inside the rebalance, [`StartPositions::start`] names the offset (the one its
+//! checkpoint ends at), and that offset is passed in the assignment. Nothing is committed
+//! automatically: the caller commits with [`KafkaSource::commit`] once a checkpoint covering
+//! the offsets is durable, so the committed offset never runs ahead of saved state. Offsets are
+//! also *stored* ([`KafkaSource::store`]) as records are applied, which only feeds the lag
+//! statistics.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::ClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer,
+};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::KafkaSettings;
 use crate::health::KafkaHealth;
@@ -25,6 +31,30 @@ use crate::health::KafkaHealth;
 const BATCH_RECORDS: usize = 2048;
 /// How long a partial batch may wait for more records.
 const BATCH_LINGER: Duration = Duration::from_millis(20);
+/// How long an assignment waits for the group's committed offsets.
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where an assigned partition starts reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// The next offset after the caller's saved state.
+    Offset(i64),
+    /// The earliest retained offset: the caller has no state for the partition.
+    Beginning,
+}
+
+/// The caller's answer, for each partition the group assigns, to "where does it start?".
+/// Called inside the rebalance, before the partition is fetched; `committed` is the group's
+/// committed offset for it (`None`: none), or why that could not be read. An `Err` refuses the
+/// partition: it is not consumed and [`KafkaSource::run`] returns the reason.
+pub trait StartPositions: Send + Sync {
+    fn start(
+        &self,
+        topic: &str,
+        partition: i32,
+        committed: Result<Option<i64>, &KafkaError>,
+    ) -> Result<StartAt, String>;
+}
 
 /// One message as the pipeline needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,16 +80,20 @@ pub enum SourceEvent {
     /// These partitions were taken away (another member, or a lost session): records already
     /// sent for them come first in the channel.
     Revoked(Vec<(String, i32)>),
-    /// These partitions are ours (again).
+    /// These partitions are ours, each starting where [`StartPositions::start`] said.
     Assigned(Vec<(String, i32)>),
 }
 
-/// librdkafka callbacks: statistics and errors feed [`KafkaHealth`]; rebalances are queued for
-/// the source loop, which forwards them in order with the records.
+/// librdkafka callbacks: statistics and errors feed [`KafkaHealth`]; rebalances ask
+/// [`StartPositions`] where each partition starts and are queued for the source loop, which
+/// forwards them in order with the records.
 pub struct SourceContext {
     health: Arc<KafkaHealth>,
+    starts: Arc<dyn StartPositions>,
     /// Rebalance notices in the order they happened, for the source loop to forward.
     rebalances: Mutex<Vec<SourceEvent>>,
+    /// Why partitions were refused; the source stops when there is any.
+    refused: Mutex<Vec<String>>,
 }
 
 impl SourceContext {
@@ -74,6 +108,49 @@ impl SourceContext {
         if let Ok(mut r) = self.rebalances.lock() {
             r.push(event);
         }
+    }
+
+    fn refusals(&self) -> Vec<String> {
+        self.refused.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// The assignment with each partition's start offset; refused partitions are left out.
+    fn positioned(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        offered: &TopicPartitionList,
+    ) -> TopicPartitionList {
+        let committed = consumer.committed_offsets(offered.clone(), COMMITTED_TIMEOUT);
+        let mut assignment = TopicPartitionList::new();
+        for element in offered.elements() {
+            let (topic, partition) = (element.topic(), element.partition());
+            let committed = match &committed {
+                Ok(list) => {
+                    Ok(list
+                        .find_partition(topic, partition)
+                        .and_then(|e| match e.offset() {
+                            Offset::Offset(n) => Some(n),
+                            _ => None,
+                        }))
+                }
+                Err(e) => Err(e),
+            };
+            let offset = match self.starts.start(topic, partition, committed) {
+                Ok(StartAt::Offset(n)) => Offset::Offset(n),
+                Ok(StartAt::Beginning) => Offset::Beginning,
+                Err(reason) => {
+                    error!(topic, partition, %reason, "partition refused");
+                    if let Ok(mut r) = self.refused.lock() {
+                        r.push(reason);
+                    }
+                    continue;
+                }
+            };
+            if let Err(e) = assignment.add_partition_offset(topic, partition, offset) {
+                warn!(topic, partition, error = %e, "cannot set the start offset");
+            }
+        }
+        assignment
     }
 }
 
@@ -102,21 +179,58 @@ fn topic_partitions(list: &rdkafka::TopicPartitionList) -> Vec<(String, i32)> {
 }
 
 impl ConsumerContext for SourceContext {
-    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(list) = rebalance {
-            let parts = topic_partitions(list);
-            info!(partitions = ?parts, "partitions revoked");
-            self.health.record_revoked(&parts);
-            self.queue(SourceEvent::Revoked(parts));
-        }
-    }
-
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(list) = rebalance {
-            let parts = topic_partitions(list);
-            info!(partitions = ?parts, "partitions assigned");
-            self.health.record_assigned(&parts);
-            self.queue(SourceEvent::Assigned(parts));
+    /// librdkafka's rebalance, with the start offsets set by [`StartPositions`] (eager and
+    /// cooperative protocols both).
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        offered: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let assignment = self.positioned(consumer, offered);
+                let result = if cooperative {
+                    consumer.incremental_assign(&assignment)
+                } else {
+                    consumer.assign(&assignment)
+                };
+                if let Err(e) = result {
+                    error!(error = %e, "cannot take the assignment");
+                }
+                let parts = topic_partitions(&assignment);
+                info!(partitions = ?parts, "partitions assigned");
+                self.health.record_assigned(&parts);
+                self.queue(SourceEvent::Assigned(parts));
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                let parts = topic_partitions(offered);
+                info!(partitions = ?parts, "partitions revoked");
+                self.health.record_revoked(&parts);
+                self.queue(SourceEvent::Revoked(parts));
+                let result = if cooperative {
+                    consumer.incremental_unassign(offered)
+                } else {
+                    consumer.unassign()
+                };
+                if let Err(e) = result {
+                    error!(error = %e, "cannot give up the assignment");
+                }
+            }
+            other => {
+                let code: RDKafkaErrorCode = other.into();
+                error!(error = %code, "rebalance failed; dropping the assignment");
+                let parts = topic_partitions(offered);
+                self.health.record_revoked(&parts);
+                self.queue(SourceEvent::Revoked(parts));
+                if let Err(e) = consumer.unassign() {
+                    error!(error = %e, "cannot give up the assignment");
+                }
+            }
         }
     }
 }
@@ -130,11 +244,16 @@ pub struct KafkaSource {
 impl KafkaSource {
     /// Creates the consumer and subscribes to the configured topics. Connection problems are
     /// not errors here: librdkafka retries and the health reports them.
-    pub fn connect(settings: &KafkaSettings) -> KafkaResult<KafkaSource> {
+    pub fn connect(
+        settings: &KafkaSettings,
+        starts: Arc<dyn StartPositions>,
+    ) -> KafkaResult<KafkaSource> {
         let health = Arc::new(KafkaHealth::default());
         let context = SourceContext {
             health: health.clone(),
+            starts,
             rebalances: Mutex::new(Vec::new()),
+            refused: Mutex::new(Vec::new()),
         };
         let consumer: StreamConsumer<SourceContext> =
             settings.consumer_config().create_with_context(context)?;
@@ -154,20 +273,39 @@ impl KafkaSource {
         self.health.clone()
     }
 
-    /// Marks `offset` of a partition as done; it is committed with the next auto-commit.
+    /// Marks `offset` of a partition as applied, for the lag statistics; it is not committed.
     pub fn store(&self, topic: &str, partition: i32, offset: i64) -> KafkaResult<()> {
         // `store_offset` stores offset + 1, the next one to read (librdkafka convention).
         self.consumer.store_offset(topic, partition, offset)
     }
 
+    /// Commits `(topic, partition, next offset to read)` for the group. `wait` blocks until
+    /// the broker confirms (at shutdown); otherwise the commit is sent in the background.
+    pub fn commit(&self, offsets: &[(&str, i32, i64)], wait: bool) -> KafkaResult<()> {
+        let mut list = TopicPartitionList::new();
+        for (topic, partition, next) in offsets {
+            list.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
+        }
+        if list.count() == 0 {
+            return Ok(());
+        }
+        let mode = if wait {
+            CommitMode::Sync
+        } else {
+            CommitMode::Async
+        };
+        self.consumer.commit(&list, mode)
+    }
+
     /// Reads until `shutdown`, sending batches per partition; `send().await` is the
-    /// backpressure. Returns when the receiver is gone or on shutdown.
+    /// backpressure. Returns when the receiver is gone or on shutdown, or with the reasons
+    /// when [`StartPositions`] refused a partition.
     /// `T` is the caller's channel item; anything a [`SourceEvent`] converts into.
     pub async fn run<T: From<SourceEvent>>(
         &self,
         events: mpsc::Sender<T>,
         shutdown: CancellationToken,
-    ) {
+    ) -> Result<(), Vec<String>> {
         let mut pending: BTreeMap<(Arc<str>, i32), Vec<Record>> = BTreeMap::new();
         let mut topics: BTreeMap<String, Arc<str>> = BTreeMap::new();
         let mut buffered = 0usize;
@@ -183,13 +321,17 @@ impl KafkaSource {
             let rebalances = self.consumer.context().take_rebalances();
             if !rebalances.is_empty() {
                 if !self.flush(&mut pending, &events).await {
-                    return;
+                    return Ok(());
                 }
                 buffered = 0;
                 for event in rebalances {
                     if events.send(event.into()).await.is_err() {
-                        return;
+                        return Ok(());
                     }
+                }
+                let refused = self.consumer.context().refusals();
+                if !refused.is_empty() {
+                    return Err(refused);
                 }
             }
             match message {
@@ -219,12 +361,13 @@ impl KafkaSource {
                 None => {}
             }
             if !self.flush(&mut pending, &events).await {
-                return;
+                return Ok(());
             }
             buffered = 0;
         }
-        // Records already read are handed over; their offsets are stored once applied.
+        // Records already read are handed over, to be applied and checkpointed.
         self.flush(&mut pending, &events).await;
+        Ok(())
     }
 
     /// Sends the buffered batches. `false` when the receiver is gone.

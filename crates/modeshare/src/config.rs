@@ -60,7 +60,7 @@ pub struct ConfigFile {
     /// The HTTP server of `modeshare run`.
     #[serde(default)]
     pub http: HttpConfig,
-    /// Checkpoints (`replay --state`).
+    /// Checkpoints (the live service's, and `replay --state`).
     #[serde(default)]
     pub state: StateConfig,
     /// The built-in simulator, the default source of `modeshare run`.
@@ -105,9 +105,19 @@ impl Default for HttpConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateConfig {
-    /// How often state is checkpointed (`replay --state`).
+    /// Where the live service keeps its checkpoints, one per Kafka partition.
+    #[serde(default = "default_state_dir")]
+    pub dir: PathBuf,
+    /// How often state is checkpointed (the live service and `replay --state`).
     #[serde(default = "default_state_interval")]
     pub interval: String,
+    /// What to do with a partition whose checkpoint cannot be used: `refuse` or `rebuild`.
+    #[serde(default)]
+    pub on_bad_checkpoint: OnBadCheckpoint,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("modeshare-state")
 }
 
 fn default_state_interval() -> String {
@@ -117,15 +127,31 @@ fn default_state_interval() -> String {
 impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
+            dir: default_state_dir(),
             interval: default_state_interval(),
+            on_bad_checkpoint: OnBadCheckpoint::default(),
         }
     }
+}
+
+/// The safe choices when a partition's checkpoint is damaged, from another configuration, or
+/// missing while the group has committed offsets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBadCheckpoint {
+    /// Stop with the reason: nothing is counted from wrong or missing state.
+    #[default]
+    Refuse,
+    /// Set the file aside and count the partition again from its earliest retained offset.
+    Rebuild,
 }
 
 /// The validated `[state]`.
 #[derive(Debug, Clone)]
 pub struct StateSettings {
+    pub dir: PathBuf,
     pub interval: std::time::Duration,
+    pub on_bad_checkpoint: OnBadCheckpoint,
 }
 
 impl StateConfig {
@@ -136,8 +162,13 @@ impl StateConfig {
             DurationMs(50)..=DurationMs::from_days(1),
             DurationMs(10_000),
         );
+        if self.dir.as_os_str().is_empty() {
+            errors.push("state.dir", "is empty; name a directory");
+        }
         StateSettings {
+            dir: self.dir.clone(),
             interval: std::time::Duration::from_millis(interval.0.unsigned_abs()),
+            on_bad_checkpoint: self.on_bad_checkpoint,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod failure;
 pub mod generate;
 pub mod gtfs;
+pub mod partition_checkpoints;
 pub mod produce;
 pub mod rejections;
 pub mod replay;

@@ -5,14 +5,21 @@
 //!  Kafka, files or the simulator                 state per input partition                    /metrics, /api/*
 //!                                                rejected → dead-letter topic (Kafka)
 //! ```
-//! On SIGINT/SIGTERM: the source stops, the pipeline drains the channel and publishes a final
-//! snapshot, then the HTTP server finishes in-flight requests and stops.
+//! On SIGINT/SIGTERM: the source stops, the pipeline drains the channel, checkpoints every
+//! Kafka partition and commits, publishes a final snapshot, then the HTTP server finishes
+//! in-flight requests and stops.
+//!
+//! Kafka partitions are checkpointed (see [`crate::partition_checkpoints`]) every
+//! `[state] interval`, when revoked and at shutdown; their offsets are committed only after
+//! the checkpoint that covers them is durable.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use std::collections::BTreeMap;
 
+use crate::partition_checkpoints::PartitionCheckpoints;
+use crate::state_dir::StateDir;
 use modeshare_core::decode::{DecodeError, Format, FormatDecoder};
 use modeshare_core::pipeline::{Outcome, Pipeline};
 use modeshare_core::time::{DurationMs, EventTimeMs};
@@ -27,7 +34,7 @@ use modeshare_source::{Input, Line, LineReader};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::cli::{RunArgs, open_inputs};
 use crate::clock::wall_clock;
@@ -48,9 +55,9 @@ type PartitionKey = (Arc<str>, i32);
 enum Message {
     Lines(LineBatch),
     Kafka(PartitionBatch),
-    /// Kafka took these partitions away: their state is parked (not published).
+    /// Kafka took these partitions away: their state is checkpointed and dropped.
     Revoked(Vec<(String, i32)>),
-    /// These partitions are ours: parked state is published again.
+    /// These partitions are ours, with the state their checkpoints restored.
     Assigned(Vec<(String, i32)>),
 }
 
@@ -141,13 +148,17 @@ pub async fn serve(
     let max_line = config.input.max_line_bytes;
     let mut kafka = None;
     let source = if let Some(settings) = &config.kafka {
-        let connected = connect_kafka(settings, &shutdown).await?;
+        let connected = connect_kafka(settings, &config, &shutdown).await?;
         let source = connected.source.clone();
         kafka = Some(connected);
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            source.run(batches, stop).await;
-            Ok(())
+            source.run(batches, stop).await.map_err(|refused| {
+                Failure::Usage(anyhow::anyhow!(
+                    "partitions refused:\n  {}",
+                    refused.join("\n  ")
+                ))
+            })
         })
     } else if inputs.is_empty() {
         info!(
@@ -156,13 +167,11 @@ pub async fn serve(
             backfill = %config.simulator.backfill,
             "no inputs and no [kafka]: running the built-in Bærum simulator"
         );
-        tokio::spawn(simulate(
-            config.simulator.clone(),
-            batches,
-            shutdown.clone(),
-        ))
+        let simulated = simulate(config.simulator.clone(), batches, shutdown.clone());
+        tokio::spawn(async move { simulated.await.map_err(|e| Failure::Input(e.into())) })
     } else {
-        tokio::spawn(read_files(inputs, max_line, batches, shutdown.clone()))
+        let read = read_files(inputs, max_line, batches, shutdown.clone());
+        tokio::spawn(async move { read.await.map_err(|e| Failure::Input(e.into())) })
     };
     let pipeline = tokio::spawn(aggregate(
         config,
@@ -178,7 +187,7 @@ pub async fn serve(
     let http_result = http.await;
     match source_result {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(Failure::Input(e.into())),
+        Ok(Err(failure)) => return Err(failure),
         Err(e) => return Err(Failure::Input(e.into())),
     }
     pipeline_result.map_err(|e| Failure::Input(e.into()))?;
@@ -318,18 +327,32 @@ async fn read_files(
     Ok(())
 }
 
-/// The Kafka consumer and dead-letter producer of a service.
+/// The Kafka consumer, dead-letter producer and partition checkpoints of a service.
 struct KafkaLink {
     source: Arc<KafkaSource>,
     dead_letters: DeadLetters,
+    checkpoints: Arc<PartitionCheckpoints>,
 }
 
 async fn connect_kafka(
     settings: &KafkaSettings,
+    config: &AppConfig,
     shutdown: &CancellationToken,
 ) -> Result<KafkaLink, Failure> {
     let fail = |e: modeshare_kafka::KafkaError| Failure::Usage(anyhow::anyhow!("kafka: {e}"));
-    let source = Arc::new(KafkaSource::connect(settings).map_err(fail)?);
+    let checkpoints = Arc::new(PartitionCheckpoints::new(
+        StateDir::new(&config.state.dir),
+        &settings.group_id,
+        config.settings.clone(),
+        config.zones.clone(),
+        config.state.on_bad_checkpoint,
+    ));
+    info!(
+        dir = %config.state.dir.display(),
+        interval = ?config.state.interval,
+        "checkpointing each partition's state"
+    );
+    let source = Arc::new(KafkaSource::connect(settings, checkpoints.clone()).map_err(fail)?);
     let dead_letters = DeadLetters::connect(settings).map_err(fail)?;
     // The broker may be away now: create the dead-letter topic in the background, retrying;
     // until it exists, dead-letter deliveries retry too and their offsets wait.
@@ -361,6 +384,7 @@ async fn connect_kafka(
     Ok(KafkaLink {
         source,
         dead_letters,
+        checkpoints,
     })
 }
 
@@ -368,10 +392,81 @@ async fn connect_kafka(
 struct PartitionState {
     pipeline: Pipeline,
     last_event_at: i64,
-    /// Revoked by Kafka: another member may own it now, so it is not published. Its state is
-    /// kept in case the partition comes back (a lost session during a broker outage), because
-    /// without checkpoints the committed offset is already past everything it counted.
-    parked: bool,
+    /// Kafka partitions only: how far the state reaches and what is checkpointed.
+    offsets: Option<PartitionOffsets>,
+}
+
+/// A Kafka partition's progress.
+#[derive(Debug, Default)]
+struct PartitionOffsets {
+    /// The next offset to apply; records below it are in the state already. `None` until the
+    /// first record of a partition read from its beginning.
+    next: Option<i64>,
+    /// Where the last durable checkpoint ends.
+    checkpointed: Option<i64>,
+    /// A rejection is in the state but its dead letter was not delivered (the service stopped
+    /// during an outage): no checkpoint may cover it, so the partition is read again from the
+    /// last checkpoint, and the dead letter sent then.
+    undelivered: bool,
+}
+
+impl PartitionOffsets {
+    /// The offset a new checkpoint would end at, when there is anything new to save.
+    fn to_checkpoint(&self) -> Option<i64> {
+        let next = self.next?;
+        (!self.undelivered && self.checkpointed != Some(next)).then_some(next)
+    }
+}
+
+/// Checkpoints the Kafka partitions among `keys` that have anything new, then commits their
+/// offsets (waiting for the broker when `wait`). A failed write is logged and leaves the
+/// partition's previous checkpoint and commit in place.
+async fn checkpoint_partitions(
+    partitions: &mut BTreeMap<PartitionKey, PartitionState>,
+    keys: &[PartitionKey],
+    kafka: &KafkaLink,
+    wait: bool,
+) {
+    let mut committed = Vec::new();
+    for key in keys {
+        let Some(state) = partitions.get_mut(key) else {
+            continue;
+        };
+        let Some(next) = state
+            .offsets
+            .as_ref()
+            .and_then(PartitionOffsets::to_checkpoint)
+        else {
+            continue;
+        };
+        let bytes = kafka.checkpoints.encode(&state.pipeline, next);
+        let (checkpoints, topic, partition) = (kafka.checkpoints.clone(), key.0.clone(), key.1);
+        let written =
+            tokio::task::spawn_blocking(move || checkpoints.write(&topic, partition, &bytes)).await;
+        match written {
+            Ok(Ok(path)) => {
+                debug!(file = %path.display(), next_offset = next, "checkpoint written");
+                if let Some(offsets) = state.offsets.as_mut() {
+                    offsets.checkpointed = Some(next);
+                }
+                committed.push((key.0.clone(), key.1, next));
+            }
+            Ok(Err(e)) => error!(
+                topic = %key.0, partition = key.1, file = %kafka.checkpoints.path(&key.0, key.1).display(), error = %e,
+                "cannot write the checkpoint; the previous one stands and its offset stays committed"
+            ),
+            Err(e) => error!(error = %e, "the checkpoint writer failed"),
+        }
+    }
+    let offsets: Vec<(&str, i32, i64)> = committed
+        .iter()
+        .map(|(topic, partition, next)| (&**topic, *partition, *next))
+        .collect();
+    // A refused commit (a rebalance in progress) is harmless: the checkpoint is the truth, and
+    // the next commit catches up.
+    if let Err(e) = kafka.source.commit(&offsets, wait) {
+        debug!(error = %e, "cannot commit the checkpointed offsets now");
+    }
 }
 
 /// Owns the per-partition state: applies batches, dead-letters rejections, stores offsets,
@@ -405,13 +500,16 @@ async fn aggregate(
     let new_state = || PartitionState {
         pipeline: Pipeline::live(config.settings.clone(), config.zones.clone()),
         last_event_at: wall_clock().0,
-        parked: false,
+        offsets: None,
     };
     let mut tick = tokio::time::interval(config.publish_interval);
+    let mut checkpoint_tick = tokio::time::interval(config.state.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    checkpoint_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = true;
     let publish = |partitions: &BTreeMap<PartitionKey, PartitionState>| {
         let now = wall_clock().0;
-        let owned: Vec<&PartitionState> = partitions.values().filter(|p| !p.parked).collect();
+        let owned: Vec<&PartitionState> = partitions.values().collect();
         let clocks: Vec<_> = owned
             .iter()
             .map(|p| p.pipeline.clock(p.last_event_at))
@@ -441,6 +539,15 @@ async fn aggregate(
     loop {
         tokio::select! {
             biased;
+            // Timers first: a busy channel must not hold back publishing or checkpoints.
+            _ = tick.tick() => if dirty || kafka.is_some() {
+                publish(&partitions);
+                dirty = false;
+            },
+            _ = checkpoint_tick.tick(), if kafka.is_some() => if let Some(k) = &kafka {
+                let keys: Vec<PartitionKey> = partitions.keys().cloned().collect();
+                checkpoint_partitions(&mut partitions, &keys, k, false).await;
+            },
             message = received.recv() => match message {
                 Some(Message::Lines(batch)) => {
                     let state = partitions.entry(local_partition()).or_insert_with(new_state);
@@ -450,38 +557,51 @@ async fn aggregate(
                 }
                 Some(Message::Kafka(batch)) => {
                     let key = (batch.topic.clone(), batch.partition);
-                    let state = partitions.entry(key).or_insert_with(new_state);
-                    state.parked = false;
-                    if let Some(k) = &kafka {
-                        let decoder = decoders.get(&*batch.topic).unwrap_or(&canonical);
-                        observe_records(state, &batch, decoder, k, max_line, &shutdown).await;
-                    }
+                    let (Some(state), Some(k)) = (partitions.get_mut(&key), &kafka) else {
+                        // Fetched before the partition was revoked: its new owner reads them.
+                        debug!(topic = %batch.topic, partition = batch.partition, records = batch.records.len(), "records of a partition this instance no longer owns; left to its owner");
+                        continue;
+                    };
+                    let decoder = decoders.get(&*batch.topic).unwrap_or(&canonical);
+                    observe_records(state, &batch, decoder, k, max_line, &shutdown).await;
                     dirty = true;
                 }
                 Some(Message::Revoked(list)) => {
-                    for (topic, partition) in list {
-                        if let Some(p) = partitions.get_mut(&(Arc::from(topic.as_str()), partition)) {
-                            p.parked = true;
-                        }
+                    let keys: Vec<PartitionKey> = list
+                        .iter()
+                        .map(|(topic, partition)| (Arc::from(topic.as_str()), *partition))
+                        .collect();
+                    if let Some(k) = &kafka {
+                        checkpoint_partitions(&mut partitions, &keys, k, false).await;
+                    }
+                    for key in &keys {
+                        partitions.remove(key);
                     }
                     dirty = true;
                 }
                 Some(Message::Assigned(list)) => {
                     for (topic, partition) in list {
-                        if let Some(p) = partitions.get_mut(&(Arc::from(topic.as_str()), partition)) {
-                            p.parked = false;
+                        let restored = kafka.as_ref().and_then(|k| k.checkpoints.take(&topic, partition));
+                        let mut state = new_state();
+                        let mut offsets = PartitionOffsets::default();
+                        if let Some(r) = restored {
+                            state.pipeline = r.pipeline;
+                            offsets.next = Some(r.next_offset);
+                            offsets.checkpointed = Some(r.next_offset);
                         }
+                        state.offsets = Some(offsets);
+                        partitions.insert((Arc::from(topic.as_str()), partition), state);
                     }
                     dirty = true;
                 }
                 // The source stopped and everything sent has been applied.
                 None => break,
             },
-            _ = tick.tick() => if dirty || kafka.is_some() {
-                publish(&partitions);
-                dirty = false;
-            },
         }
+    }
+    if let Some(k) = &kafka {
+        let keys: Vec<PartitionKey> = partitions.keys().cloned().collect();
+        checkpoint_partitions(&mut partitions, &keys, k, true).await;
     }
     publish(&partitions);
     let mut totals = modeshare_core::aggregate::Totals::default();
@@ -527,8 +647,9 @@ fn dead_letter(
     }
 }
 
-/// Applies a partition's records, dead-letters the rejected ones and waits for their delivery,
-/// then stores the offset of the last record whose outcome is durable.
+/// Applies a partition's records not yet in its state, dead-letters the rejected ones and waits
+/// for their delivery, then stores (for the lag statistics) the offset of the last record
+/// whose outcome is complete.
 async fn observe_records(
     state: &mut PartitionState,
     batch: &PartitionBatch,
@@ -539,7 +660,19 @@ async fn observe_records(
 ) {
     let now = wall_clock();
     let mut letters = Vec::new();
-    for record in &batch.records {
+    let offsets = state.offsets.get_or_insert_with(PartitionOffsets::default);
+    let first_new = offsets.next.unwrap_or(i64::MIN);
+    let records: Vec<&modeshare_kafka::Record> = batch
+        .records
+        .iter()
+        .filter(|r| r.offset >= first_new)
+        .collect();
+    let Some(last) = records.last() else {
+        debug!(topic = %batch.topic, partition = batch.partition, records = batch.records.len(), "records already in the restored state; skipped");
+        return;
+    };
+    offsets.next = Some(last.offset + 1);
+    for record in records.iter().copied() {
         // An empty message (a tombstone) is no event; it is neither read nor rejected.
         if record.payload.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -570,12 +703,16 @@ async fn observe_records(
     }
     state.last_event_at = now.0;
     let delivered = kafka.dead_letters.deliver(&letters, shutdown).await;
-    // Offsets past an undelivered rejection stay unstored: they are read again after a restart.
     let done_until = match letters.get(delivered) {
-        Some(first_undelivered) => first_undelivered.offset - 1,
-        None => batch.records.last().map_or(-1, |r| r.offset),
+        Some(first_undelivered) => {
+            if let Some(offsets) = state.offsets.as_mut() {
+                offsets.undelivered = true;
+            }
+            first_undelivered.offset - 1
+        }
+        None => last.offset,
     };
-    if done_until >= batch.records.first().map_or(0, |r| r.offset)
+    if done_until >= records.first().map_or(0, |r| r.offset)
         && let Err(e) = kafka
             .source
             .store(&batch.topic, batch.partition, done_until)

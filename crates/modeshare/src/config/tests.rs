@@ -283,4 +283,26 @@ fn the_state_section_is_validated() {
     )
     .unwrap();
     assert_eq!(c.state.interval, std::time::Duration::from_millis(250));
+    assert_eq!(c.state.dir, std::path::Path::new("modeshare-state"));
+    assert_eq!(c.state.on_bad_checkpoint, OnBadCheckpoint::Refuse);
+    let c = load_with(
+        Some("[state]\ndir = \"/var/lib/modeshare\"\non_bad_checkpoint = \"rebuild\"\n"),
+        &[],
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(c.state.dir, std::path::Path::new("/var/lib/modeshare"));
+    assert_eq!(c.state.on_bad_checkpoint, OnBadCheckpoint::Rebuild);
+    for (text, key) in [
+        ("on_bad_checkpoint = \"ignore\"", "state.on_bad_checkpoint"),
+        ("dir = \"\"", "state.dir"),
+    ] {
+        let e = load_with(
+            Some(&format!("[state]\n{text}\n")),
+            &[],
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.0.iter().any(|m| m.starts_with(key)), "{key}: {:?}", e.0);
+    }
 }
