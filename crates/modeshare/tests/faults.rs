@@ -1,0 +1,372 @@
+//! Fault tests against the real broker (tansu, started by `scripts/broker.sh`):
+//!
+//! - `modeshare run` is killed with SIGKILL at random moments while a known stream keyed by
+//!   source (simulated trips with the golden input's duplicates and bad lines mixed in)
+//!   arrives; after the last restart and drain, `/api/report` equals the replay of the same
+//!   stream, and every rejection is in the dead-letter topic (repeats allowed).
+//! - The broker is stopped and started again mid-stream: the service says so on `/healthz` and
+//!   `/metrics`, waits, resumes, and the final report equals the replay.
+//!
+//! `FAULT_SEED` replays a failed run (the seed is printed), `FAULT_KILLS` sets the loop count.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::kafka::{
+    broker, broker_port, create_topic, create_topic_on, golden_messages, kafka_config, read_topic,
+    send, unique,
+};
+use common::{Service, assert_report_equals, golden, metrics, replay_report, repo_root, sum};
+
+type Messages = Vec<(Option<Vec<u8>>, Vec<u8>)>;
+
+/// SplitMix64: a small, seeded generator for the kill moments.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+#[allow(clippy::unwrap_used)]
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v} is not a number")),
+        Err(_) => default,
+    }
+}
+
+/// Simulated trips with the golden messages (duplicates and bad lines included) spread
+/// among them, as messages keyed by source, and the same stream as one file for `replay`.
+#[allow(clippy::unwrap_used)]
+fn mixed_stream(dir: &Path, events: u64) -> Messages {
+    let out = Command::new(env!("CARGO_BIN_EXE_modeshare"))
+        .args(["generate", "--events", &events.to_string()])
+        .args(["--seed", "11", "--start", "2024-05-01T00:00:00Z"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let simulated: Messages = out
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            // Keyed by source as `modeshare produce` does; the simulator's broken lines unkeyed.
+            let source = serde_json::from_slice::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v["source"].as_str().map(|s| s.as_bytes().to_vec()));
+            (source, l.to_vec())
+        })
+        .collect();
+    let golden = golden_messages();
+    let every = simulated.len() / golden.len() + 1;
+    let mut stream = Vec::with_capacity(simulated.len() + golden.len());
+    let mut golden = golden.into_iter();
+    for (i, m) in simulated.into_iter().enumerate() {
+        stream.push(m);
+        if i % every == 0
+            && let Some(g) = golden.next()
+        {
+            stream.push(g);
+        }
+    }
+    stream.extend(golden);
+    let mut file = Vec::new();
+    for (_, payload) in &stream {
+        file.extend_from_slice(payload);
+        file.push(b'\n');
+    }
+    std::fs::write(dir.join("stream.ndjson"), file).unwrap();
+    stream
+}
+
+#[allow(clippy::unwrap_used)]
+fn replay_file(config: &Path, file: &Path) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_modeshare"))
+        .arg("replay")
+        .arg("--config")
+        .arg(config)
+        .arg("--zones")
+        .arg(golden("zones.geojson"))
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn events_read(service: &Service) -> u64 {
+    service.json("/api/report")["events"]["read"]
+        .as_u64()
+        .unwrap_or_default()
+}
+
+/// Every rejection of the replay is in the dead-letter topic at least once: per reason, the
+/// distinct source offsets dead-lettered equal the replay's rejection counts.
+#[allow(clippy::unwrap_used)]
+fn assert_every_rejection_dead_lettered(brokers: &str, dead: &str, expected: &serde_json::Value) {
+    let rejected = expected["events"]["rejected"].as_u64().unwrap() as usize;
+    let letters = read_topic(brokers, dead, rejected, 60);
+    let mut offsets: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    for l in &letters {
+        offsets
+            .entry(l.headers["modeshare.reason"].clone())
+            .or_default()
+            .insert((
+                l.headers["modeshare.source.partition"].clone(),
+                l.headers["modeshare.source.offset"].clone(),
+            ));
+    }
+    let got: BTreeMap<String, u64> = offsets
+        .into_iter()
+        .map(|(reason, o)| (reason, o.len() as u64))
+        .collect();
+    let want: BTreeMap<String, u64> = expected["rejections"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, want, "distinct dead-lettered offsets per reason");
+}
+
+#[test]
+#[allow(clippy::unwrap_used)]
+fn killed_at_random_moments_loses_and_doubles_nothing() {
+    let seed = env_or(
+        "FAULT_SEED",
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    );
+    let kills: usize = env_or("FAULT_KILLS", 10);
+    eprintln!("kill -9 test: FAULT_SEED={seed} FAULT_KILLS={kills}");
+    let mut random = Random(seed);
+
+    let brokers = broker();
+    let topic = unique("kills");
+    let dead = unique("dead");
+    let group = unique("group");
+    create_topic(&topic, 4);
+    let (dir, config) = kafka_config(&brokers, &group, &dead, &topic, "", true);
+    let stream = mixed_stream(&dir, 40_000);
+    let expected = replay_file(&config, &dir.join("stream.ndjson"));
+    let zones = golden("zones.geojson");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--zones",
+        zones.to_str().unwrap(),
+    ];
+
+    let chunk = stream.len().div_ceil(kills + 1);
+    let mut chunks = stream.chunks(chunk);
+    let mut highest_read = 0;
+    for kill in 1..=kills {
+        let mut service = Service::start(&args);
+        let next = chunks.next().unwrap_or_default();
+        assert_eq!(send(&brokers, &topic, next), next.len());
+        service.wait_for("progress past the last kill", 120, |s| {
+            (events_read(s) > highest_read).then_some(())
+        });
+        // The random moment: anywhere in the next half second of consuming and checkpointing.
+        let delay = random.next() % 500;
+        std::thread::sleep(Duration::from_millis(delay));
+        let read = events_read(&service);
+        service.child.kill().unwrap();
+        service.child.wait().unwrap();
+        highest_read = highest_read.max(read);
+        eprintln!("kill {kill}/{kills}: {delay} ms after progress, {read} events read");
+    }
+    let rest: Messages = chunks.flatten().cloned().collect();
+    assert_eq!(send(&brokers, &topic, &rest), rest.len());
+
+    let service = Service::start(&args);
+    assert_report_equals(&service, &expected, 180);
+    service.stop("TERM", 20);
+    for partition in 0..4 {
+        let file = dir.join(format!("state/{group}/{topic}/{partition}.ckpt"));
+        assert!(file.exists(), "{} is missing", file.display());
+    }
+
+    // A clean restart serves the whole state again from the checkpoints, reading nothing new.
+    let restarted = Service::start(&args);
+    assert_report_equals(&restarted, &expected, 60);
+    let log = restarted.stop("TERM", 20);
+    assert_eq!(
+        log.iter()
+            .filter(|l| l.contains("partition state restored"))
+            .count(),
+        4,
+        "{log:#?}"
+    );
+    assert!(
+        !log.iter().any(|l| l.contains("from its beginning")),
+        "{log:#?}"
+    );
+
+    assert_every_rejection_dead_lettered(&brokers, &dead, &expected);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The broker goes away mid-stream and comes back with its storage: the service reports the
+/// outage, waits, and resumes; nothing is lost or counted twice.
+#[test]
+#[allow(clippy::unwrap_used)]
+fn broker_restart_mid_stream_loses_and_doubles_nothing() {
+    broker(); // installed
+    let port = (broker_port().parse::<u16>().unwrap() + 2).to_string();
+    let script = repo_root().join("scripts/broker.sh");
+    let broker_ctl = |action: &str| {
+        let status = Command::new(&script)
+            .args([action, &port])
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/broker.sh {action} {port}");
+    };
+    broker_ctl("start");
+    let brokers = format!("127.0.0.1:{port}");
+    let topic = unique("outage");
+    let dead = unique("dead");
+    create_topic_on(&topic, 2, &port);
+    let options = "\"reconnect.backoff.max.ms\" = \"500\"\n\"topic.metadata.refresh.interval.ms\" = \"1000\"\n";
+    let (dir, config) = kafka_config(&brokers, &unique("group"), &dead, &topic, options, true);
+    let zones = golden("zones.geojson");
+    let service = Service::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--zones",
+        zones.to_str().unwrap(),
+    ]);
+
+    let messages = golden_messages();
+    let (first, second) = messages.split_at(messages.len() / 2);
+    assert_eq!(send(&brokers, &topic, first), first.len());
+    service.wait_for("the first half being read", 90, |s| {
+        (events_read(s) > 0).then_some(())
+    });
+
+    broker_ctl("stop");
+    service.wait_for("the outage on /healthz and /metrics", 60, |s| {
+        let m = metrics(&s.get("/metrics").1);
+        (s.json("/healthz")["status"] == "degraded"
+            && sum(&m, "modeshare_kafka_connected", &[]) == 0.0)
+            .then_some(())
+    });
+    broker_ctl("start");
+    service.wait_for("the service reconnected", 90, |s| {
+        (s.json("/healthz")["status"] == "ok").then_some(())
+    });
+    // The restarted broker may refuse a producer's first requests: probe with another topic.
+    let probe = unique("probe");
+    create_topic_on(&probe, 1, &port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while send(&brokers, &probe, &[(None, b"probe".to_vec())]) != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "cannot produce to the restarted broker"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(send(&brokers, &topic, second), second.len());
+
+    let expected = replay_report();
+    assert_report_equals(&service, &expected, 120);
+    let m = metrics(&service.get("/metrics").1);
+    assert_eq!(sum(&m, "modeshare_kafka_connected", &[]), 1.0);
+    service.stop("TERM", 20);
+    assert_every_rejection_dead_lettered(&brokers, &dead, &expected);
+    broker_ctl("stop");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Waits for the service to exit by itself; returns its exit code and log.
+#[allow(clippy::unwrap_used)]
+fn exit_of(mut service: Service, seconds: u64) -> (i32, Vec<String>) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let status = loop {
+        if let Some(status) = service.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running after {seconds} s");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let log = service.log.try_iter().collect();
+    (status.code().unwrap_or(-1), log)
+}
+
+/// State that is gone or damaged while the group has committed offsets is never replaced by
+/// empty state: the service refuses to start and says what to do; with
+/// `on_bad_checkpoint = "rebuild"` it counts the partitions again from the beginning.
+#[test]
+#[allow(clippy::unwrap_used)]
+fn a_lost_or_damaged_checkpoint_is_refused_or_rebuilt() {
+    let brokers = broker();
+    let topic = unique("lost");
+    let group = unique("group");
+    create_topic(&topic, 2);
+    let (dir, config) = kafka_config(&brokers, &group, &unique("dead"), &topic, "", true);
+    let zones = golden("zones.geojson");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--zones",
+        zones.to_str().unwrap(),
+    ];
+    let messages = golden_messages();
+    assert_eq!(send(&brokers, &topic, &messages), messages.len());
+    let expected = replay_report();
+    let service = Service::start(&args);
+    assert_report_equals(&service, &expected, 90);
+    service.stop("TERM", 20);
+
+    // Damaged: one byte flipped in partition 0's checkpoint.
+    let file = dir.join(format!("state/{group}/{topic}/0.ckpt"));
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(&file, &bytes).unwrap();
+    let (code, log) = exit_of(Service::start(&args), 60);
+    assert_eq!(code, 2, "{log:#?}");
+    let refusal = log.join("\n");
+    assert!(refusal.contains("damaged"), "{refusal}");
+    assert!(refusal.contains("on_bad_checkpoint"), "{refusal}");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        bytes,
+        "a refused file is left alone"
+    );
+
+    // Gone: the whole state directory, while the group's offsets are committed.
+    std::fs::remove_dir_all(dir.join("state")).unwrap();
+    let (code, log) = exit_of(Service::start(&args), 60);
+    let refusal = log.join("\n");
+    assert_eq!(code, 2, "{refusal}");
+    assert!(refusal.contains("committed offset"), "{refusal}");
+
+    // Rebuilt from the earliest offset: the same report again.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[state]\n", "[state]\non_bad_checkpoint = \"rebuild\"\n");
+    std::fs::write(&config, text).unwrap();
+    let service = Service::start(&args);
+    assert_report_equals(&service, &expected, 90);
+    service.stop("TERM", 20);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
