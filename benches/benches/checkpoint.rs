@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use modeshare::state_dir::StateDir;
-use modeshare_benches::{ZONES, region, settings, write_events};
+use modeshare_benches::{ZONES, fill_with_region_events, settings};
 use modeshare_core::checkpoint::{self, Fingerprint, Position};
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::zone::Zones;
@@ -31,22 +31,10 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    // One event a second of event time: 1 M events span 11.6 days, inside the 35-day horizon.
-    let spec = region(1_000);
     let settings = settings(h3o::Resolution::Nine);
     let zones = Zones::from_geojson(ZONES).unwrap();
     let mut pipeline = Pipeline::live(settings.clone(), zones.clone());
-    let mut chunk = Vec::new();
-    let mut done = 0;
-    while done < events {
-        let n = 100_000.min(events - done);
-        chunk.clear();
-        write_events(&mut chunk, done, n, 7, &spec);
-        for line in chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            pipeline.observe_line(line, "bench", None);
-        }
-        done += n;
-    }
+    fill_with_region_events(&mut pipeline, events);
     let fingerprint = Fingerprint::of(&settings, &zones, true);
     let position = Position::Offset(events as i64);
     let (encode_ms, bytes) = best_ms(3, || checkpoint::encode(&pipeline, position, fingerprint));

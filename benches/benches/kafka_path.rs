@@ -66,7 +66,8 @@ fn service(brokers: &str, topic: &str) -> (Child, String) {
     std::fs::write(
         &config,
         format!(
-            "[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\ndead_letter_topic = \"{}\"\n[[kafka.topics]]\nname = \"{topic}\"\n",
+            "[state]\ndir = {:?}\n[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\ndead_letter_topic = \"{}\"\n[[kafka.topics]]\nname = \"{topic}\"\n",
+            dir.join("state"),
             unique("group"),
             unique("dead")
         ),

@@ -154,3 +154,21 @@ pub fn peak_rss_mib() -> Option<f64> {
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
+
+/// Feeds `events` events of the Oslo region, one a second of event time (so every id stays
+/// inside the 35-day dedup horizon: the worst case for the dedup memory), into a pipeline in
+/// chunks of 100,000: the state the checkpoint and restart benchmarks save and restore.
+pub fn fill_with_region_events(pipeline: &mut modeshare_core::pipeline::Pipeline, events: usize) {
+    let spec = region(1_000);
+    let mut chunk = Vec::new();
+    let mut done = 0;
+    while done < events {
+        let n = 100_000.min(events - done);
+        chunk.clear();
+        write_events(&mut chunk, done, n, 7, &spec);
+        for line in chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            pipeline.observe_line(line, "bench", None);
+        }
+        done += n;
+    }
+}

@@ -49,6 +49,8 @@ struct Families {
     lag: GaugeVec,
     assigned: GaugeVec,
     connected: GaugeVec,
+    unsaved: GaugeVec,
+    checkpoint_failures: CounterVec,
 }
 
 impl Families {
@@ -134,10 +136,20 @@ impl Families {
                 "1 while at least one Kafka broker connection is up, else 0.",
                 &[],
             ),
+            unsaved: gauge(
+                "modeshare_checkpoint_unsaved_records",
+                "Records applied to the partition's state since its last durable checkpoint: what a crash would read again.",
+                &["topic", "partition"],
+            ),
+            checkpoint_failures: counter(
+                "modeshare_checkpoint_failures_total",
+                "Checkpoint writes that failed (the previous checkpoint and commit stood).",
+                &[],
+            ),
         }
     }
 
-    fn all(&self) -> [&dyn Collector; 16] {
+    fn all(&self) -> [&dyn Collector; 18] {
         [
             &self.events,
             &self.late,
@@ -155,6 +167,8 @@ impl Families {
             &self.lag,
             &self.assigned,
             &self.connected,
+            &self.unsaved,
+            &self.checkpoint_failures,
         ]
     }
 
@@ -241,6 +255,14 @@ impl Families {
                     .with_label_values(&[topic.as_str(), &partition.to_string()])
                     .set(*lag as f64);
             }
+            for (topic, partition, unsaved) in &k.unsaved {
+                self.unsaved
+                    .with_label_values(&[topic.as_str(), &partition.to_string()])
+                    .set(*unsaved as f64);
+            }
+            self.checkpoint_failures
+                .with_label_values::<&str>(&[])
+                .inc_by(k.checkpoint_failures as f64);
         }
         if let Some(w) = s.watermark {
             self.watermark

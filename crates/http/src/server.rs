@@ -63,9 +63,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     let s = state.latest.borrow().clone();
-    // Degraded, not dead, while Kafka is away: the service keeps serving and reconnects.
+    // Degraded, not dead, while Kafka is away (the service keeps serving and reconnects) or
+    // checkpoints cannot be written (a crash would read more again).
     let status = match &s.kafka {
-        Some(k) if !k.connected => "degraded",
+        Some(k) if !k.connected || k.checkpoint_error.is_some() => "degraded",
         _ => "ok",
     };
     Json(json!({

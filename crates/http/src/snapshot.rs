@@ -29,6 +29,13 @@ pub struct BrokerStatus {
     /// Partitions owned, per topic.
     pub assigned: Vec<(String, usize)>,
     pub last_error: Option<String>,
+    /// Records applied per (topic, partition) since its last durable checkpoint: what a crash
+    /// would read again.
+    pub unsaved: Vec<(String, i32, u64)>,
+    /// Checkpoint writes that failed since the process started.
+    pub checkpoint_failures: u64,
+    /// Why the latest checkpoint write failed, until one succeeds again.
+    pub checkpoint_error: Option<String>,
 }
 
 /// Everything `/metrics` and `/api/*` show, at one instant.

@@ -404,6 +404,8 @@ struct PartitionOffsets {
     next: Option<i64>,
     /// Where the last durable checkpoint ends.
     checkpointed: Option<i64>,
+    /// Records applied since the last durable checkpoint: what a crash would read again.
+    unsaved: u64,
     /// A rejection is in the state but its dead letter was not delivered (the service stopped
     /// during an outage): no checkpoint may cover it, so the partition is read again from the
     /// last checkpoint, and the dead letter sent then.
@@ -418,15 +420,25 @@ impl PartitionOffsets {
     }
 }
 
+/// How checkpoint writes have gone, for `/healthz` and `/metrics`.
+#[derive(Debug, Default)]
+struct CheckpointHealth {
+    failures: u64,
+    /// The latest failure, until a round of writes succeeds.
+    error: Option<String>,
+}
+
 /// Checkpoints the Kafka partitions among `keys` that have anything new, then commits their
-/// offsets (waiting for the broker when `wait`). A failed write is logged and leaves the
-/// partition's previous checkpoint and commit in place.
+/// offsets (waiting for the broker when `wait`). A failed write is logged and counted, and
+/// leaves the partition's previous checkpoint and commit in place.
 async fn checkpoint_partitions(
     partitions: &mut BTreeMap<PartitionKey, PartitionState>,
     keys: &[PartitionKey],
     kafka: &KafkaLink,
     wait: bool,
+    health: &mut CheckpointHealth,
 ) {
+    let mut failed = None;
     let mut committed = Vec::new();
     for key in keys {
         let Some(state) = partitions.get_mut(key) else {
@@ -448,15 +460,28 @@ async fn checkpoint_partitions(
                 debug!(file = %path.display(), next_offset = next, "checkpoint written");
                 if let Some(offsets) = state.offsets.as_mut() {
                     offsets.checkpointed = Some(next);
+                    offsets.unsaved = 0;
                 }
                 committed.push((key.0.clone(), key.1, next));
             }
-            Ok(Err(e)) => error!(
-                topic = %key.0, partition = key.1, file = %kafka.checkpoints.path(&key.0, key.1).display(), error = %e,
-                "cannot write the checkpoint; the previous one stands and its offset stays committed"
-            ),
-            Err(e) => error!(error = %e, "the checkpoint writer failed"),
+            Ok(Err(e)) => {
+                let file = kafka.checkpoints.path(&key.0, key.1);
+                error!(
+                    topic = %key.0, partition = key.1, file = %file.display(), error = %e,
+                    "cannot write the checkpoint; the previous one stands and its offset stays committed"
+                );
+                failed = Some(format!("cannot write {}: {e}", file.display()));
+                health.failures += 1;
+            }
+            Err(e) => {
+                error!(error = %e, "the checkpoint writer failed");
+                failed = Some(format!("the checkpoint writer failed: {e}"));
+                health.failures += 1;
+            }
         }
+    }
+    if failed.is_some() || !committed.is_empty() {
+        health.error = failed;
     }
     let offsets: Vec<(&str, i32, i64)> = committed
         .iter()
@@ -504,10 +529,12 @@ async fn aggregate(
     };
     let mut tick = tokio::time::interval(config.publish_interval);
     let mut checkpoint_tick = tokio::time::interval(config.state.interval);
+    let mut checkpoint_health = CheckpointHealth::default();
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     checkpoint_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = true;
-    let publish = |partitions: &BTreeMap<PartitionKey, PartitionState>| {
+    let publish = |partitions: &BTreeMap<PartitionKey, PartitionState>,
+                   checkpoints: &CheckpointHealth| {
         let now = wall_clock().0;
         let owned: Vec<&PartitionState> = partitions.values().collect();
         let clocks: Vec<_> = owned
@@ -532,6 +559,15 @@ async fn aggregate(
                     .collect(),
                 assigned: assigned.into_iter().collect(),
                 last_error: status.last_error,
+                unsaved: partitions
+                    .iter()
+                    .filter_map(|((topic, partition), p)| {
+                        let unsaved = p.offsets.as_ref()?.unsaved;
+                        Some((topic.to_string(), *partition, unsaved))
+                    })
+                    .collect(),
+                checkpoint_failures: checkpoints.failures,
+                checkpoint_error: checkpoints.error.clone(),
             });
         }
         let _ = snapshots.send(Arc::new(snapshot));
@@ -541,12 +577,12 @@ async fn aggregate(
             biased;
             // Timers first: a busy channel must not hold back publishing or checkpoints.
             _ = tick.tick() => if dirty || kafka.is_some() {
-                publish(&partitions);
+                publish(&partitions, &checkpoint_health);
                 dirty = false;
             },
             _ = checkpoint_tick.tick(), if kafka.is_some() => if let Some(k) = &kafka {
                 let keys: Vec<PartitionKey> = partitions.keys().cloned().collect();
-                checkpoint_partitions(&mut partitions, &keys, k, false).await;
+                checkpoint_partitions(&mut partitions, &keys, k, false, &mut checkpoint_health).await;
             },
             message = received.recv() => match message {
                 Some(Message::Lines(batch)) => {
@@ -572,7 +608,7 @@ async fn aggregate(
                         .map(|(topic, partition)| (Arc::from(topic.as_str()), *partition))
                         .collect();
                     if let Some(k) = &kafka {
-                        checkpoint_partitions(&mut partitions, &keys, k, false).await;
+                        checkpoint_partitions(&mut partitions, &keys, k, false, &mut checkpoint_health).await;
                     }
                     for key in &keys {
                         partitions.remove(key);
@@ -601,9 +637,9 @@ async fn aggregate(
     }
     if let Some(k) = &kafka {
         let keys: Vec<PartitionKey> = partitions.keys().cloned().collect();
-        checkpoint_partitions(&mut partitions, &keys, k, true).await;
+        checkpoint_partitions(&mut partitions, &keys, k, true, &mut checkpoint_health).await;
     }
-    publish(&partitions);
+    publish(&partitions, &checkpoint_health);
     let mut totals = modeshare_core::aggregate::Totals::default();
     for p in partitions.values() {
         totals.merge(p.pipeline.totals());
@@ -672,6 +708,7 @@ async fn observe_records(
         return;
     };
     offsets.next = Some(last.offset + 1);
+    offsets.unsaved += records.len() as u64;
     for record in records.iter().copied() {
         // An empty message (a tombstone) is no event; it is neither read nor rejected.
         if record.payload.iter().all(u8::is_ascii_whitespace) {

@@ -370,3 +370,62 @@ fn a_lost_or_damaged_checkpoint_is_refused_or_rebuilt() {
     service.stop("TERM", 20);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A checkpoint that cannot be written is reported (`/healthz` degraded with the reason,
+/// `modeshare_checkpoint_failures_total`, unsaved records growing), and clears once writing
+/// works again; meanwhile consumption goes on.
+#[test]
+#[allow(clippy::unwrap_used)]
+fn checkpoint_write_failures_are_reported() {
+    let brokers = broker();
+    let topic = unique("unwritable");
+    let group = unique("group");
+    create_topic(&topic, 1);
+    let (dir, config) = kafka_config(&brokers, &group, &unique("dead"), &topic, "", true);
+    let service = Service::start(&["--config", config.to_str().unwrap()]);
+    let event = |id: &str| {
+        format!(r#"{{"kind":"trip","id":"{id}","source":"voi","mode":"e_scooter","start_time":"2024-05-02T07:31:12Z","origin":{{"lat":59.8937,"lon":10.6281}}}}"#).into_bytes()
+    };
+    let unsaved = |s: &Service| {
+        let m = metrics(&s.get("/metrics").1);
+        let n = sum(
+            &m,
+            "modeshare_checkpoint_unsaved_records",
+            &[("topic", &topic)],
+        );
+        (n, sum(&m, "modeshare_checkpoint_failures_total", &[]))
+    };
+    assert_eq!(
+        send(&brokers, &topic, &[(Some(b"voi".to_vec()), event("a"))]),
+        1
+    );
+    service.wait_for("the first event checkpointed", 60, |s| {
+        (events_read(s) == 1 && unsaved(s) == (0.0, 0.0)).then_some(())
+    });
+
+    // The partition's folder becomes a file: no checkpoint can be written there.
+    let folder = dir.join(format!("state/{group}/{topic}"));
+    std::fs::remove_dir_all(&folder).unwrap();
+    std::fs::write(&folder, b"in the way").unwrap();
+    assert_eq!(
+        send(&brokers, &topic, &[(Some(b"voi".to_vec()), event("b"))]),
+        1
+    );
+    let health = service.wait_for("the failure reported", 60, |s| {
+        let h = s.json("/healthz");
+        let (n, failures) = unsaved(s);
+        let reported = h["kafka"]["checkpoint_error"].is_string();
+        (h["status"] == "degraded" && reported && n == 1.0 && failures >= 1.0).then_some(h)
+    });
+    let reason = health["kafka"]["checkpoint_error"].as_str().unwrap();
+    assert!(reason.contains(folder.to_str().unwrap()), "{reason}");
+
+    std::fs::remove_file(&folder).unwrap();
+    service.wait_for("recovery once the folder can be written", 60, |s| {
+        let ok = s.json("/healthz")["status"] == "ok";
+        (ok && unsaved(s).0 == 0.0 && events_read(s) == 2).then_some(())
+    });
+    assert!(folder.join("0.ckpt").exists());
+    service.stop("TERM", 20);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
