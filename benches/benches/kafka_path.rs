@@ -19,32 +19,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use modeshare_benches::{broker_script, repo_root, unique};
 use modeshare_kafka::EventProducer;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 const PORT: &str = "19092";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn unique(name: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("modeshare-bench-{name}-{}", nanos % 1_000_000_000)
-}
-
-fn script(args: &[&str]) {
-    let ok = Command::new(root().join("scripts/broker.sh"))
-        .args(args)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "scripts/broker.sh {args:?} failed");
-}
 
 fn get(address: &str, path: &str) -> serde_json::Value {
     let mut s = TcpStream::connect(address).unwrap();
@@ -75,7 +55,7 @@ fn service(brokers: &str, topic: &str) -> (Child, String) {
     .unwrap();
     let bin = std::env::var("MODESHARE_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("target/release/modeshare"));
+        .unwrap_or_else(|_| repo_root().join("target/release/modeshare"));
     let mut child = Command::new(bin)
         .args(["run", "--config"])
         .arg(&config)
@@ -148,7 +128,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
-    script(&["start", PORT]);
+    broker_script(&["start", PORT]);
     let brokers = format!("127.0.0.1:{PORT}");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -158,7 +138,7 @@ fn main() {
 
     // 1. Fill a topic, then read it bare.
     let topic = unique("events");
-    script(&["topic", &topic, "4", PORT]);
+    broker_script(&["topic", &topic, "4", PORT]);
     let data = modeshare_benches::canonical_events(events, 11);
     let records: Vec<(Option<Vec<u8>>, Vec<u8>)> = data
         .split(|b| *b == b'\n')
@@ -221,7 +201,7 @@ fn main() {
 
     // 3. Latency at half the bare rate, on a fresh topic, visible in today's total on /api/zones.
     let live = unique("live");
-    script(&["topic", &live, "4", PORT]);
+    broker_script(&["topic", &live, "4", PORT]);
     let (mut child, address) = service(&brokers, &live);
     let day_total = |a: &str| {
         let z = get(a, "/api/zones");
@@ -265,7 +245,7 @@ fn main() {
 
     // 4. The same rate into a bare rdkafka consumer: the broker's own produce → fetch latency.
     let bare_topic = unique("bare-live");
-    script(&["topic", &bare_topic, "4", PORT]);
+    broker_script(&["topic", &bare_topic, "4", PORT]);
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
         .set("group.id", unique("bare-live"))

@@ -14,37 +14,16 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use modeshare::config::{self, Overrides};
 use modeshare::state_dir::StateDir;
-use modeshare_benches::fill_with_region_events;
+use modeshare_benches::{broker_script, fill_with_region_events, repo_root, unique};
 use modeshare_core::checkpoint::{self, Fingerprint, Position};
 use modeshare_core::pipeline::Pipeline;
 
 const PORT: &str = "19092";
 const RUNS: usize = 5;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn unique(name: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("modeshare-bench-{name}-{}", nanos % 1_000_000_000)
-}
-
-fn broker(args: &[&str]) {
-    let ok = Command::new(root().join("scripts/broker.sh"))
-        .args(args)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "scripts/broker.sh {args:?} failed");
-}
 
 /// `/api/report`'s events read, or `None` while the service does not answer.
 fn events_read(address: &str) -> Option<u64> {
@@ -65,7 +44,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let zones = root().join("config/zones/baerum.geojson");
+    let zones = repo_root().join("config/zones/baerum.geojson");
     let overrides = Overrides {
         zones: Some(zones.clone()),
         resolution: Some(9),
@@ -76,10 +55,10 @@ fn main() {
     fill_with_region_events(&mut pipeline, events);
     let read = pipeline.totals().events.read;
 
-    broker(&["start", PORT]);
+    broker_script(&["start", PORT]);
     let brokers = format!("127.0.0.1:{PORT}");
     let topic = unique("restart");
-    broker(&["topic", &topic, "1", PORT]);
+    broker_script(&["topic", &topic, "1", PORT]);
     let (group, dir) = (unique("group"), std::env::temp_dir().join(unique("state")));
     let bytes = checkpoint::encode(
         &pipeline,
@@ -103,7 +82,7 @@ fn main() {
     .unwrap();
     let bin = std::env::var("MODESHARE_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("target/release/modeshare"));
+        .unwrap_or_else(|_| repo_root().join("target/release/modeshare"));
     println!(
         "checkpoint of {events} events ({read} read): {:.1} MiB",
         bytes.len() as f64 / (1 << 20) as f64
@@ -150,7 +129,7 @@ fn main() {
     }
     times.sort_by(f64::total_cmp);
     println!(
-        "| restart to serving 1 M events of state | median {:.2} s | best {:.2} s | worst {:.2} s |",
+        "| restart to serving {events} events of state | median {:.2} s | best {:.2} s | worst {:.2} s |",
         times[times.len() / 2],
         times[0],
         times[times.len() - 1]

@@ -172,3 +172,26 @@ pub fn fill_with_region_events(pipeline: &mut modeshare_core::pipeline::Pipeline
         done += n;
     }
 }
+
+/// The repository root (for `scripts/` and `target/release/modeshare`).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A topic, group or folder name no earlier run used.
+pub fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("modeshare-bench-{name}-{}", nanos % 1_000_000_000)
+}
+
+/// Runs `scripts/broker.sh ARGS` (start the local broker, create a topic), failing loudly.
+pub fn broker_script(args: &[&str]) {
+    let ok = std::process::Command::new(repo_root().join("scripts/broker.sh"))
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "scripts/broker.sh {args:?} failed");
+}
