@@ -44,15 +44,16 @@ pub enum StartAt {
 }
 
 /// The caller's answer, for each partition the group assigns, to "where does it start?".
-/// Called inside the rebalance, before the partition is fetched; `committed` is the group's
-/// committed offset for it (`None`: none), or why that could not be read. An `Err` refuses the
-/// partition: it is not consumed and [`KafkaSource::run`] returns the reason.
+/// Called inside the rebalance, before the partition is fetched. `committed` asks the broker
+/// for the group's committed offset of the partition (`None`: none) — once per rebalance, and
+/// only if some partition needs it. An `Err` refuses the partition: it is not consumed and
+/// [`KafkaSource::run`] returns the reason.
 pub trait StartPositions: Send + Sync {
     fn start(
         &self,
         topic: &str,
         partition: i32,
-        committed: Result<Option<i64>, &KafkaError>,
+        committed: &mut dyn FnMut() -> Result<Option<i64>, KafkaError>,
     ) -> Result<StartAt, String>;
 }
 
@@ -120,22 +121,23 @@ impl SourceContext {
         consumer: &BaseConsumer<Self>,
         offered: &TopicPartitionList,
     ) -> TopicPartitionList {
-        let committed = consumer.committed_offsets(offered.clone(), COMMITTED_TIMEOUT);
+        let mut committed: Option<KafkaResult<TopicPartitionList>> = None;
         let mut assignment = TopicPartitionList::new();
         for element in offered.elements() {
             let (topic, partition) = (element.topic(), element.partition());
-            let committed = match &committed {
-                Ok(list) => {
-                    Ok(list
-                        .find_partition(topic, partition)
-                        .and_then(|e| match e.offset() {
-                            Offset::Offset(n) => Some(n),
-                            _ => None,
-                        }))
-                }
-                Err(e) => Err(e),
+            let mut lookup = || {
+                let list = committed.get_or_insert_with(|| {
+                    consumer.committed_offsets(offered.clone(), COMMITTED_TIMEOUT)
+                });
+                let list = list.as_ref().map_err(Clone::clone)?;
+                Ok(list
+                    .find_partition(topic, partition)
+                    .and_then(|e| match e.offset() {
+                        Offset::Offset(n) => Some(n),
+                        _ => None,
+                    }))
             };
-            let offset = match self.starts.start(topic, partition, committed) {
+            let offset = match self.starts.start(topic, partition, &mut lookup) {
                 Ok(StartAt::Offset(n)) => Offset::Offset(n),
                 Ok(StartAt::Beginning) => Offset::Beginning,
                 Err(reason) => {

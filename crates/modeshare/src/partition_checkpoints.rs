@@ -129,33 +129,35 @@ impl StartPositions for PartitionCheckpoints {
         &self,
         topic: &str,
         partition: i32,
-        committed: Result<Option<i64>, &KafkaError>,
+        committed: &mut dyn FnMut() -> Result<Option<i64>, KafkaError>,
     ) -> Result<StartAt, String> {
         let path = self.path(topic, partition);
-        let problem = match (self.restore(&path), committed) {
-            (Ok(Some(restored)), _) => {
+        let problem = match self.restore(&path) {
+            Ok(Some(restored)) => {
                 let next = restored.next_offset;
                 info!(topic, partition, file = %path.display(), next_offset = next, "partition state restored");
                 self.hand_over(topic, partition, Some(restored));
                 return Ok(StartAt::Offset(next));
             }
-            (Ok(None), Ok(None)) => {
-                info!(
-                    topic,
-                    partition,
-                    "no checkpoint and no committed offset: reading the partition from its beginning"
-                );
-                self.hand_over(topic, partition, None);
-                return Ok(StartAt::Beginning);
-            }
-            (Ok(None), Ok(Some(offset))) => format!(
-                "is missing, but the group has committed offset {offset}: the state that counted \
-                 the events before it is gone"
-            ),
-            (Ok(None), Err(e)) => format!(
-                "is missing, and whether the group has committed offsets cannot be read ({e})"
-            ),
-            (Err(problem), _) => problem,
+            Ok(None) => match committed() {
+                Ok(None) => {
+                    info!(
+                        topic,
+                        partition,
+                        "no checkpoint and no committed offset: reading the partition from its beginning"
+                    );
+                    self.hand_over(topic, partition, None);
+                    return Ok(StartAt::Beginning);
+                }
+                Ok(Some(offset)) => format!(
+                    "is missing, but the group has committed offset {offset}: the state that \
+                     counted the events before it is gone"
+                ),
+                Err(e) => format!(
+                    "is missing, and whether the group has committed offsets cannot be read ({e})"
+                ),
+            },
+            Err(problem) => problem,
         };
         let what = format!(
             "{topic} partition {partition}: checkpoint {} {problem}",
@@ -168,20 +170,16 @@ impl StartPositions for PartitionCheckpoints {
                  its earliest retained offset"
             )),
             OnBadCheckpoint::Rebuild => {
-                let aside = path.with_extension("ckpt.rejected");
-                if path.exists()
-                    && let Err(e) = std::fs::rename(&path, &aside)
-                {
-                    return Err(format!("{what}; it cannot be set aside: {e}"));
+                let mut kept = String::new();
+                if path.exists() {
+                    let aside = path.with_extension("ckpt.rejected");
+                    std::fs::rename(&path, &aside)
+                        .map_err(|e| format!("{what}; it cannot be set aside: {e}"))?;
+                    kept = format!("; the file is kept as {}", aside.display());
                 }
                 warn!(
                     "{what}; rebuilding the partition from its earliest retained offset \
-                     (on_bad_checkpoint = \"rebuild\"){}",
-                    if aside.exists() {
-                        format!("; the file is kept as {}", aside.display())
-                    } else {
-                        String::new()
-                    }
+                     (on_bad_checkpoint = \"rebuild\"){kept}"
                 );
                 self.hand_over(topic, partition, None);
                 Ok(StartAt::Beginning)
@@ -238,7 +236,12 @@ mod tests {
         let c = checkpoints(&dir, OnBadCheckpoint::Refuse);
         let pipeline = live_pipeline();
         c.write("t", 3, &c.encode(&pipeline, 42)).unwrap();
-        assert_eq!(c.start("t", 3, Ok(Some(40))), Ok(StartAt::Offset(42)));
+        assert_eq!(
+            c.start("t", 3, &mut || unreachable!(
+                "the broker is not asked when a checkpoint exists"
+            )),
+            Ok(StartAt::Offset(42))
+        );
         let restored = c.take("t", 3).unwrap();
         assert_eq!(restored.next_offset, 42);
         assert_eq!(restored.pipeline.totals().events, pipeline.totals().events);
@@ -251,9 +254,9 @@ mod tests {
     fn assignments_hand_over_in_order() {
         let dir = temp("order");
         let c = checkpoints(&dir, OnBadCheckpoint::Refuse);
-        assert_eq!(c.start("t", 0, Ok(None)), Ok(StartAt::Beginning));
+        assert_eq!(c.start("t", 0, &mut || Ok(None)), Ok(StartAt::Beginning));
         c.write("t", 0, &c.encode(&live_pipeline(), 7)).unwrap();
-        assert_eq!(c.start("t", 0, Ok(Some(7))), Ok(StartAt::Offset(7)));
+        assert_eq!(c.start("t", 0, &mut || Ok(Some(7))), Ok(StartAt::Offset(7)));
         assert!(
             c.take("t", 0).is_none(),
             "the first assignment started empty"
@@ -266,12 +269,15 @@ mod tests {
     fn missing_state_with_a_committed_offset_is_refused_or_rebuilt() {
         let dir = temp("missing");
         let refuse = checkpoints(&dir, OnBadCheckpoint::Refuse);
-        let e = refuse.start("t", 1, Ok(Some(500))).unwrap_err();
+        let e = refuse.start("t", 1, &mut || Ok(Some(500))).unwrap_err();
         assert!(e.contains("committed offset 500"), "{e}");
         assert!(e.contains("on_bad_checkpoint = \"rebuild\""), "{e}");
         assert!(refuse.take("t", 1).is_none());
         let rebuild = checkpoints(&dir, OnBadCheckpoint::Rebuild);
-        assert_eq!(rebuild.start("t", 1, Ok(Some(500))), Ok(StartAt::Beginning));
+        assert_eq!(
+            rebuild.start("t", 1, &mut || Ok(Some(500))),
+            Ok(StartAt::Beginning)
+        );
     }
 
     #[test]
@@ -282,7 +288,7 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         c.write("t", 2, &bytes).unwrap();
-        let e = c.start("t", 2, Ok(Some(9))).unwrap_err();
+        let e = c.start("t", 2, &mut || Ok(Some(9))).unwrap_err();
         assert!(e.contains("damaged"), "{e}");
         assert!(c.path("t", 2).exists(), "a refused file is left alone");
 
@@ -294,15 +300,18 @@ mod tests {
             Zones::default(),
             OnBadCheckpoint::Refuse,
         );
-        let e = foreign.start("t", 2, Ok(None)).unwrap_err();
+        let e = foreign.start("t", 2, &mut || Ok(None)).unwrap_err();
         assert!(e.contains("damaged"), "{e}");
         c.write("t", 2, &c.encode(&live_pipeline(), 9)).unwrap();
-        let e = foreign.start("t", 2, Ok(None)).unwrap_err();
+        let e = foreign.start("t", 2, &mut || Ok(None)).unwrap_err();
         assert!(e.contains("another configuration"), "{e}");
 
         let rebuild = checkpoints(&dir, OnBadCheckpoint::Rebuild);
         std::fs::write(c.path("t", 2), b"not a checkpoint").unwrap();
-        assert_eq!(rebuild.start("t", 2, Ok(Some(9))), Ok(StartAt::Beginning));
+        assert_eq!(
+            rebuild.start("t", 2, &mut || Ok(Some(9))),
+            Ok(StartAt::Beginning)
+        );
         assert!(!c.path("t", 2).exists());
         assert_eq!(
             std::fs::read(c.path("t", 2).with_extension("ckpt.rejected")).unwrap(),

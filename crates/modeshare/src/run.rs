@@ -618,14 +618,21 @@ async fn aggregate(
                 Some(Message::Assigned(list)) => {
                     for (topic, partition) in list {
                         let restored = kafka.as_ref().and_then(|k| k.checkpoints.take(&topic, partition));
-                        let mut state = new_state();
-                        let mut offsets = PartitionOffsets::default();
-                        if let Some(r) = restored {
-                            state.pipeline = r.pipeline;
-                            offsets.next = Some(r.next_offset);
-                            offsets.checkpointed = Some(r.next_offset);
-                        }
-                        state.offsets = Some(offsets);
+                        let state = match restored {
+                            Some(r) => PartitionState {
+                                pipeline: r.pipeline,
+                                last_event_at: wall_clock().0,
+                                offsets: Some(PartitionOffsets {
+                                    next: Some(r.next_offset),
+                                    checkpointed: Some(r.next_offset),
+                                    ..PartitionOffsets::default()
+                                }),
+                            },
+                            None => PartitionState {
+                                offsets: Some(PartitionOffsets::default()),
+                                ..new_state()
+                            },
+                        };
                         partitions.insert((Arc::from(topic.as_str()), partition), state);
                     }
                     dirty = true;
@@ -697,19 +704,16 @@ async fn observe_records(
     let now = wall_clock();
     let mut letters = Vec::new();
     let offsets = state.offsets.get_or_insert_with(PartitionOffsets::default);
+    // A batch is in offset order: the records already in the state come first.
     let first_new = offsets.next.unwrap_or(i64::MIN);
-    let records: Vec<&modeshare_kafka::Record> = batch
-        .records
-        .iter()
-        .filter(|r| r.offset >= first_new)
-        .collect();
+    let records = &batch.records[batch.records.partition_point(|r| r.offset < first_new)..];
     let Some(last) = records.last() else {
         debug!(topic = %batch.topic, partition = batch.partition, records = batch.records.len(), "records already in the restored state; skipped");
         return;
     };
     offsets.next = Some(last.offset + 1);
     offsets.unsaved += records.len() as u64;
-    for record in records.iter().copied() {
+    for record in records {
         // An empty message (a tombstone) is no event; it is neither read nor rejected.
         if record.payload.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -754,6 +758,6 @@ async fn observe_records(
             .source
             .store(&batch.topic, batch.partition, done_until)
     {
-        warn!(error = %e, topic = %batch.topic, partition = batch.partition, "cannot store the offset; it will be read again");
+        debug!(error = %e, topic = %batch.topic, partition = batch.partition, "cannot store the offset for the lag statistics");
     }
 }

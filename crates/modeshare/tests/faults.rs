@@ -17,10 +17,12 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::kafka::{
-    broker, broker_port, create_topic, create_topic_on, golden_messages, kafka_config, read_topic,
+    GoldenTopic, broker, broker_port, create_topic_on, golden_messages, kafka_config, read_topic,
     send, unique,
 };
-use common::{Service, assert_report_equals, golden, metrics, replay_report, repo_root, sum};
+use common::{
+    Service, assert_report_equals, golden, metrics, replay, replay_report, repo_root, sum,
+};
 
 type Messages = Vec<(Option<Vec<u8>>, Vec<u8>)>;
 
@@ -91,25 +93,6 @@ fn mixed_stream(dir: &Path, events: u64) -> Messages {
     stream
 }
 
-#[allow(clippy::unwrap_used)]
-fn replay_file(config: &Path, file: &Path) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_modeshare"))
-        .arg("replay")
-        .arg("--config")
-        .arg(config)
-        .arg("--zones")
-        .arg(golden("zones.geojson"))
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn events_read(service: &Service) -> u64 {
     service.json("/api/report")["events"]["read"]
         .as_u64()
@@ -159,29 +142,18 @@ fn killed_at_random_moments_loses_and_doubles_nothing() {
     eprintln!("kill -9 test: FAULT_SEED={seed} FAULT_KILLS={kills}");
     let mut random = Random(seed);
 
-    let brokers = broker();
-    let topic = unique("kills");
-    let dead = unique("dead");
-    let group = unique("group");
-    create_topic(&topic, 4);
-    let (dir, config) = kafka_config(&brokers, &group, &dead, &topic, "", true);
-    let stream = mixed_stream(&dir, 40_000);
-    let expected = replay_file(&config, &dir.join("stream.ndjson"));
-    let zones = golden("zones.geojson");
-    let args = [
-        "--config",
-        config.to_str().unwrap(),
-        "--zones",
-        zones.to_str().unwrap(),
-    ];
+    let case = GoldenTopic::new("kills", 4);
+    let (brokers, topic) = (&case.brokers, &case.topic);
+    let stream = mixed_stream(&case.dir, 40_000);
+    let expected = replay(&case.config, &[&case.dir.join("stream.ndjson")]);
 
     let chunk = stream.len().div_ceil(kills + 1);
     let mut chunks = stream.chunks(chunk);
     let mut highest_read = 0;
     for kill in 1..=kills {
-        let mut service = Service::start(&args);
+        let mut service = case.service();
         let next = chunks.next().unwrap_or_default();
-        assert_eq!(send(&brokers, &topic, next), next.len());
+        assert_eq!(send(brokers, topic, next), next.len());
         service.wait_for("progress past the last kill", 120, |s| {
             (events_read(s) > highest_read).then_some(())
         });
@@ -195,18 +167,18 @@ fn killed_at_random_moments_loses_and_doubles_nothing() {
         eprintln!("kill {kill}/{kills}: {delay} ms after progress, {read} events read");
     }
     let rest: Messages = chunks.flatten().cloned().collect();
-    assert_eq!(send(&brokers, &topic, &rest), rest.len());
+    assert_eq!(send(brokers, topic, &rest), rest.len());
 
-    let service = Service::start(&args);
+    let service = case.service();
     assert_report_equals(&service, &expected, 180);
     service.stop("TERM", 20);
     for partition in 0..4 {
-        let file = dir.join(format!("state/{group}/{topic}/{partition}.ckpt"));
+        let file = case.checkpoint(partition);
         assert!(file.exists(), "{} is missing", file.display());
     }
 
     // A clean restart serves the whole state again from the checkpoints, reading nothing new.
-    let restarted = Service::start(&args);
+    let restarted = case.service();
     assert_report_equals(&restarted, &expected, 60);
     let log = restarted.stop("TERM", 20);
     assert_eq!(
@@ -221,8 +193,8 @@ fn killed_at_random_moments_loses_and_doubles_nothing() {
         "{log:#?}"
     );
 
-    assert_every_rejection_dead_lettered(&brokers, &dead, &expected);
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert_every_rejection_dead_lettered(brokers, &case.dead, &expected);
+    std::fs::remove_dir_all(&case.dir).unwrap();
 }
 
 /// The broker goes away mid-stream and comes back with its storage: the service reports the
@@ -296,18 +268,9 @@ fn broker_restart_mid_stream_loses_and_doubles_nothing() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Waits for the service to exit by itself; returns its exit code and log.
-#[allow(clippy::unwrap_used)]
+/// Starts the service and waits for it to stop by itself; its exit code and log.
 fn exit_of(mut service: Service, seconds: u64) -> (i32, Vec<String>) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let status = loop {
-        if let Some(status) = service.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "still running after {seconds} s");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let log = service.log.try_iter().collect();
+    let (status, log) = service.exit(seconds);
     (status.code().unwrap_or(-1), log)
 }
 
@@ -317,32 +280,21 @@ fn exit_of(mut service: Service, seconds: u64) -> (i32, Vec<String>) {
 #[test]
 #[allow(clippy::unwrap_used)]
 fn a_lost_or_damaged_checkpoint_is_refused_or_rebuilt() {
-    let brokers = broker();
-    let topic = unique("lost");
-    let group = unique("group");
-    create_topic(&topic, 2);
-    let (dir, config) = kafka_config(&brokers, &group, &unique("dead"), &topic, "", true);
-    let zones = golden("zones.geojson");
-    let args = [
-        "--config",
-        config.to_str().unwrap(),
-        "--zones",
-        zones.to_str().unwrap(),
-    ];
+    let case = GoldenTopic::new("lost", 2);
     let messages = golden_messages();
-    assert_eq!(send(&brokers, &topic, &messages), messages.len());
+    assert_eq!(send(&case.brokers, &case.topic, &messages), messages.len());
     let expected = replay_report();
-    let service = Service::start(&args);
+    let service = case.service();
     assert_report_equals(&service, &expected, 90);
     service.stop("TERM", 20);
 
     // Damaged: one byte flipped in partition 0's checkpoint.
-    let file = dir.join(format!("state/{group}/{topic}/0.ckpt"));
+    let file = case.checkpoint(0);
     let mut bytes = std::fs::read(&file).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0x40;
     std::fs::write(&file, &bytes).unwrap();
-    let (code, log) = exit_of(Service::start(&args), 60);
+    let (code, log) = exit_of(case.service(), 60);
     assert_eq!(code, 2, "{log:#?}");
     let refusal = log.join("\n");
     assert!(refusal.contains("damaged"), "{refusal}");
@@ -354,21 +306,21 @@ fn a_lost_or_damaged_checkpoint_is_refused_or_rebuilt() {
     );
 
     // Gone: the whole state directory, while the group's offsets are committed.
-    std::fs::remove_dir_all(dir.join("state")).unwrap();
-    let (code, log) = exit_of(Service::start(&args), 60);
+    std::fs::remove_dir_all(case.dir.join("state")).unwrap();
+    let (code, log) = exit_of(case.service(), 60);
     let refusal = log.join("\n");
     assert_eq!(code, 2, "{refusal}");
     assert!(refusal.contains("committed offset"), "{refusal}");
 
     // Rebuilt from the earliest offset: the same report again.
-    let text = std::fs::read_to_string(&config)
+    let text = std::fs::read_to_string(&case.config)
         .unwrap()
         .replace("[state]\n", "[state]\non_bad_checkpoint = \"rebuild\"\n");
-    std::fs::write(&config, text).unwrap();
-    let service = Service::start(&args);
+    std::fs::write(&case.config, text).unwrap();
+    let service = case.service();
     assert_report_equals(&service, &expected, 90);
     service.stop("TERM", 20);
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&case.dir).unwrap();
 }
 
 /// A checkpoint that cannot be written is reported (`/healthz` degraded with the reason,
@@ -377,12 +329,9 @@ fn a_lost_or_damaged_checkpoint_is_refused_or_rebuilt() {
 #[test]
 #[allow(clippy::unwrap_used)]
 fn checkpoint_write_failures_are_reported() {
-    let brokers = broker();
-    let topic = unique("unwritable");
-    let group = unique("group");
-    create_topic(&topic, 1);
-    let (dir, config) = kafka_config(&brokers, &group, &unique("dead"), &topic, "", true);
-    let service = Service::start(&["--config", config.to_str().unwrap()]);
+    let case = GoldenTopic::new("unwritable", 1);
+    let (brokers, topic) = (&case.brokers, &case.topic);
+    let service = case.service();
     let event = |id: &str| {
         format!(r#"{{"kind":"trip","id":"{id}","source":"voi","mode":"e_scooter","start_time":"2024-05-02T07:31:12Z","origin":{{"lat":59.8937,"lon":10.6281}}}}"#).into_bytes()
     };
@@ -391,12 +340,12 @@ fn checkpoint_write_failures_are_reported() {
         let n = sum(
             &m,
             "modeshare_checkpoint_unsaved_records",
-            &[("topic", &topic)],
+            &[("topic", topic)],
         );
         (n, sum(&m, "modeshare_checkpoint_failures_total", &[]))
     };
     assert_eq!(
-        send(&brokers, &topic, &[(Some(b"voi".to_vec()), event("a"))]),
+        send(brokers, topic, &[(Some(b"voi".to_vec()), event("a"))]),
         1
     );
     service.wait_for("the first event checkpointed", 60, |s| {
@@ -404,11 +353,11 @@ fn checkpoint_write_failures_are_reported() {
     });
 
     // The partition's folder becomes a file: no checkpoint can be written there.
-    let folder = dir.join(format!("state/{group}/{topic}"));
+    let folder = case.checkpoint(0).parent().unwrap().to_path_buf();
     std::fs::remove_dir_all(&folder).unwrap();
     std::fs::write(&folder, b"in the way").unwrap();
     assert_eq!(
-        send(&brokers, &topic, &[(Some(b"voi".to_vec()), event("b"))]),
+        send(brokers, topic, &[(Some(b"voi".to_vec()), event("b"))]),
         1
     );
     let health = service.wait_for("the failure reported", 60, |s| {
@@ -427,5 +376,5 @@ fn checkpoint_write_failures_are_reported() {
     });
     assert!(folder.join("0.ckpt").exists());
     service.stop("TERM", 20);
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&case.dir).unwrap();
 }

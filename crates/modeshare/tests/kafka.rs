@@ -10,8 +10,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::kafka::{
-    broker, broker_port, create_topic, create_topic_on, golden_messages, kafka_config, read_topic,
-    send, unique,
+    GoldenTopic, broker, broker_port, create_topic, create_topic_on, golden_messages, kafka_config,
+    read_topic, send, unique,
 };
 use common::{
     Service, assert_report_equals, assert_report_equals_replay, golden, metrics, replay_report,
@@ -21,21 +21,12 @@ use common::{
 #[test]
 #[allow(clippy::unwrap_used)]
 fn consumes_dead_letters_and_matches_replay() {
-    let brokers = broker();
-    let topic = unique("events");
-    let dead = unique("dead");
-    create_topic(&topic, 4);
+    let case = GoldenTopic::new("events", 4);
+    let (brokers, topic, dead) = (&case.brokers, case.topic.as_str(), &case.dead);
     let messages = golden_messages();
-    assert_eq!(send(&brokers, &topic, &messages), messages.len());
+    assert_eq!(send(brokers, topic, &messages), messages.len());
 
-    let (dir, config) = kafka_config(&brokers, &unique("group"), &dead, &topic, "", true);
-    let zones = golden("zones.geojson");
-    let service = Service::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--zones",
-        zones.to_str().unwrap(),
-    ]);
+    let service = case.service();
 
     assert_report_equals_replay(&service, 90);
     let expected = replay_report();
@@ -45,16 +36,18 @@ fn consumes_dead_letters_and_matches_replay() {
         let m = metrics(&s.get("/metrics").1);
         let partitions = m
             .keys()
-            .filter(|(n, l)| n == "modeshare_kafka_consumer_lag" && l.get("topic") == Some(&topic))
+            .filter(|(n, l)| {
+                n == "modeshare_kafka_consumer_lag" && l.get("topic") == Some(&case.topic)
+            })
             .count();
         let assigned = sum(
             &m,
             "modeshare_kafka_assigned_partitions",
-            &[("topic", &topic)],
+            &[("topic", topic)],
         );
         (partitions == 4
             && assigned == 4.0
-            && sum(&m, "modeshare_kafka_consumer_lag", &[("topic", &topic)]) == 0.0)
+            && sum(&m, "modeshare_kafka_consumer_lag", &[("topic", topic)]) == 0.0)
             .then_some(m)
     });
     assert_eq!(sum(&m, "modeshare_kafka_connected", &[]), 1.0);
@@ -69,7 +62,7 @@ fn consumes_dead_letters_and_matches_replay() {
 
     // The dead-letter topic holds exactly the rejected messages, bytes unchanged, with reasons.
     let expected_rejected = expected["events"]["rejected"].as_u64().unwrap() as usize;
-    let letters = read_topic(&brokers, &dead, expected_rejected, 60);
+    let letters = read_topic(brokers, dead, expected_rejected, 60);
     assert_eq!(letters.len(), expected_rejected, "dead letters");
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
     for letter in &letters {
@@ -92,7 +85,7 @@ fn consumes_dead_letters_and_matches_replay() {
     assert_eq!(reasons, want);
 
     service.stop("TERM", 20);
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&case.dir).unwrap();
 }
 
 /// `modeshare produce` refuses input with rejected events unless told otherwise, and then
@@ -276,27 +269,16 @@ fn add_reports(a: &serde_json::Value, b: &serde_json::Value) -> serde_json::Valu
 #[test]
 #[allow(clippy::unwrap_used)]
 fn two_instances_split_the_partitions() {
-    let brokers = broker();
-    let topic = unique("split");
-    create_topic(&topic, 4);
-    let group = unique("group");
-    let dead = unique("dead");
-    let (dir, config) = kafka_config(&brokers, &group, &dead, &topic, "", true);
-    let zones = golden("zones.geojson");
-    let args = [
-        "--config",
-        config.to_str().unwrap(),
-        "--zones",
-        zones.to_str().unwrap(),
-    ];
-    let a = Service::start(&args);
-    let b = Service::start(&args);
+    let case = GoldenTopic::new("split", 4);
+    let (brokers, topic) = (&case.brokers, case.topic.as_str());
+    let a = case.service();
+    let b = case.service();
     let assigned = |s: &Service| {
         let m = metrics(&s.get("/metrics").1);
         sum(
             &m,
             "modeshare_kafka_assigned_partitions",
-            &[("topic", &topic)],
+            &[("topic", topic)],
         ) as usize
     };
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -312,7 +294,7 @@ fn two_instances_split_the_partitions() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let messages = golden_messages();
-    assert_eq!(send(&brokers, &topic, &messages), messages.len());
+    assert_eq!(send(brokers, topic, &messages), messages.len());
 
     let expected = replay_report();
     let read = expected["events"]["read"].as_u64().unwrap();
@@ -361,7 +343,7 @@ fn two_instances_split_the_partitions() {
     // Stop one at a time: the broker can stall a group when two members leave at once.
     a.stop("TERM", 20);
     b.stop("TERM", 20);
-    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&case.dir).unwrap();
 }
 
 /// Each topic decodes with its declared format: MDS trips and pages (one message each) and a

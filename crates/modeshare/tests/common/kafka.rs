@@ -11,7 +11,55 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 
-use super::{golden, repo_root};
+use super::{Service, golden, repo_root};
+
+/// A fresh topic on the shared broker and a configuration (the golden settings) that consumes
+/// it with its own group, dead-letter topic and state folder.
+pub struct GoldenTopic {
+    pub brokers: String,
+    pub topic: String,
+    pub group: String,
+    pub dead: String,
+    /// The configuration's folder; its `state` holds the checkpoints.
+    pub dir: PathBuf,
+    pub config: PathBuf,
+}
+
+impl GoldenTopic {
+    pub fn new(name: &str, partitions: u32) -> GoldenTopic {
+        let brokers = broker();
+        let (topic, group, dead) = (unique(name), unique("group"), unique("dead"));
+        create_topic(&topic, partitions);
+        let (dir, config) = kafka_config(&brokers, &group, &dead, &topic, "", true);
+        GoldenTopic {
+            brokers,
+            topic,
+            group,
+            dead,
+            dir,
+            config,
+        }
+    }
+
+    /// `modeshare run` with this configuration and the golden zones.
+    pub fn service(&self) -> Service {
+        let zones = golden("zones.geojson");
+        Service::start(&[
+            "--config",
+            self.config.to_str().unwrap(),
+            "--zones",
+            zones.to_str().unwrap(),
+        ])
+    }
+
+    /// The checkpoint file of a partition.
+    pub fn checkpoint(&self, partition: i32) -> PathBuf {
+        self.dir.join(format!(
+            "state/{}/{}/{partition}.ckpt",
+            self.group, self.topic
+        ))
+    }
+}
 
 pub fn broker_port() -> String {
     std::env::var("MODESHARE_TEST_BROKER_PORT").unwrap_or_else(|_| "19092".into())

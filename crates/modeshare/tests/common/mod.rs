@@ -115,19 +115,22 @@ impl Service {
             .status()
             .unwrap();
         assert!(status.success());
+        let (exit, log) = self.exit(seconds);
+        assert!(exit.success(), "exit status {exit} after SIG{signal}");
+        log
+    }
+
+    /// Waits for the process to end within the deadline; its exit status and the log lines
+    /// not yet read.
+    pub fn exit(&mut self, seconds: u64) -> (std::process::ExitStatus, Vec<String>) {
         let deadline = Instant::now() + Duration::from_secs(seconds);
-        let exit = loop {
+        loop {
             if let Some(exit) = self.child.try_wait().unwrap() {
-                break exit;
+                return (exit, self.log.try_iter().collect());
             }
-            assert!(
-                Instant::now() < deadline,
-                "still running {seconds} s after SIG{signal}"
-            );
+            assert!(Instant::now() < deadline, "still running after {seconds} s");
             std::thread::sleep(Duration::from_millis(50));
-        };
-        assert!(exit.success(), "exit status {exit}");
-        self.log.try_iter().collect()
+        }
     }
 }
 
@@ -183,17 +186,27 @@ pub fn sum(
         .sum()
 }
 
-pub fn replay_report() -> Value {
+/// The report of `modeshare replay --config CONFIG --zones <golden zones> FILES`.
+pub fn replay(config: &Path, files: &[&Path]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_modeshare"))
         .args(["replay", "--config"])
-        .arg(golden("config.toml"))
+        .arg(config)
         .arg("--zones")
         .arg(golden("zones.geojson"))
-        .arg(golden("events.ndjson"))
+        .args(files)
         .output()
         .unwrap();
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The replay of the golden input with the golden configuration.
+pub fn replay_report() -> Value {
+    replay(&golden("config.toml"), &[&golden("events.ndjson")])
 }
 
 /// The repository root.
