@@ -21,7 +21,8 @@ use common::kafka::{
     send, unique,
 };
 use common::{
-    Service, assert_report_equals, golden, metrics, replay, replay_report, repo_root, sum,
+    Service, assert_report_equals, golden, metrics, rejections, replay, replay_report, repo_root,
+    sum,
 };
 
 type Messages = Vec<(Option<Vec<u8>>, Vec<u8>)>;
@@ -119,12 +120,7 @@ fn assert_every_rejection_dead_lettered(brokers: &str, dead: &str, expected: &se
         .into_iter()
         .map(|(reason, o)| (reason, o.len() as u64))
         .collect();
-    let want: BTreeMap<String, u64> = expected["rejections"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
-        .collect();
+    let want = rejections(expected);
     assert_eq!(got, want, "distinct dead-lettered offsets per reason");
 }
 

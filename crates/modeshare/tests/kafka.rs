@@ -14,8 +14,8 @@ use common::kafka::{
     read_topic, send, unique,
 };
 use common::{
-    Service, assert_report_equals, assert_report_equals_replay, golden, metrics, replay_report,
-    repo_root, sum,
+    Service, assert_report_equals, assert_report_equals_replay, golden, metrics, rejections,
+    replay_report, repo_root, sum,
 };
 
 #[test]
@@ -76,12 +76,7 @@ fn consumes_dead_letters_and_matches_replay() {
             "a dead letter that was never sent"
         );
     }
-    let want: BTreeMap<String, u64> = expected["rejections"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
-        .collect();
+    let want = rejections(&expected);
     assert_eq!(reasons, want);
 
     service.stop("TERM", 20);

@@ -204,6 +204,16 @@ pub fn replay(config: &Path, files: &[&Path]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// A report's rejection counts per reason.
+pub fn rejections(report: &Value) -> BTreeMap<String, u64> {
+    report["rejections"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect()
+}
+
 /// The replay of the golden input with the golden configuration.
 pub fn replay_report() -> Value {
     replay(&golden("config.toml"), &[&golden("events.ndjson")])
