@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::aggregate::ModeTotals;
 use crate::config::Settings;
-use crate::share::{goal_gaps, group_shares};
+use crate::share::{goal_gaps, group_person_trips, group_shares};
 use crate::time::EventTimeMs;
 use crate::window::{WindowState, calendar_totals, window_totals};
 use crate::zone::Zones;
@@ -17,6 +17,9 @@ use crate::zone::Zones;
 pub struct ZoneWindow {
     pub person_trips: BTreeMap<String, f64>,
     pub total_person_trips: f64,
+    /// Person trips of each group's modes: the numerators of `shares`, published so that
+    /// shares across instances are sums divided, never averaged. Empty with `shares`.
+    pub group_person_trips: BTreeMap<String, f64>,
     /// Per group, 0–1; empty when the window holds no person trips.
     pub shares: BTreeMap<String, f64>,
     /// share − target per goal; empty when the window holds no person trips.
@@ -53,6 +56,14 @@ fn zone_window(totals: &ModeTotals, settings: &Settings) -> ZoneWindow {
             .map(|(m, t)| (m.as_str().to_owned(), t.person_trips.as_f64()))
             .collect(),
         total_person_trips: totals.total().as_f64(),
+        group_person_trips: if shares.is_empty() {
+            BTreeMap::new()
+        } else {
+            group_person_trips(totals, &settings.groups)
+                .into_iter()
+                .map(|(g, t)| (g, t.as_f64()))
+                .collect()
+        },
         goal_gaps: goal_gaps(&shares, &settings.goals),
         shares,
     }

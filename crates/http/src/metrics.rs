@@ -39,8 +39,10 @@ struct Families {
     partial_coverage: CounterVec,
     person_trips: CounterVec,
     window_person_trips: GaugeVec,
+    window_group_person_trips: GaugeVec,
     share: GaugeVec,
     target: GaugeVec,
+    baseline: GaugeVec,
     gap: GaugeVec,
     window_end: GaugeVec,
     /// Label-less, so that it is absent (not 0) before the first event.
@@ -91,6 +93,11 @@ impl Families {
                 "Person trips in the window ending at the watermark (rolling: 1h, 24h, …; calendar: day, month, year to date).",
                 &["zone", "mode", "window"],
             ),
+            window_group_person_trips: gauge(
+                "modeshare_window_group_person_trips",
+                "Person trips of a mode group's modes in the window ending at the watermark: the numerator of the share, to sum across instances.",
+                &["zone", "group", "window"],
+            ),
             share: gauge(
                 "modeshare_mode_share_ratio",
                 "Share of person trips of a mode group in a window (0–1); absent for empty windows.",
@@ -100,6 +107,11 @@ impl Families {
                 "modeshare_goal_target_ratio",
                 "The goal's target share for a group (0–1).",
                 &["group"],
+            ),
+            baseline: gauge(
+                "modeshare_goal_baseline_ratio",
+                "The group's share in the goal's baseline survey (0–1), with the survey year.",
+                &["group", "year"],
             ),
             gap: gauge(
                 "modeshare_goal_gap_ratio",
@@ -149,7 +161,7 @@ impl Families {
         }
     }
 
-    fn all(&self) -> [&dyn Collector; 18] {
+    fn all(&self) -> [&dyn Collector; 20] {
         [
             &self.events,
             &self.late,
@@ -158,8 +170,10 @@ impl Families {
             &self.partial_coverage,
             &self.person_trips,
             &self.window_person_trips,
+            &self.window_group_person_trips,
             &self.share,
             &self.target,
+            &self.baseline,
             &self.gap,
             &self.window_end,
             &self.watermark,
@@ -219,6 +233,15 @@ impl Families {
             self.target
                 .with_label_values(&[goal.group.as_str()])
                 .set(goal.target);
+            if let Some(baseline) = goal.baseline {
+                let year = goal
+                    .baseline_year
+                    .map(|y| y.to_string())
+                    .unwrap_or_default();
+                self.baseline
+                    .with_label_values(&[goal.group.as_str(), year.as_str()])
+                    .set(baseline);
+            }
         }
         if let Some(view) = &s.view {
             for w in &view.windows {
@@ -230,6 +253,11 @@ impl Families {
                     for (mode, trips) in &z.person_trips {
                         self.window_person_trips
                             .with_label_values(&labels(mode))
+                            .set(*trips);
+                    }
+                    for (group, trips) in &z.group_person_trips {
+                        self.window_group_person_trips
+                            .with_label_values(&labels(group))
                             .set(*trips);
                     }
                     for (group, share) in &z.shares {
@@ -298,6 +326,17 @@ impl Collector for SnapshotCollector {
         out.retain(|mf| !mf.get_metric().is_empty());
         out
     }
+}
+
+/// The name of every metric family `/metrics` can carry, whether or not the current state fills
+/// it (dashboards and rules are checked against this list).
+pub fn metric_names() -> Vec<String> {
+    Families::new()
+        .all()
+        .iter()
+        .flat_map(|c| c.desc())
+        .map(|d| d.fq_name.clone())
+        .collect()
 }
 
 /// A registry holding the snapshot collector; callers may register more collectors.

@@ -18,11 +18,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::kafka::{
     GoldenTopic, broker, broker_port, create_topic_on, golden_messages, kafka_config, read_topic,
-    send, unique,
+    send,
 };
 use common::{
     Service, assert_report_equals, golden, metrics, rejections, replay, replay_report, repo_root,
-    sum,
+    sum, unique,
 };
 
 type Messages = Vec<(Option<Vec<u8>>, Vec<u8>)>;

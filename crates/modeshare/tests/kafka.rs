@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use common::kafka::{
     GoldenTopic, broker, broker_port, create_topic, create_topic_on, golden_messages, kafka_config,
-    read_topic, send, unique,
+    read_topic, send,
 };
 use common::{
     Service, assert_report_equals, assert_report_equals_replay, golden, metrics, rejections,
-    replay_report, repo_root, sum,
+    replay_report, repo_root, sum, unique,
 };
 
 #[test]

@@ -138,6 +138,19 @@ fn counters_gauges_and_omitted_shares() {
         &[("zone", "Fornebu"), ("group", "cycling"), ("window", "24h")],
     );
     assert!((gap.unwrap() - (0.25 - 0.07)).abs() < 1e-12);
+    // The share's numerator and denominator, for Prometheus to sum across instances.
+    let cycling = value(
+        "modeshare_window_group_person_trips",
+        &[("zone", "Fornebu"), ("group", "cycling"), ("window", "24h")],
+    );
+    assert_eq!(cycling, Some(1.0));
+    assert_eq!(
+        value(
+            "modeshare_goal_baseline_ratio",
+            &[("group", "cycling"), ("year", "2016")]
+        ),
+        Some(0.035)
+    );
     // The 1h window holds nothing: no share, no gap (not zeros); the empty zone has none anywhere.
     assert_eq!(
         value(
@@ -154,11 +167,24 @@ fn counters_gauges_and_omitted_shares() {
         value("modeshare_goal_gap_ratio", &[("zone", "Empty")]),
         None
     );
+    assert_eq!(
+        value(
+            "modeshare_window_group_person_trips",
+            &[("zone", "Fornebu"), ("window", "1h")]
+        ),
+        None
+    );
 }
 
 #[test]
-fn before_any_event_only_goal_targets_are_published() {
+fn before_any_event_only_goals_are_published() {
     let families = gather(&pipeline());
     let names: Vec<&str> = families.iter().map(|f| f.name()).collect();
-    assert_eq!(names, ["modeshare_goal_target_ratio"]);
+    assert_eq!(
+        names,
+        [
+            "modeshare_goal_baseline_ratio",
+            "modeshare_goal_target_ratio"
+        ]
+    );
 }

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use modeshare_kafka::EventProducer;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 
-use super::{Service, golden, repo_root};
+use super::{Service, golden, repo_root, unique};
 
 /// A fresh topic on the shared broker and a configuration (the golden settings) that consumes
 /// it with its own group, dead-letter topic and state folder.
@@ -74,18 +74,6 @@ pub fn broker() -> String {
         .unwrap();
     assert!(status.success(), "scripts/broker.sh start {port} failed");
     format!("127.0.0.1:{port}")
-}
-
-pub fn unique(name: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "modeshare-test-{name}-{}-{}",
-        std::process::id(),
-        nanos % 1_000_000_000
-    )
 }
 
 pub fn create_topic(name: &str, partitions: u32) {

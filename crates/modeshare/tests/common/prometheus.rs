@@ -1,0 +1,203 @@
+//! A real Prometheus server (Debian's `prometheus`, installed by `scripts/prometheus.sh`) on a
+//! random port, loading the project's rules, and `promtool`.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{TempDir, repo_root};
+
+/// A program of Debian's `prometheus` package, or a failed test that says how to install it.
+pub fn tool(name: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("{name} is not installed: run scripts/prometheus.sh install (scripts/test does)")
+    })
+}
+
+/// `promtool ARGS` from the repository root, with stdin.
+pub fn promtool(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(tool("promtool"))
+        .args(args)
+        .current_dir(repo_root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A port nothing listens on at the moment of asking.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The shipped rules, by absolute path.
+pub fn rules_glob() -> String {
+    let rules = repo_root().join("deploy/prometheus/rules");
+    format!("{}/*.yml", rules.canonicalize().unwrap().display())
+}
+
+/// A Prometheus server's HTTP API.
+pub struct PrometheusApi {
+    pub address: String,
+}
+
+impl PrometheusApi {
+    fn get(&self, path: &str) -> std::io::Result<(u16, String)> {
+        let mut stream = TcpStream::connect(&self.address)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        // HTTP/1.0: the answer is not chunked.
+        write!(
+            stream,
+            "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n",
+            self.address
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Ok((status, body.to_owned()))
+    }
+
+    /// Whether the server answers `/-/ready`.
+    pub fn is_ready(&self) -> bool {
+        self.get("/-/ready").is_ok_and(|(status, _)| status == 200)
+    }
+
+    /// The result of an instant query, or the error Prometheus gives.
+    pub fn query(&self, expr: &str) -> Result<Vec<Value>, String> {
+        let (_, body) = self
+            .get(&format!("/api/v1/query?query={}", percent_encode(expr)))
+            .map_err(|e| e.to_string())?;
+        let answer: Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+        if answer["status"] != "success" {
+            return Err(format!("{expr}: {}", answer["error"]));
+        }
+        Ok(answer["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// Polls until `ready` holds, failing after the deadline.
+    pub fn wait_for<T>(
+        &self,
+        what: &str,
+        seconds: u64,
+        mut ready: impl FnMut(&PrometheusApi) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        loop {
+            if let Some(v) = ready(self) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} not seen within {seconds} s"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// A Prometheus server this test started; stopped on drop.
+pub struct Prometheus {
+    child: Child,
+    pub api: PrometheusApi,
+    dir: TempDir,
+}
+
+impl Prometheus {
+    /// Prometheus scraping `targets` (job `modeshare`) and evaluating the shipped rules every
+    /// second.
+    pub fn start(targets: &[&str]) -> Prometheus {
+        let dir = TempDir::new("prometheus");
+        let list = targets
+            .iter()
+            .map(|t| format!("\"{t}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                 rule_files:\n  - {}\n\
+                 scrape_configs:\n  - job_name: modeshare\n    static_configs:\n      - targets: [{list}]\n",
+                rules_glob()
+            ),
+        )
+        .unwrap();
+        let api = PrometheusApi {
+            address: format!("127.0.0.1:{}", free_port()),
+        };
+        let child = Command::new(tool("prometheus"))
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={}", api.address))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let prometheus = Prometheus { child, api, dir };
+        prometheus
+            .api
+            .wait_for("Prometheus ready", 30, |api| api.is_ready().then_some(()));
+        prometheus
+    }
+
+    /// Prometheus's own log, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A vector sample's value and label.
+pub fn sample_value(sample: &Value) -> f64 {
+    sample["value"][1].as_str().unwrap().parse().unwrap()
+}
+
+pub fn label<'a>(sample: &'a Value, name: &str) -> &'a str {
+    sample["metric"][name].as_str().unwrap_or("")
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
