@@ -15,7 +15,7 @@ modeshare_port="${MODESHARE_PORT:-9464}"
 prometheus_port="${PROMETHEUS_PORT:-9090}"
 dir="${MONITOR_DIR:-target/monitor}"
 
-scripts/prometheus.sh install
+scripts/tools.sh install prometheus
 if [ -z "${MODESHARE_BIN:-}" ]; then
   cargo build --release -p modeshare
   MODESHARE_BIN=target/release/modeshare

@@ -35,6 +35,13 @@ impl ModeTotals {
         self.0[mode.index()].person_trips += person_trips;
     }
 
+    /// Adds one mode's tally.
+    pub fn add_tally(&mut self, mode: Mode, tally: &ModeTally) {
+        let t = &mut self.0[mode.index()];
+        t.events += tally.events;
+        t.person_trips += tally.person_trips;
+    }
+
     /// Adds every tally of `other`.
     pub fn merge(&mut self, other: &ModeTotals) {
         for (t, o) in self.0.iter_mut().zip(other.0.iter()) {

@@ -29,8 +29,9 @@ use crate::time::EventTimeMs;
 use crate::zone::Zones;
 
 const MAGIC: &[u8; 16] = b"MODESHARE-CKPT\0\0";
-/// The format written; older versions would be read here once there are any.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format written. Version 1 (before per-cell and zone-pair windows) is still read: its
+/// windows restore with empty [`SavedPlaces`], which fill with the events that follow.
+pub const FORMAT_VERSION: u16 = 2;
 const HEADER_LEN: usize = 16 + 2 + 8 + 8 + 8;
 
 /// Where in its input a checkpoint's state ends: what to read next.
@@ -160,7 +161,7 @@ fn payload(bytes: &[u8], expected: Fingerprint) -> Result<SavedCheckpoint, Check
         u64::from_le_bytes(b)
     };
     let version = u16::from_le_bytes([header[16], header[17]]);
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != 1 {
         return Err(CheckpointError::UnsupportedVersion { found: version });
     }
     let found = Fingerprint(u64_at(18));
@@ -180,7 +181,37 @@ fn payload(bytes: &[u8], expected: Fingerprint) -> Result<SavedCheckpoint, Check
             "the state does not match its checksum".into(),
         ));
     }
-    postcard::from_bytes(payload).map_err(|e| CheckpointError::Corrupt(e.to_string()))
+    let corrupt = |e: postcard::Error| CheckpointError::Corrupt(e.to_string());
+    if version == 1 {
+        let v1: SavedCheckpointV1 = postcard::from_bytes(payload).map_err(corrupt)?;
+        return Ok(v1.upgrade());
+    }
+    postcard::from_bytes(payload).map_err(corrupt)
+}
+
+/// Format version 1: the windows without places.
+#[derive(Deserialize)]
+struct SavedCheckpointV1 {
+    position: Position,
+    totals: SavedTotals,
+    windows: Option<SavedZoneWindows>,
+    dedup: SavedDedup,
+}
+
+impl SavedCheckpointV1 {
+    fn upgrade(self) -> SavedCheckpoint {
+        SavedCheckpoint {
+            position: self.position,
+            state: SavedPipeline {
+                totals: self.totals,
+                windows: self.windows.map(|zones| SavedWindows {
+                    zones,
+                    places: SavedPlaces::default(),
+                }),
+                dedup: self.dedup,
+            },
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -252,11 +283,53 @@ impl TryFrom<SavedDate> for jiff::civil::Date {
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct SavedWindows {
+    pub(crate) zones: SavedZoneWindows,
+    pub(crate) places: SavedPlaces,
+}
+
+/// Per-zone buckets and days (all of format version 1's windows).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SavedZoneWindows {
     pub(crate) zone_count: u64,
     pub(crate) buckets: Vec<(i64, Vec<SavedModeTotals>)>,
     pub(crate) days: Vec<(SavedDate, Vec<SavedModeTotals>)>,
     pub(crate) max_event_time: Option<i64>,
     pub(crate) days_from: Option<SavedDate>,
+}
+
+/// Per-cell (cell, zone set) and per-zone-pair buckets; zones by index, `None` outside.
+#[derive(Serialize, Deserialize, Default)]
+pub(crate) struct SavedPlaces {
+    pub(crate) zone_sets: Vec<Vec<u32>>,
+    pub(crate) cells: Vec<(i64, Vec<SavedCellTally>)>,
+    pub(crate) pairs: Vec<(i64, Vec<SavedPairTally>)>,
+}
+
+/// (cell index, zone set, tally).
+pub(crate) type SavedCellTally = (u64, u32, SavedTally);
+/// (origin zone, destination zone, tally); `None` outside every zone.
+pub(crate) type SavedPairTally = (Option<u32>, Option<u32>, SavedTally);
+
+/// One mode's events and person trips (10⁻⁶ units), the mode by its [`Mode::ALL`] index.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SavedTally(u8, u64, u64);
+
+impl SavedTally {
+    pub(crate) fn new(mode: Mode, t: &ModeTally) -> SavedTally {
+        SavedTally(mode.index() as u8, t.events, t.person_trips.micros())
+    }
+
+    pub(crate) fn restore(self) -> Result<(Mode, ModeTally), String> {
+        let mode = Mode::ALL
+            .get(usize::from(self.0))
+            .copied()
+            .ok_or_else(|| format!("mode {} of {}", self.0, Mode::COUNT))?;
+        let tally = ModeTally {
+            events: self.1,
+            person_trips: PersonTrips::from_micros(self.2),
+        };
+        Ok((mode, tally))
+    }
 }
 
 #[derive(Serialize, Deserialize)]

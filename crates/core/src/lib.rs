@@ -17,6 +17,8 @@ pub mod factor;
 pub mod goal;
 pub mod mode;
 pub mod pipeline;
+pub mod places;
+pub mod privacy;
 pub mod report;
 pub mod share;
 pub mod spatial;

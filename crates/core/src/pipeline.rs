@@ -13,7 +13,7 @@ use crate::report::Report;
 use crate::spatial::SpatialIndex;
 use crate::time::EventTimeMs;
 use crate::window::WindowState;
-use crate::zone::Zones;
+use crate::zone::{ZoneId, Zones};
 
 /// What happened to one event.
 #[derive(Debug, PartialEq)]
@@ -35,6 +35,8 @@ pub struct Pipeline {
     /// Event-time windows and the watermark; absent in batch replays, whose report does not
     /// depend on input order.
     windows: Option<WindowState>,
+    /// The zones of the current trip's destination (live: they feed the zone pairs).
+    destination_zones: Vec<ZoneId>,
 }
 
 impl Pipeline {
@@ -47,6 +49,7 @@ impl Pipeline {
             settings,
             dedup,
             totals,
+            destination_zones: Vec::new(),
         }
     }
 
@@ -129,10 +132,21 @@ impl Pipeline {
             self.totals.observe_duplicate(&obs.source, now);
             return Outcome::Duplicate;
         }
+        let has_destination = match (&self.windows, obs.destination) {
+            (Some(_), Some(destination)) => {
+                let zones = self.spatial.place(destination).zones;
+                self.destination_zones.clear();
+                self.destination_zones.extend_from_slice(zones);
+                true
+            }
+            _ => false,
+        };
         let placement = self.spatial.place(obs.place);
         let late = match &mut self.windows {
             Some(windows) => {
-                let late = windows.observe(&self.settings.windows, &obs, placement.zones);
+                let destination_zones = has_destination.then_some(&self.destination_zones[..]);
+                let late =
+                    windows.observe(&self.settings.windows, &obs, &placement, destination_zones);
                 if let Some(watermark) = windows.watermark(&self.settings.windows) {
                     self.dedup.advance_watermark(watermark);
                 }

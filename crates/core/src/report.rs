@@ -44,7 +44,8 @@ pub struct CellReport {
     pub person_trips: BTreeMap<String, f64>,
 }
 
-fn person_trips_by_mode(totals: &ModeTotals) -> BTreeMap<String, f64> {
+/// Person trips per observed mode, by mode name.
+pub fn person_trips_by_mode(totals: &ModeTotals) -> BTreeMap<String, f64> {
     totals
         .observed()
         .map(|(m, t)| (m.as_str().to_owned(), t.person_trips.as_f64()))

@@ -15,11 +15,13 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 use crate::aggregate::ModeTotals;
-use crate::checkpoint::{SavedDate, SavedModeTotals, SavedWindows};
+use crate::checkpoint::{SavedDate, SavedModeTotals, SavedWindows, SavedZoneWindows};
 use crate::config::ConfigErrors;
 use crate::event::{Kind, Observation};
 use crate::factor::PersonTrips;
 use crate::mode::is_label_safe;
+use crate::places::{CellWindow, Piece, PlaceBuckets, ZonePair};
+use crate::spatial::Placement;
 use crate::time::{DurationMs, EventTimeMs};
 use crate::zone::ZoneId;
 
@@ -273,6 +275,8 @@ pub struct WindowState {
     days_from: Option<Date>,
     /// The last bucket → date lookup; most events land in the bucket of the one before.
     last_day: Option<(i64, Date)>,
+    /// The same buckets per cell and per origin → destination zone pair.
+    places: PlaceBuckets,
 }
 
 impl WindowState {
@@ -284,6 +288,7 @@ impl WindowState {
             max_event_time: None,
             days_from: None,
             last_day: None,
+            places: PlaceBuckets::default(),
         }
     }
 
@@ -291,20 +296,27 @@ impl WindowState {
     pub(crate) fn save(&self) -> SavedWindows {
         let zones = |t: &Vec<ModeTotals>| t.iter().map(SavedModeTotals::from).collect();
         SavedWindows {
-            zone_count: self.zone_count as u64,
-            buckets: self.buckets.iter().map(|(b, t)| (*b, zones(t))).collect(),
-            days: self
-                .days
-                .iter()
-                .map(|(d, t)| (SavedDate::from(*d), zones(t)))
-                .collect(),
-            max_event_time: self.max_event_time.map(|t| t.0),
-            days_from: self.days_from.map(SavedDate::from),
+            zones: SavedZoneWindows {
+                zone_count: self.zone_count as u64,
+                buckets: self.buckets.iter().map(|(b, t)| (*b, zones(t))).collect(),
+                days: self
+                    .days
+                    .iter()
+                    .map(|(d, t)| (SavedDate::from(*d), zones(t)))
+                    .collect(),
+                max_event_time: self.max_event_time.map(|t| t.0),
+                days_from: self.days_from.map(SavedDate::from),
+            },
+            places: self.places.save(),
         }
     }
 
     /// The state a checkpoint stored, for `zone_count` zones.
     pub(crate) fn restore(saved: SavedWindows, zone_count: usize) -> Result<WindowState, String> {
+        let SavedWindows {
+            zones: saved,
+            places,
+        } = saved;
         if saved.zone_count != zone_count as u64 {
             return Err(format!(
                 "windows for {} zones, the configuration has {zone_count}",
@@ -326,6 +338,7 @@ impl WindowState {
         }
         state.max_event_time = saved.max_event_time.map(EventTimeMs);
         state.days_from = saved.days_from.map(Date::try_from).transpose()?;
+        state.places = PlaceBuckets::restore(places, zone_count)?;
         Ok(state)
     }
 
@@ -340,13 +353,17 @@ impl WindowState {
             .map(|m| m.saturating_sub(settings.allowed_lateness))
     }
 
-    /// Adds an accepted observation attributed to `zones`; returns whether it was late.
+    /// Adds an accepted observation placed at `placement` (a trip's origin, a count's
+    /// location), whose destination (a trip's, when known) lies in `destination_zones`;
+    /// returns whether it was late.
     pub fn observe(
         &mut self,
         settings: &WindowSettings,
         obs: &Observation<'_>,
-        zones: &[ZoneId],
+        placement: &Placement<'_>,
+        destination_zones: Option<&[ZoneId]>,
     ) -> bool {
+        let zones = placement.zones;
         let start = obs.start_time;
         let late = self
             .max_event_time
@@ -355,12 +372,22 @@ impl WindowState {
             self.max_event_time = Some(start);
             self.prune(settings);
         }
-        if zones.is_empty() {
-            return late;
-        }
         let floor = self.retained_from(settings);
         for (bucket, amount, first) in pieces(settings, obs) {
             if bucket < floor.0 {
+                continue;
+            }
+            // Events outside every zone still have a cell (and may end in a zone).
+            self.places.observe(&Piece {
+                bucket,
+                mode: obs.mode,
+                amount,
+                holds_event: first,
+                cell: placement.cell,
+                zones,
+                destination_zones,
+            });
+            if zones.is_empty() {
                 continue;
             }
             let date = self.date_of(settings, bucket);
@@ -412,6 +439,7 @@ impl WindowState {
         {
             self.buckets = self.buckets.split_off(&floor);
         }
+        self.places.prune(floor);
         let keep_from = self
             .watermark(settings)
             .and_then(|w| settings.local_date(w))
@@ -494,8 +522,7 @@ pub fn window_totals(
     length: DurationMs,
     zone_count: usize,
 ) -> Vec<ModeTotals> {
-    let end = settings.bucket_start(watermark).0;
-    let start = end.saturating_sub(length.0);
+    let (start, end) = window_range(settings, watermark, length);
     let mut out = vec![ModeTotals::default(); zone_count];
     for state in states {
         for per_zone in state.buckets.range(start..end).map(|(_, v)| v) {
@@ -503,6 +530,48 @@ pub fn window_totals(
                 o.merge(t);
             }
         }
+    }
+    out
+}
+
+/// The buckets of a rolling window of `length` ending at `watermark`.
+fn window_range(
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    length: DurationMs,
+) -> (i64, i64) {
+    let end = settings.bucket_start(watermark).0;
+    (end.saturating_sub(length.0), end)
+}
+
+/// Person trips per cell (at the configured resolution) and zone set in a rolling window,
+/// summed over the partitions.
+pub fn window_cells(
+    states: &[&WindowState],
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    length: DurationMs,
+) -> CellWindow {
+    let (start, end) = window_range(settings, watermark, length);
+    let mut out = CellWindow::default();
+    for state in states {
+        state.places.cells_into(start, end, &mut out);
+    }
+    out
+}
+
+/// Person trips per origin → destination zone pair (trips with a destination) in a rolling
+/// window, summed over the partitions.
+pub fn window_zone_pairs(
+    states: &[&WindowState],
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    length: DurationMs,
+) -> BTreeMap<ZonePair, ModeTotals> {
+    let (start, end) = window_range(settings, watermark, length);
+    let mut out = BTreeMap::new();
+    for state in states {
+        state.places.pairs_into(start, end, &mut out);
     }
     out
 }

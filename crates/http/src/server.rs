@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
@@ -13,23 +13,62 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::places::{self, BadRequest, CellsQuery, ZonePairsQuery};
 use crate::snapshot::Snapshot;
+
+/// How the API publishes.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiSettings {
+    /// The k rule of cell-level outputs.
+    pub k: u64,
+}
 
 #[derive(Clone)]
 struct AppState {
     latest: watch::Receiver<Arc<Snapshot>>,
     registry: Registry,
+    api: ApiSettings,
 }
 
+/// The OpenAPI description of every route below.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The live page: goal gauges, the zone table and the hex map, drawn from the API.
+pub const PAGE: &str = include_str!("page.html");
+
+/// Every route, as the 404 answer and the OpenAPI description list them.
+pub const ENDPOINTS: [&str; 8] = [
+    "/",
+    "/metrics",
+    "/healthz",
+    "/api/zones",
+    "/api/report",
+    "/api/cells",
+    "/api/od",
+    "/api/openapi.json",
+];
+
 /// The routes, for tests that drive them without a socket.
-pub fn router(latest: watch::Receiver<Arc<Snapshot>>, registry: Registry) -> Router {
+pub fn router(
+    latest: watch::Receiver<Arc<Snapshot>>,
+    registry: Registry,
+    api: ApiSettings,
+) -> Router {
     Router::new()
+        .route("/", get(page))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/api/zones", get(zones))
         .route("/api/report", get(report))
+        .route("/api/cells", get(cells))
+        .route("/api/od", get(zone_pairs))
+        .route("/api/openapi.json", get(openapi))
         .fallback(not_found)
-        .with_state(AppState { latest, registry })
+        .with_state(AppState {
+            latest,
+            registry,
+            api,
+        })
 }
 
 /// Serves until `shutdown` is cancelled, then finishes in-flight requests.
@@ -37,9 +76,10 @@ pub async fn serve(
     listener: TcpListener,
     latest: watch::Receiver<Arc<Snapshot>>,
     registry: Registry,
+    api: ApiSettings,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(latest, registry))
+    axum::serve(listener, router(latest, registry, api))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }
@@ -94,11 +134,37 @@ async fn report(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(serde_json::to_value(&s.report).unwrap_or_default())
 }
 
+fn answer(result: Result<serde_json::Value, BadRequest>) -> Response {
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(BadRequest(value)) => (StatusCode::BAD_REQUEST, Json(value)).into_response(),
+    }
+}
+
+async fn cells(State(state): State<AppState>, Query(query): Query<CellsQuery>) -> Response {
+    let s = state.latest.borrow().clone();
+    answer(places::cells(&s, &query, state.api.k))
+}
+
+async fn zone_pairs(
+    State(state): State<AppState>,
+    Query(query): Query<ZonePairsQuery>,
+) -> Response {
+    let s = state.latest.borrow().clone();
+    answer(places::zone_pairs(&s, &query, state.api.k))
+}
+
+async fn page() -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], PAGE).into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
 async fn not_found() -> (StatusCode, Json<serde_json::Value>) {
     (
         StatusCode::NOT_FOUND,
-        Json(
-            json!({ "error": "not found", "endpoints": ["/metrics", "/healthz", "/api/zones", "/api/report"] }),
-        ),
+        Json(json!({ "error": "not found", "endpoints": ENDPOINTS })),
     )
 }

@@ -1,11 +1,16 @@
 //! A consistent picture of the state, built by the pipeline task and read by every request.
 
-use modeshare_core::aggregate::{SourceCounts, Totals};
+use std::collections::BTreeMap;
+
+use modeshare_core::aggregate::{ModeTotals, SourceCounts, Totals};
 use modeshare_core::config::Settings;
+use modeshare_core::mode::ModeGroups;
 use modeshare_core::pipeline::Pipeline;
+use modeshare_core::places::{CellWindow, ZonePair};
 use modeshare_core::report::Report;
 use modeshare_core::time::EventTimeMs;
 use modeshare_core::view::{LiveView, live_view};
+use modeshare_core::window::{window_cells, window_zone_pairs};
 use modeshare_core::zone::Zones;
 use serde::Serialize;
 
@@ -38,6 +43,18 @@ pub struct BrokerStatus {
     pub checkpoint_error: Option<String>,
 }
 
+/// Where a rolling window's trips happened, before the k rule (applied when published).
+#[derive(Debug, Clone, Default)]
+pub struct WindowPlaces {
+    pub window: String,
+    /// Absent before the first event.
+    pub start: Option<String>,
+    pub end: Option<String>,
+    /// Per cell at the configured resolution, per zone set.
+    pub cells: CellWindow,
+    pub zone_pairs: BTreeMap<ZonePair, ModeTotals>,
+}
+
 /// Everything `/metrics` and `/api/*` show, at one instant.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -51,6 +68,13 @@ pub struct Snapshot {
     pub watermark: Option<EventTimeMs>,
     /// Present when the service consumes from Kafka.
     pub kafka: Option<BrokerStatus>,
+    /// Per rolling window, for `/api/cells` and `/api/od`.
+    pub places: Vec<WindowPlaces>,
+    /// What the place APIs need to name and divide their numbers.
+    pub groups: ModeGroups,
+    pub zone_names: Vec<String>,
+    /// The resolution of the cells in `places`.
+    pub resolution: Option<h3o::Resolution>,
 }
 
 impl Snapshot {
@@ -67,6 +91,27 @@ impl Snapshot {
             totals.merge(p.totals());
         }
         let states: Vec<_> = partitions.iter().filter_map(|p| p.windows()).collect();
+        let ws = &settings.windows;
+        let places = ws
+            .rolling
+            .iter()
+            .map(|rw| match watermark {
+                Some(w) => {
+                    let end = ws.bucket_start(w);
+                    WindowPlaces {
+                        window: rw.label.clone(),
+                        start: Some(end.saturating_sub(rw.length).to_rfc3339()),
+                        end: Some(end.to_rfc3339()),
+                        cells: window_cells(&states, ws, w, rw.length),
+                        zone_pairs: window_zone_pairs(&states, ws, w, rw.length),
+                    }
+                }
+                None => WindowPlaces {
+                    window: rw.label.clone(),
+                    ..WindowPlaces::default()
+                },
+            })
+            .collect();
         Snapshot {
             report: Report::build(&totals, zones, &settings.groups),
             view: Some(live_view(&states, settings, zones, watermark)),
@@ -84,6 +129,10 @@ impl Snapshot {
                 .collect(),
             watermark,
             kafka: None,
+            places,
+            groups: settings.groups.clone(),
+            zone_names: zones.iter().map(|(_, z)| z.name.clone()).collect(),
+            resolution: Some(settings.resolution),
         }
     }
 }

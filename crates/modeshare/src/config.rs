@@ -10,6 +10,7 @@ use modeshare_core::dedup::DedupConfig;
 use modeshare_core::factor::CountsConfig;
 use modeshare_core::goal::{GoalConfig, validate_goals};
 use modeshare_core::mode::GroupsConfig;
+use modeshare_core::privacy::PrivacyConfig;
 use modeshare_core::spatial::SpatialConfig;
 use modeshare_core::time::DurationMs;
 use modeshare_core::window::WindowsConfig;
@@ -60,6 +61,9 @@ pub struct ConfigFile {
     /// The HTTP server of `modeshare run`.
     #[serde(default)]
     pub http: HttpConfig,
+    /// The k rule of published cell-level outputs.
+    #[serde(default)]
+    pub privacy: PrivacyConfig,
     /// Checkpoints (the live service's, and `replay --state`).
     #[serde(default)]
     pub state: StateConfig,
@@ -190,6 +194,8 @@ pub struct AppConfig {
     pub formats: FormatSettings,
     pub listen: std::net::SocketAddr,
     pub publish_interval: std::time::Duration,
+    /// Cells and zone pairs with fewer events or person trips are not published.
+    pub privacy_k: u64,
     pub state: StateSettings,
     pub simulator: SimulatorSettings,
     pub kafka: Option<KafkaSettings>,
@@ -338,6 +344,7 @@ impl ConfigFile {
             errors.push("spatial.zones", e);
             Zones::default()
         });
+        let privacy_k = self.privacy.validate(&mut errors);
         let settings = Settings {
             groups,
             goals,
@@ -353,6 +360,7 @@ impl ConfigFile {
             formats,
             listen,
             publish_interval,
+            privacy_k,
             state,
             simulator,
             kafka,

@@ -133,16 +133,22 @@ pub async fn serve(
     let address = listener
         .local_addr()
         .map_err(|e| Failure::Input(e.into()))?;
-    let (snapshots, latest) = watch::channel(Arc::new(Snapshot::default()));
+    // Until the first publish: no events yet, but the goals and windows are known.
+    let empty = Snapshot::build(&config.settings, &config.zones, &[], None);
+    let (snapshots, latest) = watch::channel(Arc::new(empty));
     let registry = metrics::registry(latest.clone()).map_err(|e| Failure::Input(e.into()))?;
     let http_shutdown = CancellationToken::new();
+    let api = server::ApiSettings {
+        k: config.privacy_k,
+    };
     let http = tokio::spawn(server::serve(
         listener,
         latest,
         registry,
+        api,
         http_shutdown.clone(),
     ));
-    info!(%address, "serving /metrics, /healthz, /api/zones and /api/report on http://{address}");
+    info!(%address, "serving /metrics, /healthz and /api/* on http://{address}");
 
     let (batches, received) = mpsc::channel::<Message>(CHANNEL_BATCHES);
     let max_line = config.input.max_line_bytes;

@@ -14,8 +14,8 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::prometheus::{Prometheus, PrometheusApi, free_port, label, promtool, sample_value};
-use common::{Service, TempDir, golden, repo_root};
+use common::prometheus::{Prometheus, PrometheusApi, label, promtool, sample_value};
+use common::{Service, TempDir, free_port, golden, repo_root};
 use serde_json::Value;
 
 fn assert_promtool(args: &[&str], stdin: &[u8]) -> String {

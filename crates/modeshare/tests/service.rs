@@ -113,7 +113,7 @@ fn serves_the_known_input_and_stops_on_sigterm() {
 }
 
 /// The README's run command: no arguments, the simulator back-fills 24 h and shares appear
-/// within seconds, with Bærum's goal targets.
+/// within seconds (with the simulator's trickle of rejected events), with Bærum's goal targets.
 #[test]
 fn the_default_run_shows_live_shares_within_seconds() {
     let service = Service::start(&[]);
@@ -126,7 +126,9 @@ fn the_default_run_shows_live_shares_within_seconds() {
                 && l.get("group").map(String::as_str) == Some("sustainable")
                 && l.get("window").map(String::as_str) == Some("24h")
         });
-        present.then_some(m)
+        // The first snapshot may come early in the backfill, before its trickle of bad events.
+        let rejected = sum(&m, "modeshare_events_total", &[("outcome", "rejected")]);
+        (present && rejected > 0.0).then_some(m)
     });
     eprintln!("shares after {:?}", started.elapsed());
     assert_eq!(
@@ -164,10 +166,6 @@ fn the_default_run_shows_live_shares_within_seconds() {
         "a survey-like mix gives about 40 % sustainable, got {share}"
     );
     assert!((gap - (share - 0.6)).abs() < 1e-9);
-    assert!(
-        sum(&m, "modeshare_events_total", &[("outcome", "rejected")]) > 0.0,
-        "the trickle of bad events"
-    );
     let zones = service.json("/api/zones");
     let day = zones["windows"]
         .as_array()

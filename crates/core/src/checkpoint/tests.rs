@@ -64,15 +64,50 @@ fn feed(pipeline: &mut Pipeline, lines: &[String]) {
     }
 }
 
-/// What must survive: the report, the watermark and every window.
+/// Every rolling window's cells (sorted) and zone pairs.
+fn places(p: &Pipeline) -> String {
+    let (Some(state), Some(watermark)) = (p.windows(), p.watermark()) else {
+        return String::new();
+    };
+    let ws = &p.settings().windows;
+    let mut out = String::new();
+    for rw in &ws.rolling {
+        let mut cells: Vec<_> = crate::window::window_cells(&[state], ws, watermark, rw.length)
+            .cells
+            .into_iter()
+            .collect();
+        cells.sort_by_key(|(cell, _)| *cell);
+        let pairs = crate::window::window_zone_pairs(&[state], ws, watermark, rw.length);
+        out.push_str(&format!("{}: {cells:?}\n{pairs:?}\n", rw.label));
+    }
+    out
+}
+
+/// The cells and zone pairs of the longest window.
+fn place_counts(p: &Pipeline) -> (usize, usize) {
+    let (Some(state), Some(watermark)) = (p.windows(), p.watermark()) else {
+        return (0, 0);
+    };
+    let ws = &p.settings().windows;
+    let longest = ws.longest_window();
+    (
+        crate::window::window_cells(&[state], ws, watermark, longest)
+            .cells
+            .len(),
+        crate::window::window_zone_pairs(&[state], ws, watermark, longest).len(),
+    )
+}
+
+/// What must survive: the report, the watermark and every window, with its cells and pairs.
 fn observable(p: &Pipeline) -> String {
     let states: Vec<&crate::window::WindowState> = p.windows().into_iter().collect();
     let views = crate::view::live_view(&states, p.settings(), p.zones(), p.watermark());
     format!(
-        "{}\n{:?}\n{}",
+        "{}\n{:?}\n{}\n{}",
         serde_json::to_string(&p.report()).unwrap_or_default(),
         p.watermark(),
-        serde_json::to_string(&views).unwrap_or_default()
+        serde_json::to_string(&views).unwrap_or_default(),
+        places(p)
     )
 }
 
@@ -94,6 +129,47 @@ fn a_restored_live_pipeline_continues_exactly_as_the_original() {
     assert_eq!(observable(&restored), observable(&original));
     assert!(original.report().events.duplicates > 100);
     assert!(original.report().events.rejected > 100);
+}
+
+#[test]
+fn a_version_1_checkpoint_restores_with_empty_cell_windows() {
+    #[derive(Serialize)]
+    struct Version1<'a> {
+        position: Position,
+        totals: &'a SavedTotals,
+        windows: Option<&'a SavedZoneWindows>,
+        dedup: &'a SavedDedup,
+    }
+    let resolution = h3o::Resolution::Nine;
+    let mut original = Pipeline::live(settings(resolution), zones());
+    feed(&mut original, &lines(0..2_000));
+    let (cells, pairs) = place_counts(&original);
+    assert!(cells > 3 && pairs > 1, "the original has cells and pairs");
+    let saved = original.save();
+    let payload = postcard::to_allocvec(&Version1 {
+        position: Position::Offset(7),
+        totals: &saved.totals,
+        windows: saved.windows.as_ref().map(|w| &w.zones),
+        dedup: &saved.dedup,
+    })
+    .unwrap();
+    let fingerprint = Fingerprint::of(original.settings(), original.zones(), true);
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&fingerprint.0.to_le_bytes());
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
+    bytes.extend_from_slice(&payload);
+    let restored = decode(&bytes, settings(resolution), zones(), true).unwrap();
+    assert_eq!(restored.position, Position::Offset(7));
+    let restored = restored.pipeline;
+    assert_eq!(restored.report(), original.report());
+    let states = |p: &Pipeline| {
+        let states: Vec<_> = p.windows().into_iter().collect();
+        crate::view::live_view(&states, p.settings(), p.zones(), p.watermark())
+    };
+    assert_eq!(states(&restored), states(&original));
+    assert_eq!(place_counts(&restored), (0, 0));
 }
 
 #[test]

@@ -53,6 +53,14 @@ fn toml_like(text: &str) -> WindowsConfig {
     serde_json::from_value(serde_json::Value::Object(map)).unwrap()
 }
 
+/// A placement in one fixed cell.
+fn placed(zones: &[ZoneId]) -> Placement<'_> {
+    Placement {
+        cell: crate::spatial::cell_of(GeoPoint::new(59.9, 10.6).unwrap(), h3o::Resolution::Nine),
+        zones,
+    }
+}
+
 fn total(t: &[ModeTotals], zone: usize) -> f64 {
     t[zone].total().as_f64()
 }
@@ -62,7 +70,12 @@ fn watermark_late_events_and_windows() {
     let s = WindowSettings::default();
     let mut w = WindowState::new(1);
     let z = [ZoneId(0)];
-    assert!(!w.observe(&s, &obs(Kind::Trip, "voi", T0 + 2 * HOUR, None, 1.0), &z));
+    assert!(!w.observe(
+        &s,
+        &obs(Kind::Trip, "voi", T0 + 2 * HOUR, None, 1.0),
+        &placed(&z),
+        None
+    ));
     assert_eq!(
         w.watermark(&s),
         Some(EventTimeMs(T0 + 2 * HOUR - 15 * 60_000))
@@ -71,10 +84,16 @@ fn watermark_late_events_and_windows() {
     assert!(!w.observe(
         &s,
         &obs(Kind::Trip, "voi", T0 + 2 * HOUR - 10 * 60_000, None, 1.0),
-        &z
+        &placed(&z),
+        None
     ));
     // An hour behind: late, and still counted.
-    assert!(w.observe(&s, &obs(Kind::Trip, "voi", T0 + HOUR, None, 1.0), &z));
+    assert!(w.observe(
+        &s,
+        &obs(Kind::Trip, "voi", T0 + HOUR, None, 1.0),
+        &placed(&z),
+        None
+    ));
     let wm = w.watermark(&s).unwrap();
     // The 1h window ends at the bucket holding the watermark (01:45): it holds 00:45–01:45.
     let one_hour = window_totals(&[&w], &s, wm, DurationMs(HOUR), 1);
@@ -85,7 +104,12 @@ fn watermark_late_events_and_windows() {
         1.0,
         "the 01:50 and 02:00 trips are past the watermark, in no window yet"
     );
-    w.observe(&s, &obs(Kind::Trip, "voi", T0 + 3 * HOUR, None, 1.0), &z);
+    w.observe(
+        &s,
+        &obs(Kind::Trip, "voi", T0 + 3 * HOUR, None, 1.0),
+        &placed(&z),
+        None,
+    );
     let day = window_totals(
         &[&w],
         &s,
@@ -101,7 +125,12 @@ fn lateness_per_source() {
     let s = settings("lateness_by_source = {\"trafikkdata\": \"3h\"}");
     let mut w = WindowState::new(1);
     let z = [ZoneId(0)];
-    w.observe(&s, &obs(Kind::Trip, "voi", T0 + 5 * HOUR, None, 1.0), &z);
+    w.observe(
+        &s,
+        &obs(Kind::Trip, "voi", T0 + 5 * HOUR, None, 1.0),
+        &placed(&z),
+        None,
+    );
     assert!(!w.observe(
         &s,
         &obs(
@@ -111,7 +140,8 @@ fn lateness_per_source() {
             Some(T0 + 4 * HOUR),
             10.0
         ),
-        &z
+        &placed(&z),
+        None
     ));
     assert!(w.observe(
         &s,
@@ -122,7 +152,8 @@ fn lateness_per_source() {
             Some(T0 + 4 * HOUR),
             10.0
         ),
-        &z
+        &placed(&z),
+        None
     ));
 }
 
@@ -175,7 +206,8 @@ fn buckets_are_dropped_after_the_longest_window() {
         w.observe(
             &s,
             &obs(Kind::Trip, "t", T0 + h * HOUR, None, 1.0),
-            &[ZoneId(0)],
+            &placed(&[ZoneId(0)]),
+            None,
         );
     }
     // 24 h + 15 min lateness + one bucket, in 15-minute buckets with one event an hour.
@@ -208,7 +240,12 @@ fn calendar_days_across_both_dst_changes() {
         let mut w = WindowState::new(1);
         let mut t = midnight.as_millisecond() - HOUR;
         while t < next.as_millisecond() + 2 * HOUR {
-            w.observe(&s, &obs(Kind::Trip, "t", t, None, 1.0), &[ZoneId(0)]);
+            w.observe(
+                &s,
+                &obs(Kind::Trip, "t", t, None, 1.0),
+                &placed(&[ZoneId(0)]),
+                None,
+            );
             t += 15 * 60_000;
         }
         let last_minute = EventTimeMs(next.as_millisecond() - 60_000);
@@ -358,7 +395,7 @@ proptest! {
         let mut newest = i64::MIN;
         for (i, e) in evs.iter().enumerate() {
             let o = obs(e.kind, "s", e.start, Some(e.start + e.minutes * 60_000), f64::from(e.persons));
-            let late = w.observe(&s, &o, &e.zones);
+            let late = w.observe(&s, &o, &placed(&e.zones), None);
             prop_assert_eq!(late, newest != i64::MIN && e.start < newest - s.allowed_lateness.0);
             newest = newest.max(e.start);
             if check_at.contains(&i) {
@@ -375,4 +412,59 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn cells_and_zone_pairs_follow_the_windows() {
+    let s = WindowSettings::default();
+    let mut w = WindowState::new(2);
+    let (a, b) = ([ZoneId(0)], [ZoneId(1)]);
+    let trip = obs(Kind::Trip, "voi", T0 + HOUR, None, 1.0);
+    w.observe(&s, &trip, &placed(&a), Some(&b));
+    w.observe(&s, &trip, &placed(&a), Some(&[]));
+    w.observe(&s, &trip, &placed(&[]), None);
+    // A 30-minute count from 01:00 is spread over two buckets.
+    let count = obs(
+        Kind::Count,
+        "apc",
+        T0 + HOUR,
+        Some(T0 + HOUR + 30 * 60_000),
+        8.0,
+    );
+    w.observe(&s, &count, &placed(&a), None);
+    w.observe(
+        &s,
+        &obs(Kind::Trip, "voi", T0 + 3 * HOUR, None, 1.0),
+        &placed(&b),
+        None,
+    );
+    let wm = w.watermark(&s).unwrap();
+    let cells = window_cells(&[&w], &s, wm, DurationMs(24 * HOUR));
+    let sets = &cells.cells[&placed(&a).cell];
+    let person_trips = |zones: &[ZoneId]| {
+        sets.iter()
+            .find(|(set, _)| &**set == zones)
+            .map(|(_, t)| t.total().as_f64())
+    };
+    // The trip at 03:00 is past the watermark (02:45): in no window yet.
+    assert_eq!(person_trips(&a), Some(2.0 + 8.0));
+    assert_eq!(
+        person_trips(&[]),
+        Some(1.0),
+        "outside every zone, still in its cell"
+    );
+    assert_eq!(person_trips(&b), None);
+    let pairs = window_zone_pairs(&[&w], &s, wm, DurationMs(24 * HOUR));
+    let trips = |pair: ZonePair| pairs.get(&pair).map(|t| t.total().as_f64());
+    assert_eq!(trips((Some(ZoneId(0)), Some(ZoneId(1)))), Some(1.0));
+    assert_eq!(trips((Some(ZoneId(0)), None)), Some(1.0));
+    assert_eq!(
+        pairs.len(),
+        2,
+        "counts and trips without a destination have no pair"
+    );
+    // The 1h window (01:45–02:45) holds none of it; the 15-minute halves of the count are in
+    // the 01:00 and 01:15 buckets.
+    let hour = window_cells(&[&w], &s, wm, DurationMs(HOUR));
+    assert!(hour.cells.is_empty());
 }

@@ -57,6 +57,7 @@ fn the_embedded_default_has_the_documented_values() {
     );
     assert!((c.settings.factors.persons_per_unit(Mode::Bus) - 1.0 / 1.3).abs() < 1e-12);
     assert_eq!(c.zones.len(), 3);
+    assert_eq!(c.privacy_k, 10);
 }
 
 #[test]
@@ -122,6 +123,8 @@ target_date = "2025"
 transfer_factor = 0.5
 [dedup]
 horizon = "forever"
+[privacy]
+k = 0
 [formats.mds]
 max_distance_m = -1
 [formats.trafikkdata.point_modes]
@@ -147,6 +150,7 @@ format = "csv:nowhere"
         "goals[0].target_date",
         "counts.transfer_factor",
         "dedup.horizon",
+        "privacy.k",
         "formats.mds.max_distance_m",
         "formats.trafikkdata.point_modes.12345X678",
         "formats.csv.mycity.time_zone",

@@ -2,12 +2,13 @@
 
 #![allow(dead_code, clippy::unwrap_used)] // each test binary uses some of them
 
+pub mod browser;
 pub mod kafka;
 pub mod prometheus;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -66,27 +67,19 @@ impl Service {
     }
 
     pub fn get(&self, path: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.address).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.address
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap();
-        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        (status, body.to_owned())
+        http(&self.address, "GET", path, None).unwrap()
     }
 
     pub fn json(&self, path: &str) -> Value {
         let (status, body) = self.get(path);
         assert_eq!(status, 200, "{path}: {body}");
         serde_json::from_str(&body).unwrap()
+    }
+
+    /// A JSON answer with its status, whatever the status.
+    pub fn json_status(&self, path: &str) -> (u16, Value) {
+        let (status, body) = self.get(path);
+        (status, serde_json::from_str(&body).unwrap())
     }
 
     /// Polls until `ready` holds, failing after the deadline.
@@ -288,4 +281,110 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// One HTTP/1.1 request with an optional JSON body; the status and the body (chunked or not).
+pub fn http(
+    address: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    // Read until the body is complete: some servers (chromedriver) keep the connection open.
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 64 * 1024];
+    let (head, body_start) = loop {
+        if let Some(at) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+            break (
+                String::from_utf8_lossy(&response[..at]).into_owned(),
+                at + 4,
+            );
+        }
+        let n = stream.read(&mut buffer)?;
+        if n == 0 {
+            return Err(std::io::Error::other(
+                "connection closed before the headers",
+            ));
+        }
+        response.extend_from_slice(&buffer[..n]);
+    };
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    };
+    let length: Option<usize> = header("content-length").and_then(|v| v.parse().ok());
+    let chunked = header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+    loop {
+        let body = &response[body_start..];
+        let complete = match length {
+            Some(n) => body.len() >= n,
+            None => chunked && body.ends_with(b"0\r\n\r\n"),
+        };
+        if complete {
+            break;
+        }
+        let n = stream.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buffer[..n]);
+    }
+    let mut rest = &response[body_start..];
+    if !chunked {
+        let end = length.unwrap_or(rest.len()).min(rest.len());
+        return Ok((status, String::from_utf8_lossy(&rest[..end]).into_owned()));
+    }
+    let mut body = Vec::new();
+    while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&rest[..end])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+            .unwrap_or(0);
+        let chunk = &rest[end + 2..];
+        if size == 0 || chunk.len() < size {
+            break;
+        }
+        body.extend_from_slice(&chunk[..size]);
+        rest = chunk.get(size + 2..).unwrap_or_default();
+    }
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// A program from the Debian packages the tests use, or a failed test that says how to install it.
+pub fn tool(name: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("{name} is not installed: run scripts/tools.sh install (scripts/test does)")
+    })
+}
+
+/// A port nothing listens on at the moment of asking.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -1,27 +1,13 @@
-//! A real Prometheus server (Debian's `prometheus`, installed by `scripts/prometheus.sh`) on a
+//! A real Prometheus server (Debian's `prometheus`, installed by `scripts/tools.sh`) on a
 //! random port, loading the project's rules, and `promtool`.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::io::Write;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{TempDir, repo_root};
-
-/// A program of Debian's `prometheus` package, or a failed test that says how to install it.
-pub fn tool(name: &str) -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| {
-        panic!("{name} is not installed: run scripts/prometheus.sh install (scripts/test does)")
-    })
-}
+use super::{TempDir, free_port, http, repo_root, tool};
 
 /// `promtool ARGS` from the repository root, with stdin.
 pub fn promtool(args: &[&str], stdin: &[u8]) -> Output {
@@ -37,15 +23,6 @@ pub fn promtool(args: &[&str], stdin: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-/// A port nothing listens on at the moment of asking.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The shipped rules, by absolute path.
 pub fn rules_glob() -> String {
     let rules = repo_root().join("deploy/prometheus/rules");
@@ -59,23 +36,7 @@ pub struct PrometheusApi {
 
 impl PrometheusApi {
     fn get(&self, path: &str) -> std::io::Result<(u16, String)> {
-        let mut stream = TcpStream::connect(&self.address)?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        // HTTP/1.0: the answer is not chunked.
-        write!(
-            stream,
-            "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n",
-            self.address
-        )?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        Ok((status, body.to_owned()))
+        http(&self.address, "GET", path, None)
     }
 
     /// Whether the server answers `/-/ready`.

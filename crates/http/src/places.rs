@@ -1,0 +1,169 @@
+//! `/api/cells` (a hex map as GeoJSON) and `/api/od` (a zone-to-zone matrix): where a rolling
+//! window's trips happened, under the k rule of [`modeshare_core::privacy`].
+
+use h3o::{CellIndex, Resolution};
+use modeshare_core::aggregate::ModeTotals;
+use modeshare_core::privacy::{publish_cells, publish_zone_pairs};
+use modeshare_core::report::person_trips_by_mode;
+use modeshare_core::share::group_shares;
+use modeshare_core::zone::ZoneId;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::snapshot::{Snapshot, WindowPlaces};
+
+/// The window the place APIs show when none is asked for.
+pub const DEFAULT_WINDOW: &str = "24h";
+
+/// A request the API cannot answer, with what would work (HTTP 400).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadRequest(pub Value);
+
+/// `GET /api/cells?resolution=R&window=W&zone=Z`.
+#[derive(Debug, Default, Deserialize)]
+pub struct CellsQuery {
+    pub resolution: Option<String>,
+    pub window: Option<String>,
+    pub zone: Option<String>,
+}
+
+/// `GET /api/od?window=W`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ZonePairsQuery {
+    pub window: Option<String>,
+}
+
+fn window<'a>(s: &'a Snapshot, asked: Option<&str>) -> Result<&'a WindowPlaces, BadRequest> {
+    let asked = asked.unwrap_or(DEFAULT_WINDOW);
+    s.places
+        .iter()
+        .find(|w| w.window == asked)
+        .ok_or_else(|| {
+            let windows: Vec<&str> = s.places.iter().map(|w| w.window.as_str()).collect();
+            BadRequest(json!({
+                "error": format!("window {asked:?} is not a rolling window of this service (calendar periods have no cells)"),
+                "windows": windows,
+            }))
+        })
+}
+
+/// Person trips per mode, their total, events and group shares of a place.
+fn numbers(totals: &ModeTotals, s: &Snapshot) -> serde_json::Map<String, Value> {
+    let events: u64 = totals.tallies().iter().map(|t| t.events).sum();
+    let mut m = serde_json::Map::new();
+    m.insert("person_trips".into(), json!(person_trips_by_mode(totals)));
+    m.insert("total_person_trips".into(), json!(totals.total().as_f64()));
+    m.insert("events".into(), json!(events));
+    m.insert("shares".into(), json!(group_shares(totals, &s.groups)));
+    m
+}
+
+/// The hexagon as a closed GeoJSON ring, `[lon, lat]` rounded to 1e-6 degrees (about 0.1 m).
+fn hexagon(cell: CellIndex) -> Value {
+    let round = |x: f64| (x * 1e6).round() / 1e6;
+    let mut ring: Vec<[f64; 2]> = cell
+        .boundary()
+        .iter()
+        .map(|v| [round(v.lng()), round(v.lat())])
+        .collect();
+    if let Some(first) = ring.first().copied() {
+        ring.push(first);
+    }
+    json!({ "type": "Polygon", "coordinates": [ring] })
+}
+
+fn zone_id(s: &Snapshot, name: &str) -> Result<ZoneId, BadRequest> {
+    s.zone_names
+        .iter()
+        .position(|z| z == name)
+        .map(|i| ZoneId(i as u32))
+        .ok_or_else(|| {
+            BadRequest(json!({
+                "error": format!("no zone is named {name:?}"),
+                "zones": s.zone_names,
+            }))
+        })
+}
+
+/// The hex map of a window: a GeoJSON FeatureCollection of the cells that pass the k rule.
+pub fn cells(s: &Snapshot, q: &CellsQuery, k: u64) -> Result<Value, BadRequest> {
+    let configured = s.resolution.unwrap_or(Resolution::Nine);
+    let resolution = match &q.resolution {
+        None => configured,
+        Some(text) => text
+            .parse::<u8>()
+            .ok()
+            .and_then(|r| Resolution::try_from(r).ok())
+            .filter(|r| *r <= configured)
+            .ok_or_else(|| {
+                BadRequest(json!({
+                    "error": format!("resolution {text:?}: this service holds cells at resolution {configured}; ask for 0–{configured} (coarser cells are their parents)"),
+                }))
+            })?,
+    };
+    let zone = q.zone.as_deref().map(|z| zone_id(s, z)).transpose()?;
+    let window = window(s, q.window.as_deref())?;
+    let published = publish_cells(&window.cells, resolution, zone, k);
+    let (features, suppressed) = match &published {
+        Some(p) => (
+            p.cells
+                .iter()
+                .map(|(cell, totals)| {
+                    let mut properties = numbers(totals, s);
+                    properties.insert("cell".into(), json!(cell.to_string()));
+                    json!({
+                        "type": "Feature",
+                        "id": cell.to_string(),
+                        "geometry": hexagon(*cell),
+                        "properties": properties,
+                    })
+                })
+                .collect(),
+            p.suppressed,
+        ),
+        None => (Vec::new(), 0),
+    };
+    Ok(json!({
+        "type": "FeatureCollection",
+        "window": window.window,
+        "start": window.start,
+        "end": window.end,
+        "resolution": u8::from(resolution),
+        "zone": q.zone,
+        "k": k,
+        "suppressed_cells": suppressed,
+        "features": features,
+    }))
+}
+
+/// The zone-to-zone matrix of a window's trips with a destination, pairs under k left out.
+pub fn zone_pairs(s: &Snapshot, q: &ZonePairsQuery, k: u64) -> Result<Value, BadRequest> {
+    let window = window(s, q.window.as_deref())?;
+    let (shown, suppressed) = publish_zone_pairs(&window.zone_pairs, k);
+    let name = |z: Option<ZoneId>| z.and_then(|z| s.zone_names.get(z.0 as usize).cloned());
+    let mut pairs: Vec<Value> = shown
+        .iter()
+        .map(|((origin, destination), totals)| {
+            let mut pair = numbers(totals, s);
+            pair.insert("origin".into(), json!(name(*origin)));
+            pair.insert("destination".into(), json!(name(*destination)));
+            Value::Object(pair)
+        })
+        .collect();
+    pairs.sort_by(|a, b| {
+        let trips = |v: &Value| v["total_person_trips"].as_f64().unwrap_or(0.0);
+        trips(b).total_cmp(&trips(a))
+    });
+    Ok(json!({
+        "window": window.window,
+        "start": window.start,
+        "end": window.end,
+        "k": k,
+        "zones": s.zone_names,
+        "suppressed_pairs": suppressed,
+        "pairs": pairs,
+    }))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,204 @@
+use std::collections::BTreeMap;
+
+use modeshare_core::config::{ConfigErrors, Settings};
+use modeshare_core::factor::PersonTripFactors;
+use modeshare_core::mode::GroupsConfig;
+use modeshare_core::pipeline::Pipeline;
+use modeshare_core::time::DurationMs;
+use modeshare_core::window::WindowSettings;
+use modeshare_core::zone::Zones;
+
+use super::*;
+
+// Fornebu inside Bærum (both squares here).
+const ZONES: &str = r#"{"type":"FeatureCollection","features":[
+ {"type":"Feature","properties":{"name":"Bærum"},"geometry":{"type":"Polygon","coordinates":[[[10.40,59.80],[10.70,59.80],[10.70,60.00],[10.40,60.00],[10.40,59.80]]]}},
+ {"type":"Feature","properties":{"name":"Fornebu"},"geometry":{"type":"Polygon","coordinates":[[[10.60,59.88],[10.65,59.88],[10.65,59.91],[10.60,59.91],[10.60,59.88]]]}}]}"#;
+
+fn pipeline() -> Pipeline {
+    let mut errors = ConfigErrors::default();
+    let groups = GroupsConfig(BTreeMap::from([(
+        "cycling".to_owned(),
+        vec!["bicycle".to_owned()],
+    )]))
+    .validate(&mut errors);
+    let settings = Settings {
+        groups,
+        goals: Vec::new(),
+        factors: PersonTripFactors::default(),
+        resolution: h3o::Resolution::Nine,
+        dedup_horizon: DurationMs::from_days(35),
+        windows: WindowSettings::default(),
+    };
+    Pipeline::live(settings, Zones::from_geojson(ZONES).unwrap())
+}
+
+/// A trip at minute `minute` of 2024-05-02 from (lat, lon), to Fornebu when `to_fornebu`.
+fn trip(id: usize, mode: &str, minute: usize, (lat, lon): (f64, f64), to_fornebu: bool) -> String {
+    let destination = if to_fornebu {
+        r#","destination":{"lat":59.895,"lon":10.63}"#
+    } else {
+        ""
+    };
+    format!(
+        r#"{{"kind":"trip","id":"{id}","source":"voi","mode":"{mode}","start_time":{},"origin":{{"lat":{lat},"lon":{lon}}}{destination}}}"#,
+        1_714_608_000_000u64 + minute as u64 * 60_000
+    )
+}
+
+const FORNEBU: (f64, f64) = (59.8958, 10.6290);
+const SANDVIKA: (f64, f64) = (59.8890, 10.5240);
+
+/// 12 trips from one Fornebu cell (3 by bicycle, all to Fornebu), 4 from one in Sandvika (to
+/// nowhere in particular), then a trip a day later to move the watermark.
+fn snapshot() -> Snapshot {
+    let mut p = pipeline();
+    let mut id = 0;
+    let mut send = |p: &mut Pipeline, mode: &str, minute: usize, at, to_fornebu| {
+        id += 1;
+        p.observe_line(
+            trip(id, mode, minute, at, to_fornebu).as_bytes(),
+            "test",
+            None,
+        );
+    };
+    for i in 0..12 {
+        send(
+            &mut p,
+            if i < 3 { "bicycle" } else { "walk" },
+            i,
+            FORNEBU,
+            true,
+        );
+    }
+    for i in 0..4 {
+        send(&mut p, "walk", i, SANDVIKA, false);
+    }
+    send(&mut p, "walk", 20 * 60, SANDVIKA, false);
+    Snapshot::build(p.settings(), p.zones(), &[&p], p.watermark())
+}
+
+fn cell_at((lat, lon): (f64, f64)) -> CellIndex {
+    modeshare_core::spatial::cell_of(
+        modeshare_core::event::GeoPoint::new(lat, lon).unwrap(),
+        h3o::Resolution::Nine,
+    )
+}
+
+fn query(resolution: Option<&str>, window: Option<&str>, zone: Option<&str>) -> CellsQuery {
+    CellsQuery {
+        resolution: resolution.map(str::to_owned),
+        window: window.map(str::to_owned),
+        zone: zone.map(str::to_owned),
+    }
+}
+
+#[test]
+fn the_hex_map_shows_cells_that_pass_the_k_rule_as_closed_hexagons() {
+    let s = snapshot();
+    let map = cells(&s, &query(None, None, None), 10).unwrap();
+    assert_eq!(map["type"], "FeatureCollection");
+    assert_eq!(map["window"], "24h");
+    assert_eq!(map["resolution"], 9);
+    let features = map["features"].as_array().unwrap();
+    assert_eq!(features.len(), 1, "the Sandvika cell has 4 events: {map}");
+    assert_eq!(map["suppressed_cells"], 1);
+    let f = &features[0];
+    assert_eq!(f["properties"]["cell"], cell_at(FORNEBU).to_string());
+    assert_eq!(f["properties"]["total_person_trips"], 12.0);
+    assert_eq!(f["properties"]["events"], 12);
+    assert_eq!(f["properties"]["person_trips"]["bicycle"], 3.0);
+    assert_eq!(f["properties"]["shares"]["cycling"], 0.25);
+    let ring = f["geometry"]["coordinates"][0].as_array().unwrap();
+    assert_eq!(ring.len(), 7, "six corners and the first again");
+    assert_eq!(ring[0], ring[6]);
+    // [lon, lat]: Fornebu's longitude first.
+    assert!((ring[0][0].as_f64().unwrap() - FORNEBU.1).abs() < 0.01);
+    // k = 1 shows the Sandvika cell too.
+    let all = cells(&s, &query(None, None, None), 1).unwrap();
+    assert_eq!(all["features"].as_array().unwrap().len(), 2);
+    assert_eq!(all["suppressed_cells"], 0);
+}
+
+#[test]
+fn zones_resolutions_and_windows_select_what_is_shown() {
+    let s = snapshot();
+    let count = |q: CellsQuery| {
+        cells(&s, &q, 1).unwrap()["features"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(query(None, None, Some("Fornebu"))), 1);
+    assert_eq!(count(query(None, None, Some("Bærum"))), 2);
+    // Coarser cells are the parents of the shown cells, with their sums.
+    let parents: std::collections::BTreeSet<_> = [FORNEBU, SANDVIKA]
+        .map(|at| cell_at(at).parent(h3o::Resolution::Six).unwrap())
+        .into();
+    assert_eq!(count(query(Some("6"), None, None)), parents.len());
+    let coarse = cells(&s, &query(Some("6"), None, None), 1).unwrap();
+    let total: f64 = coarse["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["total_person_trips"].as_f64().unwrap())
+        .sum();
+    assert_eq!(total, 16.0);
+    // The 1h window ends a day later: empty, not an error.
+    assert_eq!(count(query(None, Some("1h"), None)), 0);
+}
+
+#[test]
+fn unanswerable_requests_say_what_would_work() {
+    let s = snapshot();
+    let error = |q: CellsQuery| cells(&s, &q, 10).unwrap_err().0;
+    let e = error(query(None, Some("day"), None));
+    assert!(e["error"].as_str().unwrap().contains("calendar"), "{e}");
+    assert_eq!(e["windows"], json!(["1h", "24h", "7d", "28d"]));
+    let e = error(query(None, None, Some("Oslo")));
+    assert_eq!(e["zones"], json!(["Bærum", "Fornebu"]));
+    for resolution in ["10", "16", "nine", "-1"] {
+        let e = error(query(Some(resolution), None, None));
+        assert!(e["error"].as_str().unwrap().contains("0–9"), "{e}");
+    }
+    let e = zone_pairs(
+        &s,
+        &ZonePairsQuery {
+            window: Some("year".into()),
+        },
+        10,
+    )
+    .unwrap_err();
+    assert!(e.0["windows"].is_array());
+}
+
+#[test]
+fn zone_pairs_count_trips_with_a_destination_under_the_k_rule() {
+    let s = snapshot();
+    let od = zone_pairs(&s, &ZonePairsQuery::default(), 10).unwrap();
+    let pairs = od["pairs"].as_array().unwrap();
+    // The 12 Fornebu trips are in Fornebu and Bærum, and end in both: four pairs of 12.
+    assert_eq!(pairs.len(), 4, "{od}");
+    for p in pairs {
+        assert_eq!(p["total_person_trips"], 12.0);
+        assert!(p["origin"].is_string() && p["destination"].is_string());
+    }
+    assert_eq!(
+        od["suppressed_pairs"], 0,
+        "Sandvika's trips have no destination"
+    );
+    // k = 13 hides every pair.
+    let od = zone_pairs(&s, &ZonePairsQuery::default(), 13).unwrap();
+    assert_eq!(od["pairs"], json!([]));
+    assert_eq!(od["suppressed_pairs"], 4);
+}
+
+#[test]
+fn before_the_first_event_the_maps_are_empty() {
+    let p = pipeline();
+    let s = Snapshot::build(p.settings(), p.zones(), &[&p], None);
+    let map = cells(&s, &CellsQuery::default(), 10).unwrap();
+    assert_eq!(map["features"], json!([]));
+    assert_eq!(map["start"], Value::Null);
+    assert!(cells(&s, &query(None, Some("day"), None), 10).is_err());
+}

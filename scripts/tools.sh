@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Debian packages the tests and scripts/monitor.sh use, installed when missing; idempotent.
+#
+#   scripts/tools.sh install               all of them
+#   scripts/tools.sh install prometheus    prometheus and promtool (the metrics-path tests, monitor.sh)
+#   scripts/tools.sh install chromium      chromium and chromedriver (the live page's browser test)
+set -euo pipefail
+
+# tool group → the commands it provides and the Debian packages that provide them
+commands_of() {
+  case "$1" in
+    prometheus) echo "prometheus promtool" ;;
+    chromium) echo "chromium chromedriver" ;;
+    *) return 1 ;;
+  esac
+}
+packages_of() {
+  case "$1" in
+    prometheus) echo "prometheus" ;;
+    chromium) echo "chromium chromium-driver" ;;
+  esac
+}
+
+install() {
+  local groups=("$@") missing=() group command
+  if [ ${#groups[@]} -eq 0 ]; then
+    groups=(prometheus chromium)
+  fi
+  for group in "${groups[@]}"; do
+    if ! commands_of "$group" >/dev/null; then
+      echo "tools.sh: unknown tool group $group (prometheus, chromium)" >&2
+      return 2
+    fi
+    for command in $(commands_of "$group"); do
+      if ! command -v "$command" >/dev/null; then
+        # shellcheck disable=SC2207
+        missing+=($(packages_of "$group"))
+        break
+      fi
+    done
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    return 0
+  fi
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+  fi
+  echo "tools.sh: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  # Services the packages bring (prometheus.service) are not started: the tests start their
+  # own servers on random ports.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  for group in "${groups[@]}"; do
+    for command in $(commands_of "$group"); do
+      command -v "$command" >/dev/null || { echo "tools.sh: $command still missing" >&2; return 1; }
+    done
+  done
+}
+
+case "${1:-}" in
+  install)
+    shift
+    install "$@"
+    ;;
+  *)
+    echo "usage: scripts/tools.sh install [prometheus|chromium]..." >&2
+    exit 2
+    ;;
+esac
