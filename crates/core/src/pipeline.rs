@@ -132,11 +132,12 @@ impl Pipeline {
             self.totals.observe_duplicate(&obs.source, now);
             return Outcome::Duplicate;
         }
+        // Only zones matter at the destination: no H3 cell (the costliest step of placing).
         let has_destination = match (&self.windows, obs.destination) {
             (Some(_), Some(destination)) => {
-                let zones = self.spatial.place(destination).zones;
-                self.destination_zones.clear();
-                self.destination_zones.extend_from_slice(zones);
+                self.spatial
+                    .zones()
+                    .zones_containing(destination, &mut self.destination_zones);
                 true
             }
             _ => false,

@@ -53,6 +53,7 @@ pub struct PlaceBuckets {
     pairs: BTreeMap<i64, BTreeMap<(ZonePair, Mode), ModeTally>>,
     zone_sets: Vec<Box<[ZoneId]>>,
     zone_set_ids: HashMap<Box<[ZoneId]>, u32>,
+    last_zone_set: Option<u32>,
 }
 
 /// One event's share of a bucket.
@@ -111,12 +112,20 @@ impl PlaceBuckets {
     }
 
     fn zone_set(&mut self, zones: &[ZoneId]) -> u32 {
+        // Consecutive events mostly share their zones: check the last set before hashing.
+        if let Some(last) = self.last_zone_set
+            && *self.zone_sets[last as usize] == *zones
+        {
+            return last;
+        }
         if let Some(id) = self.zone_set_ids.get(zones) {
+            self.last_zone_set = Some(*id);
             return *id;
         }
         let id = self.zone_sets.len() as u32;
         self.zone_sets.push(zones.into());
         self.zone_set_ids.insert(zones.into(), id);
+        self.last_zone_set = Some(id);
         id
     }
 

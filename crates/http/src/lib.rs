@@ -10,3 +10,6 @@ pub mod metrics;
 pub mod places;
 pub mod server;
 pub mod snapshot;
+
+#[cfg(test)]
+mod test_support;

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use common::browser::Browser;
-use common::{Service, TempDir, repo_root};
+use common::{Service, TempDir, repo_root, window_view};
 use serde_json::Value;
 
 /// What the page shows, read from its DOM.
@@ -55,17 +55,9 @@ fn the_live_page_shows_the_apis_shares_and_draws_its_hexagons() {
         .filter(|l| !l.is_empty())
         .count();
     let service = Service::start(&["--input", events.to_str().unwrap()]);
-    service.wait_for("the simulated day read", 60, |s| {
-        (s.json("/api/report")["events"]["read"].as_u64() == Some(lines as u64)).then_some(())
-    });
+    service.wait_until_read(lines);
     let zones = service.json("/api/zones");
-    let day = zones["windows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["window"] == "24h")
-        .unwrap()
-        .clone();
+    let day = window_view(&zones, "24h");
     let baerum = service.json("/api/cells?window=24h&zone=B%C3%A6rum");
     assert!(cell_ids(&baerum).len() > 20);
 

@@ -155,13 +155,6 @@ fn two_halves(dir: &TempDir) -> [std::path::PathBuf; 2] {
     })
 }
 
-/// Waits until the service has read every line of its inputs.
-fn wait_until_read(service: &Service, lines: usize) {
-    service.wait_for("every line read", 60, |s| {
-        (s.json("/api/report")["events"]["read"].as_u64() == Some(lines as u64)).then_some(())
-    });
-}
-
 /// `/api/zones` as (zone, group, window) → (share, gap).
 fn shares(zones: &Value) -> BTreeMap<(String, String, String), (f64, Option<f64>)> {
     let mut out = BTreeMap::new();
@@ -210,9 +203,9 @@ fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
         Service::start(&args)
     };
     let (first, second, both) = (start(&[&a]), start(&[&b]), start(&[&a, &b]));
-    wait_until_read(&first, lines(&a));
-    wait_until_read(&second, lines(&b));
-    wait_until_read(&both, lines(&a) + lines(&b));
+    first.wait_until_read(lines(&a));
+    second.wait_until_read(lines(&b));
+    both.wait_until_read(lines(&a) + lines(&b));
     let expected = shares(&both.json("/api/zones"));
     assert!(
         expected.len() >= 3 * 6 * 4,

@@ -8,7 +8,9 @@ mod common;
 
 use std::time::Instant;
 
-use common::{Service, assert_report_equals_replay, golden, metrics, replay_report, sum};
+use common::{
+    Service, assert_report_equals_replay, golden, metrics, replay_report, sum, window_view,
+};
 
 #[test]
 fn serves_the_known_input_and_stops_on_sigterm() {
@@ -167,12 +169,7 @@ fn the_default_run_shows_live_shares_within_seconds() {
     );
     assert!((gap - (share - 0.6)).abs() < 1e-9);
     let zones = service.json("/api/zones");
-    let day = zones["windows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["window"] == "24h")
-        .unwrap();
+    let day = window_view(&zones, "24h");
     assert!(
         day["zones"]["Fornebu"]["total_person_trips"]
             .as_f64()

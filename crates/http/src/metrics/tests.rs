@@ -1,13 +1,4 @@
-use std::collections::BTreeMap;
-
-use modeshare_core::config::{ConfigErrors, Settings};
-use modeshare_core::factor::PersonTripFactors;
-use modeshare_core::goal::{GoalConfig, validate_goals};
-use modeshare_core::mode::GroupsConfig;
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::time::DurationMs;
-use modeshare_core::window::WindowSettings;
-use modeshare_core::zone::Zones;
 use prometheus::proto::MetricType;
 
 use super::*;
@@ -17,30 +8,7 @@ const ZONES: &str = r#"{"type":"FeatureCollection","features":[
  {"type":"Feature","properties":{"name":"Empty"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}"#;
 
 fn pipeline() -> Pipeline {
-    let mut errors = ConfigErrors::default();
-    let groups = GroupsConfig(BTreeMap::from([(
-        "cycling".to_owned(),
-        vec!["bicycle".to_owned()],
-    )]))
-    .validate(&mut errors);
-    let goal = GoalConfig {
-        group: "cycling".into(),
-        target: 0.07,
-        target_date: "2025-12-31".into(),
-        baseline: Some(0.035),
-        baseline_year: Some(2016),
-    };
-    let goals = validate_goals(&[goal], &groups, &mut errors);
-    assert!(errors.is_empty(), "{errors}");
-    let settings = Settings {
-        groups,
-        goals,
-        factors: PersonTripFactors::default(),
-        resolution: h3o::Resolution::Nine,
-        dedup_horizon: DurationMs::from_days(35),
-        windows: WindowSettings::default(),
-    };
-    Pipeline::live(settings, Zones::from_geojson(ZONES).unwrap())
+    crate::test_support::live_pipeline(ZONES)
 }
 
 fn line(id: u32, mode: &str, minute: i64) -> String {

@@ -1,12 +1,4 @@
-use std::collections::BTreeMap;
-
-use modeshare_core::config::{ConfigErrors, Settings};
-use modeshare_core::factor::PersonTripFactors;
-use modeshare_core::mode::GroupsConfig;
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::time::DurationMs;
-use modeshare_core::window::WindowSettings;
-use modeshare_core::zone::Zones;
 
 use super::*;
 
@@ -16,21 +8,7 @@ const ZONES: &str = r#"{"type":"FeatureCollection","features":[
  {"type":"Feature","properties":{"name":"Fornebu"},"geometry":{"type":"Polygon","coordinates":[[[10.60,59.88],[10.65,59.88],[10.65,59.91],[10.60,59.91],[10.60,59.88]]]}}]}"#;
 
 fn pipeline() -> Pipeline {
-    let mut errors = ConfigErrors::default();
-    let groups = GroupsConfig(BTreeMap::from([(
-        "cycling".to_owned(),
-        vec!["bicycle".to_owned()],
-    )]))
-    .validate(&mut errors);
-    let settings = Settings {
-        groups,
-        goals: Vec::new(),
-        factors: PersonTripFactors::default(),
-        resolution: h3o::Resolution::Nine,
-        dedup_horizon: DurationMs::from_days(35),
-        windows: WindowSettings::default(),
-    };
-    Pipeline::live(settings, Zones::from_geojson(ZONES).unwrap())
+    crate::test_support::live_pipeline(ZONES)
 }
 
 /// A trip at minute `minute` of 2024-05-02 from (lat, lon), to Fornebu when `to_fornebu`.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::{TempDir, free_port, http, tool};
+use super::{TempDir, free_port, http, poll_until, tool};
 
 pub struct Browser {
     driver: Child,
@@ -88,18 +88,7 @@ impl Browser {
         script: &str,
         mut ready: impl FnMut(&Value) -> Option<T>,
     ) -> T {
-        let deadline = Instant::now() + Duration::from_secs(seconds);
-        loop {
-            let value = self.execute(script);
-            if let Some(v) = ready(&value) {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what} not seen within {seconds} s; last: {value}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        poll_until(what, seconds, || ready(&self.execute(script)))
     }
 
     /// A PNG of the viewport.

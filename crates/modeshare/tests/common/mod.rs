@@ -89,17 +89,14 @@ impl Service {
         seconds: u64,
         mut ready: impl FnMut(&Service) -> Option<T>,
     ) -> T {
-        let deadline = Instant::now() + Duration::from_secs(seconds);
-        loop {
-            if let Some(v) = ready(self) {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what} not seen within {seconds} s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        poll_until(what, seconds, || ready(self))
+    }
+
+    /// Waits until the service has read `lines` events (its inputs' non-empty lines).
+    pub fn wait_until_read(&self, lines: usize) {
+        self.wait_for("every line read", 60, |s| {
+            (s.json("/api/report")["events"]["read"].as_u64() == Some(lines as u64)).then_some(())
+        });
     }
 
     /// Sends a signal and waits for a clean exit within the deadline.
@@ -387,4 +384,29 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Polls `ready` every 100 ms until it gives a value, failing after `seconds`.
+pub fn poll_until<T>(what: &str, seconds: u64, mut ready: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if let Some(v) = ready() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} not seen within {seconds} s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The window named `name` of an `/api/zones` answer.
+pub fn window_view<'a>(zones: &'a Value, name: &str) -> &'a Value {
+    zones["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["window"] == name)
+        .unwrap_or_else(|| panic!("no window {name} in {zones}"))
 }

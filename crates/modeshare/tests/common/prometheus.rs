@@ -3,11 +3,10 @@
 
 use std::io::Write;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{TempDir, free_port, http, repo_root, tool};
+use super::{TempDir, free_port, http, poll_until, repo_root, tool};
 
 /// `promtool ARGS` from the repository root, with stdin.
 pub fn promtool(args: &[&str], stdin: &[u8]) -> Output {
@@ -66,17 +65,7 @@ impl PrometheusApi {
         seconds: u64,
         mut ready: impl FnMut(&PrometheusApi) -> Option<T>,
     ) -> T {
-        let deadline = Instant::now() + Duration::from_secs(seconds);
-        loop {
-            if let Some(v) = ready(self) {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what} not seen within {seconds} s"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        poll_until(what, seconds, || ready(self))
     }
 }
 
