@@ -11,6 +11,9 @@ use std::time::Instant;
 
 use modeshare_benches::{ZONES, peak_rss_mib, region, settings, write_events};
 use modeshare_core::pipeline::Pipeline;
+use modeshare_core::places::CellWindow;
+use modeshare_core::privacy::publish_cells;
+use modeshare_core::window::{window_cells, window_zone_pairs};
 use modeshare_core::zone::Zones;
 
 fn main() {
@@ -49,5 +52,32 @@ fn main() {
     assert!(
         pipeline.totals().by_cell.len() > 20_000,
         "the bench must cover more than 20,000 cells"
+    );
+    // What each publish of the live service adds for the hex map and zone pairs: every rolling
+    // window's cells and pairs summed from the buckets, and the k rule over the largest.
+    let (Some(state), Some(watermark)) = (pipeline.windows(), pipeline.watermark()) else {
+        return;
+    };
+    let ws = &pipeline.settings().windows;
+    let started = Instant::now();
+    let mut largest = CellWindow::default();
+    let mut pieces = 0;
+    for rw in &ws.rolling {
+        let cells = window_cells(&[state], ws, watermark, rw.length);
+        pieces += cells.cells.values().map(Vec::len).sum::<usize>();
+        let _pairs = window_zone_pairs(&[state], ws, watermark, rw.length);
+        largest = cells;
+    }
+    let summed = started.elapsed();
+    let started = Instant::now();
+    let shown = publish_cells(&largest, h3o::Resolution::Nine, None, 10).unwrap();
+    println!(
+        "places of {} windows ({pieces} cell pieces): summed in {:.1} ms; k rule over {} cells of {}: {:.1} ms ({} shown)",
+        ws.rolling.len(),
+        summed.as_secs_f64() * 1e3,
+        largest.cells.len(),
+        ws.rolling.last().map(|r| r.label.as_str()).unwrap_or(""),
+        started.elapsed().as_secs_f64() * 1e3,
+        shown.cells.len(),
     );
 }

@@ -7,7 +7,7 @@
 //! an origin or destination outside every zone is `None` (outside). Each entry is one mode's
 //! tally (most places see one or two modes in a bucket), about 40 bytes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 
 use h3o::CellIndex;
@@ -49,11 +49,65 @@ pub type ZonePair = (Option<ZoneId>, Option<ZoneId>);
 /// One partition's person trips per cell and per zone pair, per bucket.
 #[derive(Debug, Clone, Default)]
 pub struct PlaceBuckets {
-    cells: BTreeMap<i64, CellBucket>,
-    pairs: BTreeMap<i64, BTreeMap<(ZonePair, Mode), ModeTally>>,
+    cells: Buckets<CellBucket>,
+    pairs: Buckets<BTreeMap<(ZonePair, Mode), ModeTally>>,
     zone_sets: Vec<Box<[ZoneId]>>,
     zone_set_ids: HashMap<Box<[ZoneId]>, u32>,
     last_zone_set: Option<u32>,
+}
+
+/// Values by bucket start, in order. Events arrive mostly in time order, so the bucket asked
+/// for is nearly always the newest (found without a search) and pruning pops from the front:
+/// no tree to rebalance or split on the live path.
+#[derive(Debug, Clone)]
+struct Buckets<T>(VecDeque<(i64, T)>);
+
+impl<T> Default for Buckets<T> {
+    fn default() -> Self {
+        Buckets(VecDeque::new())
+    }
+}
+
+impl<T: Default> Buckets<T> {
+    fn entry(&mut self, bucket: i64) -> &mut T {
+        let at = match self.0.back() {
+            Some((last, _)) if *last == bucket => self.0.len() - 1,
+            Some((last, _)) if *last < bucket => {
+                self.0.push_back((bucket, T::default()));
+                self.0.len() - 1
+            }
+            None => {
+                self.0.push_back((bucket, T::default()));
+                0
+            }
+            Some(_) => match self.0.binary_search_by_key(&bucket, |(b, _)| *b) {
+                Ok(at) => at,
+                Err(at) => {
+                    self.0.insert(at, (bucket, T::default()));
+                    at
+                }
+            },
+        };
+        &mut self.0[at].1
+    }
+}
+
+impl<T> Buckets<T> {
+    fn prune(&mut self, floor: i64) {
+        while self.0.front().is_some_and(|(b, _)| *b < floor) {
+            self.0.pop_front();
+        }
+    }
+
+    fn range(&self, start: i64, end: i64) -> impl Iterator<Item = &(i64, T)> {
+        let from = self.0.partition_point(|(b, _)| *b < start);
+        let to = self.0.partition_point(|(b, _)| *b < end);
+        self.0.range(from..to.max(from))
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(i64, T)> {
+        self.0.iter()
+    }
 }
 
 /// One event's share of a bucket.
@@ -89,15 +143,11 @@ impl PlaceBuckets {
             mode: piece.mode,
         };
         add(
-            self.cells
-                .entry(piece.bucket)
-                .or_default()
-                .entry(key)
-                .or_default(),
+            self.cells.entry(piece.bucket).entry(key).or_default(),
             piece,
         );
         if let Some(destinations) = piece.destination_zones {
-            let pairs = self.pairs.entry(piece.bucket).or_default();
+            let pairs = self.pairs.entry(piece.bucket);
             for origin in or_outside(piece.zones) {
                 for destination in or_outside(destinations) {
                     add(
@@ -131,25 +181,13 @@ impl PlaceBuckets {
 
     /// Drops buckets before `floor`.
     pub fn prune(&mut self, floor: i64) {
-        if self
-            .cells
-            .first_key_value()
-            .is_some_and(|(b, _)| *b < floor)
-        {
-            self.cells = self.cells.split_off(&floor);
-        }
-        if self
-            .pairs
-            .first_key_value()
-            .is_some_and(|(b, _)| *b < floor)
-        {
-            self.pairs = self.pairs.split_off(&floor);
-        }
+        self.cells.prune(floor);
+        self.pairs.prune(floor);
     }
 
     /// Adds the cells of buckets in `start..end` to `out`.
     pub fn cells_into(&self, start: i64, end: i64, out: &mut CellWindow) {
-        for bucket in self.cells.range(start..end).map(|(_, b)| b) {
+        for bucket in self.cells.range(start, end).map(|(_, b)| b) {
             for (key, tally) in bucket {
                 let zones = &self.zone_sets[key.zone_set as usize];
                 let sets = out.cells.entry(key.cell).or_default();
@@ -167,7 +205,7 @@ impl PlaceBuckets {
 
     /// Adds the zone pairs of buckets in `start..end` to `out`.
     pub fn pairs_into(&self, start: i64, end: i64, out: &mut BTreeMap<ZonePair, ModeTotals>) {
-        for bucket in self.pairs.range(start..end).map(|(_, b)| b) {
+        for bucket in self.pairs.range(start, end).map(|(_, b)| b) {
             for ((pair, mode), tally) in bucket {
                 out.entry(*pair).or_default().add_tally(*mode, tally);
             }
@@ -239,7 +277,7 @@ impl PlaceBuckets {
                     tally,
                 );
             }
-            places.cells.insert(bucket, restored);
+            *places.cells.entry(bucket) = restored;
         }
         for (bucket, pairs) in saved.pairs {
             let mut restored = BTreeMap::new();
@@ -251,8 +289,11 @@ impl PlaceBuckets {
                 let (mode, tally) = tally.restore()?;
                 restored.insert((pair, mode), tally);
             }
-            places.pairs.insert(bucket, restored);
+            *places.pairs.entry(bucket) = restored;
         }
         Ok(places)
     }
 }
+
+#[cfg(test)]
+mod tests;

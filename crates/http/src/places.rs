@@ -36,10 +36,11 @@ pub struct ZonePairsQuery {
 fn window<'a>(s: &'a Snapshot, asked: Option<&str>) -> Result<&'a WindowPlaces, BadRequest> {
     let asked = asked.unwrap_or(DEFAULT_WINDOW);
     s.places
+        .windows
         .iter()
         .find(|w| w.window == asked)
         .ok_or_else(|| {
-            let windows: Vec<&str> = s.places.iter().map(|w| w.window.as_str()).collect();
+            let windows: Vec<&str> = s.places.windows.iter().map(|w| w.window.as_str()).collect();
             BadRequest(json!({
                 "error": format!("window {asked:?} is not a rolling window of this service (calendar periods have no cells)"),
                 "windows": windows,
@@ -126,6 +127,7 @@ pub fn cells(s: &Snapshot, q: &CellsQuery, k: u64) -> Result<Value, BadRequest> 
     Ok(json!({
         "type": "FeatureCollection",
         "window": window.window,
+        "watermark": s.places.watermark,
         "start": window.start,
         "end": window.end,
         "resolution": u8::from(resolution),
@@ -156,6 +158,7 @@ pub fn zone_pairs(s: &Snapshot, q: &ZonePairsQuery, k: u64) -> Result<Value, Bad
     });
     Ok(json!({
         "window": window.window,
+        "watermark": s.places.watermark,
         "start": window.start,
         "end": window.end,
         "k": k,

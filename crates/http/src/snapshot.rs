@@ -1,6 +1,7 @@
 //! A consistent picture of the state, built by the pipeline task and read by every request.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use modeshare_core::aggregate::{ModeTotals, SourceCounts, Totals};
 use modeshare_core::config::Settings;
@@ -43,6 +44,52 @@ pub struct BrokerStatus {
     pub checkpoint_error: Option<String>,
 }
 
+/// Where the trips of every rolling window happened, as of one watermark. Summing them costs
+/// more than the rest of a snapshot (a cell per piece of 28 days of buckets), so the service
+/// refreshes them less often than it publishes and shares them between snapshots.
+#[derive(Debug, Clone, Default)]
+pub struct Places {
+    /// The combined watermark they were summed at (RFC 3339); `None` before the first event.
+    pub watermark: Option<String>,
+    pub windows: Vec<WindowPlaces>,
+}
+
+impl Places {
+    /// The rolling windows' cells and zone pairs of `partitions` at `watermark`.
+    pub fn build(
+        settings: &Settings,
+        partitions: &[&Pipeline],
+        watermark: Option<EventTimeMs>,
+    ) -> Places {
+        let states: Vec<_> = partitions.iter().filter_map(|p| p.windows()).collect();
+        let ws = &settings.windows;
+        let windows = ws
+            .rolling
+            .iter()
+            .map(|rw| match watermark {
+                Some(w) => {
+                    let end = ws.bucket_start(w);
+                    WindowPlaces {
+                        window: rw.label.clone(),
+                        start: Some(end.saturating_sub(rw.length).to_rfc3339()),
+                        end: Some(end.to_rfc3339()),
+                        cells: window_cells(&states, ws, w, rw.length),
+                        zone_pairs: window_zone_pairs(&states, ws, w, rw.length),
+                    }
+                }
+                None => WindowPlaces {
+                    window: rw.label.clone(),
+                    ..WindowPlaces::default()
+                },
+            })
+            .collect();
+        Places {
+            watermark: watermark.map(|w| w.to_rfc3339()),
+            windows,
+        }
+    }
+}
+
 /// Where a rolling window's trips happened, before the k rule (applied when published).
 #[derive(Debug, Clone, Default)]
 pub struct WindowPlaces {
@@ -68,8 +115,8 @@ pub struct Snapshot {
     pub watermark: Option<EventTimeMs>,
     /// Present when the service consumes from Kafka.
     pub kafka: Option<BrokerStatus>,
-    /// Per rolling window, for `/api/cells` and `/api/od`.
-    pub places: Vec<WindowPlaces>,
+    /// Per rolling window, for `/api/cells` and `/api/od`; possibly of an earlier watermark.
+    pub places: Arc<Places>,
     /// What the place APIs need to name and divide their numbers.
     pub groups: ModeGroups,
     pub zone_names: Vec<String>,
@@ -79,39 +126,30 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The snapshot of every partition this instance owns, at the combined `watermark`
-    /// (with no partitions: every zone empty, the goals still published).
+    /// (with no partitions: every zone empty, the goals still published), places included.
     pub fn build(
         settings: &Settings,
         zones: &Zones,
         partitions: &[&Pipeline],
         watermark: Option<EventTimeMs>,
     ) -> Snapshot {
+        let places = Arc::new(Places::build(settings, partitions, watermark));
+        Snapshot::build_with_places(settings, zones, partitions, watermark, places)
+    }
+
+    /// The same with places summed earlier (see [`Places`]).
+    pub fn build_with_places(
+        settings: &Settings,
+        zones: &Zones,
+        partitions: &[&Pipeline],
+        watermark: Option<EventTimeMs>,
+        places: Arc<Places>,
+    ) -> Snapshot {
         let mut totals = Totals::new(zones.len());
         for p in partitions {
             totals.merge(p.totals());
         }
         let states: Vec<_> = partitions.iter().filter_map(|p| p.windows()).collect();
-        let ws = &settings.windows;
-        let places = ws
-            .rolling
-            .iter()
-            .map(|rw| match watermark {
-                Some(w) => {
-                    let end = ws.bucket_start(w);
-                    WindowPlaces {
-                        window: rw.label.clone(),
-                        start: Some(end.saturating_sub(rw.length).to_rfc3339()),
-                        end: Some(end.to_rfc3339()),
-                        cells: window_cells(&states, ws, w, rw.length),
-                        zone_pairs: window_zone_pairs(&states, ws, w, rw.length),
-                    }
-                }
-                None => WindowPlaces {
-                    window: rw.label.clone(),
-                    ..WindowPlaces::default()
-                },
-            })
-            .collect();
         Snapshot {
             report: Report::build(&totals, zones, &settings.groups),
             view: Some(live_view(&states, settings, zones, watermark)),

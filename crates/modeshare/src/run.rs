@@ -24,7 +24,7 @@ use modeshare_core::decode::{DecodeError, Format, FormatDecoder};
 use modeshare_core::pipeline::{Outcome, Pipeline};
 use modeshare_core::time::{DurationMs, EventTimeMs};
 use modeshare_core::window::combined_watermark;
-use modeshare_http::snapshot::{BrokerStatus, Snapshot};
+use modeshare_http::snapshot::{BrokerStatus, Places, Snapshot};
 use modeshare_http::{metrics, server};
 use modeshare_kafka::{
     DeadLetter, DeadLetters, KafkaSettings, KafkaSource, PartitionBatch, SourceEvent,
@@ -43,6 +43,38 @@ use crate::failure::Failure;
 
 /// Batches in flight between the source and the pipeline; `send().await` is the backpressure.
 const CHANNEL_BATCHES: usize = 16;
+
+/// How often the places (the hex map's cells, the zone pairs) are summed again while the
+/// state changes: summing 28 days of buckets costs more than the rest of a snapshot.
+const PLACES_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// When the published places were summed, and whether the state changed since.
+#[derive(Default)]
+struct PlacesCadence {
+    latest: Option<Arc<Places>>,
+    summed_at: Option<tokio::time::Instant>,
+    stale: bool,
+}
+
+impl PlacesCadence {
+    /// The places to publish: summed again (by `sum`) when there are none yet, or when the state
+    /// changed since and the last sum is `PLACES_REFRESH` old; else the last ones.
+    fn current(&mut self, sum: impl FnOnce() -> Places) -> Arc<Places> {
+        let due = self
+            .summed_at
+            .is_none_or(|at| at.elapsed() >= PLACES_REFRESH);
+        match &self.latest {
+            Some(latest) if !(self.stale && due) => latest.clone(),
+            _ => {
+                let fresh = Arc::new(sum());
+                self.latest = Some(fresh.clone());
+                self.summed_at = Some(tokio::time::Instant::now());
+                self.stale = false;
+                fresh
+            }
+        }
+    }
+}
 /// Bytes of lines per batch read from files.
 const FILE_BATCH_BYTES: usize = 1 << 20;
 /// Simulated time per backfill batch.
@@ -539,8 +571,10 @@ async fn aggregate(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     checkpoint_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = true;
+    let mut places = PlacesCadence::default();
     let publish = |partitions: &BTreeMap<PartitionKey, PartitionState>,
-                   checkpoints: &CheckpointHealth| {
+                   checkpoints: &CheckpointHealth,
+                   places: &mut PlacesCadence| {
         let now = wall_clock().0;
         let owned: Vec<&PartitionState> = partitions.values().collect();
         let clocks: Vec<_> = owned
@@ -549,7 +583,14 @@ async fn aggregate(
             .collect();
         let watermark = combined_watermark(&clocks, now, idle_timeout);
         let pipelines: Vec<&Pipeline> = owned.iter().map(|p| &p.pipeline).collect();
-        let mut snapshot = Snapshot::build(&config.settings, &config.zones, &pipelines, watermark);
+        let places = places.current(|| Places::build(&config.settings, &pipelines, watermark));
+        let mut snapshot = Snapshot::build_with_places(
+            &config.settings,
+            &config.zones,
+            &pipelines,
+            watermark,
+            places,
+        );
         if let Some(k) = &kafka {
             let status = k.source.health().status();
             let mut assigned: BTreeMap<String, usize> = BTreeMap::new();
@@ -582,8 +623,9 @@ async fn aggregate(
         tokio::select! {
             biased;
             // Timers first: a busy channel must not hold back publishing or checkpoints.
-            _ = tick.tick() => if dirty || kafka.is_some() {
-                publish(&partitions, &checkpoint_health);
+            _ = tick.tick() => if dirty || kafka.is_some() || places.stale {
+                places.stale |= dirty;
+                publish(&partitions, &checkpoint_health, &mut places);
                 dirty = false;
             },
             _ = checkpoint_tick.tick(), if kafka.is_some() => if let Some(k) = &kafka {
@@ -652,7 +694,10 @@ async fn aggregate(
         let keys: Vec<PartitionKey> = partitions.keys().cloned().collect();
         checkpoint_partitions(&mut partitions, &keys, k, true, &mut checkpoint_health).await;
     }
-    publish(&partitions, &checkpoint_health);
+    // The last snapshot has the places of the final state.
+    places.stale = true;
+    places.summed_at = None;
+    publish(&partitions, &checkpoint_health, &mut places);
     let mut totals = modeshare_core::aggregate::Totals::default();
     for p in partitions.values() {
         totals.merge(p.pipeline.totals());

@@ -56,7 +56,11 @@ fn the_live_page_shows_the_apis_shares_and_draws_its_hexagons() {
         .count();
     let service = Service::start(&["--input", events.to_str().unwrap()]);
     service.wait_until_read(lines);
-    let zones = service.json("/api/zones");
+    // Places are summed again at most every 5 s: wait until they are of the final state.
+    let zones = service.wait_for("the hex map of the final state", 30, |s| {
+        let zones = s.json("/api/zones");
+        (s.json("/api/cells")["watermark"] == zones["watermark"]).then_some(zones)
+    });
     let day = window_view(&zones, "24h");
     let baerum = service.json("/api/cells?window=24h&zone=B%C3%A6rum");
     assert!(cell_ids(&baerum).len() > 20);
