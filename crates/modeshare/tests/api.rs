@@ -97,8 +97,12 @@ fn every_answer_matches_the_served_openapi_description() {
             );
         }
     }
-    let fornebu = service.json("/api/cells?zone=Fornebu");
-    let baerum = service.json("/api/cells?zone=B%C3%A6rum");
+    // Both maps of the same summed state (places are summed again every 5 s).
+    let (fornebu, baerum) = service.wait_for("two maps of one state", 30, |s| {
+        let fornebu = s.json("/api/cells?zone=Fornebu");
+        let baerum = s.json("/api/cells?zone=B%C3%A6rum");
+        (fornebu["watermark"] == baerum["watermark"]).then_some((fornebu, baerum))
+    });
     let cells = |m: &Value| -> BTreeSet<String> {
         m["features"]
             .as_array()
