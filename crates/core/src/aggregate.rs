@@ -63,6 +63,11 @@ impl ModeTotals {
         ModeTotals(tallies)
     }
 
+    /// Events over all modes.
+    pub fn events(&self) -> u64 {
+        self.0.iter().map(|t| t.events).sum()
+    }
+
     /// Person trips over all modes.
     pub fn total(&self) -> PersonTrips {
         self.0

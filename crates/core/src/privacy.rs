@@ -50,8 +50,7 @@ impl PrivacyConfig {
 
 /// Whether `totals` may be published under the k rule.
 pub fn passes(totals: &ModeTotals, k: u64) -> bool {
-    let events: u64 = totals.tallies().iter().map(|t| t.events).sum();
-    events >= k && totals.total().as_f64() >= k as f64
+    totals.events() >= k && totals.total().as_f64() >= k as f64
 }
 
 /// The cells of a window that may be published.

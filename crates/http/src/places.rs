@@ -50,11 +50,10 @@ fn window<'a>(s: &'a Snapshot, asked: Option<&str>) -> Result<&'a WindowPlaces, 
 
 /// Person trips per mode, their total, events and group shares of a place.
 fn numbers(totals: &ModeTotals, s: &Snapshot) -> serde_json::Map<String, Value> {
-    let events: u64 = totals.tallies().iter().map(|t| t.events).sum();
     let mut m = serde_json::Map::new();
     m.insert("person_trips".into(), json!(person_trips_by_mode(totals)));
     m.insert("total_person_trips".into(), json!(totals.total().as_f64()));
-    m.insert("events".into(), json!(events));
+    m.insert("events".into(), json!(totals.events()));
     m.insert("shares".into(), json!(group_shares(totals, &s.groups)));
     m
 }
@@ -88,7 +87,7 @@ fn zone_id(s: &Snapshot, name: &str) -> Result<ZoneId, BadRequest> {
 
 /// The hex map of a window: a GeoJSON FeatureCollection of the cells that pass the k rule.
 pub fn cells(s: &Snapshot, q: &CellsQuery, k: u64) -> Result<Value, BadRequest> {
-    let configured = s.resolution.unwrap_or(Resolution::Nine);
+    let configured = s.places.resolution;
     let resolution = match &q.resolution {
         None => configured,
         Some(text) => text

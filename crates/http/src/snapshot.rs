@@ -47,10 +47,12 @@ pub struct BrokerStatus {
 /// Where the trips of every rolling window happened, as of one watermark. Summing them costs
 /// more than the rest of a snapshot (a cell per piece of 28 days of buckets), so the service
 /// refreshes them less often than it publishes and shares them between snapshots.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Places {
     /// The combined watermark they were summed at (RFC 3339); `None` before the first event.
     pub watermark: Option<String>,
+    /// The resolution of the cells (the configured one).
+    pub resolution: h3o::Resolution,
     pub windows: Vec<WindowPlaces>,
 }
 
@@ -85,6 +87,7 @@ impl Places {
             .collect();
         Places {
             watermark: watermark.map(|w| w.to_rfc3339()),
+            resolution: settings.resolution,
             windows,
         }
     }
@@ -103,7 +106,7 @@ pub struct WindowPlaces {
 }
 
 /// Everything `/metrics` and `/api/*` show, at one instant.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     /// The report over all state (DESIGN.md "Interfaces").
     pub report: Report,
@@ -120,8 +123,6 @@ pub struct Snapshot {
     /// What the place APIs need to name and divide their numbers.
     pub groups: ModeGroups,
     pub zone_names: Vec<String>,
-    /// The resolution of the cells in `places`.
-    pub resolution: Option<h3o::Resolution>,
 }
 
 impl Snapshot {
@@ -170,7 +171,6 @@ impl Snapshot {
             places,
             groups: settings.groups.clone(),
             zone_names: zones.iter().map(|(_, z)| z.name.clone()).collect(),
-            resolution: Some(settings.resolution),
         }
     }
 }
