@@ -113,6 +113,18 @@ pub fn settings(resolution: h3o::Resolution) -> modeshare_core::config::Settings
         .collect(),
     )
     .validate(&mut errors);
+    // Transit access judges e-scooter and bicycle trips against the embedded Bærum stops, as
+    // `modeshare run` does by default.
+    let stops = modeshare_core::decode::read_stop_rows(modeshare::config::DEFAULT_STOPS.as_bytes())
+        .unwrap_or_default();
+    let zones = modeshare_core::zone::Zones::from_geojson(ZONES).unwrap_or_default();
+    let access = modeshare_core::access::TransitAccessConfig::default().validate(
+        &groups,
+        &stops,
+        "the embedded Bærum stops",
+        &zones,
+        &mut errors,
+    );
     modeshare_core::config::Settings {
         groups,
         goals: Vec::new(),
@@ -120,6 +132,9 @@ pub fn settings(resolution: h3o::Resolution) -> modeshare_core::config::Settings
         resolution,
         dedup_horizon: modeshare_core::time::DurationMs::from_days(35),
         windows: modeshare_core::window::WindowSettings::default(),
+        bands: modeshare_core::distance::DistanceBands::default(),
+        access,
+        survey: None,
     }
 }
 

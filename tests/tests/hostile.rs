@@ -12,11 +12,14 @@
 
 use std::path::Path;
 
+use modeshare_core::access::TransitAccessConfig;
 use modeshare_core::aggregate::MAX_SOURCES;
 use modeshare_core::config::{ConfigErrors, Settings};
 use modeshare_core::decode::{
     Decoded, Format, FormatDecoder, FormatsConfig, Gtfs, GtfsTables, RegistrationPoints,
+    read_stop_rows,
 };
+use modeshare_core::distance::DistanceBands;
 use modeshare_core::factor::PersonTripFactors;
 use modeshare_core::mode::GroupsConfig;
 use modeshare_core::pipeline::{Outcome, Pipeline};
@@ -134,14 +137,26 @@ fn mutate(rng: &mut Rng, record: &[u8]) -> Vec<u8> {
     r
 }
 
+/// Settings with every per-event step on: distance bands, and transit access over the
+/// embedded Bærum stops.
 fn settings() -> Settings {
+    let mut errors = ConfigErrors::default();
+    let groups = GroupsConfig::default().validate(&mut errors);
+    let stops = read_stop_rows(include_bytes!("../../config/stops/baerum-stops.txt")).unwrap();
+    let zones = Zones::from_geojson(include_str!("../../config/zones/baerum.geojson")).unwrap();
+    let access =
+        TransitAccessConfig::default().validate(&groups, &stops, "test", &zones, &mut errors);
+    assert!(errors.is_empty(), "{errors}");
     Settings {
-        groups: GroupsConfig::default().validate(&mut ConfigErrors::default()),
+        groups,
         goals: Vec::new(),
         factors: PersonTripFactors::default(),
         resolution: h3o::Resolution::Nine,
         dedup_horizon: DurationMs::from_days(35),
         windows: WindowSettings::default(),
+        bands: DistanceBands::default(),
+        access,
+        survey: None,
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use h3o::CellIndex;
 
+use crate::breakdown::{Breakdown, TripClasses};
 use crate::decode::{Reason, SkipReason};
 use crate::event::Observation;
 use crate::factor::PersonTrips;
@@ -124,6 +125,8 @@ pub struct Totals {
     pub by_source: Vec<(String, SourceCounts)>,
     pub by_zone: Vec<ModeTotals>,
     pub by_cell: CellMap<ModeTotals>,
+    /// Per zone, distance band, access class and mode.
+    pub breakdown: Breakdown,
 }
 
 impl Totals {
@@ -134,13 +137,14 @@ impl Totals {
         }
     }
 
-    /// Counts an accepted observation; `late` when it arrived behind the watermark.
-    /// `seen_at` is the processing time on the live path (feed freshness), `None` in replays.
+    /// Counts an accepted observation with its classes; `late` when it arrived behind the
+    /// watermark. `seen_at` is the processing time on the live path (feed freshness), `None` in
+    /// replays.
     pub fn observe_accepted(
         &mut self,
         obs: &Observation<'_>,
-        cell: CellIndex,
-        zones: &[ZoneId],
+        (cell, zones): (CellIndex, &[ZoneId]),
+        classes: TripClasses,
         late: bool,
         seen_at: Option<EventTimeMs>,
     ) {
@@ -157,6 +161,8 @@ impl Totals {
             .entry(cell)
             .or_default()
             .add(obs.mode, obs.person_trips);
+        self.breakdown
+            .observe(zones, classes, obs.mode, obs.person_trips, true);
     }
 
     pub fn observe_duplicate(&mut self, source: &str, seen_at: Option<EventTimeMs>) {
@@ -231,6 +237,7 @@ impl Totals {
         for (cell, theirs) in &other.by_cell {
             self.by_cell.entry(*cell).or_default().merge(theirs);
         }
+        self.breakdown.merge(&other.breakdown);
     }
 
     fn source(&mut self, name: &str) -> &mut SourceCounts {

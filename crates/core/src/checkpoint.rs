@@ -10,9 +10,10 @@
 //! and amounts), so internal types can change without changing the format.
 //!
 //! The fingerprint covers the configuration that shapes state: zones (names and geometry), H3
-//! resolution, the mode list, the bucket length, the calendar time zone, and whether the state
-//! is live (windows, dedup horizon) or a batch replay's. A checkpoint whose fingerprint differs
-//! is refused, never read into state of another shape.
+//! resolution, the mode list, the bucket length, the calendar time zone, whether the state is
+//! live (windows, dedup horizon) or a batch replay's, and (from format 3) the distance bands,
+//! the transit-access modes, radius and stops. A checkpoint whose fingerprint differs is
+//! refused, never read into state of another shape.
 
 use std::fmt;
 
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use crate::aggregate::{EventCounts, ModeTally, ModeTotals, SourceCounts, Totals};
+use crate::breakdown::SavedClassTally;
 use crate::config::Settings;
 use crate::decode::{Reason, SkipReason};
 use crate::factor::PersonTrips;
@@ -29,9 +31,10 @@ use crate::time::EventTimeMs;
 use crate::zone::Zones;
 
 const MAGIC: &[u8; 16] = b"MODESHARE-CKPT\0\0";
-/// The format written. Version 1 (before per-cell and zone-pair windows) is still read: its
-/// windows restore with empty [`SavedPlaces`], which fill with the events that follow.
-pub const FORMAT_VERSION: u16 = 2;
+/// The format written. Versions 1 (before per-cell and zone-pair windows) and 2 (before the
+/// distance-band and transit-access breakdowns) are still read: what they lack restores empty
+/// and fills with the events that follow.
+pub const FORMAT_VERSION: u16 = 3;
 const HEADER_LEN: usize = 16 + 2 + 8 + 8 + 8;
 
 /// Where in its input a checkpoint's state ends: what to read next.
@@ -57,6 +60,12 @@ impl Fingerprint {
     /// The fingerprint of state built with `settings` and `zones`; `live` for the service's
     /// state, not for a batch replay's.
     pub fn of(settings: &Settings, zones: &Zones, live: bool) -> Fingerprint {
+        Fingerprint::of_version(settings, zones, live, FORMAT_VERSION)
+    }
+
+    /// The fingerprint as format `version` computed it: formats 1 and 2 had no breakdowns, so
+    /// their state fits any bands and stops.
+    fn of_version(settings: &Settings, zones: &Zones, live: bool, version: u16) -> Fingerprint {
         let mut h = Xxh3::new();
         let text = |h: &mut Xxh3, t: &str| {
             h.update(&(t.len() as u64).to_le_bytes());
@@ -82,6 +91,22 @@ impl Fingerprint {
                 h.update(b"|");
             }
         }
+        if version >= 3 {
+            for edge in settings.bands.edges_m() {
+                h.update(&edge.to_bits().to_le_bytes());
+            }
+            let access = &settings.access;
+            for mode in Mode::ALL.into_iter().filter(|m| access.modes.contains(*m)) {
+                text(&mut h, mode.as_str());
+            }
+            h.update(&access.radius_m.to_bits().to_le_bytes());
+            for place in access.stops.places() {
+                text(&mut h, &place.name);
+                h.update(&place.point.lat().to_bits().to_le_bytes());
+                h.update(&place.point.lon().to_bits().to_le_bytes());
+                h.update(&(place.stops as u64).to_le_bytes());
+            }
+        }
         Fingerprint(h.digest())
     }
 }
@@ -97,7 +122,8 @@ pub enum CheckpointError {
     Corrupt(String),
     #[error(
         "the checkpoint was made with another configuration (fingerprint {found}, the \
-         configuration now is {expected}): zones, resolution, modes, bucket or time zone changed"
+         configuration now is {expected}): zones, resolution, modes, bucket, time zone, \
+         distance bands or transit-access stops changed"
     )]
     ConfigurationChanged {
         found: Fingerprint,
@@ -114,9 +140,11 @@ pub struct Restored {
 
 /// Encodes a pipeline's state and the position it covers.
 pub fn encode(pipeline: &Pipeline, position: Position, fingerprint: Fingerprint) -> Vec<u8> {
+    let (state, breakdowns) = pipeline.save();
     let saved = SavedCheckpoint {
         position,
-        state: pipeline.save(),
+        state,
+        breakdowns,
     };
     // Serialising plain integers, strings and vectors into a Vec cannot fail.
     let payload = postcard::to_allocvec(&saved).unwrap_or_default();
@@ -138,17 +166,21 @@ pub fn decode(
     zones: Zones,
     live: bool,
 ) -> Result<Restored, CheckpointError> {
-    let expected = Fingerprint::of(&settings, &zones, live);
-    let saved = payload(bytes, expected)?;
-    let pipeline =
-        Pipeline::restore(saved.state, settings, zones).map_err(CheckpointError::Corrupt)?;
+    let saved = payload(bytes, |version| {
+        Fingerprint::of_version(&settings, &zones, live, version)
+    })?;
+    let pipeline = Pipeline::restore(saved.state, saved.breakdowns, settings, zones)
+        .map_err(CheckpointError::Corrupt)?;
     Ok(Restored {
         pipeline,
         position: saved.position,
     })
 }
 
-fn payload(bytes: &[u8], expected: Fingerprint) -> Result<SavedCheckpoint, CheckpointError> {
+fn payload(
+    bytes: &[u8],
+    expected: impl Fn(u16) -> Fingerprint,
+) -> Result<SavedCheckpoint, CheckpointError> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
         return Err(CheckpointError::NotACheckpoint);
     }
@@ -161,9 +193,10 @@ fn payload(bytes: &[u8], expected: Fingerprint) -> Result<SavedCheckpoint, Check
         u64::from_le_bytes(b)
     };
     let version = u16::from_le_bytes([header[16], header[17]]);
-    if version != FORMAT_VERSION && version != 1 {
+    if !(1..=FORMAT_VERSION).contains(&version) {
         return Err(CheckpointError::UnsupportedVersion { found: version });
     }
+    let expected = expected(version);
     let found = Fingerprint(u64_at(18));
     if found != expected {
         return Err(CheckpointError::ConfigurationChanged { found, expected });
@@ -182,11 +215,32 @@ fn payload(bytes: &[u8], expected: Fingerprint) -> Result<SavedCheckpoint, Check
         ));
     }
     let corrupt = |e: postcard::Error| CheckpointError::Corrupt(e.to_string());
-    if version == 1 {
-        let v1: SavedCheckpointV1 = postcard::from_bytes(payload).map_err(corrupt)?;
-        return Ok(v1.upgrade());
+    match version {
+        1 => Ok(postcard::from_bytes::<SavedCheckpointV1>(payload)
+            .map_err(corrupt)?
+            .upgrade()),
+        2 => Ok(postcard::from_bytes::<SavedCheckpointV2>(payload)
+            .map_err(corrupt)?
+            .upgrade()),
+        _ => postcard::from_bytes(payload).map_err(corrupt),
     }
-    postcard::from_bytes(payload).map_err(corrupt)
+}
+
+/// Format version 2: the state without breakdowns.
+#[derive(Deserialize)]
+struct SavedCheckpointV2 {
+    position: Position,
+    state: SavedPipeline,
+}
+
+impl SavedCheckpointV2 {
+    fn upgrade(self) -> SavedCheckpoint {
+        SavedCheckpoint {
+            position: self.position,
+            state: self.state,
+            breakdowns: SavedBreakdowns::default(),
+        }
+    }
 }
 
 /// Format version 1: the windows without places.
@@ -210,6 +264,7 @@ impl SavedCheckpointV1 {
                 }),
                 dedup: self.dedup,
             },
+            breakdowns: SavedBreakdowns::default(),
         }
     }
 }
@@ -218,7 +273,27 @@ impl SavedCheckpointV1 {
 struct SavedCheckpoint {
     position: Position,
     state: SavedPipeline,
+    /// Format 3: distance bands, access classes and stop places, beside the format-2 state.
+    breakdowns: SavedBreakdowns,
 }
+
+/// A pipeline's breakdowns as stored (format 3).
+#[derive(Serialize, Deserialize, Default)]
+pub(crate) struct SavedBreakdowns {
+    pub(crate) totals: Vec<SavedClassTally>,
+    pub(crate) windows: Option<SavedWindowBreakdowns>,
+}
+
+/// A live pipeline's breakdowns per bucket and day, and its judged trips per stop place.
+#[derive(Serialize, Deserialize, Default)]
+pub(crate) struct SavedWindowBreakdowns {
+    pub(crate) buckets: Vec<(i64, Vec<SavedClassTally>)>,
+    pub(crate) days: Vec<(SavedDate, Vec<SavedClassTally>)>,
+    pub(crate) stops: Vec<(i64, Vec<SavedStopTally>)>,
+}
+
+/// (stop place, how the trip used it, tally).
+pub(crate) type SavedStopTally = (u32, u8, SavedTally);
 
 /// A pipeline's state as stored.
 #[derive(Serialize, Deserialize)]
@@ -311,12 +386,16 @@ pub(crate) type SavedCellTally = (u64, u32, SavedTally);
 pub(crate) type SavedPairTally = (Option<u32>, Option<u32>, SavedTally);
 
 /// One mode's events and person trips (10⁻⁶ units), the mode by its [`Mode::ALL`] index.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
 pub(crate) struct SavedTally(u8, u64, u64);
 
 impl SavedTally {
     pub(crate) fn new(mode: Mode, t: &ModeTally) -> SavedTally {
         SavedTally(mode.index() as u8, t.events, t.person_trips.micros())
+    }
+
+    pub(crate) fn mode_index(&self) -> u8 {
+        self.0
     }
 
     pub(crate) fn restore(self) -> Result<(Mode, ModeTally), String> {
@@ -466,6 +545,7 @@ impl SavedTotals {
                 .map(ModeTotals::try_from)
                 .collect::<Result<_, _>>()?,
             by_cell,
+            breakdown: Default::default(),
         })
     }
 }

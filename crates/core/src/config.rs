@@ -98,6 +98,12 @@ pub struct Settings {
     pub resolution: h3o::Resolution,
     pub dedup_horizon: crate::time::DurationMs,
     pub windows: crate::window::WindowSettings,
+    /// Trip distance bands.
+    pub bands: crate::distance::DistanceBands,
+    /// Which trips start or end near public-transport stops.
+    pub access: crate::access::TransitAccess,
+    /// The travel survey that fills unmeasured modes; `None`: measured shares only.
+    pub survey: Option<crate::survey::Survey>,
 }
 
 #[cfg(test)]

@@ -47,6 +47,11 @@ impl PersonTrips {
         self.0 == 0
     }
 
+    /// The amount times a non-negative factor, rounded to the 10⁻⁶ resolution (saturating).
+    pub fn scaled(self, factor: f64) -> PersonTrips {
+        PersonTrips((self.0 as f64 * factor.max(0.0)).round() as u64)
+    }
+
     /// The amount in units of 10⁻⁶, for checkpoints.
     pub(crate) fn micros(self) -> u64 {
         self.0

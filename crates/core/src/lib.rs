@@ -7,11 +7,15 @@
 //! Time comes in as an argument (`now` for the live range check), zone polygons come in as
 //! GeoJSON text. IO crates and the binary wrap it; they never reach into its internals.
 
+pub mod access;
 pub mod aggregate;
+pub mod breakdown;
+mod buckets;
 pub mod checkpoint;
 pub mod config;
 pub mod decode;
 pub mod dedup;
+pub mod distance;
 pub mod event;
 pub mod factor;
 pub mod goal;
@@ -22,6 +26,7 @@ pub mod privacy;
 pub mod report;
 pub mod share;
 pub mod spatial;
+pub mod survey;
 pub mod time;
 pub mod view;
 pub mod window;

@@ -97,6 +97,10 @@ impl ModeSet {
         self.0 & (1 << mode.index()) != 0
     }
 
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
     pub fn union(self, other: ModeSet) -> ModeSet {
         ModeSet(self.0 | other.0)
     }

@@ -4,7 +4,8 @@
 //! rejection (print an example, dead-letter it) but never has to count it.
 
 use crate::aggregate::Totals;
-use crate::checkpoint::{SavedPipeline, SavedTotals};
+use crate::breakdown::{Breakdown, TripClasses};
+use crate::checkpoint::{SavedBreakdowns, SavedPipeline, SavedTotals};
 use crate::config::Settings;
 use crate::decode::{CanonicalDecoder, DecodeError, Decoded, SkipReason};
 use crate::dedup::{DedupKey, DedupMemory};
@@ -71,29 +72,40 @@ impl Pipeline {
         self.windows.is_some()
     }
 
-    /// The state as a checkpoint stores it.
-    pub(crate) fn save(&self) -> SavedPipeline {
-        SavedPipeline {
+    /// The state as a checkpoint stores it: the format-2 part and the breakdowns.
+    pub(crate) fn save(&self) -> (SavedPipeline, SavedBreakdowns) {
+        let state = SavedPipeline {
             totals: SavedTotals::save(&self.totals),
             windows: self.windows.as_ref().map(WindowState::save),
             dedup: self.dedup.save(),
-        }
+        };
+        let breakdowns = SavedBreakdowns {
+            totals: self.totals.breakdown.save(),
+            windows: self.windows.as_ref().map(WindowState::save_breakdowns),
+        };
+        (state, breakdowns)
     }
 
     /// A pipeline with the state a checkpoint stored.
     pub(crate) fn restore(
         saved: SavedPipeline,
+        breakdowns: SavedBreakdowns,
         settings: Settings,
         zones: Zones,
     ) -> Result<Pipeline, String> {
         let zone_count = zones.len();
+        let stop_count = settings.access.stops.places().len();
         let live = saved.windows.is_some();
         let mut pipeline = Pipeline::new(settings, zones, DedupMemory::restore(saved.dedup), live);
         pipeline.totals = saved.totals.restore(zone_count)?;
+        pipeline.totals.breakdown = Breakdown::restore(breakdowns.totals, zone_count)?;
         pipeline.windows = saved
             .windows
             .map(|w| WindowState::restore(w, zone_count))
             .transpose()?;
+        if let (Some(windows), Some(saved)) = (&mut pipeline.windows, breakdowns.windows) {
+            windows.restore_breakdowns(saved, stop_count)?;
+        }
         Ok(pipeline)
     }
 
@@ -142,12 +154,21 @@ impl Pipeline {
             }
             _ => false,
         };
+        let classes = TripClasses {
+            band: self.settings.bands.band_of(&obs),
+            access: self.settings.access.judge(&obs),
+        };
         let placement = self.spatial.place(obs.place);
         let late = match &mut self.windows {
             Some(windows) => {
                 let destination_zones = has_destination.then_some(&self.destination_zones[..]);
-                let late =
-                    windows.observe(&self.settings.windows, &obs, &placement, destination_zones);
+                let late = windows.observe(
+                    &self.settings.windows,
+                    &obs,
+                    &placement,
+                    destination_zones,
+                    classes,
+                );
                 if let Some(watermark) = windows.watermark(&self.settings.windows) {
                     self.dedup.advance_watermark(watermark);
                 }
@@ -156,7 +177,7 @@ impl Pipeline {
             None => false,
         };
         self.totals
-            .observe_accepted(&obs, placement.cell, placement.zones, late, now);
+            .observe_accepted(&obs, (placement.cell, placement.zones), classes, late, now);
         Outcome::Accepted
     }
 
@@ -220,7 +241,7 @@ impl Pipeline {
 
     /// The report over everything observed.
     pub fn report(&self) -> Report {
-        Report::build(&self.totals, self.spatial.zones(), &self.settings.groups)
+        Report::build(&self.totals, self.spatial.zones(), &self.settings)
     }
 
     /// This partition's state as the combined watermark sees it.

@@ -7,13 +7,15 @@
 //! an origin or destination outside every zone is `None` (outside). Each entry is one mode's
 //! tally (most places see one or two modes in a bucket), about 40 bytes.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 
 use h3o::CellIndex;
 
+use crate::access::{AccessFacts, StopId};
 use crate::aggregate::{ModeTally, ModeTotals};
-use crate::checkpoint::{SavedPlaces, SavedTally};
+use crate::buckets::Buckets;
+use crate::checkpoint::{SavedPlaces, SavedStopTally, SavedTally};
 use crate::factor::PersonTrips;
 use crate::mode::Mode;
 use crate::spatial::{CellHasher, CellMap};
@@ -46,68 +48,49 @@ pub struct CellWindow {
 /// An origin → destination zone pair (`None`: outside every zone).
 pub type ZonePair = (Option<ZoneId>, Option<ZoneId>);
 
+/// How a judged trip uses a stop place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StopUse {
+    /// Starts near it (a last mile from public transport).
+    Departs,
+    /// Ends near it (a first mile to public transport).
+    Arrives,
+    /// Starts and ends near it: one trip, counted once.
+    RoundTrip,
+}
+
+impl StopUse {
+    const ALL: [StopUse; 3] = [StopUse::Departs, StopUse::Arrives, StopUse::RoundTrip];
+}
+
+/// A stop place's judged trips in a window, by how they use it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StopTotals {
+    pub departs: ModeTotals,
+    pub arrives: ModeTotals,
+    pub round_trips: ModeTotals,
+}
+
+impl StopTotals {
+    /// Every trip that starts or ends near the stop, each once.
+    pub fn all(&self) -> ModeTotals {
+        let mut all = self.departs.clone();
+        all.merge(&self.arrives);
+        all.merge(&self.round_trips);
+        all
+    }
+}
+
 /// One partition's person trips per cell and per zone pair, per bucket.
 #[derive(Debug, Clone, Default)]
 pub struct PlaceBuckets {
     cells: Buckets<CellBucket>,
     pairs: Buckets<BTreeMap<(ZonePair, Mode), ModeTally>>,
+    /// Judged trips per stop place they start or end near.
+    stops: Buckets<BTreeMap<(StopId, StopUse, Mode), ModeTally>>,
     zone_sets: Vec<Box<[ZoneId]>>,
     zone_set_ids: HashMap<Box<[ZoneId]>, u32>,
     last_zone_set: Option<u32>,
-}
-
-/// Values by bucket start, in order. Events arrive mostly in time order, so the bucket asked
-/// for is nearly always the newest (found without a search) and pruning pops from the front:
-/// no tree to rebalance or split on the live path.
-#[derive(Debug, Clone)]
-struct Buckets<T>(VecDeque<(i64, T)>);
-
-impl<T> Default for Buckets<T> {
-    fn default() -> Self {
-        Buckets(VecDeque::new())
-    }
-}
-
-impl<T: Default> Buckets<T> {
-    fn entry(&mut self, bucket: i64) -> &mut T {
-        let at = match self.0.back() {
-            Some((last, _)) if *last == bucket => self.0.len() - 1,
-            Some((last, _)) if *last < bucket => {
-                self.0.push_back((bucket, T::default()));
-                self.0.len() - 1
-            }
-            None => {
-                self.0.push_back((bucket, T::default()));
-                0
-            }
-            Some(_) => match self.0.binary_search_by_key(&bucket, |(b, _)| *b) {
-                Ok(at) => at,
-                Err(at) => {
-                    self.0.insert(at, (bucket, T::default()));
-                    at
-                }
-            },
-        };
-        &mut self.0[at].1
-    }
-}
-
-impl<T> Buckets<T> {
-    fn prune(&mut self, floor: i64) {
-        while self.0.front().is_some_and(|(b, _)| *b < floor) {
-            self.0.pop_front();
-        }
-    }
-
-    fn range(&self, start: i64, end: i64) -> impl Iterator<Item = &(i64, T)> {
-        let from = self.0.partition_point(|(b, _)| *b < start);
-        let to = self.0.partition_point(|(b, _)| *b < end);
-        self.0.range(from..to.max(from))
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &(i64, T)> {
-        self.0.iter()
-    }
 }
 
 /// One event's share of a bucket.
@@ -121,6 +104,8 @@ pub struct Piece<'a> {
     pub zones: &'a [ZoneId],
     /// A trip's destination zones, when it has a destination.
     pub destination_zones: Option<&'a [ZoneId]>,
+    /// A judged trip's stops.
+    pub access: Option<AccessFacts>,
 }
 
 /// The zones, or outside (`None`) when there are none.
@@ -146,6 +131,24 @@ impl PlaceBuckets {
             self.cells.entry(piece.bucket).entry(key).or_default(),
             piece,
         );
+        if let Some(facts) = piece.access {
+            let uses = match (facts.origin_stop, facts.destination_stop) {
+                (Some(o), Some(d)) if o == d => [Some((o, StopUse::RoundTrip)), None],
+                (o, d) => [
+                    o.map(|o| (o, StopUse::Departs)),
+                    d.map(|d| (d, StopUse::Arrives)),
+                ],
+            };
+            for (stop, used) in uses.into_iter().flatten() {
+                add(
+                    self.stops
+                        .entry(piece.bucket)
+                        .entry((stop, used, piece.mode))
+                        .or_default(),
+                    piece,
+                );
+            }
+        }
         if let Some(destinations) = piece.destination_zones {
             let pairs = self.pairs.entry(piece.bucket);
             for origin in or_outside(piece.zones) {
@@ -183,6 +186,57 @@ impl PlaceBuckets {
     pub fn prune(&mut self, floor: i64) {
         self.cells.prune(floor);
         self.pairs.prune(floor);
+        self.stops.prune(floor);
+    }
+
+    /// Adds the stop places of buckets in `start..end` to `out`.
+    pub fn stops_into(&self, start: i64, end: i64, out: &mut BTreeMap<StopId, StopTotals>) {
+        for bucket in self.stops.range(start, end).map(|(_, b)| b) {
+            for ((stop, used, mode), tally) in bucket {
+                let totals = out.entry(*stop).or_default();
+                let t = match used {
+                    StopUse::Departs => &mut totals.departs,
+                    StopUse::Arrives => &mut totals.arrives,
+                    StopUse::RoundTrip => &mut totals.round_trips,
+                };
+                t.add_tally(*mode, tally);
+            }
+        }
+    }
+
+    pub(crate) fn save_stops(&self) -> Vec<(i64, Vec<SavedStopTally>)> {
+        self.stops
+            .iter()
+            .map(|(bucket, stops)| {
+                let stops = stops
+                    .iter()
+                    .map(|((stop, used, mode), t)| (stop.0, *used as u8, SavedTally::new(*mode, t)))
+                    .collect();
+                (*bucket, stops)
+            })
+            .collect()
+    }
+
+    pub(crate) fn restore_stops(
+        &mut self,
+        saved: Vec<(i64, Vec<SavedStopTally>)>,
+        stop_count: usize,
+    ) -> Result<(), String> {
+        for (bucket, stops) in saved {
+            let mut restored = BTreeMap::new();
+            for (stop, used, tally) in stops {
+                if stop as usize >= stop_count {
+                    return Err(format!("stop place {stop} of {stop_count}"));
+                }
+                let used = *StopUse::ALL
+                    .get(usize::from(used))
+                    .ok_or_else(|| format!("stop use {used}"))?;
+                let (mode, tally) = tally.restore()?;
+                restored.insert((StopId(stop), used, mode), tally);
+            }
+            *self.stops.entry(bucket) = restored;
+        }
+        Ok(())
     }
 
     /// Adds the cells of buckets in `start..end` to `out`.

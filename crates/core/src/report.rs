@@ -5,9 +5,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::{Access, TransitAccess};
 use crate::aggregate::{ModeTotals, Totals};
-use crate::mode::ModeGroups;
-use crate::share::group_shares;
+use crate::breakdown::ZoneBreakdown;
+use crate::config::Settings;
+use crate::distance::{Band, DistanceBands};
+use crate::mode::{Mode, ModeGroups};
+use crate::share::{group_person_trips, group_shares};
 use crate::zone::Zones;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -35,6 +39,163 @@ pub struct ZoneReport {
     pub person_trips: BTreeMap<String, f64>,
     pub total_person_trips: f64,
     pub shares: BTreeMap<String, f64>,
+    /// Person trips and shares per trip distance band, in band order, `unknown` last.
+    #[serde(default)]
+    pub distance_bands: Vec<BandReport>,
+    /// Trips of the transit-access modes by how they relate to stops; absent when transit
+    /// access is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transit_access: Option<AccessReport>,
+}
+
+/// One distance band of a zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BandReport {
+    /// `0-1km`, …, `10km+`, or `unknown` (counts, and trips without a distance or destination).
+    pub band: String,
+    /// The band's lower edge (inclusive) and upper edge (exclusive) in metres; both null for
+    /// `unknown`, the upper null for the last band.
+    pub min_m: Option<f64>,
+    pub max_m: Option<f64>,
+    pub person_trips: BTreeMap<String, f64>,
+    pub total_person_trips: f64,
+    /// Person trips of each group's modes in the band: the numerators of `shares` (empty with
+    /// them).
+    pub group_person_trips: BTreeMap<String, f64>,
+    /// Group shares within the band; always empty for `unknown`, which no share includes.
+    pub shares: BTreeMap<String, f64>,
+}
+
+/// How the trips of the transit-access modes relate to public-transport stops.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessReport {
+    /// Person trips per access class (`from_stop`, `to_stop`, `stop_to_stop`, `no_stop`,
+    /// `no_destination`), every class.
+    pub person_trips: BTreeMap<String, f64>,
+    /// Person trips of the judged trips (all classes).
+    pub judged_person_trips: f64,
+    /// Person trips that start or end near a stop (`from_stop` + `to_stop` + `stop_to_stop`).
+    pub near_stop_person_trips: f64,
+    /// near / judged, 0–1; null without judged trips.
+    pub share: Option<f64>,
+    /// The same per judged mode with trips.
+    pub by_mode: BTreeMap<String, AccessByMode>,
+}
+
+/// One mode's transit access.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessByMode {
+    /// Person trips per access class, every class.
+    pub person_trips: BTreeMap<String, f64>,
+    pub judged_person_trips: f64,
+    pub near_stop_person_trips: f64,
+    pub share: Option<f64>,
+}
+
+/// Person trips per access class, every class, of `mode` (all judged modes: `None`).
+fn by_class(breakdown: &ZoneBreakdown, mode: Option<Mode>) -> BTreeMap<String, f64> {
+    Access::ALL
+        .iter()
+        .map(|a| {
+            let t = &breakdown.access[a.index()];
+            let trips = mode.map_or_else(|| t.total(), |m| t.get(m).person_trips);
+            (a.as_str().to_owned(), trips.as_f64())
+        })
+        .collect()
+}
+
+/// (near-stop, judged) person trips of per-class person trips.
+fn near_and_judged(person_trips: &BTreeMap<String, f64>) -> (f64, f64) {
+    Access::ALL.iter().fold((0.0, 0.0), |(near, judged), a| {
+        let t = person_trips.get(a.as_str()).copied().unwrap_or(0.0);
+        (if a.near_stop() { near + t } else { near }, judged + t)
+    })
+}
+
+/// A zone's distance bands, in band order with `unknown` last.
+pub fn band_reports(
+    breakdown: &ZoneBreakdown,
+    bands: &DistanceBands,
+    groups: &ModeGroups,
+) -> Vec<BandReport> {
+    bands
+        .all()
+        .map(|band| {
+            let totals = &breakdown.bands[bands.slot(band)];
+            let known = band != Band::UNKNOWN;
+            let (min_m, max_m) = bands.range_m(band);
+            let shares = if known {
+                group_shares(totals, groups)
+            } else {
+                BTreeMap::new()
+            };
+            BandReport {
+                band: bands.label(band).to_owned(),
+                min_m,
+                max_m,
+                person_trips: person_trips_by_mode(totals),
+                total_person_trips: totals.total().as_f64(),
+                group_person_trips: numerators(totals, groups, &shares),
+                shares,
+            }
+        })
+        .collect()
+}
+
+/// Each group's person trips where `shares` has any (the numerators published beside shares so
+/// that sums across instances divide to the same share).
+pub fn numerators(
+    totals: &ModeTotals,
+    groups: &ModeGroups,
+    shares: &BTreeMap<String, f64>,
+) -> BTreeMap<String, f64> {
+    if shares.is_empty() {
+        return BTreeMap::new();
+    }
+    group_person_trips(totals, groups)
+        .into_iter()
+        .map(|(g, t)| (g, t.as_f64()))
+        .collect()
+}
+
+fn ratio(part: f64, whole: f64) -> Option<f64> {
+    (whole > 0.0).then(|| part / whole)
+}
+
+/// A zone's transit access; `None` when transit access is off.
+pub fn access_report(breakdown: &ZoneBreakdown, access: &TransitAccess) -> Option<AccessReport> {
+    if !access.is_enabled() {
+        return None;
+    }
+    let by_mode = Mode::ALL
+        .into_iter()
+        .filter(|m| access.modes.contains(*m))
+        .filter(|m| {
+            Access::ALL
+                .iter()
+                .any(|a| breakdown.access[a.index()].get(*m).events > 0)
+        })
+        .map(|m| {
+            let person_trips = by_class(breakdown, Some(m));
+            let (near, judged) = near_and_judged(&person_trips);
+            let view = AccessByMode {
+                person_trips,
+                judged_person_trips: judged,
+                near_stop_person_trips: near,
+                share: ratio(near, judged),
+            };
+            (m.as_str().to_owned(), view)
+        })
+        .collect();
+    let person_trips = by_class(breakdown, None);
+    let (near, judged) = near_and_judged(&person_trips);
+    Some(AccessReport {
+        person_trips,
+        judged_person_trips: judged,
+        near_stop_person_trips: near,
+        share: ratio(near, judged),
+        by_mode,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,16 +215,20 @@ pub fn person_trips_by_mode(totals: &ModeTotals) -> BTreeMap<String, f64> {
 
 impl Report {
     /// Zones appear in name order, every configured zone even when empty; cells in index order.
-    pub fn build(totals: &Totals, zones: &Zones, groups: &ModeGroups) -> Report {
+    pub fn build(totals: &Totals, zones: &Zones, settings: &Settings) -> Report {
         let e = totals.events;
+        let breakdowns = totals.breakdown.by_zone(zones.len(), &settings.bands);
         let zones = zones
             .iter()
             .map(|(id, zone)| {
                 let t = &totals.by_zone[id.0 as usize];
+                let b = &breakdowns[id.0 as usize];
                 let report = ZoneReport {
                     person_trips: person_trips_by_mode(t),
                     total_person_trips: t.total().as_f64(),
-                    shares: group_shares(t, groups),
+                    shares: group_shares(t, &settings.groups),
+                    distance_bands: band_reports(b, &settings.bands, &settings.groups),
+                    transit_access: access_report(b, &settings.access),
                 };
                 (zone.name.clone(), report)
             })

@@ -1,15 +1,22 @@
 //! What the live service publishes: per zone and rolling window (and calendar period) the
-//! person trips per mode, the group shares and the gaps to the goals, at the combined watermark.
+//! person trips per mode, the group shares and the gaps to the goals on the measured basis and,
+//! with a survey, on the survey-filled basis, the coverage that separates the two, the distance
+//! bands and the transit access, at the combined watermark.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::aggregate::ModeTotals;
+use crate::breakdown::{Breakdown, ZoneBreakdown};
 use crate::config::Settings;
-use crate::share::{goal_gaps, group_person_trips, group_shares};
+use crate::mode::Mode;
+use crate::report::{
+    AccessReport, BandReport, access_report, band_reports, numerators, person_trips_by_mode,
+};
+use crate::share::{goal_gaps, group_shares};
 use crate::time::EventTimeMs;
-use crate::window::{WindowState, calendar_totals, window_totals};
+use crate::window::{WindowState, calendar_totals, window_breakdown, window_totals};
 use crate::zone::Zones;
 
 /// One zone in one window.
@@ -24,7 +31,48 @@ pub struct ZoneWindow {
     pub shares: BTreeMap<String, f64>,
     /// share − target per goal; empty when the window holds no person trips.
     pub goal_gaps: BTreeMap<String, f64>,
+    /// The numbers above are on this basis: `measured`.
+    pub basis: &'static str,
+    /// Which modes were measured, and what the survey fills in for the others.
+    pub coverage: CoverageView,
+    /// The same numbers with the unmeasured modes filled from the survey (`basis` `filled`);
+    /// absent without a survey or when nothing measured has a survey share to scale from.
+    pub filled: Option<BasisView>,
+    /// Person trips and shares per trip distance band, `unknown` last (measured).
+    pub distance_bands: Vec<BandReport>,
+    /// Trips of the transit-access modes by how they relate to stops (measured); absent when
+    /// transit access is off.
+    pub transit_access: Option<AccessReport>,
 }
+
+/// Person trips, shares and goal gaps on one basis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BasisView {
+    pub basis: &'static str,
+    pub person_trips: BTreeMap<String, f64>,
+    pub total_person_trips: f64,
+    pub group_person_trips: BTreeMap<String, f64>,
+    pub shares: BTreeMap<String, f64>,
+    pub goal_gaps: BTreeMap<String, f64>,
+}
+
+/// What a zone's window measured and what was filled in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CoverageView {
+    /// Modes with at least one event (a counter's reading of 0 is a measurement).
+    pub measured_modes: Vec<&'static str>,
+    /// The survey's share of the measured modes together (0–1); absent without a survey.
+    pub survey_share_measured: Option<f64>,
+    /// Person trips filled in from the survey per unmeasured mode.
+    pub filled_person_trips: BTreeMap<String, f64>,
+    /// Filled person trips over all person trips on the filled basis (0–1); absent when there
+    /// is no filled basis.
+    pub filled_fraction: Option<f64>,
+}
+
+/// The basis names (the `basis` label).
+pub const MEASURED: &str = "measured";
+pub const FILLED: &str = "filled";
 
 /// A rolling window or calendar period, with its zones.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,38 +96,71 @@ pub struct LiveView {
     pub windows: Vec<WindowView>,
 }
 
-fn zone_window(totals: &ModeTotals, settings: &Settings) -> ZoneWindow {
+fn basis_view(basis: &'static str, totals: &ModeTotals, settings: &Settings) -> BasisView {
     let shares = group_shares(totals, &settings.groups);
-    ZoneWindow {
-        person_trips: totals
-            .observed()
+    BasisView {
+        basis,
+        // Filled modes have person trips but no events: list every mode with person trips.
+        person_trips: Mode::ALL
+            .into_iter()
+            .map(|m| (m, totals.get(m)))
+            .filter(|(_, t)| t.events > 0 || !t.person_trips.is_zero())
             .map(|(m, t)| (m.as_str().to_owned(), t.person_trips.as_f64()))
             .collect(),
         total_person_trips: totals.total().as_f64(),
-        group_person_trips: if shares.is_empty() {
-            BTreeMap::new()
-        } else {
-            group_person_trips(totals, &settings.groups)
-                .into_iter()
-                .map(|(g, t)| (g, t.as_f64()))
-                .collect()
-        },
+        group_person_trips: numerators(totals, &settings.groups, &shares),
         goal_gaps: goal_gaps(&shares, &settings.goals),
         shares,
     }
 }
 
+fn zone_window(totals: &ModeTotals, breakdown: &ZoneBreakdown, settings: &Settings) -> ZoneWindow {
+    let measured = basis_view(MEASURED, totals, settings);
+    let coverage = settings.survey.as_ref().map(|s| s.fill(totals));
+    let filled_totals = coverage.as_ref().and_then(|c| c.filled_totals(totals));
+    let coverage_view = CoverageView {
+        measured_modes: totals.observed().map(|(m, _)| m.as_str()).collect(),
+        survey_share_measured: coverage.as_ref().map(|c| c.survey_share_measured),
+        filled_person_trips: coverage
+            .iter()
+            .flat_map(|c| &c.filled)
+            .map(|(m, t)| (m.as_str().to_owned(), t.as_f64()))
+            .collect(),
+        filled_fraction: match (&coverage, &filled_totals) {
+            (Some(c), Some(f)) if !f.total().is_zero() => {
+                Some(c.filled_person_trips().as_f64() / f.total().as_f64())
+            }
+            _ => None,
+        },
+    };
+    ZoneWindow {
+        person_trips: person_trips_by_mode(totals),
+        total_person_trips: measured.total_person_trips,
+        group_person_trips: measured.group_person_trips,
+        shares: measured.shares,
+        goal_gaps: measured.goal_gaps,
+        basis: MEASURED,
+        coverage: coverage_view,
+        filled: filled_totals.map(|f| basis_view(FILLED, &f, settings)),
+        distance_bands: band_reports(breakdown, &settings.bands, &settings.groups),
+        transit_access: access_report(breakdown, &settings.access),
+    }
+}
+
 fn by_zone(
     per_zone: &[ModeTotals],
+    breakdown: &Breakdown,
     zones: &Zones,
     settings: &Settings,
 ) -> BTreeMap<String, ZoneWindow> {
+    let breakdowns = breakdown.by_zone(zones.len(), &settings.bands);
     zones
         .iter()
         .map(|(id, z)| {
+            let i = id.0 as usize;
             (
                 z.name.clone(),
-                zone_window(&per_zone[id.0 as usize], settings),
+                zone_window(&per_zone[i], &breakdowns[i], settings),
             )
         })
         .collect()
@@ -111,6 +192,7 @@ pub fn live_view(
             end_seconds: end.0.div_euclid(1000),
             zones: by_zone(
                 &window_totals(states, ws, watermark, rw.length, zones.len()),
+                &window_breakdown(states, ws, watermark, rw.length),
                 zones,
                 settings,
             ),
@@ -124,17 +206,22 @@ pub fn live_view(
                 .unwrap_or_default()
         };
         let first_of_year = cal.date.first_of_year();
-        for (label, start, totals) in [
-            ("day", cal.date, &cal.day),
-            ("month", cal.date.first_of_month(), &cal.month),
-            ("year", first_of_year, &cal.year),
+        for (label, start, totals, breakdown) in [
+            ("day", cal.date, &cal.day, &cal.day_breakdown),
+            (
+                "month",
+                cal.date.first_of_month(),
+                &cal.month,
+                &cal.month_breakdown,
+            ),
+            ("year", first_of_year, &cal.year, &cal.year_breakdown),
         ] {
             windows.push(WindowView {
                 window: label.to_owned(),
                 start: period_start(start),
                 end: watermark.to_rfc3339(),
                 end_seconds: watermark.0.div_euclid(1000),
-                zones: by_zone(totals, zones, settings),
+                zones: by_zone(totals, breakdown, zones, settings),
             });
         }
     }

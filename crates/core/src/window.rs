@@ -17,7 +17,11 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 use crate::aggregate::ModeTotals;
-use crate::checkpoint::{SavedDate, SavedModeTotals, SavedWindows, SavedZoneWindows};
+use crate::breakdown::{Breakdown, TripClasses};
+use crate::buckets::Buckets;
+use crate::checkpoint::{
+    SavedDate, SavedModeTotals, SavedWindowBreakdowns, SavedWindows, SavedZoneWindows,
+};
 use crate::config::ConfigErrors;
 use crate::event::{Kind, Observation};
 use crate::factor::PersonTrips;
@@ -279,6 +283,9 @@ pub struct WindowState {
     last_day: Option<(i64, Date)>,
     /// The same buckets per cell and per origin → destination zone pair.
     places: PlaceBuckets,
+    /// The same buckets and days per zone, distance band, access class and mode.
+    bucket_breakdowns: Buckets<Breakdown>,
+    day_breakdowns: BTreeMap<Date, Breakdown>,
 }
 
 impl WindowState {
@@ -291,6 +298,8 @@ impl WindowState {
             days_from: None,
             last_day: None,
             places: PlaceBuckets::default(),
+            bucket_breakdowns: Buckets::default(),
+            day_breakdowns: BTreeMap::new(),
         }
     }
 
@@ -311,6 +320,41 @@ impl WindowState {
             },
             places: self.places.save(),
         }
+    }
+
+    /// The breakdowns as a checkpoint stores them (beside [`WindowState::save`]).
+    pub(crate) fn save_breakdowns(&self) -> SavedWindowBreakdowns {
+        SavedWindowBreakdowns {
+            buckets: self
+                .bucket_breakdowns
+                .iter()
+                .map(|(b, t)| (*b, t.save()))
+                .collect(),
+            days: self
+                .day_breakdowns
+                .iter()
+                .map(|(d, t)| (SavedDate::from(*d), t.save()))
+                .collect(),
+            stops: self.places.save_stops(),
+        }
+    }
+
+    /// Adds the breakdowns a checkpoint stored.
+    pub(crate) fn restore_breakdowns(
+        &mut self,
+        saved: SavedWindowBreakdowns,
+        stop_count: usize,
+    ) -> Result<(), String> {
+        for (bucket, t) in saved.buckets {
+            *self.bucket_breakdowns.entry(bucket) = Breakdown::restore(t, self.zone_count)?;
+        }
+        for (day, t) in saved.days {
+            self.day_breakdowns.insert(
+                Date::try_from(day)?,
+                Breakdown::restore(t, self.zone_count)?,
+            );
+        }
+        self.places.restore_stops(saved.stops, stop_count)
     }
 
     /// The state a checkpoint stored, for `zone_count` zones.
@@ -356,14 +400,15 @@ impl WindowState {
     }
 
     /// Adds an accepted observation placed at `placement` (a trip's origin, a count's
-    /// location), whose destination (a trip's, when known) lies in `destination_zones`;
-    /// returns whether it was late.
+    /// location), whose destination (a trip's, when known) lies in `destination_zones`, with
+    /// its distance band and access class; returns whether it was late.
     pub fn observe(
         &mut self,
         settings: &WindowSettings,
         obs: &Observation<'_>,
         placement: &Placement<'_>,
         destination_zones: Option<&[ZoneId]>,
+        classes: TripClasses,
     ) -> bool {
         let zones = placement.zones;
         let start = obs.start_time;
@@ -388,6 +433,7 @@ impl WindowState {
                 cell: placement.cell,
                 zones,
                 destination_zones,
+                access: classes.access,
             });
             if zones.is_empty() {
                 continue;
@@ -399,6 +445,9 @@ impl WindowState {
                 .entry(bucket)
                 .or_insert_with(|| vec![ModeTotals::default(); zone_count]);
             add_to(in_bucket, zones, obs, amount, first);
+            self.bucket_breakdowns
+                .entry(bucket)
+                .observe(zones, classes, obs.mode, amount, first);
             if let Some(date) = date
                 && self.days_from.is_none_or(|from| date >= from)
             {
@@ -407,6 +456,10 @@ impl WindowState {
                     .entry(date)
                     .or_insert_with(|| vec![ModeTotals::default(); zone_count]);
                 add_to(in_day, zones, obs, amount, first);
+                self.day_breakdowns
+                    .entry(date)
+                    .or_default()
+                    .observe(zones, classes, obs.mode, amount, first);
             }
         }
         late
@@ -442,6 +495,7 @@ impl WindowState {
             self.buckets = self.buckets.split_off(&floor);
         }
         self.places.prune(floor);
+        self.bucket_breakdowns.prune(floor);
         let keep_from = self
             .watermark(settings)
             .and_then(|w| settings.local_date(w))
@@ -454,6 +508,13 @@ impl WindowState {
                 .is_some_and(|(d, _)| *d < keep_from)
             {
                 self.days = self.days.split_off(&keep_from);
+            }
+            if self
+                .day_breakdowns
+                .first_key_value()
+                .is_some_and(|(d, _)| *d < keep_from)
+            {
+                self.day_breakdowns = self.day_breakdowns.split_off(&keep_from);
             }
         }
     }
@@ -546,6 +607,40 @@ fn window_range(
     (end.saturating_sub(length.0), end)
 }
 
+/// Person trips per zone, distance band, access class and mode in a rolling window of `length`
+/// ending at `watermark`, summed over the partitions.
+pub fn window_breakdown(
+    states: &[&WindowState],
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    length: DurationMs,
+) -> Breakdown {
+    let (start, end) = window_range(settings, watermark, length);
+    let mut out = Breakdown::default();
+    for state in states {
+        for (_, b) in state.bucket_breakdowns.range(start, end) {
+            out.merge(b);
+        }
+    }
+    out
+}
+
+/// Judged trips per stop place they start or end near in a rolling window, summed over the
+/// partitions.
+pub fn window_stops(
+    states: &[&WindowState],
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    length: DurationMs,
+) -> BTreeMap<crate::access::StopId, crate::places::StopTotals> {
+    let (start, end) = window_range(settings, watermark, length);
+    let mut out = BTreeMap::new();
+    for state in states {
+        state.places.stops_into(start, end, &mut out);
+    }
+    out
+}
+
 /// Person trips per cell (at the configured resolution) and zone set in a rolling window,
 /// summed over the partitions.
 pub fn window_cells(
@@ -578,13 +673,17 @@ pub fn window_zone_pairs(
     out
 }
 
-/// Person trips per zone for the local day, month and year that hold the watermark.
+/// Person trips per zone for the local day, month and year that hold the watermark, with
+/// their breakdowns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CalendarTotals {
     pub date: Date,
     pub day: Vec<ModeTotals>,
     pub month: Vec<ModeTotals>,
     pub year: Vec<ModeTotals>,
+    pub day_breakdown: Breakdown,
+    pub month_breakdown: Breakdown,
+    pub year_breakdown: Breakdown,
 }
 
 /// Calendar totals to date at `watermark`, summed over the partitions.
@@ -600,6 +699,9 @@ pub fn calendar_totals(
         day: vec![ModeTotals::default(); zone_count],
         month: vec![ModeTotals::default(); zone_count],
         year: vec![ModeTotals::default(); zone_count],
+        day_breakdown: Breakdown::default(),
+        month_breakdown: Breakdown::default(),
+        year_breakdown: Breakdown::default(),
     };
     let year_start = Date::new(date.year(), 1, 1).ok()?;
     for state in states {
@@ -612,6 +714,15 @@ pub fn calendar_totals(
                 if *d == date {
                     totals.day[i].merge(t);
                 }
+            }
+        }
+        for (d, b) in state.day_breakdowns.range(year_start..=date) {
+            totals.year_breakdown.merge(b);
+            if d.month() == date.month() {
+                totals.month_breakdown.merge(b);
+            }
+            if *d == date {
+                totals.day_breakdown.merge(b);
             }
         }
     }

@@ -11,6 +11,9 @@ use prometheus::proto::MetricFamily;
 use prometheus::{CounterVec, GaugeVec, Opts, Registry};
 use tokio::sync::watch;
 
+use modeshare_core::mode::Mode;
+use modeshare_core::view::ZoneWindow;
+
 use crate::snapshot::Snapshot;
 
 /// Encodes the latest snapshot on every `collect()`.
@@ -53,6 +56,18 @@ struct Families {
     connected: GaugeVec,
     unsaved: GaugeVec,
     checkpoint_failures: CounterVec,
+    share_by_basis: GaugeVec,
+    gap_by_basis: GaugeVec,
+    filled_person_trips: GaugeVec,
+    survey_share_measured: GaugeVec,
+    survey_mode_share: GaugeVec,
+    survey_group_share: GaugeVec,
+    group_member_person_trips: GaugeVec,
+    band_person_trips: GaugeVec,
+    band_group_person_trips: GaugeVec,
+    band_share: GaugeVec,
+    access_person_trips: GaugeVec,
+    access_share: GaugeVec,
 }
 
 impl Families {
@@ -158,10 +173,70 @@ impl Families {
                 "Checkpoint writes that failed (the previous checkpoint and commit stood).",
                 &[],
             ),
+            share_by_basis: gauge(
+                "modeshare_mode_share_by_basis_ratio",
+                "Share of person trips of a mode group (0–1) on a basis: measured (measured modes only, as modeshare_mode_share_ratio) or filled (unmeasured modes filled from the survey); absent for empty windows.",
+                &["zone", "group", "window", "basis"],
+            ),
+            gap_by_basis: gauge(
+                "modeshare_goal_gap_by_basis_ratio",
+                "Share minus the goal's target (−1…1) on a basis (measured, filled).",
+                &["zone", "group", "window", "basis"],
+            ),
+            filled_person_trips: gauge(
+                "modeshare_window_filled_person_trips",
+                "Person trips filled in from the survey for a mode without events in the zone and window.",
+                &["zone", "mode", "window"],
+            ),
+            survey_share_measured: gauge(
+                "modeshare_survey_share_measured_ratio",
+                "The survey's share of person trips of the modes measured in the zone and window (0–1): how much of the city's travel the measurements stand for.",
+                &["zone", "window"],
+            ),
+            survey_mode_share: gauge(
+                "modeshare_survey_mode_share_ratio",
+                "The travel survey's share of person trips by mode (0–1), the baseline unmeasured modes are filled from.",
+                &["mode"],
+            ),
+            survey_group_share: gauge(
+                "modeshare_survey_group_share_ratio",
+                "The travel survey's share of person trips by a group's modes together (0–1).",
+                &["group"],
+            ),
+            group_member_person_trips: gauge(
+                "modeshare_window_group_member_person_trips",
+                "Person trips of each measured mode of a group in the window (a mode in several groups appears under each): lets recording rules fill the unmeasured modes of a group over instances.",
+                &["zone", "group", "mode", "window"],
+            ),
+            band_person_trips: gauge(
+                "modeshare_window_band_person_trips",
+                "Person trips by trip distance band (band=\"unknown\": counts and trips without a distance).",
+                &["zone", "band", "mode", "window"],
+            ),
+            band_group_person_trips: gauge(
+                "modeshare_window_band_group_person_trips",
+                "Person trips of a mode group's modes in a distance band: the numerator of the band share, to sum across instances.",
+                &["zone", "band", "group", "window"],
+            ),
+            band_share: gauge(
+                "modeshare_band_mode_share_ratio",
+                "Share of person trips of a mode group within a distance band (0–1); absent for empty bands and for band=\"unknown\".",
+                &["zone", "band", "group", "window"],
+            ),
+            access_person_trips: gauge(
+                "modeshare_window_transit_access_person_trips",
+                "Person trips of the transit-access modes by how they relate to public-transport stops (from_stop, to_stop, stop_to_stop, no_stop, no_destination).",
+                &["zone", "mode", "access", "window"],
+            ),
+            access_share: gauge(
+                "modeshare_transit_access_share_ratio",
+                "Share of the transit-access modes' person trips that start or end near a public-transport stop (0–1); absent without such trips.",
+                &["zone", "window"],
+            ),
         }
     }
 
-    fn all(&self) -> [&dyn Collector; 20] {
+    fn all(&self) -> [&dyn Collector; 32] {
         [
             &self.events,
             &self.late,
@@ -183,6 +258,18 @@ impl Families {
             &self.connected,
             &self.unsaved,
             &self.checkpoint_failures,
+            &self.share_by_basis,
+            &self.gap_by_basis,
+            &self.filled_person_trips,
+            &self.survey_share_measured,
+            &self.survey_mode_share,
+            &self.survey_group_share,
+            &self.group_member_person_trips,
+            &self.band_person_trips,
+            &self.band_group_person_trips,
+            &self.band_share,
+            &self.access_person_trips,
+            &self.access_share,
         ]
     }
 
@@ -266,7 +353,22 @@ impl Families {
                     for (group, gap) in &z.goal_gaps {
                         self.gap.with_label_values(&labels(group)).set(*gap);
                     }
+                    self.fill_coverage(s, zone, &w.window, z);
+                    self.fill_breakdowns(zone, &w.window, z);
                 }
+            }
+        }
+        if let Some(survey) = &s.survey {
+            for (mode, share) in survey.shares() {
+                self.survey_mode_share
+                    .with_label_values(&[mode.as_str()])
+                    .set(share);
+            }
+            for group in s.groups.iter() {
+                let share: f64 = group.modes.iter().map(|m| survey.share(m)).sum();
+                self.survey_group_share
+                    .with_label_values(&[group.name.as_str()])
+                    .set(share);
             }
         }
         if let Some(k) = &s.kafka {
@@ -296,6 +398,81 @@ impl Families {
             self.watermark
                 .with_label_values::<&str>(&[])
                 .set(w.0 as f64 / 1000.0);
+        }
+    }
+}
+
+impl Families {
+    /// Shares and gaps on both bases, what was filled, and what the rules fill from.
+    fn fill_coverage(&self, s: &Snapshot, zone: &str, window: &str, z: &ZoneWindow) {
+        let bases = std::iter::once((z.basis, &z.shares, &z.goal_gaps))
+            .chain(z.filled.iter().map(|f| (f.basis, &f.shares, &f.goal_gaps)));
+        for (basis, shares, gaps) in bases {
+            for (group, share) in shares {
+                self.share_by_basis
+                    .with_label_values(&[zone, group, window, basis])
+                    .set(*share);
+            }
+            for (group, gap) in gaps {
+                self.gap_by_basis
+                    .with_label_values(&[zone, group, window, basis])
+                    .set(*gap);
+            }
+        }
+        for (mode, trips) in &z.coverage.filled_person_trips {
+            self.filled_person_trips
+                .with_label_values(&[zone, mode, window])
+                .set(*trips);
+        }
+        if let Some(measured) = z.coverage.survey_share_measured {
+            self.survey_share_measured
+                .with_label_values(&[zone, window])
+                .set(measured);
+            for group in s.groups.iter() {
+                for (mode, trips) in &z.person_trips {
+                    if Mode::from_name(mode).is_some_and(|m| group.modes.contains(m)) {
+                        self.group_member_person_trips
+                            .with_label_values(&[zone, group.name.as_str(), mode, window])
+                            .set(*trips);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Distance bands and transit access.
+    fn fill_breakdowns(&self, zone: &str, window: &str, z: &ZoneWindow) {
+        for band in &z.distance_bands {
+            let b = band.band.as_str();
+            for (mode, trips) in &band.person_trips {
+                self.band_person_trips
+                    .with_label_values(&[zone, b, mode, window])
+                    .set(*trips);
+            }
+            for (group, share) in &band.shares {
+                self.band_share
+                    .with_label_values(&[zone, b, group, window])
+                    .set(*share);
+            }
+            for (group, trips) in &band.group_person_trips {
+                self.band_group_person_trips
+                    .with_label_values(&[zone, b, group, window])
+                    .set(*trips);
+            }
+        }
+        if let Some(access) = &z.transit_access {
+            for (mode, by_mode) in &access.by_mode {
+                for (class, trips) in &by_mode.person_trips {
+                    self.access_person_trips
+                        .with_label_values(&[zone, mode, class, window])
+                        .set(*trips);
+                }
+            }
+            if let Some(share) = access.share {
+                self.access_share
+                    .with_label_values(&[zone, window])
+                    .set(share);
+            }
         }
     }
 }

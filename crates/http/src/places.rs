@@ -1,9 +1,10 @@
-//! `/api/cells` (a hex map as GeoJSON) and `/api/od` (a zone-to-zone matrix): where a rolling
-//! window's trips happened, under the k rule of [`modeshare_core::privacy`].
+//! `/api/cells` (a hex map as GeoJSON), `/api/od` (a zone-to-zone matrix) and `/api/stops` (the
+//! stop places first- and last-mile trips start or end at): where a rolling window's trips
+//! happened, under the k rule of [`modeshare_core::privacy`].
 
 use h3o::{CellIndex, Resolution};
 use modeshare_core::aggregate::ModeTotals;
-use modeshare_core::privacy::{publish_cells, publish_zone_pairs};
+use modeshare_core::privacy::{passes, publish_cells, publish_zone_pairs};
 use modeshare_core::report::person_trips_by_mode;
 use modeshare_core::share::group_shares;
 use modeshare_core::zone::ZoneId;
@@ -32,6 +33,18 @@ pub struct CellsQuery {
 pub struct ZonePairsQuery {
     pub window: Option<String>,
 }
+
+/// `GET /api/stops?window=W&zone=Z&limit=N`.
+#[derive(Debug, Default, Deserialize)]
+pub struct StopsQuery {
+    pub window: Option<String>,
+    pub zone: Option<String>,
+    pub limit: Option<String>,
+}
+
+/// Stop places `/api/stops` lists when no limit is asked for, and at most.
+pub const DEFAULT_STOP_LIMIT: usize = 10;
+pub const MAX_STOP_LIMIT: usize = 500;
 
 fn window<'a>(s: &'a Snapshot, asked: Option<&str>) -> Result<&'a WindowPlaces, BadRequest> {
     let asked = asked.unwrap_or(DEFAULT_WINDOW);
@@ -164,6 +177,87 @@ pub fn zone_pairs(s: &Snapshot, q: &ZonePairsQuery, k: u64) -> Result<Value, Bad
         "zones": s.zone_names,
         "suppressed_pairs": suppressed,
         "pairs": pairs,
+    }))
+}
+
+/// The stop places with the most first- and last-mile trips in a window, places under k left
+/// out (`suppressed_stops`).
+pub fn stops(s: &Snapshot, q: &StopsQuery, k: u64) -> Result<Value, BadRequest> {
+    let limit = match &q.limit {
+        None => DEFAULT_STOP_LIMIT,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_STOP_LIMIT).contains(n))
+            .ok_or_else(|| {
+                BadRequest(json!({
+                    "error": format!("limit {text:?}: ask for 1–{MAX_STOP_LIMIT} stop places"),
+                }))
+            })?,
+    };
+    let zone = q.zone.as_deref().map(|z| zone_id(s, z)).transpose()?;
+    let window = window(s, q.window.as_deref())?;
+    let places = s.access.stops.places();
+    let mut shown = Vec::new();
+    let mut suppressed = 0;
+    for (id, totals) in &window.stops {
+        let Some(place) = places.get(id.0 as usize) else {
+            continue;
+        };
+        if zone.is_some_and(|z| !place.zones.contains(&z)) {
+            continue;
+        }
+        let all = totals.all();
+        if passes(&all, k) {
+            shown.push((place, totals, all));
+        } else {
+            suppressed += 1;
+        }
+    }
+    shown.sort_by(|a, b| {
+        b.2.total()
+            .cmp(&a.2.total())
+            .then_with(|| a.0.name.cmp(&b.0.name))
+    });
+    let more = shown.len().saturating_sub(limit);
+    let listed: Vec<Value> = shown
+        .iter()
+        .take(limit)
+        .map(|(place, totals, all)| {
+            let mut stop = numbers(all, s);
+            let zones: Vec<&str> = place
+                .zones
+                .iter()
+                .filter_map(|z| s.zone_names.get(z.0 as usize).map(String::as_str))
+                .collect();
+            stop.insert("stop".into(), json!(place.name));
+            stop.insert("lat".into(), json!(place.point.lat()));
+            stop.insert("lon".into(), json!(place.point.lon()));
+            stop.insert("zones".into(), json!(zones));
+            stop.insert("stops".into(), json!(place.stops));
+            for (key, t) in [
+                ("departs_person_trips", &totals.departs),
+                ("arrives_person_trips", &totals.arrives),
+                ("round_trip_person_trips", &totals.round_trips),
+            ] {
+                stop.insert(key.into(), json!(t.total().as_f64()));
+            }
+            Value::Object(stop)
+        })
+        .collect();
+    Ok(json!({
+        "window": window.window,
+        "watermark": s.places.watermark,
+        "start": window.start,
+        "end": window.end,
+        "zone": q.zone,
+        "k": k,
+        "radius_m": s.access.radius_m,
+        "modes": s.access.modes.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "limit": limit,
+        "suppressed_stops": suppressed,
+        "more_stops": more,
+        "stops": listed,
     }))
 }
 

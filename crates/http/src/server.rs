@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::places::{self, BadRequest, CellsQuery, ZonePairsQuery};
+use crate::places::{self, BadRequest, CellsQuery, StopsQuery, ZonePairsQuery};
 use crate::snapshot::Snapshot;
 
 /// How the API publishes.
@@ -37,7 +37,7 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub const PAGE: &str = include_str!("page.html");
 
 /// Every route, as the 404 answer and the OpenAPI description list them.
-pub const ENDPOINTS: [&str; 8] = [
+pub const ENDPOINTS: [&str; 9] = [
     "/",
     "/metrics",
     "/healthz",
@@ -45,6 +45,7 @@ pub const ENDPOINTS: [&str; 8] = [
     "/api/report",
     "/api/cells",
     "/api/od",
+    "/api/stops",
     "/api/openapi.json",
 ];
 
@@ -62,6 +63,7 @@ pub fn router(
         .route("/api/report", get(report))
         .route("/api/cells", get(cells))
         .route("/api/od", get(zone_pairs))
+        .route("/api/stops", get(stops))
         .route("/api/openapi.json", get(openapi))
         .fallback(not_found)
         .with_state(AppState {
@@ -126,7 +128,55 @@ async fn zones(State(state): State<AppState>) -> Json<serde_json::Value> {
         ),
         None => (None, json!([])),
     };
-    Json(json!({ "watermark": watermark, "goals": s.goals, "windows": windows }))
+    Json(json!({
+        "watermark": watermark,
+        "goals": s.goals,
+        "survey": survey(&s),
+        "distance_bands": distance_bands(&s),
+        "transit_access": transit_access(&s),
+        "windows": windows,
+    }))
+}
+
+/// The survey the filled basis uses, with every mode share it fills from.
+fn survey(s: &Snapshot) -> serde_json::Value {
+    match &s.survey {
+        Some(survey) => json!({
+            "name": survey.name,
+            "year": survey.year,
+            "shares": survey
+                .shares()
+                .map(|(m, share)| (m.as_str(), share))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        }),
+        None => serde_json::Value::Null,
+    }
+}
+
+/// The bands with their edges in metres, in order, `unknown` last.
+fn distance_bands(s: &Snapshot) -> serde_json::Value {
+    s.bands
+        .all()
+        .map(|b| {
+            let (min_m, max_m) = s.bands.range_m(b);
+            json!({ "band": s.bands.label(b), "min_m": min_m, "max_m": max_m })
+        })
+        .collect()
+}
+
+/// What transit access judges and by which stops; null when it is off.
+fn transit_access(s: &Snapshot) -> serde_json::Value {
+    let a = &s.access;
+    if !a.is_enabled() {
+        return serde_json::Value::Null;
+    }
+    json!({
+        "modes": a.modes.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "radius_m": a.radius_m,
+        "stop_places": a.stops.places().len(),
+        "stops": a.stops.stop_count(),
+        "stops_source": a.stops_source,
+    })
 }
 
 async fn report(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -152,6 +202,11 @@ async fn zone_pairs(
 ) -> Response {
     let s = state.latest.borrow().clone();
     answer(places::zone_pairs(&s, &query, state.api.k))
+}
+
+async fn stops(State(state): State<AppState>, Query(query): Query<StopsQuery>) -> Response {
+    let s = state.latest.borrow().clone();
+    answer(places::stops(&s, &query, state.api.k))
 }
 
 async fn page() -> Response {

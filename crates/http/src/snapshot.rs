@@ -3,15 +3,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use modeshare_core::access::{StopId, TransitAccess};
 use modeshare_core::aggregate::{ModeTotals, SourceCounts, Totals};
 use modeshare_core::config::Settings;
+use modeshare_core::distance::DistanceBands;
 use modeshare_core::mode::ModeGroups;
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::places::{CellWindow, ZonePair};
+use modeshare_core::places::{CellWindow, StopTotals, ZonePair};
 use modeshare_core::report::Report;
+use modeshare_core::survey::Survey;
 use modeshare_core::time::EventTimeMs;
 use modeshare_core::view::{LiveView, live_view};
-use modeshare_core::window::{window_cells, window_zone_pairs};
+use modeshare_core::window::{window_cells, window_stops, window_zone_pairs};
 use modeshare_core::zone::Zones;
 use serde::Serialize;
 
@@ -77,6 +80,7 @@ impl Places {
                         end: Some(end.to_rfc3339()),
                         cells: window_cells(&states, ws, w, rw.length),
                         zone_pairs: window_zone_pairs(&states, ws, w, rw.length),
+                        stops: window_stops(&states, ws, w, rw.length),
                     }
                 }
                 None => WindowPlaces {
@@ -103,6 +107,8 @@ pub struct WindowPlaces {
     /// Per cell at the configured resolution, per zone set.
     pub cells: CellWindow,
     pub zone_pairs: BTreeMap<ZonePair, ModeTotals>,
+    /// Judged trips per stop place they start or end near.
+    pub stops: BTreeMap<StopId, StopTotals>,
 }
 
 /// Everything `/metrics` and `/api/*` show, at one instant.
@@ -123,6 +129,11 @@ pub struct Snapshot {
     /// What the place APIs need to name and divide their numbers.
     pub groups: ModeGroups,
     pub zone_names: Vec<String>,
+    /// What the breakdowns and the filled basis were computed with, published beside them so
+    /// that planners can see every factor.
+    pub bands: DistanceBands,
+    pub access: TransitAccess,
+    pub survey: Option<Survey>,
 }
 
 impl Snapshot {
@@ -152,7 +163,7 @@ impl Snapshot {
         }
         let states: Vec<_> = partitions.iter().filter_map(|p| p.windows()).collect();
         Snapshot {
-            report: Report::build(&totals, zones, &settings.groups),
+            report: Report::build(&totals, zones, settings),
             view: Some(live_view(&states, settings, zones, watermark)),
             sources: totals.by_source.clone(),
             goals: settings
@@ -171,6 +182,9 @@ impl Snapshot {
             places,
             groups: settings.groups.clone(),
             zone_names: zones.iter().map(|(_, z)| z.name.clone()).collect(),
+            bands: settings.bands.clone(),
+            access: settings.access.clone(),
+            survey: settings.survey.clone(),
         }
     }
 }

@@ -4,14 +4,19 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use modeshare_core::access::TransitAccessConfig;
 use modeshare_core::config::{ConfigErrors, Settings};
-use modeshare_core::decode::{Format, FormatSettings, FormatsConfig, RegistrationPoints};
+use modeshare_core::decode::{
+    Format, FormatSettings, FormatsConfig, RegistrationPoints, read_stop_rows,
+};
 use modeshare_core::dedup::DedupConfig;
+use modeshare_core::distance::DistanceBandsConfig;
 use modeshare_core::factor::CountsConfig;
 use modeshare_core::goal::{GoalConfig, validate_goals};
 use modeshare_core::mode::GroupsConfig;
 use modeshare_core::privacy::PrivacyConfig;
 use modeshare_core::spatial::SpatialConfig;
+use modeshare_core::survey::SurveyConfig;
 use modeshare_core::time::DurationMs;
 use modeshare_core::window::WindowsConfig;
 use modeshare_core::zone::Zones;
@@ -24,6 +29,8 @@ use serde::Deserialize;
 pub const DEFAULT_CONFIG: &str = include_str!("../../../config/default.toml");
 /// The embedded default zones: Bærum, and approximate Fornebu and Sandvika.
 pub const DEFAULT_ZONES: &str = include_str!("../../../config/zones/baerum.geojson");
+/// The embedded default stops of `[transit_access]` (a GTFS stops.txt).
+pub const DEFAULT_STOPS: &str = include_str!("../../../config/stops/baerum-stops.txt");
 /// The embedded Statens vegvesen registration points (where each traffic counter is).
 pub const DEFAULT_REGISTRATION_POINTS: &str =
     include_str!("../../../config/trafikkdata/registration-points.csv");
@@ -43,6 +50,15 @@ pub struct ConfigFile {
     /// Target shares for groups.
     #[serde(default)]
     pub goals: Vec<GoalConfig>,
+    /// The travel survey that fills the modes nobody measures.
+    #[serde(default)]
+    pub survey: Option<SurveyConfig>,
+    /// Trip distance bands.
+    #[serde(default)]
+    pub distance_bands: DistanceBandsConfig,
+    /// Trips that start or end near public-transport stops.
+    #[serde(default)]
+    pub transit_access: TransitAccessConfig,
     /// How counted units become person trips.
     #[serde(default)]
     pub counts: CountsConfig,
@@ -345,6 +361,9 @@ impl ConfigFile {
             Zones::default()
         });
         let privacy_k = self.privacy.validate(&mut errors);
+        let survey = self.survey.as_ref().map(|s| s.validate(&mut errors));
+        let bands = self.distance_bands.validate(&mut errors);
+        let access = self.transit_access_settings(&groups, &zones, &mut errors);
         let settings = Settings {
             groups,
             goals,
@@ -352,6 +371,9 @@ impl ConfigFile {
             resolution,
             dedup_horizon,
             windows,
+            bands,
+            access,
+            survey,
         };
         errors.into_result(AppConfig {
             settings,
@@ -365,6 +387,40 @@ impl ConfigFile {
             simulator,
             kafka,
         })
+    }
+}
+
+impl ConfigFile {
+    /// `[transit_access]` with its stops: the file's, else (with no stops listed) the embedded
+    /// Bærum stops.
+    fn transit_access_settings(
+        &self,
+        groups: &modeshare_core::mode::ModeGroups,
+        zones: &Zones,
+        errors: &mut ConfigErrors,
+    ) -> modeshare_core::access::TransitAccess {
+        let config = &self.transit_access;
+        let (text, source) = match &config.stops_file {
+            Some(path) => (crate::gtfs::load_stops(Path::new(path)), path.clone()),
+            None if config.stops.is_empty() => (
+                Ok(DEFAULT_STOPS.as_bytes().to_vec()),
+                "the embedded Bærum stops".to_owned(),
+            ),
+            None => (Ok(Vec::new()), "transit_access.stops".to_owned()),
+        };
+        let rows = text
+            .and_then(|t| {
+                if t.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    read_stop_rows(&t)
+                }
+            })
+            .unwrap_or_else(|e| {
+                errors.push("transit_access.stops_file", e);
+                Vec::new()
+            });
+        config.validate(groups, &rows, &source, zones, errors)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Reading a GTFS feed from a zip or a folder: the tables TIDES boardings need.
+//! Reading a GTFS feed from a zip or a folder: the tables TIDES boardings need, and the stops
+//! transit access judges trips by.
 
 use std::fs::File;
 use std::io::Read;
@@ -36,6 +37,25 @@ pub fn load(path: &Path) -> Result<Gtfs, String> {
         agency: agency.as_deref(),
     })
     .map_err(|e| failed(&e))
+}
+
+/// The text of a `stops.txt`: the table of a GTFS zip or folder, or the file itself.
+pub fn load_stops(path: &Path) -> Result<Vec<u8>, String> {
+    let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let is_zip = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    let mut feed = if path.is_dir() {
+        Feed::Folder(path.to_owned())
+    } else if is_zip {
+        let file = File::open(path).map_err(|e| failed(&e))?;
+        Feed::Zip(zip::ZipArchive::new(file).map_err(|e| failed(&format!("not a zip ({e})")))?)
+    } else {
+        return std::fs::read(path).map_err(|e| failed(&e));
+    };
+    feed.table("stops.txt")
+        .map_err(|e| failed(&e))?
+        .ok_or_else(|| failed(&"the feed has no stops.txt"))
 }
 
 enum Feed {

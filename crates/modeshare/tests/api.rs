@@ -1,7 +1,8 @@
 //! The HTTP API against its OpenAPI description: `modeshare run` on the simulator serves
-//! `/api/openapi.json`, which documents every route, and every answer (the hex map at several
-//! resolutions, zones and windows, the zone pairs, the errors) validates against its schema;
-//! the published cells and pairs obey the k rule.
+//! `/api/openapi.json`, which documents every route, and every answer (the zones with both
+//! bases, coverage, distance bands and transit access, the hex map at several resolutions,
+//! zones and windows, the zone pairs, the stop places, the errors) validates against its
+//! schema; the published cells, pairs and stop places obey the k rule.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
@@ -127,12 +128,56 @@ fn every_answer_matches_the_served_openapi_description() {
         );
     }
 
+    // First- and last-mile stop places: the documented answer, places under k left out.
+    let stops = service.wait_for("stop places that pass k", 30, |s| {
+        let stops = s.json("/api/stops?limit=500");
+        (!stops["stops"].as_array().unwrap().is_empty()).then_some(stops)
+    });
+    for (path, stops) in [
+        ("/api/stops?limit=500", stops),
+        (
+            "/api/stops?zone=Fornebu&window=7d",
+            service.json("/api/stops?zone=Fornebu&window=7d"),
+        ),
+    ] {
+        assert_valid(&openapi, "Stops", &stops, path);
+        for stop in stops["stops"].as_array().unwrap() {
+            assert!(
+                stop["events"].as_f64().unwrap() >= k
+                    && stop["total_person_trips"].as_f64().unwrap() >= k,
+                "{path}: {stop}"
+            );
+        }
+    }
+    // Zones carry both bases, the coverage and the breakdowns, as documented above.
+    let zones = service.json("/api/zones");
+    let day = common::window_view(&zones, "24h");
+    let baerum = &day["zones"]["Bærum"];
+    assert_eq!(baerum["basis"], "measured");
+    assert_eq!(baerum["filled"]["basis"], "filled");
+    assert!(
+        !baerum["coverage"]["filled_person_trips"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(baerum["distance_bands"].as_array().unwrap().len(), 6);
+    assert!(
+        baerum["transit_access"]["judged_person_trips"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+
     // Requests the API cannot answer: 400 with the documented error.
     for path in [
         "/api/cells?window=day",
         "/api/cells?resolution=10",
         "/api/cells?zone=Oslo",
         "/api/od?window=fortnight",
+        "/api/stops?limit=0",
+        "/api/stops?zone=Oslo",
+        "/api/stops?window=month",
     ] {
         let (status, body) = service.json_status(path);
         assert_eq!(status, 400, "{path}");

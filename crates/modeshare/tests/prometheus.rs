@@ -187,7 +187,74 @@ fn recorded(api: &PrometheusApi, expr: &str) -> BTreeMap<(String, String, String
 /// Compares within 1e-12: Prometheus adds the instances' float gauges, modeshare adds exact
 /// micro-person-trips, so the last bit may differ.
 fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0)
+    close_within(a, b, 1e-12)
+}
+
+fn close_within(a: f64, b: f64, relative: f64) -> bool {
+    (a - b).abs() <= relative * a.abs().max(b.abs()).max(1.0)
+}
+
+/// `/api/zones` values keyed by (zone, window, …): `pick` gives each zone's keyed values.
+fn from_zones(
+    zones: &Value,
+    pick: impl Fn(&Value) -> Vec<(Vec<String>, f64)>,
+) -> BTreeMap<Vec<String>, f64> {
+    let mut out = BTreeMap::new();
+    for w in zones["windows"].as_array().unwrap() {
+        let window = w["window"].as_str().unwrap();
+        for (zone, z) in w["zones"].as_object().unwrap() {
+            for (rest, v) in pick(z) {
+                let mut key = vec![zone.clone(), window.to_owned()];
+                key.extend(rest);
+                out.insert(key, v);
+            }
+        }
+    }
+    out
+}
+
+/// Polls the recorded `expr` until every sample equals `expected` (keyed by zone, window and
+/// then `labels`) within `relative`, failing after 60 s.
+fn wait_until_recorded(
+    api: &PrometheusApi,
+    expr: &str,
+    labels: &[&str],
+    expected: &BTreeMap<Vec<String>, f64>,
+    relative: f64,
+) {
+    assert!(!expected.is_empty(), "{expr}: nothing to compare");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got: BTreeMap<Vec<String>, f64> = api
+            .query(expr)
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let key = ["zone", "window"]
+                    .iter()
+                    .chain(labels)
+                    .map(|l| label(s, l).to_owned())
+                    .collect();
+                (key, sample_value(s))
+            })
+            .collect();
+        let differ: Vec<_> = expected
+            .iter()
+            .filter(|(k, v)| !got.get(*k).is_some_and(|g| close_within(*g, **v, relative)))
+            .map(|(k, v)| format!("{k:?}: recorded {:?}, modeshare {v}", got.get(k)))
+            .collect();
+        if differ.is_empty() && got.len() == expected.len() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{expr}: after 60 s, {} of {} differ ({} recorded): {differ:#?}",
+            differ.len(),
+            expected.len(),
+            got.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]
@@ -223,28 +290,14 @@ fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
     let api = &prometheus.api;
     // Until both instances are scraped and the rules evaluated, the recorded shares are those
     // of one instance, or none.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got = recorded(api, "zone_group_window:modeshare_mode_share:ratio");
-        let differ: Vec<_> = expected
-            .iter()
-            .filter(|(key, (share, _))| !got.get(*key).is_some_and(|v| close(*v, *share)))
-            .map(|(key, (share, _))| {
-                format!("{key:?}: recorded {:?}, modeshare {share}", got.get(key))
-            })
-            .collect();
-        if differ.is_empty() && got.len() == expected.len() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "after 60 s, {} of {} recorded shares differ from modeshare's ({} recorded): {differ:#?}",
-            differ.len(),
-            expected.len(),
-            got.len()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let by_window: BTreeMap<Vec<String>, f64> = expected
+        .iter()
+        .map(|((zone, group, window), (share, _))| {
+            (vec![zone.clone(), window.clone(), group.clone()], *share)
+        })
+        .collect();
+    let recorded_shares = "zone_group_window:modeshare_mode_share:ratio";
+    wait_until_recorded(api, recorded_shares, &["group"], &by_window, 1e-12);
     let gaps = recorded(api, "zone_group_window:modeshare_goal_gap:ratio");
     let expected_gaps: BTreeMap<_, _> = expected
         .iter()
@@ -257,6 +310,53 @@ fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
     for (key, gap) in &expected_gaps {
         assert!(close(gaps[key], *gap), "{key:?}: {} vs {gap}", gaps[key]);
     }
+    // The survey-filled basis: one half measures walking only, the other everything else, so
+    // each instance alone fills other modes; the rules fill from the sums, as one instance does.
+    let filled_shares = |zones: &Value| {
+        from_zones(zones, |z| {
+            z["filled"]["shares"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(g, v)| (vec![g.clone()], v.as_f64().unwrap()))
+                .collect()
+        })
+    };
+    let all = both.json("/api/zones");
+    let filled = filled_shares(&all);
+    let alone = filled_shares(&first.json("/api/zones"));
+    assert!(
+        filled
+            .iter()
+            .any(|(k, v)| alone.get(k).is_some_and(|a| !close_within(*a, *v, 1e-6))),
+        "an instance alone fills differently"
+    );
+    // modeshare rounds each filled mode to 10⁻⁶ person trips; Prometheus divides floats.
+    let recorded_filled = "zone_group_window:modeshare_mode_share_filled:ratio";
+    wait_until_recorded(api, recorded_filled, &["group"], &filled, 1e-8);
+    // Shares within distance bands, and the first and last mile.
+    let bands = from_zones(&all, |z| {
+        let mut out = Vec::new();
+        for band in z["distance_bands"].as_array().unwrap() {
+            for (g, v) in band["shares"].as_object().unwrap() {
+                let key = vec![band["band"].as_str().unwrap().to_owned(), g.clone()];
+                out.push((key, v.as_f64().unwrap()));
+            }
+        }
+        out
+    });
+    let band_shares = "zone_band_group_window:modeshare_band_mode_share:ratio";
+    wait_until_recorded(api, band_shares, &["band", "group"], &bands, 1e-12);
+    let access = from_zones(&all, |z| {
+        z["transit_access"]["share"]
+            .as_f64()
+            .map(|v| (Vec::new(), v))
+            .into_iter()
+            .collect()
+    });
+    let access_share = "zone_window:modeshare_transit_access_share:ratio";
+    wait_until_recorded(api, access_share, &[], &access, 1e-12);
+
     // Both instances' windows end together: the sums cover the same event time.
     for sample in api
         .query("window:modeshare_window_end_skew:seconds")
@@ -270,8 +370,8 @@ fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
         let result = api
             .query(&expr)
             .unwrap_or_else(|e| panic!("{row}: {e}\n{}", prometheus.log()));
-        if row.starts_with("Goals") || row.starts_with("Shares") || row.starts_with("Person trips")
-        {
+        let with_data = ["Goals", "Shares", "Person trips", "Coverage"];
+        if with_data.iter().any(|r| row.starts_with(r)) {
             assert!(!result.is_empty(), "{row}: {expr} returns nothing");
         }
     }
@@ -472,7 +572,8 @@ fn every_dashboard_query_parses_and_reads_only_known_metrics() {
     let rules =
         std::fs::read_to_string(repo_root().join("deploy/prometheus/rules/modeshare.yml")).unwrap();
     let exprs = rule_expressions(&rules);
-    assert_eq!(exprs.len(), 24);
+    let rule_count = names_after(&rules, "- record:").len() + names_after(&rules, "- alert:").len();
+    assert_eq!(exprs.len(), rule_count, "one expression per rule");
     for expr in exprs {
         for name in metric_names_in(&expr) {
             assert!(known.contains(&name), "rule {expr}: {name} is unknown");

@@ -11,12 +11,35 @@ const ZONES: &str = include_str!("../../../../config/zones/baerum.geojson");
 const NOW: EventTimeMs = EventTimeMs(1_714_700_000_000);
 
 fn settings(resolution: h3o::Resolution) -> Settings {
+    settings_with(resolution, 200.0)
+}
+
+/// Settings whose transit access judges bicycles within `radius_m` of two stops that the test
+/// lines start and end at.
+fn settings_with(resolution: h3o::Resolution, radius_m: f64) -> Settings {
+    let mut errors = ConfigErrors::default();
     let groups = GroupsConfig(
         [("cycling".to_owned(), vec!["bicycle".to_owned()])]
             .into_iter()
             .collect(),
     )
-    .validate(&mut ConfigErrors::default());
+    .validate(&mut errors);
+    let stop = |name: &str, lat, lon| crate::access::StopConfig {
+        name: name.into(),
+        lat,
+        lon,
+    };
+    let access = crate::access::TransitAccessConfig {
+        modes: vec!["bicycle".into()],
+        radius_m,
+        stops_file: None,
+        stops: vec![
+            stop("Sandvika", 59.8901, 10.5201),
+            stop("Stabekk", 59.9101, 10.6001),
+        ],
+    }
+    .validate(&groups, &[], "test", &zones(), &mut errors);
+    assert!(errors.is_empty(), "{errors}");
     Settings {
         groups,
         goals: Vec::new(),
@@ -24,6 +47,9 @@ fn settings(resolution: h3o::Resolution) -> Settings {
         resolution,
         dedup_horizon: DurationMs::from_days(35),
         windows: WindowSettings::default(),
+        bands: crate::distance::DistanceBands::default(),
+        access,
+        survey: None,
     }
 }
 
@@ -78,15 +104,16 @@ fn places(p: &Pipeline) -> String {
             .collect();
         cells.sort_by_key(|(cell, _)| *cell);
         let pairs = crate::window::window_zone_pairs(&[state], ws, watermark, rw.length);
-        out.push_str(&format!("{}: {cells:?}\n{pairs:?}\n", rw.label));
+        let stops = crate::window::window_stops(&[state], ws, watermark, rw.length);
+        out.push_str(&format!("{}: {cells:?}\n{pairs:?}\n{stops:?}\n", rw.label));
     }
     out
 }
 
-/// The cells and zone pairs of the longest window.
-fn place_counts(p: &Pipeline) -> (usize, usize) {
+/// The cells, zone pairs and stop places of the longest window.
+fn place_counts(p: &Pipeline) -> (usize, usize, usize) {
     let (Some(state), Some(watermark)) = (p.windows(), p.watermark()) else {
-        return (0, 0);
+        return (0, 0, 0);
     };
     let ws = &p.settings().windows;
     let longest = ws.longest_window();
@@ -95,7 +122,60 @@ fn place_counts(p: &Pipeline) -> (usize, usize) {
             .cells
             .len(),
         crate::window::window_zone_pairs(&[state], ws, watermark, longest).len(),
+        crate::window::window_stops(&[state], ws, watermark, longest).len(),
     )
+}
+
+/// The report and live view without the breakdowns (what formats 1 and 2 kept).
+fn without_breakdowns(p: &Pipeline) -> String {
+    let states: Vec<&crate::window::WindowState> = p.windows().into_iter().collect();
+    let mut report = serde_json::to_value(p.report()).unwrap_or_default();
+    let mut view = serde_json::to_value(crate::view::live_view(
+        &states,
+        p.settings(),
+        p.zones(),
+        p.watermark(),
+    ))
+    .unwrap_or_default();
+    let strip = |zones: &mut serde_json::Value| {
+        for zone in zones
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|z| z.values_mut())
+        {
+            if let Some(z) = zone.as_object_mut() {
+                z.remove("distance_bands");
+                z.remove("transit_access");
+            }
+        }
+    };
+    strip(&mut report["zones"]);
+    for w in view["windows"].as_array_mut().into_iter().flatten() {
+        strip(&mut w["zones"]);
+    }
+    format!("{report}\n{view}")
+}
+
+/// Band person trips over every zone and band of the report.
+fn band_person_trips(p: &Pipeline) -> f64 {
+    p.report()
+        .zones
+        .values()
+        .flat_map(|z| &z.distance_bands)
+        .map(|b| b.total_person_trips)
+        .sum()
+}
+
+/// Checkpoint bytes of an older format: `payload` under its header.
+fn older_format(version: u16, p: &Pipeline, payload: &[u8]) -> Vec<u8> {
+    let fingerprint = Fingerprint::of_version(p.settings(), p.zones(), true, version);
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend_from_slice(&version.to_le_bytes());
+    bytes.extend_from_slice(&fingerprint.0.to_le_bytes());
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&xxh3_64(payload).to_le_bytes());
+    bytes.extend_from_slice(payload);
+    bytes
 }
 
 /// What must survive: the report, the watermark and every window, with its cells and pairs.
@@ -143,9 +223,12 @@ fn a_version_1_checkpoint_restores_with_empty_cell_windows() {
     let resolution = h3o::Resolution::Nine;
     let mut original = Pipeline::live(settings(resolution), zones());
     feed(&mut original, &lines(0..2_000));
-    let (cells, pairs) = place_counts(&original);
-    assert!(cells > 3 && pairs > 1, "the original has cells and pairs");
-    let saved = original.save();
+    let (cells, pairs, stops) = place_counts(&original);
+    assert!(
+        cells > 3 && pairs > 1 && stops == 2,
+        "the original has cells, pairs and stops"
+    );
+    let (saved, _) = original.save();
     let payload = postcard::to_allocvec(&Version1 {
         position: Position::Offset(7),
         totals: &saved.totals,
@@ -153,23 +236,52 @@ fn a_version_1_checkpoint_restores_with_empty_cell_windows() {
         dedup: &saved.dedup,
     })
     .unwrap();
-    let fingerprint = Fingerprint::of(original.settings(), original.zones(), true);
-    let mut bytes = MAGIC.to_vec();
-    bytes.extend_from_slice(&1u16.to_le_bytes());
-    bytes.extend_from_slice(&fingerprint.0.to_le_bytes());
-    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&xxh3_64(&payload).to_le_bytes());
-    bytes.extend_from_slice(&payload);
+    let bytes = older_format(1, &original, &payload);
     let restored = decode(&bytes, settings(resolution), zones(), true).unwrap();
     assert_eq!(restored.position, Position::Offset(7));
     let restored = restored.pipeline;
-    assert_eq!(restored.report(), original.report());
-    let states = |p: &Pipeline| {
-        let states: Vec<_> = p.windows().into_iter().collect();
-        crate::view::live_view(&states, p.settings(), p.zones(), p.watermark())
-    };
-    assert_eq!(states(&restored), states(&original));
-    assert_eq!(place_counts(&restored), (0, 0));
+    assert_eq!(without_breakdowns(&restored), without_breakdowns(&original));
+    assert_eq!(place_counts(&restored), (0, 0, 0));
+    assert_eq!(band_person_trips(&restored), 0.0);
+}
+
+#[test]
+fn a_version_2_checkpoint_restores_with_empty_breakdowns_that_then_fill() {
+    let resolution = h3o::Resolution::Nine;
+    let mut original = Pipeline::live(settings(resolution), zones());
+    feed(&mut original, &lines(0..2_000));
+    assert!(band_person_trips(&original) > 100.0);
+    let (state, _) = original.save();
+    let payload = postcard::to_allocvec(&SavedCheckpointV2Out {
+        position: Position::Offset(9),
+        state: &state,
+    })
+    .unwrap();
+    let bytes = older_format(2, &original, &payload);
+    // Format 2 knew no bands or stops: its state fits any, so another radius still reads.
+    let restored = decode(&bytes, settings_with(resolution, 50.0), zones(), true).unwrap();
+    assert_eq!(restored.position, Position::Offset(9));
+    let mut restored = restored.pipeline;
+    let mut reference = Pipeline::live(settings_with(resolution, 50.0), zones());
+    feed(&mut reference, &lines(0..2_000));
+    assert_eq!(
+        without_breakdowns(&restored),
+        without_breakdowns(&reference)
+    );
+    assert_eq!(band_person_trips(&restored), 0.0);
+    assert_eq!(place_counts(&restored).2, 0);
+    feed(&mut restored, &lines(2_000..2_500));
+    assert!(
+        band_person_trips(&restored) > 100.0,
+        "new events fill the bands"
+    );
+}
+
+/// Format 2's payload, as it was written.
+#[derive(Serialize)]
+struct SavedCheckpointV2Out<'a> {
+    position: Position,
+    state: &'a SavedPipeline,
 }
 
 #[test]
@@ -242,7 +354,24 @@ fn damaged_foreign_and_mismatched_checkpoints_are_refused_with_their_reason() {
     );
     assert!(
         e.to_string()
-            .contains("zones, resolution, modes, bucket or time zone changed")
+            .contains("distance bands or transit-access stops changed"),
+        "{e}"
+    );
+    // Another radius or other bands shape the breakdowns differently.
+    let e = decode(&bytes, settings_with(resolution, 150.0), zones(), true).unwrap_err();
+    assert!(
+        matches!(e, CheckpointError::ConfigurationChanged { .. }),
+        "{e}"
+    );
+    let mut other_bands = settings(resolution);
+    other_bands.bands = crate::distance::DistanceBandsConfig {
+        edges_km: vec![2.0],
+    }
+    .validate(&mut ConfigErrors::default());
+    let e = decode(&bytes, other_bands, zones(), true).unwrap_err();
+    assert!(
+        matches!(e, CheckpointError::ConfigurationChanged { .. }),
+        "{e}"
     );
     let fewer = Zones::from_geojson(
         r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"Bærum"},"geometry":{"type":"Polygon","coordinates":[[[10.4,59.8],[10.7,59.8],[10.7,60.0],[10.4,59.8]]]}}]}"#,

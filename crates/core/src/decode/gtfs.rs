@@ -220,6 +220,61 @@ fn read_stops(text: &[u8], feed: &mut Feed) -> Result<(), String> {
     Ok(())
 }
 
+/// One row of `stops.txt`, as the transit-access stops read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GtfsStop {
+    pub id: String,
+    /// `stop_name`, else the id.
+    pub name: String,
+    /// Absent for rows that leave their position to their parent station.
+    pub point: Option<GeoPoint>,
+    pub parent_station: Option<String>,
+    /// `location_type`: 0 (or empty) a stop or platform, 1 a station, 2–4 entrances, generic
+    /// nodes and boarding areas.
+    pub location_type: u8,
+}
+
+/// Every row of a `stops.txt`; `Err` names the line and what is wrong.
+pub fn read_stop_rows(text: &[u8]) -> Result<Vec<GtfsStop>, String> {
+    let mut table = Table::new("stops.txt", text)?;
+    let id = table.column("stop_id")?;
+    let (lat, lon) = (table.column("stop_lat")?, table.column("stop_lon")?);
+    let name = table.optional("stop_name");
+    let parent = table.optional("parent_station");
+    let location_type = table.optional("location_type");
+    let mut stops = Vec::new();
+    for row in table.rows() {
+        let (line, row) = row?;
+        let Some(stop_id) = field(&row, Some(id)) else {
+            return Err(format!("stops.txt line {line}: no stop_id"));
+        };
+        let number = |c| field(&row, Some(c)).map(str::parse::<f64>);
+        let point = match (number(lat), number(lon)) {
+            (Some(Ok(lat)), Some(Ok(lon))) => Some(GeoPoint::new(lat, lon).map_err(|_| {
+                format!("stops.txt line {line}: stop {stop_id}: {lat}, {lon} is not a position")
+            })?),
+            (Some(Err(_)), _) | (_, Some(Err(_))) => {
+                return Err(format!(
+                    "stops.txt line {line}: stop {stop_id}: stop_lat/stop_lon is not a number"
+                ));
+            }
+            _ => None,
+        };
+        let kind = field(&row, location_type).unwrap_or("0");
+        let location_type = kind.parse::<u8>().map_err(|_| {
+            format!("stops.txt line {line}: stop {stop_id}: location_type {kind:?} is not 0–4")
+        })?;
+        stops.push(GtfsStop {
+            id: stop_id.to_owned(),
+            name: field(&row, name).unwrap_or(stop_id).to_owned(),
+            point,
+            parent_station: field(&row, parent).map(str::to_owned),
+            location_type,
+        });
+    }
+    Ok(stops)
+}
+
 /// `route_id` → the mode of its `route_type`.
 fn read_routes(text: &[u8]) -> Result<HashMap<Box<str>, TripMode>, String> {
     let mut table = Table::new("routes.txt", text)?;

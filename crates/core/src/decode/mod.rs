@@ -18,7 +18,7 @@ use std::fmt;
 
 pub use canonical::CanonicalDecoder;
 pub use format::{Format, FormatDecoder, FormatSettings, FormatsConfig, Framing};
-pub use gtfs::{Gtfs, GtfsTables, TripMode, route_type_mode};
+pub use gtfs::{Gtfs, GtfsStop, GtfsTables, TripMode, read_stop_rows, route_type_mode};
 pub use local_time::LocalTimeRule;
 pub use mds::{MdsConfig, MdsDecoder, MdsSettings, MdsVersion, ProviderConfig, vehicle_mode};
 pub use operator::{OperatorConfig, OperatorDecoder, PRESETS};

@@ -3,6 +3,8 @@ use std::borrow::Cow;
 use proptest::prelude::*;
 
 use super::*;
+use crate::breakdown::TripClasses;
+use crate::distance::Band;
 use crate::event::GeoPoint;
 use crate::mode::Mode;
 
@@ -74,7 +76,8 @@ fn watermark_late_events_and_windows() {
         &s,
         &obs(Kind::Trip, "voi", T0 + 2 * HOUR, None, 1.0),
         &placed(&z),
-        None
+        None,
+        TripClasses::UNCLASSIFIED
     ));
     assert_eq!(
         w.watermark(&s),
@@ -85,14 +88,16 @@ fn watermark_late_events_and_windows() {
         &s,
         &obs(Kind::Trip, "voi", T0 + 2 * HOUR - 10 * 60_000, None, 1.0),
         &placed(&z),
-        None
+        None,
+        TripClasses::UNCLASSIFIED
     ));
     // An hour behind: late, and still counted.
     assert!(w.observe(
         &s,
         &obs(Kind::Trip, "voi", T0 + HOUR, None, 1.0),
         &placed(&z),
-        None
+        None,
+        TripClasses::UNCLASSIFIED
     ));
     let wm = w.watermark(&s).unwrap();
     // The 1h window ends at the bucket holding the watermark (01:45): it holds 00:45–01:45.
@@ -109,6 +114,7 @@ fn watermark_late_events_and_windows() {
         &obs(Kind::Trip, "voi", T0 + 3 * HOUR, None, 1.0),
         &placed(&z),
         None,
+        TripClasses::UNCLASSIFIED,
     );
     let day = window_totals(
         &[&w],
@@ -130,6 +136,7 @@ fn lateness_per_source() {
         &obs(Kind::Trip, "voi", T0 + 5 * HOUR, None, 1.0),
         &placed(&z),
         None,
+        TripClasses::UNCLASSIFIED,
     );
     assert!(!w.observe(
         &s,
@@ -141,7 +148,8 @@ fn lateness_per_source() {
             10.0
         ),
         &placed(&z),
-        None
+        None,
+        TripClasses::UNCLASSIFIED
     ));
     assert!(w.observe(
         &s,
@@ -153,7 +161,8 @@ fn lateness_per_source() {
             10.0
         ),
         &placed(&z),
-        None
+        None,
+        TripClasses::UNCLASSIFIED
     ));
 }
 
@@ -208,6 +217,7 @@ fn buckets_are_dropped_after_the_longest_window() {
             &obs(Kind::Trip, "t", T0 + h * HOUR, None, 1.0),
             &placed(&[ZoneId(0)]),
             None,
+            TripClasses::UNCLASSIFIED,
         );
     }
     // 24 h + 15 min lateness + one bucket, in 15-minute buckets with one event an hour.
@@ -245,6 +255,7 @@ fn calendar_days_across_both_dst_changes() {
                 &obs(Kind::Trip, "t", t, None, 1.0),
                 &placed(&[ZoneId(0)]),
                 None,
+                TripClasses::UNCLASSIFIED,
             );
             t += 15 * 60_000;
         }
@@ -326,6 +337,7 @@ struct Ev {
     minutes: i64,
     zones: Vec<ZoneId>,
     persons: u32,
+    band: u8,
 }
 
 fn events() -> impl Strategy<Value = Vec<Ev>> {
@@ -335,8 +347,9 @@ fn events() -> impl Strategy<Value = Vec<Ev>> {
         0..180i64,
         0..4usize,
         1..40u32,
+        0..6u8,
     )
-        .prop_map(|(trip, min, minutes, z, persons)| Ev {
+        .prop_map(|(trip, min, minutes, z, persons, band)| Ev {
             kind: if trip { Kind::Trip } else { Kind::Count },
             start: T0 + min * 60_000 + (min % 7) * 1000,
             minutes,
@@ -348,6 +361,7 @@ fn events() -> impl Strategy<Value = Vec<Ev>> {
             ][z]
                 .clone(),
             persons,
+            band,
         });
     proptest::collection::vec(ev, 1..120)
 }
@@ -395,7 +409,11 @@ proptest! {
         let mut newest = i64::MIN;
         for (i, e) in evs.iter().enumerate() {
             let o = obs(e.kind, "s", e.start, Some(e.start + e.minutes * 60_000), f64::from(e.persons));
-            let late = w.observe(&s, &o, &placed(&e.zones), None);
+            let classes = TripClasses {
+                band: if e.band == 5 { Band::UNKNOWN } else { Band(e.band) },
+                access: None,
+            };
+            let late = w.observe(&s, &o, &placed(&e.zones), None, classes);
             prop_assert_eq!(late, newest != i64::MIN && e.start < newest - s.allowed_lateness.0);
             newest = newest.max(e.start);
             if check_at.contains(&i) {
@@ -407,6 +425,16 @@ proptest! {
                         let want = naive_window(&evs[..=i], &s, wm.0, rw.length.0, zone);
                         let g = got[zone.0 as usize].total().as_f64();
                         prop_assert!((g - want).abs() < 1e-4, "{} zone {}: got {}, want {}", rw.label, zone.0, g, want);
+                    }
+                    // Every piece is in exactly one band: the bands add up to the zone, exactly.
+                    let bands = crate::distance::DistanceBands::default();
+                    let breakdown = window_breakdown(&[&w], &s, wm, rw.length).by_zone(2, &bands);
+                    for (zone, b) in breakdown.iter().enumerate() {
+                        let mut summed = ModeTotals::default();
+                        for band in &b.bands {
+                            summed.merge(band);
+                        }
+                        prop_assert_eq!(&summed, &got[zone]);
                     }
                 }
             }
@@ -420,9 +448,9 @@ fn cells_and_zone_pairs_follow_the_windows() {
     let mut w = WindowState::new(2);
     let (a, b) = ([ZoneId(0)], [ZoneId(1)]);
     let trip = obs(Kind::Trip, "voi", T0 + HOUR, None, 1.0);
-    w.observe(&s, &trip, &placed(&a), Some(&b));
-    w.observe(&s, &trip, &placed(&a), Some(&[]));
-    w.observe(&s, &trip, &placed(&[]), None);
+    w.observe(&s, &trip, &placed(&a), Some(&b), TripClasses::UNCLASSIFIED);
+    w.observe(&s, &trip, &placed(&a), Some(&[]), TripClasses::UNCLASSIFIED);
+    w.observe(&s, &trip, &placed(&[]), None, TripClasses::UNCLASSIFIED);
     // A 30-minute count from 01:00 is spread over two buckets.
     let count = obs(
         Kind::Count,
@@ -431,12 +459,13 @@ fn cells_and_zone_pairs_follow_the_windows() {
         Some(T0 + HOUR + 30 * 60_000),
         8.0,
     );
-    w.observe(&s, &count, &placed(&a), None);
+    w.observe(&s, &count, &placed(&a), None, TripClasses::UNCLASSIFIED);
     w.observe(
         &s,
         &obs(Kind::Trip, "voi", T0 + 3 * HOUR, None, 1.0),
         &placed(&b),
         None,
+        TripClasses::UNCLASSIFIED,
     );
     let wm = w.watermark(&s).unwrap();
     let cells = window_cells(&[&w], &s, wm, DurationMs(24 * HOUR));

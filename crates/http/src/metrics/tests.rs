@@ -1,4 +1,5 @@
 use modeshare_core::pipeline::Pipeline;
+use modeshare_core::zone::Zones;
 use prometheus::proto::MetricType;
 
 use super::*;
@@ -28,6 +29,26 @@ fn family<'a>(families: &'a [MetricFamily], name: &str) -> Option<&'a MetricFami
     families.iter().find(|f| f.name() == name)
 }
 
+/// The value of the series of `name` carrying `labels` (and maybe more).
+fn value(families: &[MetricFamily], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let f = family(families, name)?;
+    let counter = f.get_field_type() == MetricType::COUNTER;
+    f.get_metric().iter().find_map(|m| {
+        let all = labels.iter().all(|(k, v)| {
+            m.get_label()
+                .iter()
+                .any(|l| l.name() == *k && l.value() == *v)
+        });
+        all.then(|| {
+            if counter {
+                m.get_counter().get_value()
+            } else {
+                m.get_gauge().get_value()
+            }
+        })
+    })
+}
+
 #[test]
 fn counters_gauges_and_omitted_shares() {
     let mut p = pipeline();
@@ -51,24 +72,7 @@ fn counters_gauges_and_omitted_shares() {
         let f = family(&families, name).unwrap_or_else(|| panic!("{name} missing"));
         assert_eq!(f.get_field_type(), kind, "{name}");
     }
-    let value = |name: &str, labels: &[(&str, &str)]| -> Option<f64> {
-        let f = family(&families, name)?;
-        let counter = f.get_field_type() == MetricType::COUNTER;
-        f.get_metric().iter().find_map(|m| {
-            let all = labels.iter().all(|(k, v)| {
-                m.get_label()
-                    .iter()
-                    .any(|l| l.name() == *k && l.value() == *v)
-            });
-            all.then(|| {
-                if counter {
-                    m.get_counter().get_value()
-                } else {
-                    m.get_gauge().get_value()
-                }
-            })
-        })
-    };
+    let value = |name: &str, labels: &[(&str, &str)]| value(&families, name, labels);
     assert_eq!(
         value(
             "modeshare_events_total",
@@ -154,5 +158,108 @@ fn before_any_event_only_goals_are_published() {
             "modeshare_goal_baseline_ratio",
             "modeshare_goal_target_ratio"
         ]
+    );
+}
+
+#[test]
+fn shares_by_basis_coverage_bands_and_transit_access() {
+    let zones = Zones::from_geojson(ZONES).unwrap();
+    let mut settings =
+        crate::test_support::settings(&zones, &["e_scooter"], &[("Fornebu", (59.89, 10.62))]);
+    let survey = modeshare_core::survey::SurveyConfig {
+        name: "RVU".into(),
+        year: Some(2016),
+        shares: [("walk", 0.2), ("bicycle", 0.05), ("car_driver", 0.75)]
+            .into_iter()
+            .map(|(m, s)| (m.to_owned(), s))
+            .collect(),
+    };
+    settings.survey = Some(survey.validate(&mut modeshare_core::config::ConfigErrors::default()));
+    let mut p = Pipeline::live(settings, zones);
+    // A bicycle and an e-scooter trip from the stop, 0.01° north (1.1 km): no walking, no cars.
+    for (i, mode) in ["bicycle", "e_scooter"].iter().enumerate() {
+        let trip = format!(
+            r#"{{"kind":"trip","id":"{i}","source":"voi","mode":"{mode}","start_time":1714608000000,"origin":{{"lat":59.89,"lon":10.62}},"destination":{{"lat":59.90,"lon":10.62}}}}"#
+        );
+        p.observe_line(trip.as_bytes(), "test", None);
+    }
+    p.observe_line(line(9, "walk", 24 * 60).as_bytes(), "test", None);
+    let families = gather(&p);
+    let at = |name: &str, labels: &[(&str, &str)]| {
+        let mut all = vec![("zone", "Fornebu"), ("window", "24h")];
+        all.extend_from_slice(labels);
+        value(&families, name, &all)
+    };
+    // Measured: cycling is 1 of 2 person trips. Filled: walking and cars are filled in from
+    // the bicycle alone (the survey has no e-scooters), 1 / .05 × (.2 + .75) = 19 trips.
+    let cycling = |basis| {
+        at(
+            "modeshare_mode_share_by_basis_ratio",
+            &[("group", "cycling"), ("basis", basis)],
+        )
+    };
+    assert_eq!(cycling("measured"), Some(0.5));
+    assert_eq!(
+        cycling("measured"),
+        at("modeshare_mode_share_ratio", &[("group", "cycling")])
+    );
+    let filled = cycling("filled").unwrap();
+    assert!((filled - 1.0 / 21.0).abs() < 1e-9, "{filled}");
+    let gap = at(
+        "modeshare_goal_gap_by_basis_ratio",
+        &[("group", "cycling"), ("basis", "filled")],
+    );
+    assert!((gap.unwrap() - (1.0 / 21.0 - 0.07)).abs() < 1e-9);
+    let walk = at("modeshare_window_filled_person_trips", &[("mode", "walk")]).unwrap();
+    assert!((walk - 4.0).abs() < 1e-6, "{walk}");
+    assert_eq!(
+        at(
+            "modeshare_window_filled_person_trips",
+            &[("mode", "bicycle")]
+        ),
+        None
+    );
+    assert_eq!(at("modeshare_survey_share_measured_ratio", &[]), Some(0.05));
+    assert_eq!(
+        value(
+            &families,
+            "modeshare_survey_mode_share_ratio",
+            &[("mode", "car_driver")]
+        ),
+        Some(0.75)
+    );
+    // Both trips are 1.1 km: band 1-3km, with its share and numerator.
+    let band = [("band", "1-3km"), ("group", "cycling")];
+    assert_eq!(at("modeshare_band_mode_share_ratio", &band), Some(0.5));
+    assert_eq!(
+        at("modeshare_window_band_group_person_trips", &band),
+        Some(1.0)
+    );
+    assert_eq!(
+        at(
+            "modeshare_window_band_person_trips",
+            &[("band", "1-3km"), ("mode", "e_scooter")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        at("modeshare_band_mode_share_ratio", &[("band", "0-1km")]),
+        None
+    );
+    // Only e-scooters are judged: the one ride starts at the stop.
+    assert_eq!(at("modeshare_transit_access_share_ratio", &[]), Some(1.0));
+    assert_eq!(
+        at(
+            "modeshare_window_transit_access_person_trips",
+            &[("mode", "e_scooter"), ("access", "from_stop")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        at(
+            "modeshare_window_transit_access_person_trips",
+            &[("mode", "bicycle")]
+        ),
+        None
     );
 }

@@ -180,3 +180,106 @@ fn before_the_first_event_the_maps_are_empty() {
     assert_eq!(map["start"], Value::Null);
     assert!(cells(&s, &query(None, Some("day"), None), 10).is_err());
 }
+
+/// A trip of `mode` at minute `minute` from `from` to `to`.
+fn ride(id: usize, minute: usize, from: (f64, f64), to: (f64, f64)) -> String {
+    format!(
+        r#"{{"kind":"trip","id":"r{id}","source":"voi","mode":"e_scooter","start_time":{},"origin":{{"lat":{},"lon":{}}},"destination":{{"lat":{},"lon":{}}}}}"#,
+        1_714_608_000_000u64 + minute as u64 * 60_000,
+        from.0,
+        from.1,
+        to.0,
+        to.1
+    )
+}
+
+const FAR: (f64, f64) = (59.95, 10.55);
+
+/// E-scooter rides judged against stops at Fornebu and Sandvika: 10 leave Fornebu, 2 arrive
+/// there and one is a round trip at it; 4 leave Sandvika; one elsewhere; then a ride a day
+/// later to move the watermark.
+fn stop_snapshot() -> Snapshot {
+    let stops = [("Fornebu", FORNEBU), ("Sandvika", SANDVIKA)];
+    let mut p = crate::test_support::live_pipeline_judging(ZONES, &["e_scooter"], &stops);
+    let mut rides = Vec::new();
+    rides.extend((0..10).map(|_| (FORNEBU, FAR)));
+    rides.extend((0..2).map(|_| (FAR, FORNEBU)));
+    rides.push((FORNEBU, FORNEBU));
+    rides.extend((0..4).map(|_| (SANDVIKA, FAR)));
+    rides.push((FAR, FAR));
+    for (i, (from, to)) in rides.into_iter().enumerate() {
+        p.observe_line(ride(i, i, from, to).as_bytes(), "test", None);
+    }
+    p.observe_line(ride(99, 24 * 60, FAR, FAR).as_bytes(), "test", None);
+    Snapshot::build(p.settings(), p.zones(), &[&p], p.watermark())
+}
+
+fn stops_query(zone: Option<&str>, limit: Option<&str>) -> StopsQuery {
+    StopsQuery {
+        window: None,
+        zone: zone.map(str::to_owned),
+        limit: limit.map(str::to_owned),
+    }
+}
+
+#[test]
+fn stop_places_under_k_are_left_out_and_counted() {
+    let s = stop_snapshot();
+    let list = stops(&s, &stops_query(None, None), 10).unwrap();
+    let shown = list["stops"].as_array().unwrap();
+    assert_eq!(shown.len(), 1, "Sandvika has 4 rides: {list}");
+    assert_eq!(list["suppressed_stops"], 1);
+    let fornebu = &shown[0];
+    assert_eq!(fornebu["stop"], "Fornebu");
+    // 13 rides, the round trip once: 10 depart, 2 arrive, 1 both.
+    assert_eq!(fornebu["events"], 13);
+    assert_eq!(fornebu["total_person_trips"], 13.0);
+    assert_eq!(fornebu["departs_person_trips"], 10.0);
+    assert_eq!(fornebu["arrives_person_trips"], 2.0);
+    assert_eq!(fornebu["round_trip_person_trips"], 1.0);
+    assert_eq!(fornebu["zones"], json!(["Bærum", "Fornebu"]));
+    assert_eq!(list["radius_m"], 200.0);
+    assert_eq!(list["modes"], json!(["e_scooter"]));
+    // k = 14 hides Fornebu too; k = 1 shows both, most person trips first.
+    let none = stops(&s, &stops_query(None, None), 14).unwrap();
+    assert_eq!(none["stops"], json!([]));
+    assert_eq!(none["suppressed_stops"], 2);
+    let all = stops(&s, &stops_query(None, None), 1).unwrap();
+    let names: Vec<&str> = all["stops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stop"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Fornebu", "Sandvika"]);
+    // The zone's share agrees: 17 of 18 judged rides in Bærum start or end near a stop.
+    let zones = &s.view.as_ref().unwrap().windows[1].zones;
+    let access = zones["Bærum"].transit_access.as_ref().unwrap();
+    assert_eq!(access.judged_person_trips, 18.0);
+    assert_eq!(access.near_stop_person_trips, 17.0);
+}
+
+#[test]
+fn stop_places_follow_the_zone_and_limit_asked_for() {
+    let s = stop_snapshot();
+    let list = stops(&s, &stops_query(Some("Fornebu"), None), 1).unwrap();
+    assert_eq!(list["stops"].as_array().unwrap().len(), 1);
+    assert_eq!(list["stops"][0]["stop"], "Fornebu");
+    assert_eq!(list["suppressed_stops"], 0, "Sandvika is not in Fornebu");
+    let one = stops(&s, &stops_query(None, Some("1")), 1).unwrap();
+    assert_eq!(one["stops"].as_array().unwrap().len(), 1);
+    assert_eq!(one["more_stops"], 1);
+    for bad in ["0", "501", "ten"] {
+        let e = stops(&s, &stops_query(None, Some(bad)), 1).unwrap_err().0;
+        assert!(e["error"].as_str().unwrap().contains("1–500"), "{e}");
+    }
+    let e = stops(&s, &stops_query(Some("Oslo"), None), 1)
+        .unwrap_err()
+        .0;
+    assert_eq!(e["zones"], json!(["Bærum", "Fornebu"]));
+    // Without transit access there are no stop places, and no error.
+    let plain = snapshot();
+    let list = stops(&plain, &stops_query(None, None), 1).unwrap();
+    assert_eq!(list["stops"], json!([]));
+    assert_eq!(list["modes"], json!([]));
+}

@@ -58,6 +58,100 @@ fn the_embedded_default_has_the_documented_values() {
     assert!((c.settings.factors.persons_per_unit(Mode::Bus) - 1.0 / 1.3).abs() < 1e-12);
     assert_eq!(c.zones.len(), 3);
     assert_eq!(c.privacy_k, 10);
+    // The survey, the bands and transit access over the embedded Bærum stops.
+    let survey = c.settings.survey.as_ref().unwrap();
+    assert_eq!(
+        (survey.name.as_str(), survey.year),
+        ("RVU 2016 Bærum", Some(2016))
+    );
+    assert_eq!(survey.share(Mode::Walk), 0.21);
+    assert_eq!(survey.share(Mode::EScooter), 0.0);
+    let total: f64 = survey.shares().map(|(_, s)| s).sum();
+    assert!((total - 1.0).abs() < 1e-9, "{total}");
+    assert_eq!(
+        c.settings.bands.edges_m(),
+        [1000.0, 3000.0, 5000.0, 10_000.0]
+    );
+    let access = &c.settings.access;
+    assert!(access.modes.contains(Mode::EScooter) && access.modes.contains(Mode::Bicycle));
+    assert_eq!(access.radius_m, 200.0);
+    assert_eq!(access.stops.stop_count(), 28);
+    assert!(access.stops.places().iter().any(|p| p.name == "Lysaker"));
+}
+
+#[test]
+fn transit_access_stops_come_from_a_feed_a_list_or_the_embedded_default() {
+    let feed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/formats/entur-flytoget-gtfs.zip");
+    let from_feed = format!(
+        "[transit_access]\nstops_file = {:?}\n",
+        feed.to_str().unwrap()
+    );
+    let c = load_with(Some(&from_feed), &[], &Overrides::default()).unwrap();
+    let names: Vec<&str> = c
+        .settings
+        .access
+        .stops
+        .places()
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert!(
+        names.contains(&"Lysaker") && names.contains(&"Oslo Lufthavn"),
+        "{names:?}"
+    );
+    assert_eq!(c.settings.access.stops_source, feed.to_str().unwrap());
+    let listed = "[[transit_access.stops]]\nname = \"Kolsås\"\nlat = 59.9145\nlon = 10.5020\n";
+    let c = load_with(Some(listed), &[], &Overrides::default()).unwrap();
+    let places = c.settings.access.stops.places();
+    assert_eq!(places.len(), 1, "a list replaces the embedded stops");
+    assert_eq!(places[0].name, "Kolsås");
+    // Problems name their key: a missing file, a broken stops.txt, a survey share of a group.
+    let missing = format!(
+        "[transit_access]\nstops_file = \"{}.nope\"\n",
+        feed.display()
+    );
+    let e = load_with(Some(&missing), &[], &Overrides::default()).unwrap_err();
+    assert!(
+        e.0.iter()
+            .any(|m| m.starts_with("transit_access.stops_file: ")),
+        "{:?}",
+        e.0
+    );
+    let dir = std::env::temp_dir().join(format!("modeshare-stops-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let broken = dir.join("stops.txt");
+    std::fs::write(&broken, "stop_id,stop_lat,stop_lon\nA,north,10.5\n").unwrap();
+    let text = format!(
+        "[transit_access]\nstops_file = {:?}\nradius_m = -5\n\n[survey]\nname = \"RVU\"\n\n[survey.shares]\npublic_transport = 0.17\n",
+        broken.to_str().unwrap()
+    );
+    let e = load_with(Some(&text), &[], &Overrides::default()).unwrap_err();
+    for key in [
+        "transit_access.stops_file",
+        "transit_access.radius_m",
+        "survey.shares.public_transport",
+    ] {
+        assert!(
+            e.0.iter().any(|m| m.starts_with(&format!("{key}: "))),
+            "{key}: {:?}",
+            e.0
+        );
+    }
+    assert!(
+        e.0.iter().any(|m| m.contains("stops.txt line 2")),
+        "{:?}",
+        e.0
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    // No modes turns transit access off, and the report has none.
+    let off = load_with(
+        Some("[transit_access]\nmodes = []\n"),
+        &[],
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert!(!off.settings.access.is_enabled());
 }
 
 #[test]

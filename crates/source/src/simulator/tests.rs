@@ -59,6 +59,9 @@ fn a_day_has_the_survey_mode_mix_and_a_trickle_of_bad_events() {
         resolution: h3o::Resolution::Nine,
         dedup_horizon: DurationMs::from_days(35),
         windows: WindowSettings::default(),
+        bands: Default::default(),
+        access: Default::default(),
+        survey: None,
     };
     let zones =
         Zones::from_geojson(include_str!("../../../../config/zones/baerum.geojson")).unwrap();
