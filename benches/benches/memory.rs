@@ -13,6 +13,7 @@ use modeshare_benches::{ZONES, peak_rss_mib, region, settings, write_events};
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::places::CellWindow;
 use modeshare_core::privacy::publish_cells;
+use modeshare_core::view::live_view;
 use modeshare_core::window::{window_cells, window_zone_pairs};
 use modeshare_core::zone::Zones;
 
@@ -71,13 +72,30 @@ fn main() {
     let summed = started.elapsed();
     let started = Instant::now();
     let shown = publish_cells(&largest, h3o::Resolution::Nine, None, 10).unwrap();
+    let k_rule = started.elapsed();
+    // What every publish (each `http.publish_interval`) computes: each window's and calendar
+    // period's zones, with their distance bands, transit access and both bases.
+    let started = Instant::now();
+    let view = live_view(
+        &[state],
+        pipeline.settings(),
+        pipeline.zones(),
+        Some(watermark),
+    );
+    let view_time = started.elapsed();
     println!(
         "places of {} windows ({pieces} cell pieces): summed in {:.1} ms; k rule over {} cells of {}: {:.1} ms ({} shown)",
         ws.rolling.len(),
         summed.as_secs_f64() * 1e3,
         largest.cells.len(),
         ws.rolling.last().map(|r| r.label.as_str()).unwrap_or(""),
-        started.elapsed().as_secs_f64() * 1e3,
+        k_rule.as_secs_f64() * 1e3,
         shown.cells.len(),
+    );
+    println!(
+        "live view of {} windows and periods over {} zones: {:.1} ms",
+        view.windows.len(),
+        pipeline.zones().len(),
+        view_time.as_secs_f64() * 1e3
     );
 }
