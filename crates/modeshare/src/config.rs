@@ -420,7 +420,17 @@ impl ConfigFile {
                 errors.push("transit_access.stops_file", e);
                 Vec::new()
             });
-        config.validate(groups, &rows, &source, zones, errors)
+        let access = config.validate(groups, &rows, &source, zones, errors);
+        let places = access.stops.places();
+        if access.is_enabled() && !zones.is_empty() && places.iter().all(|p| p.zones.is_empty()) {
+            tracing::warn!(
+                "transit access: none of the {} stop places of {source} lies in a zone, so no \
+                 first or last mile will be found there; set transit_access.stops_file to the \
+                 city's GTFS feed",
+                places.len()
+            );
+        }
+        access
     }
 }
 
