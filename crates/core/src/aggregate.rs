@@ -76,12 +76,14 @@ impl ModeTotals {
             .fold(PersonTrips::ZERO, |sum, t| sum + t.person_trips)
     }
 
-    /// Modes with at least one event, with their tallies.
+    /// Modes with at least one event or some person trips, with their tallies: a count spread
+    /// over buckets carries person trips without its event into the later ones, and a counter's
+    /// reading of 0 is an event without person trips.
     pub fn observed(&self) -> impl Iterator<Item = (Mode, ModeTally)> + '_ {
         Mode::ALL
             .into_iter()
             .map(|m| (m, self.get(m)))
-            .filter(|(_, t)| t.events > 0)
+            .filter(|(_, t)| t.events > 0 || !t.person_trips.is_zero())
     }
 }
 

@@ -6,7 +6,8 @@
 //! mode without events in the zone and window, an estimate from the configured travel survey:
 //!
 //! ```text
-//! M      = modes with at least one event in the zone and window (a counter's 0 is a measurement)
+//! M      = modes with events or person trips in the zone and window (a counter's 0 is a
+//!          measurement, and so is the part of a count's interval that falls in the window)
 //! s(m)   = the survey's share of person trips by mode m
 //! T(M∩S) = measured person trips of the measured modes the survey has a share for
 //! filled(u) = T(M∩S) × s(u) / Σ s(M)          for every unmeasured mode u with s(u) > 0

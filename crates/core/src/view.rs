@@ -10,7 +10,6 @@ use serde::Serialize;
 use crate::aggregate::ModeTotals;
 use crate::breakdown::{Breakdown, ZoneBreakdown};
 use crate::config::Settings;
-use crate::mode::Mode;
 use crate::report::{
     AccessReport, BandReport, access_report, band_reports, numerators, person_trips_by_mode,
 };
@@ -100,13 +99,7 @@ fn basis_view(basis: &'static str, totals: &ModeTotals, settings: &Settings) -> 
     let shares = group_shares(totals, &settings.groups);
     BasisView {
         basis,
-        // Filled modes have person trips but no events: list every mode with person trips.
-        person_trips: Mode::ALL
-            .into_iter()
-            .map(|m| (m, totals.get(m)))
-            .filter(|(_, t)| t.events > 0 || !t.person_trips.is_zero())
-            .map(|(m, t)| (m.as_str().to_owned(), t.person_trips.as_f64()))
-            .collect(),
+        person_trips: person_trips_by_mode(totals),
         total_person_trips: totals.total().as_f64(),
         group_person_trips: numerators(totals, &settings.groups, &shares),
         goal_gaps: goal_gaps(&shares, &settings.goals),

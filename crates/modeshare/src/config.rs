@@ -250,6 +250,11 @@ pub fn load(
         let layer: toml::Table = text
             .parse()
             .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+        // A survey is one table: a file's [survey] replaces the default's whole, so that the
+        // shares of two surveys never mix.
+        if layer.contains_key("survey") {
+            merged.remove("survey");
+        }
         merge(&mut merged, layer);
     }
     for (key, value) in env {

@@ -76,6 +76,15 @@ fn every_answer_matches_the_served_openapi_description() {
     let (status, metrics) = service.get("/metrics");
     assert_eq!(status, 200);
     assert!(metrics.contains("modeshare_window_group_person_trips"));
+    // The simulated city's bands, first and last miles and both bases are on /metrics too.
+    for series in [
+        r#"modeshare_mode_share_by_basis_ratio{basis="filled",group="sustainable",window="24h",zone="Bærum"}"#,
+        r#"modeshare_band_mode_share_ratio{band="0-1km",group="walking",window="24h",zone="Bærum"}"#,
+        r#"modeshare_transit_access_share_ratio{window="24h",zone="Bærum"}"#,
+        r#"modeshare_survey_share_measured_ratio{window="24h",zone="Bærum"}"#,
+    ] {
+        assert!(metrics.contains(series), "{series} missing");
+    }
 
     // The hex map in other resolutions, zones and windows.
     let k = 10.0;

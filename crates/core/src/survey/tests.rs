@@ -91,7 +91,7 @@ fn modes_the_survey_does_not_know_are_kept_but_do_not_scale() {
 }
 
 #[test]
-fn nothing_is_filled_without_a_measured_mode_the_survey_knows() {
+fn nothing_is_filled_without_a_measured_mode_the_survey_knows_or_with_every_one_measured() {
     let scooters_only = measured(&[(Mode::EScooter, 50.0)]);
     let coverage = survey().fill(&scooters_only);
     assert!(!coverage.fillable);
@@ -103,6 +103,13 @@ fn nothing_is_filled_without_a_measured_mode_the_survey_knows() {
     let coverage = survey().fill(&zero);
     assert!(coverage.measured.contains(Mode::Walk));
     assert!(!coverage.fillable && coverage.filled.is_empty());
+    // The later piece of a count whose interval began before the window: person trips without
+    // its event are measured too, never filled again.
+    let mut spread = measured(&[(Mode::CarDriver, 100.0)]);
+    spread.add_person_trips(Mode::Walk, PersonTrips::from_f64(20.0).unwrap());
+    let coverage = survey().fill(&spread);
+    assert!(coverage.measured.contains(Mode::Walk));
+    assert!(coverage.filled.iter().all(|(m, _)| *m != Mode::Walk));
     // Everything the survey knows measured: nothing to fill, the bases agree.
     let all: Vec<(Mode, f64)> = survey().shares().map(|(m, s)| (m, s * 1000.0)).collect();
     let everything = measured(&all);

@@ -80,7 +80,8 @@ fn the_embedded_default_has_the_documented_values() {
 }
 
 #[test]
-fn transit_access_stops_come_from_a_feed_a_list_or_the_embedded_default() {
+fn transit_access_stops_and_the_survey_come_from_the_file_or_the_embedded_default() {
+    use modeshare_core::mode::Mode;
     let feed = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/formats/entur-flytoget-gtfs.zip");
     let from_feed = format!(
@@ -144,6 +145,13 @@ fn transit_access_stops_come_from_a_feed_a_list_or_the_embedded_default() {
         e.0
     );
     std::fs::remove_dir_all(&dir).unwrap();
+    // A file's survey replaces the default's whole: no default share is left behind.
+    let own = "[survey]\nname = \"RVU 2023\"\n\n[survey.shares]\nwalk = 0.3\ncar_driver = 0.7\n";
+    let c = load_with(Some(own), &[], &Overrides::default()).unwrap();
+    let survey = c.settings.survey.unwrap();
+    let shares: Vec<(Mode, f64)> = survey.shares().collect();
+    assert_eq!(shares, [(Mode::Walk, 0.3), (Mode::CarDriver, 0.7)]);
+    assert_eq!(survey.name, "RVU 2023");
     // No modes turns transit access off, and the report has none.
     let off = load_with(
         Some("[transit_access]\nmodes = []\n"),
