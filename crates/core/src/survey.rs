@@ -143,7 +143,7 @@ impl Survey {
 /// The coverage of one zone in one window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Coverage {
-    /// Modes with at least one event.
+    /// Modes with events or person trips.
     pub measured: ModeSet,
     /// The survey's share of the measured modes together (0–1): how much of the city's travel,
     /// as the survey saw it, the measurements stand for.

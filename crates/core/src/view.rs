@@ -58,7 +58,7 @@ pub struct BasisView {
 /// What a zone's window measured and what was filled in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CoverageView {
-    /// Modes with at least one event (a counter's reading of 0 is a measurement).
+    /// Modes with events or person trips (a counter's reading of 0 is a measurement).
     pub measured_modes: Vec<&'static str>,
     /// The survey's share of the measured modes together (0–1); absent without a survey.
     pub survey_share_measured: Option<f64>,
