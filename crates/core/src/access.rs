@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use geo::{Distance, Haversine};
+use geo::Haversine;
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
 use serde::Deserialize;
@@ -148,19 +148,18 @@ pub struct StopPlace {
     pub stops: usize,
 }
 
-type IndexedStop = GeomWithData<[f64; 3], u32>;
+/// A stop on the sphere, with its own position (for the exact distance) and its place.
+type IndexedStop = GeomWithData<[f64; 3], (GeoPoint, StopId)>;
 
 /// The stop places and a spatial index over every stop of theirs.
 #[derive(Debug, Clone, Default)]
 pub struct TransitStops {
     places: Vec<StopPlace>,
-    /// Every stop's own position and its place; the index's data points in here.
-    stops: Vec<(GeoPoint, StopId)>,
     tree: RTree<IndexedStop>,
 }
 
-/// The mean earth radius geo's haversine uses.
-const EARTH_RADIUS_M: f64 = 6_371_008.8;
+/// The earth radius of the haversine distance the radius is measured in.
+const EARTH_RADIUS_M: f64 = Haversine.radius();
 
 /// A point on the sphere in metres: chord lengths grow with great-circle distance everywhere,
 /// so an index over them needs no map projection (and no latitude correction).
@@ -171,11 +170,6 @@ fn on_sphere(p: GeoPoint) -> [f64; 3] {
         EARTH_RADIUS_M * lat.cos() * lon.sin(),
         EARTH_RADIUS_M * lat.sin(),
     ]
-}
-
-/// The great-circle distance in metres.
-pub fn distance_m(a: GeoPoint, b: GeoPoint) -> f64 {
-    Haversine.distance(geo::Point(a.to_coord()), geo::Point(b.to_coord()))
 }
 
 impl TransitStops {
@@ -190,7 +184,7 @@ impl TransitStops {
         // (group key, place index) of places formed so far, several per key when far apart.
         let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
         let mut places: Vec<StopPlace> = Vec::new();
-        let mut stops = Vec::new();
+        let mut indexed = Vec::new();
         let boarding = gtfs
             .iter()
             .filter(|s| s.location_type <= 1)
@@ -213,7 +207,7 @@ impl TransitStops {
         for (key, name, point) in boarding.chain(listed) {
             let candidates = by_key.entry(key.clone()).or_default();
             let same = candidates.iter().copied().find(|i| {
-                key.starts_with("station:") || distance_m(places[*i].point, point) <= SAME_PLACE_M
+                key.starts_with("station:") || places[*i].point.distance_m(point) <= SAME_PLACE_M
             });
             let at = match same {
                 Some(i) => {
@@ -233,16 +227,13 @@ impl TransitStops {
                     places.len() - 1
                 }
             };
-            stops.push((point, StopId(at as u32)));
+            indexed.push(IndexedStop::new(
+                on_sphere(point),
+                (point, StopId(at as u32)),
+            ));
         }
-        let indexed = stops
-            .iter()
-            .enumerate()
-            .map(|(i, (point, _))| IndexedStop::new(on_sphere(*point), i as u32))
-            .collect();
         TransitStops {
             places,
-            stops,
             tree: RTree::bulk_load(indexed),
         }
     }
@@ -251,13 +242,9 @@ impl TransitStops {
         &self.places
     }
 
-    pub fn get(&self, id: StopId) -> Option<&StopPlace> {
-        self.places.get(id.0 as usize)
-    }
-
     /// Stops indexed (every platform and station).
     pub fn stop_count(&self) -> usize {
-        self.stops.len()
+        self.tree.size()
     }
 
     /// The nearest stop place with a stop within `radius_m` of `point` (ties: the lower index).
@@ -268,8 +255,8 @@ impl TransitStops {
         self.tree
             .locate_within_distance(on_sphere(point), chord * chord)
             .filter_map(|indexed| {
-                let (stop, place) = *self.stops.get(indexed.data as usize)?;
-                let d = distance_m(point, stop);
+                let (stop, place) = indexed.data;
+                let d = point.distance_m(stop);
                 (d <= radius_m).then_some((d, place))
             })
             .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))

@@ -51,6 +51,12 @@ impl GeoPoint {
         }
     }
 
+    /// The great-circle (haversine) distance in metres: trip distances, nearness to stops.
+    pub fn distance_m(self, other: GeoPoint) -> f64 {
+        use geo::{Distance, Haversine};
+        Haversine.distance(geo::Point(self.to_coord()), geo::Point(other.to_coord()))
+    }
+
     pub fn to_latlng(self) -> h3o::LatLng {
         // INVARIANT: both axes were range-checked (hence finite) in `GeoPoint::new`, and
         // `LatLng::new` only rejects non-finite values.
@@ -104,11 +110,7 @@ pub struct Observation<'a> {
 impl Observation<'_> {
     /// The trip distance: as reported, else the great-circle distance origin → destination.
     pub fn distance_m(&self) -> Option<f64> {
-        use geo::{Distance, Haversine};
-        self.reported_distance_m.or_else(|| {
-            self.destination.map(|d| {
-                Haversine.distance(geo::Point(self.place.to_coord()), geo::Point(d.to_coord()))
-            })
-        })
+        self.reported_distance_m
+            .or_else(|| self.destination.map(|d| self.place.distance_m(d)))
     }
 }

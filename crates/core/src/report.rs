@@ -10,6 +10,7 @@ use crate::aggregate::{ModeTotals, Totals};
 use crate::breakdown::ZoneBreakdown;
 use crate::config::Settings;
 use crate::distance::{Band, DistanceBands};
+use crate::factor::PersonTrips;
 use crate::mode::{Mode, ModeGroups};
 use crate::share::{group_person_trips, group_shares};
 use crate::zone::Zones;
@@ -66,9 +67,18 @@ pub struct BandReport {
     pub shares: BTreeMap<String, f64>,
 }
 
-/// How the trips of the transit-access modes relate to public-transport stops.
+/// How the trips of the transit-access modes relate to public-transport stops: over all judged
+/// modes, and per judged mode with trips.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccessReport {
+    #[serde(flatten)]
+    pub all: AccessNumbers,
+    pub by_mode: BTreeMap<String, AccessNumbers>,
+}
+
+/// Judged person trips by access class, and the share that starts or ends near a stop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessNumbers {
     /// Person trips per access class (`from_stop`, `to_stop`, `stop_to_stop`, `no_stop`,
     /// `no_destination`), every class.
     pub person_trips: BTreeMap<String, f64>,
@@ -78,38 +88,28 @@ pub struct AccessReport {
     pub near_stop_person_trips: f64,
     /// near / judged, 0–1; null without judged trips.
     pub share: Option<f64>,
-    /// The same per judged mode with trips.
-    pub by_mode: BTreeMap<String, AccessByMode>,
 }
 
-/// One mode's transit access.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccessByMode {
-    /// Person trips per access class, every class.
-    pub person_trips: BTreeMap<String, f64>,
-    pub judged_person_trips: f64,
-    pub near_stop_person_trips: f64,
-    pub share: Option<f64>,
-}
-
-/// Person trips per access class, every class, of `mode` (all judged modes: `None`).
-fn by_class(breakdown: &ZoneBreakdown, mode: Option<Mode>) -> BTreeMap<String, f64> {
-    Access::ALL
-        .iter()
-        .map(|a| {
-            let t = &breakdown.access[a.index()];
-            let trips = mode.map_or_else(|| t.total(), |m| t.get(m).person_trips);
-            (a.as_str().to_owned(), trips.as_f64())
-        })
-        .collect()
-}
-
-/// (near-stop, judged) person trips of per-class person trips.
-fn near_and_judged(person_trips: &BTreeMap<String, f64>) -> (f64, f64) {
-    Access::ALL.iter().fold((0.0, 0.0), |(near, judged), a| {
-        let t = person_trips.get(a.as_str()).copied().unwrap_or(0.0);
-        (if a.near_stop() { near + t } else { near }, judged + t)
-    })
+impl AccessNumbers {
+    /// From the person trips of each class.
+    fn of(per_class: impl Fn(Access) -> PersonTrips) -> AccessNumbers {
+        let (mut near, mut judged) = (PersonTrips::ZERO, PersonTrips::ZERO);
+        let mut person_trips = BTreeMap::new();
+        for access in Access::ALL {
+            let t = per_class(access);
+            judged += t;
+            if access.near_stop() {
+                near += t;
+            }
+            person_trips.insert(access.as_str().to_owned(), t.as_f64());
+        }
+        AccessNumbers {
+            person_trips,
+            judged_person_trips: judged.as_f64(),
+            near_stop_person_trips: near.as_f64(),
+            share: (!judged.is_zero()).then(|| near.as_f64() / judged.as_f64()),
+        }
+    }
 }
 
 /// A zone's distance bands, in band order with `unknown` last.
@@ -158,42 +158,23 @@ pub fn numerators(
         .collect()
 }
 
-fn ratio(part: f64, whole: f64) -> Option<f64> {
-    (whole > 0.0).then(|| part / whole)
-}
-
 /// A zone's transit access; `None` when transit access is off.
 pub fn access_report(breakdown: &ZoneBreakdown, access: &TransitAccess) -> Option<AccessReport> {
     if !access.is_enabled() {
         return None;
     }
+    let class = |a: Access| &breakdown.access[a.index()];
     let by_mode = Mode::ALL
         .into_iter()
         .filter(|m| access.modes.contains(*m))
-        .filter(|m| {
-            Access::ALL
-                .iter()
-                .any(|a| breakdown.access[a.index()].get(*m).events > 0)
-        })
+        .filter(|m| Access::ALL.iter().any(|a| class(*a).get(*m).events > 0))
         .map(|m| {
-            let person_trips = by_class(breakdown, Some(m));
-            let (near, judged) = near_and_judged(&person_trips);
-            let view = AccessByMode {
-                person_trips,
-                judged_person_trips: judged,
-                near_stop_person_trips: near,
-                share: ratio(near, judged),
-            };
-            (m.as_str().to_owned(), view)
+            let numbers = AccessNumbers::of(|a| class(a).get(m).person_trips);
+            (m.as_str().to_owned(), numbers)
         })
         .collect();
-    let person_trips = by_class(breakdown, None);
-    let (near, judged) = near_and_judged(&person_trips);
     Some(AccessReport {
-        person_trips,
-        judged_person_trips: judged,
-        near_stop_person_trips: near,
-        share: ratio(near, judged),
+        all: AccessNumbers::of(|a| class(a).total()),
         by_mode,
     })
 }

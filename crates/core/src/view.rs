@@ -21,17 +21,10 @@ use crate::zone::Zones;
 /// One zone in one window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ZoneWindow {
-    pub person_trips: BTreeMap<String, f64>,
-    pub total_person_trips: f64,
-    /// Person trips of each group's modes: the numerators of `shares`, published so that
-    /// shares across instances are sums divided, never averaged. Empty with `shares`.
-    pub group_person_trips: BTreeMap<String, f64>,
-    /// Per group, 0–1; empty when the window holds no person trips.
-    pub shares: BTreeMap<String, f64>,
-    /// share − target per goal; empty when the window holds no person trips.
-    pub goal_gaps: BTreeMap<String, f64>,
-    /// The numbers above are on this basis: `measured`.
-    pub basis: &'static str,
+    /// The numbers on the measured basis, at the top level (`basis: "measured"`): the shares
+    /// divide measured person trips only.
+    #[serde(flatten)]
+    pub measured: BasisView,
     /// Which modes were measured, and what the survey fills in for the others.
     pub coverage: CoverageView,
     /// The same numbers with the unmeasured modes filled from the survey (`basis` `filled`);
@@ -47,11 +40,16 @@ pub struct ZoneWindow {
 /// Person trips, shares and goal gaps on one basis.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BasisView {
+    /// `measured` or `filled`.
     pub basis: &'static str,
     pub person_trips: BTreeMap<String, f64>,
     pub total_person_trips: f64,
+    /// Person trips of each group's modes: the numerators of `shares`, published so that
+    /// shares across instances are sums divided, never averaged. Empty with `shares`.
     pub group_person_trips: BTreeMap<String, f64>,
+    /// Per group, 0–1; empty when the window holds no person trips.
     pub shares: BTreeMap<String, f64>,
+    /// share − target per goal; empty when the window holds no person trips.
     pub goal_gaps: BTreeMap<String, f64>,
 }
 
@@ -108,7 +106,6 @@ fn basis_view(basis: &'static str, totals: &ModeTotals, settings: &Settings) -> 
 }
 
 fn zone_window(totals: &ModeTotals, breakdown: &ZoneBreakdown, settings: &Settings) -> ZoneWindow {
-    let measured = basis_view(MEASURED, totals, settings);
     let coverage = settings.survey.as_ref().map(|s| s.fill(totals));
     let filled_totals = coverage.as_ref().and_then(|c| c.filled_totals(totals));
     let coverage_view = CoverageView {
@@ -127,12 +124,7 @@ fn zone_window(totals: &ModeTotals, breakdown: &ZoneBreakdown, settings: &Settin
         },
     };
     ZoneWindow {
-        person_trips: person_trips_by_mode(totals),
-        total_person_trips: measured.total_person_trips,
-        group_person_trips: measured.group_person_trips,
-        shares: measured.shares,
-        goal_gaps: measured.goal_gaps,
-        basis: MEASURED,
+        measured: basis_view(MEASURED, totals, settings),
         coverage: coverage_view,
         filled: filled_totals.map(|f| basis_view(FILLED, &f, settings)),
         distance_bands: band_reports(breakdown, &settings.bands, &settings.groups),

@@ -337,20 +337,20 @@ impl Families {
                     .set(w.end_seconds as f64);
                 for (zone, z) in &w.zones {
                     let labels = |x: &str| [zone.as_str(), x, w.window.as_str()].map(str::to_owned);
-                    for (mode, trips) in &z.person_trips {
+                    for (mode, trips) in &z.measured.person_trips {
                         self.window_person_trips
                             .with_label_values(&labels(mode))
                             .set(*trips);
                     }
-                    for (group, trips) in &z.group_person_trips {
+                    for (group, trips) in &z.measured.group_person_trips {
                         self.window_group_person_trips
                             .with_label_values(&labels(group))
                             .set(*trips);
                     }
-                    for (group, share) in &z.shares {
+                    for (group, share) in &z.measured.shares {
                         self.share.with_label_values(&labels(group)).set(*share);
                     }
-                    for (group, gap) in &z.goal_gaps {
+                    for (group, gap) in &z.measured.goal_gaps {
                         self.gap.with_label_values(&labels(group)).set(*gap);
                     }
                     self.fill_coverage(s, zone, &w.window, z);
@@ -405,15 +405,14 @@ impl Families {
 impl Families {
     /// Shares and gaps on both bases, what was filled, and what the rules fill from.
     fn fill_coverage(&self, s: &Snapshot, zone: &str, window: &str, z: &ZoneWindow) {
-        let bases = std::iter::once((z.basis, &z.shares, &z.goal_gaps))
-            .chain(z.filled.iter().map(|f| (f.basis, &f.shares, &f.goal_gaps)));
-        for (basis, shares, gaps) in bases {
-            for (group, share) in shares {
+        for numbers in std::iter::once(&z.measured).chain(&z.filled) {
+            let basis = numbers.basis;
+            for (group, share) in &numbers.shares {
                 self.share_by_basis
                     .with_label_values(&[zone, group, window, basis])
                     .set(*share);
             }
-            for (group, gap) in gaps {
+            for (group, gap) in &numbers.goal_gaps {
                 self.gap_by_basis
                     .with_label_values(&[zone, group, window, basis])
                     .set(*gap);
@@ -429,7 +428,7 @@ impl Families {
                 .with_label_values(&[zone, window])
                 .set(measured);
             for group in s.groups.iter() {
-                for (mode, trips) in &z.person_trips {
+                for (mode, trips) in &z.measured.person_trips {
                     if Mode::from_name(mode).is_some_and(|m| group.modes.contains(m)) {
                         self.group_member_person_trips
                             .with_label_values(&[zone, group.name.as_str(), mode, window])
@@ -468,7 +467,7 @@ impl Families {
                         .set(*trips);
                 }
             }
-            if let Some(share) = access.share {
+            if let Some(share) = access.all.share {
                 self.access_share
                     .with_label_values(&[zone, window])
                     .set(share);

@@ -155,35 +155,6 @@ fn two_halves(dir: &TempDir) -> [std::path::PathBuf; 2] {
     })
 }
 
-/// `/api/zones` as (zone, group, window) → (share, gap).
-fn shares(zones: &Value) -> BTreeMap<(String, String, String), (f64, Option<f64>)> {
-    let mut out = BTreeMap::new();
-    for w in zones["windows"].as_array().unwrap() {
-        let window = w["window"].as_str().unwrap();
-        for (zone, z) in w["zones"].as_object().unwrap() {
-            for (group, share) in z["shares"].as_object().unwrap() {
-                let gap = z["goal_gaps"][group].as_f64();
-                out.insert(
-                    (zone.clone(), group.clone(), window.to_owned()),
-                    (share.as_f64().unwrap(), gap),
-                );
-            }
-        }
-    }
-    out
-}
-
-fn recorded(api: &PrometheusApi, expr: &str) -> BTreeMap<(String, String, String), f64> {
-    api.query(expr)
-        .unwrap()
-        .iter()
-        .map(|s| {
-            let key = ["zone", "group", "window"].map(|l| label(s, l).to_owned());
-            (key.into(), sample_value(s))
-        })
-        .collect()
-}
-
 /// Compares within 1e-12: Prometheus adds the instances' float gauges, modeshare adds exact
 /// micro-person-trips, so the last bit may differ.
 fn close(a: f64, b: f64) -> bool {
@@ -211,6 +182,19 @@ fn from_zones(
         }
     }
     out
+}
+
+/// A per-group object of every zone and window of `/api/zones` (`/shares`, `/goal_gaps`,
+/// `/filled/shares`), keyed by (zone, window, group).
+fn per_group(zones: &Value, pointer: &str) -> BTreeMap<Vec<String>, f64> {
+    from_zones(zones, |z| {
+        z.pointer(pointer)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(g, v)| (vec![g.clone()], v.as_f64().unwrap()))
+            .collect()
+    })
 }
 
 /// Polls the recorded `expr` until every sample equals `expected` (keyed by zone, window and
@@ -273,58 +257,33 @@ fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
     first.wait_until_read(lines(&a));
     second.wait_until_read(lines(&b));
     both.wait_until_read(lines(&a) + lines(&b));
-    let expected = shares(&both.json("/api/zones"));
+    let all = both.json("/api/zones");
+    let expected = per_group(&all, "/shares");
     assert!(
         expected.len() >= 3 * 6 * 4,
         "every zone has shares in most windows: {expected:?}"
     );
     // Each instance alone has other shares: summing them is what makes them equal.
-    let alone = shares(&first.json("/api/zones"));
+    let alone = per_group(&first.json("/api/zones"), "/shares");
     assert!(
         expected
             .iter()
-            .any(|(k, (s, _))| alone.get(k).is_some_and(|(x, _)| !close(*x, *s)))
+            .any(|(k, s)| alone.get(k).is_some_and(|x| !close(*x, *s)))
     );
 
     let prometheus = Prometheus::start(&[&first.address, &second.address]);
     let api = &prometheus.api;
     // Until both instances are scraped and the rules evaluated, the recorded shares are those
     // of one instance, or none.
-    let by_window: BTreeMap<Vec<String>, f64> = expected
-        .iter()
-        .map(|((zone, group, window), (share, _))| {
-            (vec![zone.clone(), window.clone(), group.clone()], *share)
-        })
-        .collect();
     let recorded_shares = "zone_group_window:modeshare_mode_share:ratio";
-    wait_until_recorded(api, recorded_shares, &["group"], &by_window, 1e-12);
-    let gaps = recorded(api, "zone_group_window:modeshare_goal_gap:ratio");
-    let expected_gaps: BTreeMap<_, _> = expected
-        .iter()
-        .filter_map(|(k, (_, gap))| gap.map(|g| (k.clone(), g)))
-        .collect();
-    assert_eq!(
-        gaps.keys().collect::<Vec<_>>(),
-        expected_gaps.keys().collect::<Vec<_>>()
-    );
-    for (key, gap) in &expected_gaps {
-        assert!(close(gaps[key], *gap), "{key:?}: {} vs {gap}", gaps[key]);
-    }
+    wait_until_recorded(api, recorded_shares, &["group"], &expected, 1e-12);
+    let gaps = per_group(&all, "/goal_gaps");
+    let recorded_gaps = "zone_group_window:modeshare_goal_gap:ratio";
+    wait_until_recorded(api, recorded_gaps, &["group"], &gaps, 1e-12);
     // The survey-filled basis: one half measures walking only, the other everything else, so
     // each instance alone fills other modes; the rules fill from the sums, as one instance does.
-    let filled_shares = |zones: &Value| {
-        from_zones(zones, |z| {
-            z["filled"]["shares"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(g, v)| (vec![g.clone()], v.as_f64().unwrap()))
-                .collect()
-        })
-    };
-    let all = both.json("/api/zones");
-    let filled = filled_shares(&all);
-    let alone = filled_shares(&first.json("/api/zones"));
+    let filled = per_group(&all, "/filled/shares");
+    let alone = per_group(&first.json("/api/zones"), "/filled/shares");
     assert!(
         filled
             .iter()

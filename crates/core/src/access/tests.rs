@@ -94,7 +94,7 @@ fn a_stop_at_the_radius_edge_is_near_just_inside_and_not_just_outside() {
     }
     // Exactly at the radius: within (≤) by the great-circle distance the README names.
     let edge = away(stop, 30.0, 200.0);
-    let expected = (distance_m(edge, stop) <= 200.0).then_some(StopId(0));
+    let expected = (edge.distance_m(stop) <= 200.0).then_some(StopId(0));
     assert_eq!(access.stops.nearest_within(edge, 200.0), expected);
     assert_eq!(access.stops.nearest_within(stop, 200.0), Some(StopId(0)));
 }
@@ -290,9 +290,9 @@ proptest! {
         for (bearing, m) in probes {
             let p = away(centre, bearing, m);
             let scan = index
-                .stops
+                .tree
                 .iter()
-                .map(|(s, place)| (distance_m(p, *s), *place))
+                .map(|s| (p.distance_m(s.data.0), s.data.1))
                 .filter(|(d, _)| *d <= radius)
                 .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
                 .map(|(_, place)| place);

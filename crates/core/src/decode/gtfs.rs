@@ -178,35 +178,16 @@ impl Gtfs {
 }
 
 fn read_stops(text: &[u8], feed: &mut Feed) -> Result<(), String> {
-    let mut table = Table::new("stops.txt", text)?;
-    let id = table.column("stop_id")?;
-    let (lat, lon) = (table.optional("stop_lat"), table.optional("stop_lon"));
-    let parent = table.optional("parent_station");
     let mut parents: Vec<(Box<str>, Box<str>)> = Vec::new();
-    for row in table.rows() {
-        let (line, row) = row?;
-        let Some(stop_id) = field(&row, Some(id)) else {
-            return Err(format!("stops.txt line {line}: no stop_id"));
-        };
-        let number = |c| field(&row, c).map(str::parse::<f64>);
-        match (number(lat), number(lon)) {
-            (Some(Ok(lat)), Some(Ok(lon))) => {
-                let point = GeoPoint::new(lat, lon).map_err(|_| {
-                    format!("stops.txt line {line}: stop {stop_id}: {lat}, {lon} is not a position")
-                })?;
-                feed.stops.insert(stop_id.into(), point);
-            }
-            (Some(Err(_)), _) | (_, Some(Err(_))) => {
-                return Err(format!(
-                    "stops.txt line {line}: stop {stop_id}: stop_lat/stop_lon is not a number"
-                ));
+    for stop in read_stop_rows(text)? {
+        match (stop.point, stop.parent_station) {
+            (Some(point), _) => {
+                feed.stops.insert(stop.id.into(), point);
             }
             // Entrances, generic nodes and boarding areas may leave their position to their
             // parent station.
-            _ => match field(&row, parent) {
-                Some(p) => parents.push((stop_id.into(), p.into())),
-                None => feed.stops_without_position += 1,
-            },
+            (None, Some(parent)) => parents.push((stop.id.into(), parent.into())),
+            (None, None) => feed.stops_without_position += 1,
         }
     }
     for (stop, parent) in parents {
@@ -220,7 +201,8 @@ fn read_stops(text: &[u8], feed: &mut Feed) -> Result<(), String> {
     Ok(())
 }
 
-/// One row of `stops.txt`, as the transit-access stops read it.
+/// One row of `stops.txt`: TIDES boardings locate their stops with it, transit access judges
+/// trips by them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GtfsStop {
     pub id: String,
@@ -238,7 +220,7 @@ pub struct GtfsStop {
 pub fn read_stop_rows(text: &[u8]) -> Result<Vec<GtfsStop>, String> {
     let mut table = Table::new("stops.txt", text)?;
     let id = table.column("stop_id")?;
-    let (lat, lon) = (table.column("stop_lat")?, table.column("stop_lon")?);
+    let (lat, lon) = (table.optional("stop_lat"), table.optional("stop_lon"));
     let name = table.optional("stop_name");
     let parent = table.optional("parent_station");
     let location_type = table.optional("location_type");
@@ -248,7 +230,7 @@ pub fn read_stop_rows(text: &[u8]) -> Result<Vec<GtfsStop>, String> {
         let Some(stop_id) = field(&row, Some(id)) else {
             return Err(format!("stops.txt line {line}: no stop_id"));
         };
-        let number = |c| field(&row, Some(c)).map(str::parse::<f64>);
+        let number = |c| field(&row, c).map(str::parse::<f64>);
         let point = match (number(lat), number(lon)) {
             (Some(Ok(lat)), Some(Ok(lon))) => Some(GeoPoint::new(lat, lon).map_err(|_| {
                 format!("stops.txt line {line}: stop {stop_id}: {lat}, {lon} is not a position")

@@ -255,8 +255,8 @@ fn stop_places_under_k_are_left_out_and_counted() {
     // The zone's share agrees: 17 of 18 judged rides in Bærum start or end near a stop.
     let zones = &s.view.as_ref().unwrap().windows[1].zones;
     let access = zones["Bærum"].transit_access.as_ref().unwrap();
-    assert_eq!(access.judged_person_trips, 18.0);
-    assert_eq!(access.near_stop_person_trips, 17.0);
+    assert_eq!(access.all.judged_person_trips, 18.0);
+    assert_eq!(access.all.near_stop_person_trips, 17.0);
 }
 
 #[test]
