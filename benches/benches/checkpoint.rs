@@ -11,9 +11,10 @@ use std::time::Instant;
 
 use modeshare::state_dir::StateDir;
 use modeshare_benches::{ZONES, fill_with_region_events, settings};
-use modeshare_core::checkpoint::{self, Fingerprint, Position};
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::zone::Zones;
+use modeshare_core::pipeline::checkpoint;
+use modeshare_core::pipeline::checkpoint::{Fingerprint, Position};
+use modeshare_core::space::Zones;
 
 fn best_ms<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     let mut best = f64::INFINITY;

@@ -10,12 +10,12 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use modeshare_benches::{ZONES, settings};
-use modeshare_core::config::ConfigErrors;
 use modeshare_core::decode::{
     Decoded, Format, FormatDecoder, FormatsConfig, Gtfs, GtfsTables, RegistrationPoints,
 };
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::zone::Zones;
+use modeshare_core::space::Zones;
+use modeshare_core::vocabulary::ConfigErrors;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 

@@ -7,12 +7,12 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use modeshare_core::decode::CanonicalDecoder;
-use modeshare_core::dedup::{DedupKey, DedupMemory};
-use modeshare_core::event::GeoPoint;
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::spatial::{SpatialIndex, cell_of};
-use modeshare_core::time::{EventTimeMs, parse_rfc3339};
-use modeshare_core::zone::Zones;
+use modeshare_core::space::Zones;
+use modeshare_core::space::{SpatialIndex, cell_of};
+use modeshare_core::state::{DedupKey, DedupMemory};
+use modeshare_core::vocabulary::GeoPoint;
+use modeshare_core::vocabulary::{EventTimeMs, parse_rfc3339};
 
 const EVENTS: usize = 20_000;
 use modeshare_benches::ZONES;

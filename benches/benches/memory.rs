@@ -11,11 +11,11 @@ use std::time::Instant;
 
 use modeshare_benches::{ZONES, peak_rss_mib, region, settings, write_events};
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::places::CellWindow;
-use modeshare_core::privacy::publish_cells;
-use modeshare_core::view::live_view;
-use modeshare_core::window::{window_cells, window_zone_pairs};
-use modeshare_core::zone::Zones;
+use modeshare_core::publish::live_view;
+use modeshare_core::publish::publish_cells;
+use modeshare_core::space::Zones;
+use modeshare_core::state::CellWindow;
+use modeshare_core::state::{window_cells, window_zone_pairs};
 
 fn main() {
     let total: usize = std::env::var("EVENTS")
@@ -78,7 +78,7 @@ fn main() {
     let started = Instant::now();
     let view = live_view(
         &[state],
-        pipeline.settings(),
+        pipeline.settings().publishing(),
         pipeline.zones(),
         Some(watermark),
     );

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use modeshare::config::{Overrides, load};
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::time::EventTimeMs;
-use modeshare_core::view::live_view;
+use modeshare_core::publish::live_view;
+use modeshare_core::vocabulary::EventTimeMs;
 use modeshare_http::snapshot::Places;
 use modeshare_source::simulator::Simulator;
 
@@ -57,7 +57,12 @@ fn main() {
         state.bucket_count()
     );
     let (view_time, view) = best_of(5, || {
-        live_view(&[state], pipeline.settings(), pipeline.zones(), watermark)
+        live_view(
+            &[state],
+            pipeline.settings().publishing(),
+            pipeline.zones(),
+            watermark,
+        )
     });
     let (places_time, _) = best_of(5, || {
         Places::build(pipeline.settings(), &[&pipeline], watermark)

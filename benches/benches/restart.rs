@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use modeshare::config::{self, Overrides};
 use modeshare::state_dir::StateDir;
 use modeshare_benches::{broker_script, fill_with_region_events, repo_root, unique};
-use modeshare_core::checkpoint::{self, Fingerprint, Position};
 use modeshare_core::pipeline::Pipeline;
+use modeshare_core::pipeline::checkpoint;
+use modeshare_core::pipeline::checkpoint::{Fingerprint, Position};
 
 const PORT: &str = "19092";
 const RUNS: usize = 5;

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use modeshare_benches::{ZONES, settings};
 use modeshare_core::pipeline::{Outcome, Pipeline};
-use modeshare_core::zone::Zones;
+use modeshare_core::space::Zones;
 use serde::Deserialize;
 
 /// What a straightforward typed decode of the canonical event looks like.

@@ -97,9 +97,9 @@ pub fn write_events(out: &mut Vec<u8>, first: usize, n: usize, seed: u64, spec: 
 }
 
 /// Settings as the embedded default has them (groups, goals aside), at a resolution.
-pub fn settings(resolution: h3o::Resolution) -> modeshare_core::config::Settings {
-    use modeshare_core::mode::GroupsConfig;
-    let mut errors = modeshare_core::config::ConfigErrors::default();
+pub fn settings(resolution: h3o::Resolution) -> modeshare_core::pipeline::Settings {
+    use modeshare_core::vocabulary::GroupsConfig;
+    let mut errors = modeshare_core::vocabulary::ConfigErrors::default();
     let groups = GroupsConfig(
         [
             (
@@ -117,22 +117,22 @@ pub fn settings(resolution: h3o::Resolution) -> modeshare_core::config::Settings
     // `modeshare run` does by default.
     let stops = modeshare_core::decode::read_stop_rows(modeshare::config::DEFAULT_STOPS.as_bytes())
         .unwrap_or_default();
-    let zones = modeshare_core::zone::Zones::from_geojson(ZONES).unwrap_or_default();
-    let access = modeshare_core::access::TransitAccessConfig::default().validate(
+    let zones = modeshare_core::space::Zones::from_geojson(ZONES).unwrap_or_default();
+    let access = modeshare_core::space::TransitAccessConfig::default().validate(
         &groups,
         &stops,
         "the embedded Bærum stops",
         &zones,
         &mut errors,
     );
-    modeshare_core::config::Settings {
+    modeshare_core::pipeline::Settings {
         groups,
         goals: Vec::new(),
-        factors: modeshare_core::factor::PersonTripFactors::default(),
+        factors: modeshare_core::vocabulary::PersonTripFactors::default(),
         resolution,
-        dedup_horizon: modeshare_core::time::DurationMs::from_days(35),
-        windows: modeshare_core::window::WindowSettings::default(),
-        bands: modeshare_core::distance::DistanceBands::default(),
+        dedup_horizon: modeshare_core::vocabulary::DurationMs::from_days(35),
+        windows: modeshare_core::state::WindowSettings::default(),
+        bands: modeshare_core::space::DistanceBands::default(),
         access,
         survey: None,
     }

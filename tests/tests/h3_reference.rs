@@ -2,8 +2,8 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-use modeshare_core::event::GeoPoint;
-use modeshare_core::spatial::cell_of;
+use modeshare_core::space::cell_of;
+use modeshare_core::vocabulary::GeoPoint;
 use modeshare_tests::csv_rows;
 
 #[test]

@@ -12,20 +12,21 @@
 
 use std::path::Path;
 
-use modeshare_core::access::TransitAccessConfig;
-use modeshare_core::aggregate::MAX_SOURCES;
-use modeshare_core::config::{ConfigErrors, Settings};
 use modeshare_core::decode::{
     Decoded, Format, FormatDecoder, FormatsConfig, Gtfs, GtfsTables, RegistrationPoints,
     read_stop_rows,
 };
-use modeshare_core::distance::DistanceBands;
-use modeshare_core::factor::PersonTripFactors;
-use modeshare_core::mode::GroupsConfig;
+use modeshare_core::pipeline::Settings;
 use modeshare_core::pipeline::{Outcome, Pipeline};
-use modeshare_core::time::{DurationMs, EventTimeMs};
-use modeshare_core::window::WindowSettings;
-use modeshare_core::zone::Zones;
+use modeshare_core::space::DistanceBands;
+use modeshare_core::space::TransitAccessConfig;
+use modeshare_core::space::Zones;
+use modeshare_core::state::MAX_SOURCES;
+use modeshare_core::state::WindowSettings;
+use modeshare_core::vocabulary::ConfigErrors;
+use modeshare_core::vocabulary::GroupsConfig;
+use modeshare_core::vocabulary::PersonTripFactors;
+use modeshare_core::vocabulary::{DurationMs, EventTimeMs};
 
 const NOW: EventTimeMs = EventTimeMs(1_763_900_000_000);
 

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use geo::{Coord, MultiPolygon};
 use h3o::Resolution;
-use modeshare_core::event::GeoPoint;
-use modeshare_core::spatial::SpatialIndex;
-use modeshare_core::zone::{ZoneId, Zones};
+use modeshare_core::space::SpatialIndex;
+use modeshare_core::space::{ZoneId, Zones};
+use modeshare_core::vocabulary::GeoPoint;
 use modeshare_tests::{csv_rows, fixture, repo_root};
 
 fn load(file: &str) -> Zones {

@@ -1,33 +1,27 @@
 //! The modeshare domain: everything that turns one input line into counted person trips.
 //!
-//! Owns the canonical event model and its decoder, the mode taxonomy with its goal groups,
-//! person-trip factors, H3 + zone binning, deduplication, aggregation, shares and the report.
-//!
 //! It is pure and synchronous: no tokio, no Kafka, no HTTP, no filesystem and no clock.
 //! Time comes in as an argument (`now` for the live range check), zone polygons come in as
 //! GeoJSON text. IO crates and the binary wrap it; they never reach into its internals.
+//!
+//! The crate is built in layers, each a module that may use only the layers listed before it
+//! (ARCHITECTURE.md draws them; `scripts/check-layers` keeps it so):
+//!
+//! 1. [`vocabulary`]: time, modes and groups, person trips, the observation, configuration errors;
+//! 2. [`decode`]: every input format into observations;
+//! 3. [`space`]: H3 cells, zones, distance bands, transit access;
+//! 4. [`state`]: per-partition totals, dedup, event-time windows and places;
+//! 5. [`publish`]: shares, goals, coverage, the k rule, the report and the live view;
+//! 6. [`pipeline`]: one input partition from bytes to state, its settings and checkpoints.
 
-pub mod access;
-pub mod aggregate;
-pub mod breakdown;
-mod buckets;
-pub mod checkpoint;
-pub mod config;
+pub mod vocabulary;
+
 pub mod decode;
-pub mod dedup;
-pub mod distance;
-pub mod event;
-pub mod factor;
-pub mod goal;
-pub mod mode;
+
+pub mod space;
+
+pub mod state;
+
+pub mod publish;
+
 pub mod pipeline;
-pub mod places;
-pub mod privacy;
-pub mod report;
-pub mod share;
-pub mod spatial;
-pub mod survey;
-pub mod time;
-pub mod view;
-pub mod window;
-pub mod zone;

@@ -11,8 +11,8 @@ use prometheus::proto::MetricFamily;
 use prometheus::{CounterVec, GaugeVec, Opts, Registry};
 use tokio::sync::watch;
 
-use modeshare_core::mode::Mode;
-use modeshare_core::view::ZoneWindow;
+use modeshare_core::publish::ZoneWindow;
+use modeshare_core::vocabulary::Mode;
 
 use crate::snapshot::Snapshot;
 

@@ -1,13 +1,13 @@
 //! `/api/cells` (a hex map as GeoJSON), `/api/od` (a zone-to-zone matrix) and `/api/stops` (the
 //! stop places first- and last-mile trips start or end at): where a rolling window's trips
-//! happened, under the k rule of [`modeshare_core::privacy`].
+//! happened, under the k rule of [`modeshare_core::publish`].
 
 use h3o::{CellIndex, Resolution};
-use modeshare_core::aggregate::ModeTotals;
-use modeshare_core::privacy::{passes, publish_cells, publish_zone_pairs};
-use modeshare_core::report::person_trips_by_mode;
-use modeshare_core::share::group_shares;
-use modeshare_core::zone::ZoneId;
+use modeshare_core::publish::group_shares;
+use modeshare_core::publish::person_trips_by_mode;
+use modeshare_core::publish::{passes, publish_cells, publish_zone_pairs};
+use modeshare_core::space::ZoneId;
+use modeshare_core::state::ModeTotals;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

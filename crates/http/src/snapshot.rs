@@ -3,19 +3,19 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use modeshare_core::access::{StopId, TransitAccess};
-use modeshare_core::aggregate::{ModeTotals, SourceCounts, Totals};
-use modeshare_core::config::Settings;
-use modeshare_core::distance::DistanceBands;
-use modeshare_core::mode::ModeGroups;
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::places::{CellWindow, StopTotals, ZonePair};
-use modeshare_core::report::Report;
-use modeshare_core::survey::Survey;
-use modeshare_core::time::EventTimeMs;
-use modeshare_core::view::{LiveView, live_view};
-use modeshare_core::window::{window_cells, window_stops, window_zone_pairs};
-use modeshare_core::zone::Zones;
+use modeshare_core::pipeline::Settings;
+use modeshare_core::publish::Report;
+use modeshare_core::publish::Survey;
+use modeshare_core::publish::{LiveView, live_view};
+use modeshare_core::space::DistanceBands;
+use modeshare_core::space::Zones;
+use modeshare_core::space::{StopId, TransitAccess};
+use modeshare_core::state::{CellWindow, StopTotals, ZonePair};
+use modeshare_core::state::{ModeTotals, SourceCounts, Totals};
+use modeshare_core::state::{window_cells, window_stops, window_zone_pairs};
+use modeshare_core::vocabulary::EventTimeMs;
+use modeshare_core::vocabulary::ModeGroups;
 use serde::Serialize;
 
 /// A goal as published.
@@ -163,8 +163,8 @@ impl Snapshot {
         }
         let states: Vec<_> = partitions.iter().filter_map(|p| p.windows()).collect();
         Snapshot {
-            report: Report::build(&totals, zones, settings),
-            view: Some(live_view(&states, settings, zones, watermark)),
+            report: Report::build(&totals, zones, settings.publishing()),
+            view: Some(live_view(&states, settings.publishing(), zones, watermark)),
             sources: totals.by_source.clone(),
             goals: settings
                 .goals

@@ -2,15 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use modeshare_core::access::{StopConfig, TransitAccessConfig};
-use modeshare_core::config::{ConfigErrors, Settings};
-use modeshare_core::factor::PersonTripFactors;
-use modeshare_core::goal::{GoalConfig, validate_goals};
-use modeshare_core::mode::GroupsConfig;
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::time::DurationMs;
-use modeshare_core::window::WindowSettings;
-use modeshare_core::zone::Zones;
+use modeshare_core::pipeline::Settings;
+use modeshare_core::publish::{GoalConfig, validate_goals};
+use modeshare_core::space::Zones;
+use modeshare_core::space::{StopConfig, TransitAccessConfig};
+use modeshare_core::state::WindowSettings;
+use modeshare_core::vocabulary::ConfigErrors;
+use modeshare_core::vocabulary::DurationMs;
+use modeshare_core::vocabulary::GroupsConfig;
+use modeshare_core::vocabulary::PersonTripFactors;
 
 /// A live pipeline over `zones` (GeoJSON) at resolution 9 with one group, `cycling` (bicycle),
 /// and its goal (7 %, baseline 3.5 % in 2016).

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use modeshare_core::config::ConfigErrors;
+use modeshare_core::vocabulary::ConfigErrors;
 use rdkafka::ClientConfig;
 use serde::Deserialize;
 

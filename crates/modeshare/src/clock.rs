@@ -1,6 +1,6 @@
 //! The one place the binary reads the wall clock; the core gets time as an argument.
 
-use modeshare_core::time::EventTimeMs;
+use modeshare_core::vocabulary::EventTimeMs;
 
 /// The wall clock in epoch ms; the only clock the service reads.
 pub fn wall_clock() -> EventTimeMs {

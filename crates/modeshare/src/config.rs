@@ -4,22 +4,23 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use modeshare_core::access::TransitAccessConfig;
-use modeshare_core::config::{ConfigErrors, Settings};
 use modeshare_core::decode::{
     Format, FormatSettings, FormatsConfig, RegistrationPoints, read_stop_rows,
 };
-use modeshare_core::dedup::DedupConfig;
-use modeshare_core::distance::DistanceBandsConfig;
-use modeshare_core::factor::CountsConfig;
-use modeshare_core::goal::{GoalConfig, validate_goals};
-use modeshare_core::mode::GroupsConfig;
-use modeshare_core::privacy::PrivacyConfig;
-use modeshare_core::spatial::SpatialConfig;
-use modeshare_core::survey::SurveyConfig;
-use modeshare_core::time::DurationMs;
-use modeshare_core::window::WindowsConfig;
-use modeshare_core::zone::Zones;
+use modeshare_core::pipeline::Settings;
+use modeshare_core::publish::PrivacyConfig;
+use modeshare_core::publish::SurveyConfig;
+use modeshare_core::publish::{GoalConfig, validate_goals};
+use modeshare_core::space::DistanceBandsConfig;
+use modeshare_core::space::SpatialConfig;
+use modeshare_core::space::TransitAccessConfig;
+use modeshare_core::space::Zones;
+use modeshare_core::state::DedupConfig;
+use modeshare_core::state::WindowsConfig;
+use modeshare_core::vocabulary::ConfigErrors;
+use modeshare_core::vocabulary::CountsConfig;
+use modeshare_core::vocabulary::DurationMs;
+use modeshare_core::vocabulary::GroupsConfig;
 use modeshare_kafka::{KafkaConfig, KafkaSettings};
 use modeshare_source::InputConfig;
 use modeshare_source::simulator::{SimulatorConfig, SimulatorSettings};
@@ -400,10 +401,10 @@ impl ConfigFile {
     /// Bærum stops.
     fn transit_access_settings(
         &self,
-        groups: &modeshare_core::mode::ModeGroups,
+        groups: &modeshare_core::vocabulary::ModeGroups,
         zones: &Zones,
         errors: &mut ConfigErrors,
-    ) -> modeshare_core::access::TransitAccess {
+    ) -> modeshare_core::space::TransitAccess {
         let config = &self.transit_access;
         let (text, source) = match &config.stops_file {
             Some(path) => (crate::gtfs::load_stops(Path::new(path)), path.clone()),

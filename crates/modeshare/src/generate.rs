@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use modeshare_core::time::{DurationMs, EventTimeMs, parse_rfc3339};
+use modeshare_core::vocabulary::{DurationMs, EventTimeMs, parse_rfc3339};
 use modeshare_source::simulator::Simulator;
 
 use crate::cli::GenerateArgs;

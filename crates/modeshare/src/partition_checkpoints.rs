@@ -15,10 +15,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use modeshare_core::checkpoint::{self, Fingerprint, Position};
-use modeshare_core::config::Settings;
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::zone::Zones;
+use modeshare_core::pipeline::Settings;
+use modeshare_core::pipeline::checkpoint;
+use modeshare_core::pipeline::checkpoint::{Fingerprint, Position};
+use modeshare_core::space::Zones;
 use modeshare_kafka::{KafkaError, StartAt, StartPositions};
 use tracing::{info, warn};
 

@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use modeshare_core::checkpoint::{self, Fingerprint, Position, Restored};
 use modeshare_core::decode::{DecodeError, Format, FormatDecoder, TableDecoder};
+use modeshare_core::pipeline::checkpoint;
+use modeshare_core::pipeline::checkpoint::{Fingerprint, Position, Restored};
 use modeshare_core::pipeline::{Outcome, Pipeline};
-use modeshare_core::report::Report;
-use modeshare_core::share::goal_gaps;
+use modeshare_core::publish::Report;
+use modeshare_core::publish::goal_gaps;
 use modeshare_source::{Input, JsonRecords, Line, LineReader};
 
 use crate::cli::{ReplayArgs, open_inputs};

@@ -22,8 +22,8 @@ use crate::partition_checkpoints::PartitionCheckpoints;
 use crate::state_dir::StateDir;
 use modeshare_core::decode::{DecodeError, Format, FormatDecoder};
 use modeshare_core::pipeline::{Outcome, Pipeline};
-use modeshare_core::time::{DurationMs, EventTimeMs};
-use modeshare_core::window::combined_watermark;
+use modeshare_core::state::combined_watermark;
+use modeshare_core::vocabulary::{DurationMs, EventTimeMs};
 use modeshare_http::snapshot::{BrokerStatus, Places, Snapshot};
 use modeshare_http::{metrics, server};
 use modeshare_kafka::{
@@ -698,7 +698,7 @@ async fn aggregate(
     places.stale = true;
     places.summed_at = None;
     publish(&partitions, &checkpoint_health, &mut places);
-    let mut totals = modeshare_core::aggregate::Totals::default();
+    let mut totals = modeshare_core::state::Totals::default();
     for p in partitions.values() {
         totals.merge(p.pipeline.totals());
     }

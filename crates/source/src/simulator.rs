@@ -15,8 +15,8 @@
 
 use std::fmt::Write;
 
-use modeshare_core::config::ConfigErrors;
-use modeshare_core::time::{DurationMs, EventTimeMs};
+use modeshare_core::vocabulary::ConfigErrors;
+use modeshare_core::vocabulary::{DurationMs, EventTimeMs};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;

@@ -4,13 +4,15 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::check::{self, bounded_number, check_start_range, missing, person_trips, wrong_type};
-use super::json::{Json, RawPoint};
-use super::{DecodeError, Reason, shorten};
-use crate::event::{GeoPoint, Kind, Observation};
-use crate::factor::{MAX_PERSONS_PER_UNIT, PersonTripFactors, PersonTrips};
-use crate::mode::Mode;
-use crate::time::{self, EventTimeMs, TimeProblem};
+use super::error::{DecodeError, Reason};
+use crate::decode::shared::check::{
+    self, bounded_number, check_start_range, missing, person_trips, wrong_type,
+};
+use crate::decode::shared::json::{Json, RawPoint};
+use crate::vocabulary::{
+    EventTimeMs, GeoPoint, Kind, MAX_PERSONS_PER_UNIT, Mode, Observation, PersonTripFactors,
+    PersonTrips, TimeProblem, from_epoch_ms, parse_rfc3339, shorten,
+};
 
 /// Every field of the canonical event, each read leniently; unknown fields are ignored so that
 /// producers can add their own.
@@ -243,8 +245,8 @@ fn not_an_object<'a>(bytes: &[u8]) -> DecodeError<'a> {
 
 fn event_time<'a>(field: &str, value: &Json<'_>) -> Result<'a, EventTimeMs> {
     let parsed = match value {
-        Json::String(s) => time::parse_rfc3339(s),
-        Json::Number(n) => time::from_epoch_ms(*n),
+        Json::String(s) => parse_rfc3339(s),
+        Json::Number(n) => from_epoch_ms(*n),
         other => Err(TimeProblem::Malformed(format!(
             "expected an RFC 3339 string or epoch milliseconds, got {}",
             other.type_name()

@@ -7,17 +7,16 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use super::gtfs::Gtfs;
+use super::canonical::CanonicalDecoder;
+use super::error::Decoded;
 use super::mds::{MdsConfig, MdsDecoder, MdsSettings, MdsVersion};
 use super::operator::{OperatorConfig, OperatorDecoder, PRESETS};
-use super::table::{TableDecoder, row_document};
+use super::table_decoder::TableDecoder;
 use super::tides::{TidesConfig, TidesDecoder, TidesSettings};
 use super::trafikkdata::{RegistrationPoints, TrafikkdataConfig, TrafikkdataDecoder};
-use super::{CanonicalDecoder, Decoded};
-use crate::config::ConfigErrors;
-use crate::factor::PersonTripFactors;
-use crate::mode::Mode;
-use crate::time::EventTimeMs;
+use crate::decode::shared::gtfs::Gtfs;
+use crate::decode::shared::table::row_document;
+use crate::vocabulary::{ConfigErrors, EventTimeMs, Mode, PersonTripFactors};
 
 /// An input format, as `--format` and `[[kafka.topics]] format` name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +84,7 @@ impl Format {
     /// trafikkdata, TIDES or preset CSV header, or an MDS trip or page. `None` otherwise (the input
     /// is then read as canonical events, each line accepted or rejected with a reason).
     pub fn detect(head: &[u8], settings: &FormatSettings) -> Option<Format> {
-        let head = super::table::text(head);
+        let head = super::shared::table::text(head);
         let text = head.trim_start_matches('\u{feff}').trim_start();
         if text.starts_with('{') {
             let first_line = text.lines().next().unwrap_or_default();

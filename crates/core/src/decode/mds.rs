@@ -17,14 +17,13 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::check::{self, check_start_range, missing};
-use super::json::Json;
-use super::{DecodeError, Decoded, Reason, number_text, shorten};
-use crate::config::ConfigErrors;
-use crate::event::{GeoPoint, Kind, Observation};
-use crate::factor::PersonTrips;
-use crate::mode::Mode;
-use crate::time::{self, DurationMs, EventTimeMs};
+use super::error::{DecodeError, Decoded, Reason};
+use crate::decode::shared::check::{self, check_start_range, missing};
+use crate::decode::shared::json::Json;
+use crate::vocabulary::{
+    ConfigErrors, DurationMs, EventTimeMs, GeoPoint, Kind, Mode, Observation, PersonTrips,
+    from_epoch_ms, number_text, shorten,
+};
 
 /// Which MDS version a trip is read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +112,7 @@ impl Default for MdsSettings {
 }
 
 /// The canonical mode of an MDS vehicle type; `Err` says why there is none.
-pub fn vehicle_mode(vehicle_type: &str) -> std::result::Result<Mode, &'static str> {
+pub(crate) fn vehicle_mode(vehicle_type: &str) -> std::result::Result<Mode, &'static str> {
     match vehicle_type {
         "scooter" | "scooter_standing" | "scooter_seated" => Ok(Mode::EScooter),
         "bicycle" | "cargo_bicycle" => Ok(Mode::Bicycle),
@@ -501,7 +500,7 @@ fn number<'a>(value: &Option<Json<'a>>, field: &str) -> Result<'a, Option<f64>> 
 fn epoch_ms<'a>(value: &Option<Json<'a>>, field: &str) -> Result<'a, Option<EventTimeMs>> {
     match value {
         None | Some(Json::Null) => Ok(None),
-        Some(Json::Number(n)) => time::from_epoch_ms(*n)
+        Some(Json::Number(n)) => from_epoch_ms(*n)
             .map(Some)
             .map_err(|p| check::time_error(field, p)),
         Some(other) => Err(DecodeError::new(

@@ -13,15 +13,14 @@ use std::collections::BTreeMap;
 use csv::ByteRecord;
 use serde::Deserialize;
 
-use super::check::{self, check_start_range, missing};
-use super::local_time::{LocalTimeRule, LocalTimes};
-use super::table::{Column, Header, derived_id, parse_number};
-use super::{DecodeError, Decoded, Reason, shorten};
-use crate::config::ConfigErrors;
-use crate::event::{GeoPoint, Kind, Observation};
-use crate::factor::PersonTrips;
-use crate::mode::Mode;
-use crate::time::{self, EventTimeMs};
+use super::error::{DecodeError, Decoded, Reason};
+use crate::decode::shared::check::{self, check_start_range, missing};
+use crate::decode::shared::local_time::{LocalTimeRule, LocalTimes};
+use crate::decode::shared::table::{Column, Header, derived_id, parse_number};
+use crate::vocabulary::{
+    ConfigErrors, EventTimeMs, GeoPoint, Kind, Mode, Observation, PersonTrips, from_epoch_ms,
+    shorten,
+};
 
 /// One column, or several joined with a space (`["Start Date", "Start Time"]`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -246,7 +245,7 @@ impl Times {
     fn parse<'a>(&self, field: &str, text: &str) -> Result<EventTimeMs, DecodeError<'a>> {
         let epoch = |scale: f64| -> Result<EventTimeMs, DecodeError<'a>> {
             let n = parse_number(field, text)?;
-            time::from_epoch_ms(n * scale).map_err(|p| check::time_error(field, p))
+            from_epoch_ms(n * scale).map_err(|p| check::time_error(field, p))
         };
         match &self.format {
             TimeFormat::EpochMs => epoch(1.0),

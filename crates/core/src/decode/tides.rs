@@ -17,16 +17,14 @@ use std::borrow::Cow;
 use csv::ByteRecord;
 use serde::Deserialize;
 
-use super::check::{self, check_start_range, missing, person_trips};
-use super::gtfs::{Gtfs, TripMode};
-use super::local_time::{LocalTimeRule, LocalTimes};
-use super::table::{Column, Header};
-use super::{DecodeError, Decoded, Reason, SkipReason, shorten};
-use crate::config::ConfigErrors;
-use crate::event::{Kind, Observation};
-use crate::factor::PersonTripFactors;
-use crate::mode::Mode;
-use crate::time::EventTimeMs;
+use super::error::{DecodeError, Decoded, Reason, SkipReason};
+use crate::decode::shared::check::{self, check_start_range, missing, person_trips};
+use crate::decode::shared::gtfs::{Gtfs, TripMode};
+use crate::decode::shared::local_time::{LocalTimeRule, LocalTimes};
+use crate::decode::shared::table::{Column, Header};
+use crate::vocabulary::{
+    ConfigErrors, EventTimeMs, Kind, Mode, Observation, PersonTripFactors, shorten,
+};
 
 /// `[formats.tides]` as written.
 #[derive(Debug, Clone, Deserialize)]

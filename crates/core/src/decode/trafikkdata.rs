@@ -17,14 +17,13 @@ use std::collections::{BTreeMap, HashMap};
 use csv::ByteRecord;
 use serde::Deserialize;
 
-use super::check::{self, check_start_range, person_trips};
-use super::table::{Column, Header};
-use super::{DecodeError, Decoded, Reason, SkipReason, shorten};
-use crate::config::ConfigErrors;
-use crate::event::{GeoPoint, Kind, Observation};
-use crate::factor::PersonTripFactors;
-use crate::mode::Mode;
-use crate::time::{self, EventTimeMs};
+use super::error::{DecodeError, Decoded, Reason, SkipReason};
+use crate::decode::shared::check::{self, check_start_range, person_trips};
+use crate::decode::shared::table::{Column, Header};
+use crate::vocabulary::{
+    ConfigErrors, EventTimeMs, GeoPoint, Kind, Mode, Observation, PersonTripFactors, parse_rfc3339,
+    shorten,
+};
 
 /// `[formats.trafikkdata]` as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -279,7 +278,10 @@ impl TrafikkdataBinding<'_> {
         let volume = match volume_column.get(row)? {
             None => None,
             Some(t) if t == "-" => None,
-            Some(t) => Some(super::table::parse_number(&volume_column.name, &t)?),
+            Some(t) => Some(crate::decode::shared::table::parse_number(
+                &volume_column.name,
+                &t,
+            )?),
         };
         let Some(volume) = volume.filter(|v| *v >= 0.0) else {
             return Err(DecodeError::new(
@@ -294,7 +296,9 @@ impl TrafikkdataBinding<'_> {
         };
         let coverage = match &columns.coverage {
             Some(c) => match c.get(row)? {
-                Some(t) if t != "-" => Some(super::table::parse_number(&c.name, &t)? / 100.0),
+                Some(t) if t != "-" => {
+                    Some(crate::decode::shared::table::parse_number(&c.name, &t)? / 100.0)
+                }
                 _ => None,
             },
             None => None,
@@ -337,7 +341,7 @@ impl TrafikkdataBinding<'_> {
 /// `Fra` or `Til`: RFC 3339 with the local offset.
 fn interval_time<'r>(column: &Column, row: &'r ByteRecord) -> Result<EventTimeMs, DecodeError<'r>> {
     let text = column.required(row)?;
-    time::parse_rfc3339(&text).map_err(|p| check::time_error(&column.name, p))
+    parse_rfc3339(&text).map_err(|p| check::time_error(&column.name, p))
 }
 
 #[cfg(test)]

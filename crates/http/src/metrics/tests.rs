@@ -1,5 +1,5 @@
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::zone::Zones;
+use modeshare_core::space::Zones;
 use prometheus::proto::MetricType;
 
 use super::*;
@@ -166,7 +166,7 @@ fn shares_by_basis_coverage_bands_and_transit_access() {
     let zones = Zones::from_geojson(ZONES).unwrap();
     let mut settings =
         crate::test_support::settings(&zones, &["e_scooter"], &[("Fornebu", (59.89, 10.62))]);
-    let survey = modeshare_core::survey::SurveyConfig {
+    let survey = modeshare_core::publish::SurveyConfig {
         name: "RVU".into(),
         year: Some(2016),
         shares: [("walk", 0.2), ("bicycle", 0.05), ("car_driver", 0.75)]
@@ -174,7 +174,8 @@ fn shares_by_basis_coverage_bands_and_transit_access() {
             .map(|(m, s)| (m.to_owned(), s))
             .collect(),
     };
-    settings.survey = Some(survey.validate(&mut modeshare_core::config::ConfigErrors::default()));
+    settings.survey =
+        Some(survey.validate(&mut modeshare_core::vocabulary::ConfigErrors::default()));
     let mut p = Pipeline::live(settings, zones);
     // A bicycle and an e-scooter trip from the stop, 0.01° north (1.1 km): no walking, no cars.
     for (i, mode) in ["bicycle", "e_scooter"].iter().enumerate() {

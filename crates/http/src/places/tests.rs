@@ -57,8 +57,8 @@ fn snapshot() -> Snapshot {
 }
 
 fn cell_at((lat, lon): (f64, f64)) -> CellIndex {
-    modeshare_core::spatial::cell_of(
-        modeshare_core::event::GeoPoint::new(lat, lon).unwrap(),
+    modeshare_core::space::cell_of(
+        modeshare_core::vocabulary::GeoPoint::new(lat, lon).unwrap(),
         h3o::Resolution::Nine,
     )
 }

@@ -48,7 +48,7 @@ fn the_embedded_default_has_the_documented_values() {
     let groups = &c.settings.groups;
     let cycling = groups.get("cycling").unwrap().modes;
     let sustainable = groups.get("sustainable").unwrap().modes;
-    use modeshare_core::mode::Mode;
+    use modeshare_core::vocabulary::Mode;
     assert!(sustainable.contains(Mode::EScooter) && !cycling.contains(Mode::EScooter));
     assert_eq!(
         sustainable.iter().count(),
@@ -81,7 +81,7 @@ fn the_embedded_default_has_the_documented_values() {
 
 #[test]
 fn transit_access_stops_and_the_survey_come_from_the_file_or_the_embedded_default() {
-    use modeshare_core::mode::Mode;
+    use modeshare_core::vocabulary::Mode;
     let feed = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/formats/entur-flytoget-gtfs.zip");
     let from_feed = format!(
@@ -170,7 +170,7 @@ fn one_line_counts_e_scooters_as_cycling() {
         &Overrides::default(),
     )
     .unwrap();
-    use modeshare_core::mode::Mode;
+    use modeshare_core::vocabulary::Mode;
     assert!(
         c.settings
             .groups
@@ -205,7 +205,7 @@ fn environment_then_flags_override_the_file() {
         &Overrides::default(),
     )
     .unwrap();
-    use modeshare_core::mode::Mode;
+    use modeshare_core::vocabulary::Mode;
     assert_eq!(c.settings.factors.persons_per_unit(Mode::Rail), 0.5);
 }
 

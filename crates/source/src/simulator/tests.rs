@@ -1,9 +1,9 @@
-use modeshare_core::config::Settings;
-use modeshare_core::factor::PersonTripFactors;
-use modeshare_core::mode::GroupsConfig;
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::window::WindowSettings;
-use modeshare_core::zone::Zones;
+use modeshare_core::pipeline::Settings;
+use modeshare_core::space::Zones;
+use modeshare_core::state::WindowSettings;
+use modeshare_core::vocabulary::GroupsConfig;
+use modeshare_core::vocabulary::PersonTripFactors;
 
 use super::*;
 

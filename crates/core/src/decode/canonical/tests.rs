@@ -1,8 +1,6 @@
-use crate::time::EARLIEST_EVENT_TIME;
-use proptest::prelude::*;
-
 use super::*;
-use crate::factor::CountsConfig;
+use crate::vocabulary::{CountsConfig, EARLIEST_EVENT_TIME};
+use proptest::prelude::*;
 
 const TRIP: &str = r#"{"kind":"trip","id":"b87acd0f","source":"voi","mode":"e_scooter","start_time":"2024-05-02T07:31:12Z","end_time":1714635600000,"origin":{"lat":59.8937,"lon":10.6281},"destination":{"lat":59.9127,"lon":10.6370},"distance_m":2140,"persons":1}"#;
 const COUNT: &str = r#"{"kind":"count","id":"70429B619257/2024-05-02T05:00:00Z","source":"trafikkdata","mode":"bicycle","location":{"lat":59.9112,"lon":10.7041},"start_time":"2024-05-02T07:00:00+02:00","end_time":"2024-05-02T08:00:00+02:00","count":85,"persons_per_unit":1.0}"#;
@@ -87,7 +85,7 @@ fn great_circle_distance_when_not_reported() {
 fn count_factor_comes_from_the_event_then_the_config() {
     let mut counts = CountsConfig::default();
     counts.persons_per_unit.insert("bicycle".into(), 0.5);
-    let mut errors = crate::config::ConfigErrors::default();
+    let mut errors = crate::vocabulary::ConfigErrors::default();
     let decoder = CanonicalDecoder::new(counts.validate(&mut errors));
     let line = with(COUNT, "persons_per_unit", None);
     assert_eq!(

@@ -1,5 +1,5 @@
 use super::*;
-use crate::decode::TableDecoder;
+use crate::decode::table_decoder::TableDecoder;
 
 fn layout(name: &str, toml_text: Option<&str>) -> TableDecoder {
     let config: Option<OperatorConfig> = toml_text.map(|t| toml::from_str(t).unwrap());

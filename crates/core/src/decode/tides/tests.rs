@@ -1,9 +1,9 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::decode::TableDecoder;
-use crate::decode::gtfs::GtfsTables;
-use crate::factor::CountsConfig;
+use crate::decode::shared::gtfs::GtfsTables;
+use crate::decode::table_decoder::TableDecoder;
+use crate::vocabulary::CountsConfig;
 
 const HEADER: &str = "passenger_event_id,service_date,event_timestamp,location_ping_id,trip_id_performed,trip_id_scheduled,trip_stop_sequence,scheduled_stop_sequence,event_type,vehicle_id,device_id,train_car_id,stop_id,pattern_id,event_count";
 

@@ -1,6 +1,6 @@
 use super::*;
-use crate::decode::TableDecoder;
-use crate::factor::CountsConfig;
+use crate::decode::table_decoder::TableDecoder;
+use crate::vocabulary::CountsConfig;
 
 const HEADER: &str = "Trafikkregistreringspunkt;Navn;Vegreferanse;Fra;Til;Dato;Fra tidspunkt;Til tidspunkt;Felt;Trafikkmengde;Dekningsgrad (%);Antall timer total;Antall timer inkludert;Antall timer ugyldig;Ikke gyldig lengde;Lengdekvalitetsgrad (%);< 5,6m;>= 5,6m;5,6m - 7,6m;7,6m - 12,5m;12,5m - 16,0m;>= 16,0m;16,0m - 24,0m;>= 24,0m";
 

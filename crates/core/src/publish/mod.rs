@@ -1,0 +1,26 @@
+//! Publishing: what the numbers mean and what may be shown — group shares and the gaps to the
+//! city's goals, coverage and survey-filled shares, the k rule for place-level numbers, the
+//! report and the live view per zone and window. It reads state and never changes it; it uses
+//! every layer below.
+
+mod goal;
+mod privacy;
+mod survey;
+
+mod settings;
+mod share;
+
+mod report;
+
+mod view;
+
+pub use goal::{Goal, GoalConfig, validate_goals};
+pub use privacy::{PrivacyConfig, PublishedCells, passes, publish_cells, publish_zone_pairs};
+pub use report::{
+    AccessNumbers, AccessReport, BandReport, CellReport, EventsReport, Report, ZoneReport,
+    person_trips_by_mode,
+};
+pub use settings::PublishSettings;
+pub use share::{goal_gaps, group_person_trips, group_shares};
+pub use survey::{Coverage, Survey, SurveyConfig};
+pub use view::{BasisView, CoverageView, LiveView, WindowView, ZoneWindow, live_view};

@@ -1,0 +1,497 @@
+use std::borrow::Cow;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::space::{Band, TripClasses};
+use crate::vocabulary::{GeoPoint, Mode};
+
+const HOUR: i64 = 3_600_000;
+const T0: i64 = 1_714_608_000_000; // 2024-05-02T00:00:00Z
+
+fn obs(
+    kind: Kind,
+    source: &'static str,
+    start: i64,
+    end: Option<i64>,
+    person_trips: f64,
+) -> Observation<'static> {
+    Observation {
+        kind,
+        id: None,
+        source: Cow::Borrowed(source),
+        mode: if kind == Kind::Trip {
+            Mode::EScooter
+        } else {
+            Mode::Bus
+        },
+        start_time: EventTimeMs(start),
+        end_time: end.map(EventTimeMs),
+        place: GeoPoint::new(59.9, 10.6).unwrap(),
+        destination: None,
+        reported_distance_m: None,
+        person_trips: PersonTrips::from_f64(person_trips).unwrap(),
+        coverage: None,
+    }
+}
+
+fn settings(text: &str) -> WindowSettings {
+    let cfg: WindowsConfig = toml_like(text);
+    let mut errors = ConfigErrors::default();
+    let s = cfg.validate(&mut errors);
+    assert!(errors.is_empty(), "{errors}");
+    s
+}
+
+/// `[windows]` from `key = value` lines (values are JSON), enough for these tests.
+fn toml_like(text: &str) -> WindowsConfig {
+    let mut map = serde_json::Map::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (k, v) = line.split_once('=').unwrap();
+        map.insert(k.trim().to_owned(), serde_json::from_str(v.trim()).unwrap());
+    }
+    serde_json::from_value(serde_json::Value::Object(map)).unwrap()
+}
+
+/// A placement in one fixed cell.
+fn placed(zones: &[ZoneId]) -> Placement<'_> {
+    Placement {
+        cell: crate::space::cell_of(GeoPoint::new(59.9, 10.6).unwrap(), h3o::Resolution::Nine),
+        zones,
+    }
+}
+
+fn total(t: &[ModeTotals], zone: usize) -> f64 {
+    t[zone].total().as_f64()
+}
+
+#[test]
+fn watermark_late_events_and_windows() {
+    let s = WindowSettings::default();
+    let mut w = WindowState::new(1);
+    let z = [ZoneId(0)];
+    assert!(!w.observe(
+        &s,
+        &obs(Kind::Trip, "voi", T0 + 2 * HOUR, None, 1.0),
+        &placed(&z),
+        None,
+        TripClasses::UNCLASSIFIED
+    ));
+    assert_eq!(
+        w.watermark(&s),
+        Some(EventTimeMs(T0 + 2 * HOUR - 15 * 60_000))
+    );
+    // 10 minutes behind the newest event: within the 15-minute lateness.
+    assert!(!w.observe(
+        &s,
+        &obs(Kind::Trip, "voi", T0 + 2 * HOUR - 10 * 60_000, None, 1.0),
+        &placed(&z),
+        None,
+        TripClasses::UNCLASSIFIED
+    ));
+    // An hour behind: late, and still counted.
+    assert!(w.observe(
+        &s,
+        &obs(Kind::Trip, "voi", T0 + HOUR, None, 1.0),
+        &placed(&z),
+        None,
+        TripClasses::UNCLASSIFIED
+    ));
+    let wm = w.watermark(&s).unwrap();
+    // The 1h window ends at the bucket holding the watermark (01:45): it holds 00:45–01:45.
+    let one_hour = window_totals(&[&w], &s, wm, DurationMs(HOUR), 1);
+    assert_eq!(total(&one_hour, 0), 1.0);
+    let day = window_totals(&[&w], &s, wm, DurationMs(24 * HOUR), 1);
+    assert_eq!(
+        total(&day, 0),
+        1.0,
+        "the 01:50 and 02:00 trips are past the watermark, in no window yet"
+    );
+    w.observe(
+        &s,
+        &obs(Kind::Trip, "voi", T0 + 3 * HOUR, None, 1.0),
+        &placed(&z),
+        None,
+        TripClasses::UNCLASSIFIED,
+    );
+    let day = window_totals(
+        &[&w],
+        &s,
+        w.watermark(&s).unwrap(),
+        DurationMs(24 * HOUR),
+        1,
+    );
+    assert_eq!(total(&day, 0), 3.0, "the watermark moved to 02:45");
+}
+
+#[test]
+fn lateness_per_source() {
+    let s = settings("lateness_by_source = {\"trafikkdata\": \"3h\"}");
+    let mut w = WindowState::new(1);
+    let z = [ZoneId(0)];
+    w.observe(
+        &s,
+        &obs(Kind::Trip, "voi", T0 + 5 * HOUR, None, 1.0),
+        &placed(&z),
+        None,
+        TripClasses::UNCLASSIFIED,
+    );
+    assert!(!w.observe(
+        &s,
+        &obs(
+            Kind::Count,
+            "trafikkdata",
+            T0 + 3 * HOUR,
+            Some(T0 + 4 * HOUR),
+            10.0
+        ),
+        &placed(&z),
+        None,
+        TripClasses::UNCLASSIFIED
+    ));
+    assert!(w.observe(
+        &s,
+        &obs(
+            Kind::Count,
+            "ruter",
+            T0 + 3 * HOUR,
+            Some(T0 + 4 * HOUR),
+            10.0
+        ),
+        &placed(&z),
+        None,
+        TripClasses::UNCLASSIFIED
+    ));
+}
+
+#[test]
+fn counts_spread_pro_rata_and_exactly() {
+    let s = WindowSettings::default();
+    let count = obs(
+        Kind::Count,
+        "c",
+        T0 + 10 * 60_000,
+        Some(T0 + 40 * 60_000),
+        10.0,
+    );
+    let p = pieces(&s, &count);
+    let starts: Vec<i64> = p.iter().map(|x| x.0 - T0).collect();
+    assert_eq!(starts, [0, 15 * 60_000, 30 * 60_000]);
+    let amounts: Vec<f64> = p.iter().map(|x| x.1.as_f64()).collect();
+    assert_eq!(amounts, [1.666_667, 5.0, 3.333_333]);
+    assert_eq!(
+        p.iter().fold(PersonTrips::ZERO, |a, x| a + x.1),
+        count.person_trips,
+        "nothing lost to rounding"
+    );
+    assert_eq!(
+        p.iter().filter(|x| x.2).count(),
+        1,
+        "the event is counted once"
+    );
+    // A trip, an instant count, and a count over more than the longest window are not spread.
+    assert_eq!(
+        pieces(&s, &obs(Kind::Trip, "t", T0, Some(T0 + HOUR), 1.0)).len(),
+        1
+    );
+    assert_eq!(pieces(&s, &obs(Kind::Count, "c", T0, None, 1.0)).len(), 1);
+    assert_eq!(
+        pieces(
+            &s,
+            &obs(Kind::Count, "c", T0, Some(T0 + 40 * 24 * HOUR), 1.0)
+        )
+        .len(),
+        1
+    );
+}
+
+#[test]
+fn buckets_are_dropped_after_the_longest_window() {
+    let s = settings("rolling = [\"1h\", \"24h\"]");
+    let mut w = WindowState::new(1);
+    for h in 0..24 * 10 {
+        w.observe(
+            &s,
+            &obs(Kind::Trip, "t", T0 + h * HOUR, None, 1.0),
+            &placed(&[ZoneId(0)]),
+            None,
+            TripClasses::UNCLASSIFIED,
+        );
+    }
+    // 24 h + 15 min lateness + one bucket, in 15-minute buckets with one event an hour.
+    assert!(w.bucket_count() <= 26, "{} buckets kept", w.bucket_count());
+}
+
+/// Local midnight to midnight on the days Europe/Oslo changes to and from summer time: a
+/// calendar day holds 23 and 25 hours.
+#[test]
+fn calendar_days_across_both_dst_changes() {
+    let s = WindowSettings::default();
+    for (date, hours) in [("2024-03-31", 23), ("2024-10-27", 25), ("2024-05-02", 24)] {
+        let day: Date = date.parse().unwrap();
+        let midnight = s
+            .time_zone
+            .to_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
+            .unwrap();
+        let next = s
+            .time_zone
+            .to_timestamp(
+                day.tomorrow()
+                    .unwrap()
+                    .to_datetime(jiff::civil::Time::midnight()),
+            )
+            .unwrap();
+        assert_eq!(
+            (next.as_millisecond() - midnight.as_millisecond()) / HOUR,
+            hours
+        );
+        let mut w = WindowState::new(1);
+        let mut t = midnight.as_millisecond() - HOUR;
+        while t < next.as_millisecond() + 2 * HOUR {
+            w.observe(
+                &s,
+                &obs(Kind::Trip, "t", t, None, 1.0),
+                &placed(&[ZoneId(0)]),
+                None,
+                TripClasses::UNCLASSIFIED,
+            );
+            t += 15 * 60_000;
+        }
+        let last_minute = EventTimeMs(next.as_millisecond() - 60_000);
+        let cal = calendar_totals(&[&w], &s, last_minute, 1).unwrap();
+        assert_eq!(cal.date, day);
+        assert_eq!(total(&cal.day, 0), (hours * 4) as f64, "{date}");
+        let month_start = s
+            .time_zone
+            .to_timestamp(
+                day.first_of_month()
+                    .to_datetime(jiff::civil::Time::midnight()),
+            )
+            .unwrap();
+        let in_month = (last_minute.0
+            - month_start
+                .as_millisecond()
+                .max(midnight.as_millisecond() - HOUR))
+            / (15 * 60_000)
+            + 1;
+        assert_eq!(
+            total(&cal.month, 0),
+            in_month as f64,
+            "{date}: month to date"
+        );
+    }
+}
+
+#[test]
+fn buckets_must_align_with_local_days() {
+    let check = |text: &str| {
+        let mut errors = ConfigErrors::default();
+        toml_like(text).validate(&mut errors);
+        errors.to_string()
+    };
+    assert!(
+        check("bucket = \"45m\"").contains("UTC offset"),
+        "Oslo is +01:00/+02:00"
+    );
+    assert!(check("bucket = \"7m\"").contains("does not divide a day"));
+    assert!(check("bucket = \"1h\"\ntime_zone = \"Asia/Kolkata\"").contains("+05:30"));
+    assert!(check("bucket = \"30m\"\ntime_zone = \"Asia/Kolkata\"").is_empty());
+    assert!(check("time_zone = \"Europe/Bærum\"").contains("windows.time_zone"));
+    assert!(check("rolling = [\"20m\"]").contains("whole number of buckets"));
+}
+
+#[test]
+fn idle_partitions_leave_the_combined_watermark() {
+    let idle = DurationMs(300_000);
+    let a = PartitionClock {
+        watermark: Some(EventTimeMs(100)),
+        last_event_at: 1_000_000,
+    };
+    let b = PartitionClock {
+        watermark: Some(EventTimeMs(50)),
+        last_event_at: 500_000,
+    };
+    assert_eq!(
+        combined_watermark(&[a, b], 700_000, idle),
+        Some(EventTimeMs(50))
+    );
+    assert_eq!(
+        combined_watermark(&[a, b], 900_000, idle),
+        Some(EventTimeMs(100)),
+        "b idle for 400 s"
+    );
+    assert_eq!(
+        combined_watermark(&[a, b], 2_000_000, idle),
+        Some(EventTimeMs(100)),
+        "all idle: the newest"
+    );
+    assert_eq!(combined_watermark(&[], 0, idle), None);
+}
+
+#[derive(Debug, Clone)]
+struct Ev {
+    kind: Kind,
+    start: i64,
+    minutes: i64,
+    zones: Vec<ZoneId>,
+    persons: u32,
+    band: u8,
+}
+
+fn events() -> impl Strategy<Value = Vec<Ev>> {
+    let ev = (
+        any::<bool>(),
+        0..(3 * 24 * 60i64),
+        0..180i64,
+        0..4usize,
+        1..40u32,
+        0..6u8,
+    )
+        .prop_map(|(trip, min, minutes, z, persons, band)| Ev {
+            kind: if trip { Kind::Trip } else { Kind::Count },
+            start: T0 + min * 60_000 + (min % 7) * 1000,
+            minutes,
+            zones: [
+                vec![],
+                vec![ZoneId(0)],
+                vec![ZoneId(1)],
+                vec![ZoneId(0), ZoneId(1)],
+            ][z]
+                .clone(),
+            persons,
+            band,
+        });
+    proptest::collection::vec(ev, 1..120)
+}
+
+/// The naive recompute: every event seen so far, spread with f64 fractions, summed per window.
+fn naive_window(seen: &[Ev], s: &WindowSettings, watermark: i64, length: i64, zone: ZoneId) -> f64 {
+    let end = watermark.div_euclid(s.bucket.0) * s.bucket.0;
+    let start = end - length;
+    let mut sum = 0.0;
+    for e in seen.iter().filter(|e| e.zones.contains(&zone)) {
+        let duration = e.minutes * 60_000;
+        if e.kind == Kind::Trip || duration == 0 {
+            let b = e.start.div_euclid(s.bucket.0) * s.bucket.0;
+            if (start..end).contains(&b) {
+                sum += f64::from(e.persons);
+            }
+            continue;
+        }
+        let overlap = (e.start.max(start)).max(e.start)..(e.start + duration).min(end);
+        if overlap.end > overlap.start {
+            sum += f64::from(e.persons) * (overlap.end - overlap.start) as f64 / duration as f64;
+        }
+    }
+    sum
+}
+
+proptest! {
+    /// Incremental windows equal a naive recompute, over random events delivered out of order
+    /// (within and beyond the lateness), queried at random points as the watermark advances;
+    /// late counts equal the naive definition.
+    #[test]
+    fn incremental_windows_equal_a_naive_recompute(
+        mut evs in events(),
+        swaps in proptest::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>()), 0..40),
+        checks in proptest::collection::vec(any::<prop::sample::Index>(), 1..6),
+    ) {
+        evs.sort_by_key(|e| e.start);
+        for (a, b) in swaps {
+            let (i, j) = (a.index(evs.len()), b.index(evs.len()));
+            evs.swap(i, j);
+        }
+        let s = WindowSettings::default();
+        let mut w = WindowState::new(2);
+        let check_at: Vec<usize> = checks.iter().map(|c| c.index(evs.len())).collect();
+        let mut newest = i64::MIN;
+        for (i, e) in evs.iter().enumerate() {
+            let o = obs(e.kind, "s", e.start, Some(e.start + e.minutes * 60_000), f64::from(e.persons));
+            let classes = TripClasses {
+                band: if e.band == 5 { Band::UNKNOWN } else { Band(e.band) },
+                access: None,
+            };
+            let late = w.observe(&s, &o, &placed(&e.zones), None, classes);
+            prop_assert_eq!(late, newest != i64::MIN && e.start < newest - s.allowed_lateness.0);
+            newest = newest.max(e.start);
+            if check_at.contains(&i) {
+                let wm = w.watermark(&s).unwrap();
+                prop_assert_eq!(wm.0, newest - s.allowed_lateness.0);
+                for rw in &s.rolling {
+                    let got = window_totals(&[&w], &s, wm, rw.length, 2);
+                    for zone in [ZoneId(0), ZoneId(1)] {
+                        let want = naive_window(&evs[..=i], &s, wm.0, rw.length.0, zone);
+                        let g = got[zone.0 as usize].total().as_f64();
+                        prop_assert!((g - want).abs() < 1e-4, "{} zone {}: got {}, want {}", rw.label, zone.0, g, want);
+                    }
+                    // Every piece is in exactly one band: the bands add up to the zone, exactly.
+                    let bands = crate::space::DistanceBands::default();
+                    let breakdown = window_breakdown(&[&w], &s, wm, rw.length).by_zone(2, &bands);
+                    for (zone, b) in breakdown.iter().enumerate() {
+                        let mut summed = ModeTotals::default();
+                        for band in &b.bands {
+                            summed.merge(band);
+                        }
+                        prop_assert_eq!(&summed, &got[zone]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn cells_and_zone_pairs_follow_the_windows() {
+    let s = WindowSettings::default();
+    let mut w = WindowState::new(2);
+    let (a, b) = ([ZoneId(0)], [ZoneId(1)]);
+    let trip = obs(Kind::Trip, "voi", T0 + HOUR, None, 1.0);
+    w.observe(&s, &trip, &placed(&a), Some(&b), TripClasses::UNCLASSIFIED);
+    w.observe(&s, &trip, &placed(&a), Some(&[]), TripClasses::UNCLASSIFIED);
+    w.observe(&s, &trip, &placed(&[]), None, TripClasses::UNCLASSIFIED);
+    // A 30-minute count from 01:00 is spread over two buckets.
+    let count = obs(
+        Kind::Count,
+        "apc",
+        T0 + HOUR,
+        Some(T0 + HOUR + 30 * 60_000),
+        8.0,
+    );
+    w.observe(&s, &count, &placed(&a), None, TripClasses::UNCLASSIFIED);
+    w.observe(
+        &s,
+        &obs(Kind::Trip, "voi", T0 + 3 * HOUR, None, 1.0),
+        &placed(&b),
+        None,
+        TripClasses::UNCLASSIFIED,
+    );
+    let wm = w.watermark(&s).unwrap();
+    let cells = window_cells(&[&w], &s, wm, DurationMs(24 * HOUR));
+    let sets = &cells.cells[&placed(&a).cell];
+    let person_trips = |zones: &[ZoneId]| {
+        sets.iter()
+            .find(|(set, _)| &**set == zones)
+            .map(|(_, t)| t.total().as_f64())
+    };
+    // The trip at 03:00 is past the watermark (02:45): in no window yet.
+    assert_eq!(person_trips(&a), Some(2.0 + 8.0));
+    assert_eq!(
+        person_trips(&[]),
+        Some(1.0),
+        "outside every zone, still in its cell"
+    );
+    assert_eq!(person_trips(&b), None);
+    let pairs = window_zone_pairs(&[&w], &s, wm, DurationMs(24 * HOUR));
+    let trips = |pair: ZonePair| pairs.get(&pair).map(|t| t.total().as_f64());
+    assert_eq!(trips((Some(ZoneId(0)), Some(ZoneId(1)))), Some(1.0));
+    assert_eq!(trips((Some(ZoneId(0)), None)), Some(1.0));
+    assert_eq!(
+        pairs.len(),
+        2,
+        "counts and trips without a destination have no pair"
+    );
+    // The 1h window (01:45–02:45) holds none of it; the 15-minute halves of the count are in
+    // the 01:00 and 01:15 buckets.
+    let hour = window_cells(&[&w], &s, wm, DurationMs(HOUR));
+    assert!(hour.cells.is_empty());
+}

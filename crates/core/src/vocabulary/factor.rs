@@ -1,0 +1,205 @@
+//! Person trips: how much one observation contributes, and the factors planners set for counts.
+//!
+//! A trip contributes its `persons`. A count contributes `count × persons_per_unit`, where the
+//! factor comes from the event or, when absent, from `[counts]` per mode. Public-transport
+//! boardings include transfers, so their default factor is `1 / transfer_factor`.
+//!
+//! Person trips are kept as integer micro-person-trips so that sums do not depend on the order
+//! events arrive in: a shuffled backfill gives bit-identical totals to the sorted one.
+
+use std::collections::BTreeMap;
+use std::ops::{Add, AddAssign};
+
+use serde::Deserialize;
+
+use super::config_error::ConfigErrors;
+use super::mode::Mode;
+
+/// An amount of person trips with a resolution of 10⁻⁶.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PersonTrips(u64);
+
+impl PersonTrips {
+    const PER_TRIP: f64 = 1e6;
+
+    /// The largest contribution one event may make; larger values are rejected as `bad_value`.
+    pub const MAX_PER_EVENT: f64 = 1e9;
+
+    pub const ZERO: PersonTrips = PersonTrips(0);
+
+    /// One person trip.
+    pub const ONE: PersonTrips = PersonTrips(1_000_000);
+
+    /// Rounds a non-negative finite amount to the 10⁻⁶ resolution. `None` when out of range.
+    pub fn from_f64(value: f64) -> Option<PersonTrips> {
+        if value.is_finite() && (0.0..=Self::MAX_PER_EVENT).contains(&value) {
+            Some(PersonTrips((value * Self::PER_TRIP).round() as u64))
+        } else {
+            None
+        }
+    }
+
+    pub fn as_f64(self) -> f64 {
+        self.0 as f64 / Self::PER_TRIP
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The amount times a non-negative factor, rounded to the 10⁻⁶ resolution (saturating).
+    pub fn scaled(self, factor: f64) -> PersonTrips {
+        PersonTrips((self.0 as f64 * factor.max(0.0)).round() as u64)
+    }
+
+    /// The amount in units of 10⁻⁶, for checkpoints.
+    pub(crate) fn micros(self) -> u64 {
+        self.0
+    }
+
+    pub(crate) fn from_micros(micros: u64) -> PersonTrips {
+        PersonTrips(micros)
+    }
+
+    /// Splits the amount in proportion to `weights`, exactly: the parts always add up to the
+    /// whole (the remainder of the rounding goes to the first parts, one unit each).
+    pub fn split(self, weights: &[u64]) -> Vec<PersonTrips> {
+        let total_weight: u128 = weights.iter().map(|w| u128::from(*w)).sum();
+        if total_weight == 0 {
+            return weights.iter().map(|_| PersonTrips::ZERO).collect();
+        }
+        let mut parts: Vec<PersonTrips> = weights
+            .iter()
+            .map(|w| PersonTrips((u128::from(self.0) * u128::from(*w) / total_weight) as u64))
+            .collect();
+        let mut remainder = self.0 - parts.iter().map(|p| p.0).sum::<u64>();
+        for p in parts.iter_mut() {
+            if remainder == 0 {
+                break;
+            }
+            p.0 += 1;
+            remainder -= 1;
+        }
+        parts
+    }
+}
+
+impl Add for PersonTrips {
+    type Output = PersonTrips;
+    fn add(self, rhs: PersonTrips) -> PersonTrips {
+        PersonTrips(self.0.saturating_add(rhs.0))
+    }
+}
+
+impl AddAssign for PersonTrips {
+    fn add_assign(&mut self, rhs: PersonTrips) {
+        *self = *self + rhs;
+    }
+}
+
+/// `[counts]`: how counted units become person trips.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountsConfig {
+    /// Boardings per public-transport person trip (a trip with one transfer is two boardings).
+    #[serde(default = "default_transfer_factor")]
+    pub transfer_factor: f64,
+    /// The modes whose counts are boardings and get `1 / transfer_factor`.
+    #[serde(default = "default_boarding_modes")]
+    pub boarding_modes: Vec<String>,
+    /// Explicit person trips per counted unit by mode; wins over the transfer factor. Every
+    /// mode not named here and not a boarding mode defaults to 1.0.
+    #[serde(default)]
+    pub persons_per_unit: BTreeMap<String, f64>,
+}
+
+fn default_transfer_factor() -> f64 {
+    1.3
+}
+
+fn default_boarding_modes() -> Vec<String> {
+    ["bus", "tram", "metro", "rail", "ferry"]
+        .map(String::from)
+        .to_vec()
+}
+
+impl Default for CountsConfig {
+    fn default() -> Self {
+        CountsConfig {
+            transfer_factor: default_transfer_factor(),
+            boarding_modes: default_boarding_modes(),
+            persons_per_unit: BTreeMap::new(),
+        }
+    }
+}
+
+/// The validated per-mode factor for counts without their own `persons_per_unit`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonTripFactors {
+    per_mode: [f64; Mode::COUNT],
+}
+
+impl PersonTripFactors {
+    pub fn persons_per_unit(&self, mode: Mode) -> f64 {
+        self.per_mode[mode.index()]
+    }
+}
+
+impl Default for PersonTripFactors {
+    fn default() -> Self {
+        let mut errors = ConfigErrors::default();
+        let factors = CountsConfig::default().validate(&mut errors);
+        debug_assert!(
+            errors.is_empty(),
+            "the default [counts] must validate: {errors}"
+        );
+        factors
+    }
+}
+
+/// The largest accepted persons-per-unit factor, in config and in events.
+pub(crate) const MAX_PERSONS_PER_UNIT: f64 = 1000.0;
+
+impl CountsConfig {
+    pub fn validate(&self, errors: &mut ConfigErrors) -> PersonTripFactors {
+        let mut per_mode = [1.0; Mode::COUNT];
+        if !(self.transfer_factor.is_finite() && self.transfer_factor >= 1.0) {
+            errors.push(
+                "counts.transfer_factor",
+                format!(
+                    "{} must be ≥ 1 (boardings per person trip)",
+                    self.transfer_factor
+                ),
+            );
+        } else {
+            for (i, name) in self.boarding_modes.iter().enumerate() {
+                match Mode::from_name(name) {
+                    Some(m) => per_mode[m.index()] = 1.0 / self.transfer_factor,
+                    None => errors.push(
+                        format!("counts.boarding_modes[{i}]"),
+                        format!("{name:?} is not a canonical mode ({})", Mode::names()),
+                    ),
+                }
+            }
+        }
+        for (name, &factor) in &self.persons_per_unit {
+            let key = format!("counts.persons_per_unit.{name}");
+            match Mode::from_name(name) {
+                None => errors.push(
+                    key,
+                    format!("{name:?} is not a canonical mode ({})", Mode::names()),
+                ),
+                Some(_)
+                    if !(factor.is_finite() && factor > 0.0 && factor <= MAX_PERSONS_PER_UNIT) =>
+                {
+                    errors.push(
+                        key,
+                        format!("{factor} must be > 0 and ≤ {MAX_PERSONS_PER_UNIT}"),
+                    )
+                }
+                Some(m) => per_mode[m.index()] = factor,
+            }
+        }
+        PersonTripFactors { per_mode }
+    }
+}
