@@ -1,4 +1,5 @@
-//! The canonical JSON event (DESIGN.md "Event model"): one object per line or message.
+//! The canonical JSON event (docs/design.md#event-model-the-operator-facing-contract): one
+//! object per line or message.
 
 use std::borrow::Cow;
 

@@ -1,5 +1,6 @@
-//! The report (DESIGN.md "Interfaces"): outcome counts, rejections by reason, person trips and
-//! shares per zone, person trips per cell. Field names are a public contract.
+//! The report: outcome counts, rejections by reason, person trips and shares per zone, person
+//! trips per cell. Field names are a public contract
+//! (docs/design.md#interfaces-contracts-that-outside-tools-rely-on--keep-them-stable).
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
 //! A zone's person trips broken down by what kind of trip they were: by trip distance band
-//! ([`crate::distance`]) and, for the transit-access modes, by how the trip relates to public
-//! transport stops ([`crate::access`]).
+//! ([`DistanceBands`]) and, for the transit-access modes, by how the trip relates to public
+//! transport stops ([`crate::space::TransitAccess`]).
 //!
 //! Every accepted observation in a zone is in exactly one distance band (`unknown` for counts),
 //! so a zone's band tallies add up to its mode tallies; each judged trip is in exactly one access

@@ -1,5 +1,5 @@
 //! Where the trips of a window happened: person trips per H3 cell and per origin → destination
-//! zone pair, in the same event-time buckets as the zone totals of [`crate::window`].
+//! zone pair, in the same event-time buckets as the zone totals of the windows.
 //!
 //! A cell's entries are kept per *zone set* (the zones its events' exact points lie in), so a
 //! map of one zone shows only that zone's trips even in cells its border crosses. Zone sets are

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::breakdown::Breakdown;
 use super::tally::{ModeTotals, SavedModeTotals};
 
-/// The outcome counts of DESIGN.md: `read = accepted + rejected + duplicates`, `late ⊆ accepted`.
+/// The outcome counts (docs/design.md#outcomes-rejections-duplicates):
+/// `read = accepted + rejected + duplicates`, `late ⊆ accepted`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EventCounts {
     pub read: u64,

@@ -8,7 +8,7 @@
 //! as long as the longest window plus the lateness needs them, so memory is flat in event count.
 //! A count's person trips are spread pro rata over the buckets (and days) its interval covers.
 //! The same buckets also hold where the trips happened, per H3 cell and per zone pair
-//! ([`crate::places`]), for the hex map; calendar periods have no cells.
+//! ([`super::places`]), for the hex map; calendar periods have no cells.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,6 @@
-//! Validation shared by every format: the rules of DESIGN.md's event model, applied after a
-//! format has found its fields, so that a rule and its message live in one place.
+//! Validation shared by every format: the rules of the event model
+//! (docs/design.md#event-model-the-operator-facing-contract), applied after a format has found
+//! its fields, so that a rule and its message live in one place.
 
 use std::borrow::Cow;
 

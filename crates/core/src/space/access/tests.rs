@@ -90,7 +90,7 @@ fn a_stop_at_the_radius_edge_is_near_just_inside_and_not_just_outside() {
             "{bearing}°"
         );
     }
-    // Exactly at the radius: within (≤) by the great-circle distance the README names.
+    // Exactly at the radius: within (≤) by the great-circle distance docs/computation.md#first-and-last-mile names.
     let edge = away(stop, 30.0, 200.0);
     let expected = (edge.distance_m(stop) <= 200.0).then_some(StopId(0));
     assert_eq!(access.stops.nearest_within(edge, 200.0), expected);
