@@ -1,5 +1,6 @@
-//! `/metrics`: the process counters and state gauges of DESIGN.md, encoded from the latest
-//! snapshot at scrape time, so label values that vanish from the state vanish from the scrape.
+//! `/metrics`: the process counters and state gauges of docs/design.md ("Interfaces"), encoded
+//! from the latest snapshot at scrape time, so label values that vanish from the state vanish
+//! from the scrape.
 //!
 //! Names follow `modeshare_<what>_<unit>`; counters end in `_total`; ratios are 0–1; labels are
 //! bounded (zones and groups from config, modes and reasons from fixed lists, sources capped).

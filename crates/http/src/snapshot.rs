@@ -114,7 +114,7 @@ pub struct WindowPlaces {
 /// Everything `/metrics` and `/api/*` show, at one instant.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    /// The report over all state (DESIGN.md "Interfaces").
+    /// The report over all state (docs/design.md, "Interfaces").
     pub report: Report,
     /// Windows and calendar periods at the combined watermark.
     pub view: Option<LiveView>,

@@ -256,8 +256,9 @@ mod tests {
         }
     }
 
-    /// The README's TLS + SASL/SCRAM example: librdkafka refuses to create a client for it when
-    /// TLS is not compiled in, so creating one proves the build supports it.
+    /// The TLS + SASL/SCRAM example of docs/operations.md#from-kafka: librdkafka refuses to
+    /// create a client for it when TLS is not compiled in, so creating one proves the build
+    /// supports it.
     #[test]
     fn tls_and_sasl_scram_are_compiled_in() {
         use rdkafka::consumer::BaseConsumer;

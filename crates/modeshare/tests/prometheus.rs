@@ -3,7 +3,8 @@
 //! modeshare's `/metrics`; a real Prometheus scraping two instances records shares and goal
 //! gaps equal to those of one instance holding all their events, and runs every Grafana panel's
 //! query; every panel's query parses and reads only metrics modeshare exports or the rules
-//! record; and the README's monitoring command shows recorded shares and alerts within a minute.
+//! record; and the monitoring command (docs/metrics.md#prometheus-rules-and-alerts) shows
+//! recorded shares and alerts within a minute.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
@@ -585,8 +586,8 @@ impl Drop for Monitor {
     }
 }
 
-/// The README's command: modeshare on its simulator and Prometheus with the shipped
-/// `prometheus.yml` and rules; recorded shares and the goal alerts within a minute.
+/// The monitoring command of docs/metrics.md: modeshare on its simulator and Prometheus with the
+/// shipped `prometheus.yml` and rules; recorded shares and the goal alerts within a minute.
 #[test]
 fn the_monitoring_command_shows_recorded_shares_and_alerts_within_a_minute() {
     let dir = TempDir::new("monitor");
