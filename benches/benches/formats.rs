@@ -322,7 +322,7 @@ fn main() {
 }
 
 fn toml_config() -> FormatsConfig {
-    let mut config = FormatsConfig::default();
+    let mut config: FormatsConfig = modeshare_core::testing::default_config("formats");
     config.mds.providers.insert(
         "5f7114d1-4091-46ee-b492-e55875f7de00".into(),
         modeshare_core::decode::ProviderConfig {

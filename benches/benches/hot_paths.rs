@@ -26,7 +26,7 @@ fn lines(data: &[u8]) -> Vec<&[u8]> {
 fn bench(c: &mut Criterion) {
     let data = modeshare_benches::canonical_events(EVENTS, 7);
     let lines = lines(&data);
-    let decoder = CanonicalDecoder::default();
+    let decoder = CanonicalDecoder::new(modeshare_benches::settings(h3o::Resolution::Nine).factors);
     let observations: Vec<_> = lines
         .iter()
         .map(|l| decoder.decode(l, None).unwrap())

@@ -96,45 +96,16 @@ pub fn write_events(out: &mut Vec<u8>, first: usize, n: usize, seed: u64, spec: 
     out.extend_from_slice(out_text.as_bytes());
 }
 
-/// Settings as the embedded default has them (groups, goals aside), at a resolution.
+/// The settings of the embedded default configuration, loaded as `modeshare run` loads them
+/// (the binary's loader, no file, no environment), at a resolution.
 pub fn settings(resolution: h3o::Resolution) -> modeshare_core::pipeline::Settings {
-    use modeshare_core::vocabulary::GroupsConfig;
-    let mut errors = modeshare_core::vocabulary::ConfigErrors::default();
-    let groups = GroupsConfig(
-        [
-            (
-                "sustainable",
-                vec!["walk", "bicycle", "e_scooter", "bus", "rail"],
-            ),
-            ("cycling", vec!["bicycle"]),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.into_iter().map(String::from).collect()))
-        .collect(),
-    )
-    .validate(&mut errors);
-    // Transit access judges e-scooter and bicycle trips against the embedded Bærum stops, as
-    // `modeshare run` does by default.
-    let stops = modeshare_core::decode::read_stop_rows(modeshare::config::DEFAULT_STOPS.as_bytes())
-        .unwrap_or_default();
-    let zones = modeshare_core::space::Zones::from_geojson(ZONES).unwrap_or_default();
-    let access = modeshare_core::space::TransitAccessConfig::default().validate(
-        &groups,
-        &stops,
-        "the embedded Bærum stops",
-        &zones,
-        &mut errors,
-    );
-    modeshare_core::pipeline::Settings {
-        groups,
-        goals: Vec::new(),
-        factors: modeshare_core::vocabulary::PersonTripFactors::default(),
-        resolution,
-        dedup_horizon: modeshare_core::vocabulary::DurationMs::from_days(35),
-        windows: modeshare_core::state::WindowSettings::default(),
-        bands: modeshare_core::space::DistanceBands::default(),
-        access,
-        survey: None,
+    let overrides = modeshare::config::Overrides {
+        resolution: Some(u8::from(resolution)),
+        ..Default::default()
+    };
+    match modeshare::config::load(None, std::iter::empty(), &overrides) {
+        Ok(config) => config.settings,
+        Err(e) => panic!("the embedded default configuration: {e}"),
     }
 }
 

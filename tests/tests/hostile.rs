@@ -14,19 +14,13 @@ use std::path::Path;
 
 use modeshare_core::decode::{
     Decoded, Format, FormatDecoder, FormatsConfig, Gtfs, GtfsTables, RegistrationPoints,
-    read_stop_rows,
 };
 use modeshare_core::pipeline::Settings;
 use modeshare_core::pipeline::{Outcome, Pipeline};
-use modeshare_core::space::DistanceBands;
-use modeshare_core::space::TransitAccessConfig;
 use modeshare_core::space::Zones;
 use modeshare_core::state::MAX_SOURCES;
-use modeshare_core::state::WindowSettings;
 use modeshare_core::vocabulary::ConfigErrors;
-use modeshare_core::vocabulary::GroupsConfig;
-use modeshare_core::vocabulary::PersonTripFactors;
-use modeshare_core::vocabulary::{DurationMs, EventTimeMs};
+use modeshare_core::vocabulary::EventTimeMs;
 
 const NOW: EventTimeMs = EventTimeMs(1_763_900_000_000);
 
@@ -138,27 +132,11 @@ fn mutate(rng: &mut Rng, record: &[u8]) -> Vec<u8> {
     r
 }
 
-/// Settings with every per-event step on: distance bands, and transit access over the
-/// embedded Bærum stops.
+/// The default configuration's settings: every per-event step on (distance bands, and transit
+/// access over the embedded Bærum stops).
 fn settings() -> Settings {
-    let mut errors = ConfigErrors::default();
-    let groups = GroupsConfig::default().validate(&mut errors);
-    let stops = read_stop_rows(include_bytes!("../../config/stops/baerum-stops.txt")).unwrap();
-    let zones = Zones::from_geojson(include_str!("../../config/zones/baerum.geojson")).unwrap();
-    let access =
-        TransitAccessConfig::default().validate(&groups, &stops, "test", &zones, &mut errors);
-    assert!(errors.is_empty(), "{errors}");
-    Settings {
-        groups,
-        goals: Vec::new(),
-        factors: PersonTripFactors::default(),
-        resolution: h3o::Resolution::Nine,
-        dedup_horizon: DurationMs::from_days(35),
-        windows: WindowSettings::default(),
-        bands: DistanceBands::default(),
-        access,
-        survey: None,
-    }
+    let zones = Zones::from_geojson(modeshare_core::testing::DEFAULT_ZONES).unwrap();
+    modeshare_core::testing::default_settings(&zones)
 }
 
 /// A format's seed records: JSON formats one record per line; table formats a header and its
@@ -245,7 +223,7 @@ fn mutated_records_of_every_format_get_an_outcome_and_never_panic() {
         agency: Some(b"agency_id,agency_timezone\nF,Europe/Oslo\n"),
     })
     .unwrap();
-    let mut formats_config = FormatsConfig::default();
+    let mut formats_config: FormatsConfig = modeshare_core::testing::default_config("formats");
     formats_config.mds.default_vehicle_type = Some("scooter".into());
     let mut errors = ConfigErrors::default();
     let formats = formats_config.validate(points, Some(gtfs), &mut errors);

@@ -57,7 +57,9 @@ fn valid_examples_validate_and_decode() {
             .collect();
         assert!(errors.is_empty(), "{name}: {errors:?}");
         let line = bytes.trim_ascii_end();
-        if let Err(e) = CanonicalDecoder::default().decode(line, None) {
+        if let Err(e) =
+            CanonicalDecoder::new(modeshare_core::testing::default_factors()).decode(line, None)
+        {
             panic!("{name}: rejected: {e}");
         }
     }
@@ -70,7 +72,9 @@ fn invalid_examples_fail_both_with_the_named_reason() {
         let value: Value = serde_json::from_slice(&bytes).unwrap();
         assert!(!validator.is_valid(&value), "{name} passes the schema");
         let reason = name.split('.').next().unwrap();
-        match CanonicalDecoder::default().decode(bytes.trim_ascii_end(), None) {
+        match CanonicalDecoder::new(modeshare_core::testing::default_factors())
+            .decode(bytes.trim_ascii_end(), None)
+        {
             Ok(_) => panic!("{name}: accepted"),
             Err(e) => assert_eq!(e.reason(), reason, "{name}: {e}"),
         }

@@ -13,6 +13,9 @@
 //! 4. [`state`]: per-partition totals, dedup, event-time windows and places;
 //! 5. [`publish`]: shares, goals, coverage, the k rule, the report and the live view;
 //! 6. [`pipeline`]: one input partition from bytes to state, its settings and checkpoints.
+//!
+//! `testing` (this crate's tests, and other crates' with the `testing` feature) gives tests and
+//! benches the embedded default configuration.
 
 pub mod vocabulary;
 
@@ -25,3 +28,6 @@ pub mod state;
 pub mod publish;
 
 pub mod pipeline;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

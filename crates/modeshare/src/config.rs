@@ -5,16 +5,16 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use modeshare_core::decode::{
-    Format, FormatSettings, FormatsConfig, RegistrationPoints, read_stop_rows,
+    Format, FormatSettings, FormatsConfig, GtfsStop, RegistrationPoints, read_stop_rows,
 };
-use modeshare_core::pipeline::Settings;
+use modeshare_core::pipeline::{Settings, SettingsConfig};
+use modeshare_core::publish::GoalConfig;
 use modeshare_core::publish::PrivacyConfig;
 use modeshare_core::publish::SurveyConfig;
-use modeshare_core::publish::{GoalConfig, validate_goals};
 use modeshare_core::space::DistanceBandsConfig;
 use modeshare_core::space::SpatialConfig;
-use modeshare_core::space::TransitAccessConfig;
 use modeshare_core::space::Zones;
+use modeshare_core::space::{TransitAccess, TransitAccessConfig};
 use modeshare_core::state::DedupConfig;
 use modeshare_core::state::WindowsConfig;
 use modeshare_core::vocabulary::ConfigErrors;
@@ -43,49 +43,35 @@ const ENV_PREFIX: &str = "MODESHARE__";
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     /// H3 resolution and zone polygons.
-    #[serde(default)]
     pub spatial: SpatialConfig,
     /// Named groups of modes whose shares are published.
-    #[serde(default)]
     pub groups: GroupsConfig,
     /// Target shares for groups.
-    #[serde(default)]
     pub goals: Vec<GoalConfig>,
     /// The travel survey that fills the modes nobody measures.
     #[serde(default)]
     pub survey: Option<SurveyConfig>,
     /// Trip distance bands.
-    #[serde(default)]
     pub distance_bands: DistanceBandsConfig,
     /// Trips that start or end near public-transport stops.
-    #[serde(default)]
     pub transit_access: TransitAccessConfig,
     /// How counted units become person trips.
-    #[serde(default)]
     pub counts: CountsConfig,
     /// Duplicate detection.
-    #[serde(default)]
     pub dedup: DedupConfig,
     /// Event-time buckets, rolling windows, calendar time zone, lateness.
-    #[serde(default)]
     pub windows: WindowsConfig,
     /// Line framing of files and stdin.
-    #[serde(default)]
     pub input: InputConfig,
     /// Settings of the input formats other than canonical JSON.
-    #[serde(default)]
     pub formats: FormatsConfig,
     /// The HTTP server of `modeshare run`.
-    #[serde(default)]
     pub http: HttpConfig,
     /// The k rule of published cell-level outputs.
-    #[serde(default)]
     pub privacy: PrivacyConfig,
     /// Checkpoints (the live service's, and `replay --state`).
-    #[serde(default)]
     pub state: StateConfig,
     /// The built-in simulator, the default source of `modeshare run`.
-    #[serde(default)]
     pub simulator: SimulatorConfig,
     /// Consume from Kafka instead of the simulator.
     #[serde(default)]
@@ -97,29 +83,10 @@ pub struct ConfigFile {
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     /// Address of `/metrics`, `/healthz` and `/api/*`.
-    #[serde(default = "default_listen")]
     pub listen: String,
     /// How often a new snapshot is published while events flow (bounds how soon an event
     /// shows on `/metrics` and `/api/*`).
-    #[serde(default = "default_publish_interval")]
     pub publish_interval: String,
-}
-
-fn default_publish_interval() -> String {
-    "250ms".into()
-}
-
-fn default_listen() -> String {
-    "127.0.0.1:9464".into()
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            listen: default_listen(),
-            publish_interval: default_publish_interval(),
-        }
-    }
 }
 
 /// `[state]`.
@@ -127,41 +94,19 @@ impl Default for HttpConfig {
 #[serde(deny_unknown_fields)]
 pub struct StateConfig {
     /// Where the live service keeps its checkpoints, one per Kafka partition.
-    #[serde(default = "default_state_dir")]
     pub dir: PathBuf,
     /// How often state is checkpointed (the live service and `replay --state`).
-    #[serde(default = "default_state_interval")]
     pub interval: String,
     /// What to do with a partition whose checkpoint cannot be used: `refuse` or `rebuild`.
-    #[serde(default)]
     pub on_bad_checkpoint: OnBadCheckpoint,
-}
-
-fn default_state_dir() -> PathBuf {
-    PathBuf::from("modeshare-state")
-}
-
-fn default_state_interval() -> String {
-    "10s".into()
-}
-
-impl Default for StateConfig {
-    fn default() -> Self {
-        StateConfig {
-            dir: default_state_dir(),
-            interval: default_state_interval(),
-            on_bad_checkpoint: OnBadCheckpoint::default(),
-        }
-    }
 }
 
 /// The safe choices when a partition's checkpoint is damaged, from another configuration, or
 /// missing while the group has committed offsets.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnBadCheckpoint {
     /// Stop with the reason: nothing is counted from wrong or missing state.
-    #[default]
     Refuse,
     /// Set the file aside and count the partition again from its earliest retained offset.
     Rebuild,
@@ -181,7 +126,6 @@ impl StateConfig {
             "state.interval",
             &self.interval,
             DurationMs(50)..=DurationMs::from_days(1),
-            DurationMs(10_000),
         );
         if self.dir.as_os_str().is_empty() {
             errors.push("state.dir", "is empty; name a directory");
@@ -242,6 +186,30 @@ pub fn load(
     overrides: &Overrides,
 ) -> Result<AppConfig, ConfigLoadError> {
     let fail = |m: String| ConfigLoadError(vec![m]);
+    let merged = layered(file, env, overrides)?;
+    let raw: ConfigFile =
+        serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
+            let path = e.path().to_string();
+            fail(format!("{path}: {}", e.into_inner().message()))
+        })?;
+    raw.validate().map_err(|errors| {
+        ConfigLoadError(
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.key, e.message))
+                .collect(),
+        )
+    })
+}
+
+/// The configuration as one TOML table: the embedded default (which sets every key that has a
+/// default), then `file`, then the `MODESHARE__*` variables of `env`, then `overrides`.
+pub fn layered(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    overrides: &Overrides,
+) -> Result<toml::Table, ConfigLoadError> {
+    let fail = |m: String| ConfigLoadError(vec![m]);
     let mut merged: toml::Table = DEFAULT_CONFIG
         .parse()
         .map_err(|e| fail(format!("embedded default: {e}")))?;
@@ -281,31 +249,13 @@ pub fn load(
         )
         .map_err(fail)?;
     }
-    let raw: ConfigFile =
-        serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
-            let path = e.path().to_string();
-            fail(format!("{path}: {}", e.into_inner().message()))
-        })?;
-    raw.validate().map_err(|errors| {
-        ConfigLoadError(
-            errors
-                .iter()
-                .map(|e| format!("{}: {}", e.key, e.message))
-                .collect(),
-        )
-    })
+    Ok(merged)
 }
 
 impl ConfigFile {
     /// Checks every section and reports every problem at once.
     pub fn validate(self) -> Result<AppConfig, ConfigErrors> {
         let mut errors = ConfigErrors::default();
-        let resolution = self.spatial.validate_resolution(&mut errors);
-        let groups = self.groups.validate(&mut errors);
-        let goals = validate_goals(&self.goals, &groups, &mut errors);
-        let factors = self.counts.validate(&mut errors);
-        let dedup_horizon = self.dedup.validate(&mut errors);
-        let windows = self.windows.validate(&mut errors);
         let listen = self.http.listen.parse().unwrap_or_else(|_| {
             errors.push(
                 "http.listen",
@@ -320,7 +270,6 @@ impl ConfigFile {
             "http.publish_interval",
             &self.http.publish_interval,
             DurationMs(10)..=DurationMs(60_000),
-            DurationMs(250),
         );
         let publish_interval = std::time::Duration::from_millis(publish_interval.0.unsigned_abs());
         let simulator = self.simulator.validate(&mut errors);
@@ -367,20 +316,20 @@ impl ConfigFile {
             Zones::default()
         });
         let privacy_k = self.privacy.validate(&mut errors);
-        let survey = self.survey.as_ref().map(|s| s.validate(&mut errors));
-        let bands = self.distance_bands.validate(&mut errors);
-        let access = self.transit_access_settings(&groups, &zones, &mut errors);
-        let settings = Settings {
-            groups,
-            goals,
-            factors,
-            resolution,
-            dedup_horizon,
-            windows,
-            bands,
-            access,
-            survey,
-        };
+        let (stops, stops_source) = self.transit_access_stops(&mut errors);
+        let settings = SettingsConfig {
+            spatial: &self.spatial,
+            groups: &self.groups,
+            goals: &self.goals,
+            survey: self.survey.as_ref(),
+            counts: &self.counts,
+            dedup: &self.dedup,
+            windows: &self.windows,
+            distance_bands: &self.distance_bands,
+            transit_access: &self.transit_access,
+        }
+        .validate(&zones, &stops, &stops_source, &mut errors);
+        warn_without_stops_in_zones(&settings.access, &zones, &stops_source);
         errors.into_result(AppConfig {
             settings,
             zones,
@@ -397,14 +346,9 @@ impl ConfigFile {
 }
 
 impl ConfigFile {
-    /// `[transit_access]` with its stops: the file's, else (with no stops listed) the embedded
-    /// Bærum stops.
-    fn transit_access_settings(
-        &self,
-        groups: &modeshare_core::vocabulary::ModeGroups,
-        zones: &Zones,
-        errors: &mut ConfigErrors,
-    ) -> modeshare_core::space::TransitAccess {
+    /// The stop rows of `[transit_access]` and where they come from: the file's, else (with no
+    /// stops listed) the embedded Bærum stops.
+    fn transit_access_stops(&self, errors: &mut ConfigErrors) -> (Vec<GtfsStop>, String) {
         let config = &self.transit_access;
         let (text, source) = match &config.stops_file {
             Some(path) => (crate::gtfs::load_stops(Path::new(path)), path.clone()),
@@ -426,17 +370,21 @@ impl ConfigFile {
                 errors.push("transit_access.stops_file", e);
                 Vec::new()
             });
-        let access = config.validate(groups, &rows, &source, zones, errors);
-        let places = access.stops.places();
-        if access.is_enabled() && !zones.is_empty() && places.iter().all(|p| p.zones.is_empty()) {
-            tracing::warn!(
-                "transit access: none of the {} stop places of {source} lies in a zone, so no \
-                 first or last mile will be found there; set transit_access.stops_file to the \
-                 city's GTFS feed",
-                places.len()
-            );
-        }
-        access
+        (rows, source)
+    }
+}
+
+/// Warns when transit access is on but none of its stop places lies in a zone (another city
+/// running on the Bærum default stops).
+fn warn_without_stops_in_zones(access: &TransitAccess, zones: &Zones, source: &str) {
+    let places = access.stops.places();
+    if access.is_enabled() && !zones.is_empty() && places.iter().all(|p| p.zones.is_empty()) {
+        tracing::warn!(
+            "transit access: none of the {} stop places of {source} lies in a zone, so no \
+             first or last mile will be found there; set transit_access.stops_file to the \
+             city's GTFS feed",
+            places.len()
+        );
     }
 }
 

@@ -18,28 +18,9 @@ pub mod simulator;
 pub struct InputConfig {
     /// The longest line (one event) accepted, in bytes; longer lines are rejected as
     /// `line_too_long`.
-    #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
     /// The largest pretty-printed JSON document (an MDS page saved by a tool) in bytes.
-    #[serde(default = "default_max_document_bytes")]
     pub max_document_bytes: usize,
-}
-
-fn default_max_line_bytes() -> usize {
-    1 << 20
-}
-
-fn default_max_document_bytes() -> usize {
-    1 << 28
-}
-
-impl Default for InputConfig {
-    fn default() -> Self {
-        InputConfig {
-            max_line_bytes: default_max_line_bytes(),
-            max_document_bytes: default_max_document_bytes(),
-        }
-    }
 }
 
 /// One line from a [`LineReader`].

@@ -26,55 +26,17 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct SimulatorConfig {
     /// Seed of the simulated city; the same seed gives the same events for the same minutes.
-    #[serde(default = "default_seed")]
     pub seed: u64,
     /// Simulated seconds per real second once the backfill is done (1 = real time).
-    #[serde(default = "default_speed")]
     pub speed: f64,
     /// How much simulated history `run` back-fills at start.
-    #[serde(default = "default_backfill")]
     pub backfill: String,
     /// Multiplies every volume (1 ≈ 60,000 person trips a day).
-    #[serde(default = "default_scale")]
     pub scale: f64,
     /// Share of individual trips sent broken (every rejection reason occurs).
-    #[serde(default = "default_bad_fraction")]
     pub bad_fraction: f64,
     /// Share of individual trips re-sent by their operator.
-    #[serde(default = "default_duplicate_fraction")]
     pub duplicate_fraction: f64,
-}
-
-fn default_seed() -> u64 {
-    2016
-}
-fn default_speed() -> f64 {
-    1.0
-}
-fn default_backfill() -> String {
-    "24h".into()
-}
-fn default_scale() -> f64 {
-    1.0
-}
-fn default_bad_fraction() -> f64 {
-    0.003
-}
-fn default_duplicate_fraction() -> f64 {
-    0.005
-}
-
-impl Default for SimulatorConfig {
-    fn default() -> Self {
-        SimulatorConfig {
-            seed: default_seed(),
-            speed: default_speed(),
-            backfill: default_backfill(),
-            scale: default_scale(),
-            bad_fraction: default_bad_fraction(),
-            duplicate_fraction: default_duplicate_fraction(),
-        }
-    }
 }
 
 /// The validated `[simulator]`.
@@ -91,12 +53,7 @@ pub struct SimulatorSettings {
 impl SimulatorConfig {
     pub fn validate(&self, errors: &mut ConfigErrors) -> SimulatorSettings {
         let any = DurationMs(0)..=DurationMs::MAX;
-        let backfill = errors.duration(
-            "simulator.backfill",
-            &self.backfill,
-            any,
-            DurationMs::from_hours(24),
-        );
+        let backfill = errors.duration("simulator.backfill", &self.backfill, any);
         if !(self.speed.is_finite() && self.speed > 0.0 && self.speed <= 100_000.0) {
             errors.push(
                 "simulator.speed",

@@ -49,7 +49,7 @@ struct RawEvent<'a> {
 }
 
 /// Decodes canonical events. Holds the per-mode factors for counts without their own.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CanonicalDecoder {
     factors: PersonTripFactors,
 }

@@ -156,14 +156,11 @@ impl fmt::Display for Format {
 }
 
 /// `[formats]` as written.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FormatsConfig {
-    #[serde(default)]
     pub mds: MdsConfig,
-    #[serde(default)]
     pub trafikkdata: TrafikkdataConfig,
-    #[serde(default)]
     pub tides: TidesConfig,
     /// Operator CSV layouts by name; a name of a preset overrides that preset's keys.
     #[serde(default)]
@@ -172,7 +169,7 @@ pub struct FormatsConfig {
 
 /// The validated `[formats]`, with the registration points trafikkdata exports need and the
 /// GTFS feed TIDES boardings need.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FormatSettings {
     pub mds: MdsSettings,
     trafikkdata_source: String,

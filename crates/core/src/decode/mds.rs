@@ -49,43 +49,16 @@ pub struct ProviderConfig {
 #[serde(deny_unknown_fields)]
 pub struct MdsConfig {
     /// Shorter trips are rejected as `trip_too_short`.
-    #[serde(default = "default_min_duration")]
     pub min_duration: String,
     /// Longer trips are rejected as `trip_too_long`.
-    #[serde(default = "default_max_duration")]
     pub max_duration: String,
     /// Longer trips are rejected as `trip_too_far`.
-    #[serde(default = "default_max_distance_m")]
     pub max_distance_m: f64,
     /// The vehicle type of trips that carry none and whose provider sets none.
     #[serde(default)]
     pub default_vehicle_type: Option<String>,
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
-}
-
-fn default_min_duration() -> String {
-    "60s".into()
-}
-
-fn default_max_duration() -> String {
-    "24h".into()
-}
-
-fn default_max_distance_m() -> f64 {
-    100_000.0
-}
-
-impl Default for MdsConfig {
-    fn default() -> Self {
-        MdsConfig {
-            min_duration: default_min_duration(),
-            max_duration: default_max_duration(),
-            max_distance_m: default_max_distance_m(),
-            default_vehicle_type: None,
-            providers: BTreeMap::new(),
-        }
-    }
 }
 
 /// The validated `[formats.mds]`.
@@ -102,13 +75,6 @@ pub struct MdsSettings {
 struct Provider {
     source: Option<String>,
     vehicle: Option<Mode>,
-}
-
-impl Default for MdsSettings {
-    fn default() -> Self {
-        let mut errors = ConfigErrors::default();
-        MdsConfig::default().validate(&mut errors)
-    }
 }
 
 /// The canonical mode of an MDS vehicle type; `Err` says why there is none.
@@ -130,13 +96,11 @@ impl MdsConfig {
             "formats.mds.min_duration",
             &self.min_duration,
             DurationMs(0)..=DurationMs::MAX,
-            DurationMs(60_000),
         );
         let max_duration = errors.duration(
             "formats.mds.max_duration",
             &self.max_duration,
             DurationMs::POSITIVE,
-            DurationMs::from_hours(24),
         );
         if !(self.max_distance_m.is_finite() && self.max_distance_m > 0.0) {
             errors.push(

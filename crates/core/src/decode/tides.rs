@@ -31,14 +31,12 @@ use crate::vocabulary::{
 #[serde(deny_unknown_fields)]
 pub struct TidesConfig {
     /// The `source` of the events.
-    #[serde(default = "default_source")]
     pub source: String,
     /// The agency's GTFS feed, a zip or a folder (read by the caller); required for `tides`.
     #[serde(default)]
     pub gtfs: Option<String>,
     /// The mode of a boarding whose trip the GTFS does not know; `reject` rejects those rows
     /// as `unknown_mode` instead.
-    #[serde(default = "default_mode")]
     pub default_mode: String,
     /// IANA time zone of timestamps without an offset; absent: the GTFS `agency_timezone`.
     #[serde(default)]
@@ -46,26 +44,6 @@ pub struct TidesConfig {
     /// Local times a DST change repeats or skips: `compatible`, `earlier`, `later`, `reject`.
     #[serde(default)]
     pub local_time: Option<String>,
-}
-
-fn default_source() -> String {
-    "tides".into()
-}
-
-fn default_mode() -> String {
-    "bus".into()
-}
-
-impl Default for TidesConfig {
-    fn default() -> Self {
-        TidesConfig {
-            source: default_source(),
-            gtfs: None,
-            default_mode: default_mode(),
-            time_zone: None,
-            local_time: None,
-        }
-    }
 }
 
 /// The validated `[formats.tides]` with its feed.

@@ -30,7 +30,6 @@ use crate::vocabulary::{
 #[serde(deny_unknown_fields)]
 pub struct TrafikkdataConfig {
     /// The `source` of the events.
-    #[serde(default = "default_source")]
     pub source: String,
     /// A newer registration-point list (the trafikkdata GraphQL JSON, or `id,lat,lon[,name]`
     /// CSV); absent: the list shipped with modeshare.
@@ -39,20 +38,6 @@ pub struct TrafikkdataConfig {
     /// Point id → `bicycle` or `car_driver`, for points whose id does not say (`B`/`V`).
     #[serde(default)]
     pub point_modes: BTreeMap<String, String>,
-}
-
-fn default_source() -> String {
-    "trafikkdata".into()
-}
-
-impl Default for TrafikkdataConfig {
-    fn default() -> Self {
-        TrafikkdataConfig {
-            source: default_source(),
-            registration_points: None,
-            point_modes: BTreeMap::new(),
-        }
-    }
 }
 
 impl TrafikkdataConfig {

@@ -9,4 +9,4 @@ mod partition;
 pub mod checkpoint;
 
 pub use partition::{Outcome, Pipeline};
-pub use settings::Settings;
+pub use settings::{Settings, SettingsConfig};

@@ -21,18 +21,7 @@ use crate::vocabulary::ConfigErrors;
 #[serde(deny_unknown_fields)]
 pub struct PrivacyConfig {
     /// Cells and zone pairs with fewer events or fewer person trips than this are not shown.
-    #[serde(default = "default_k")]
     pub k: u64,
-}
-
-fn default_k() -> u64 {
-    10
-}
-
-impl Default for PrivacyConfig {
-    fn default() -> Self {
-        PrivacyConfig { k: default_k() }
-    }
 }
 
 impl PrivacyConfig {
@@ -40,7 +29,7 @@ impl PrivacyConfig {
     pub fn validate(&self, errors: &mut ConfigErrors) -> u64 {
         if self.k == 0 {
             errors.push("privacy.k", "must be at least 1 (1 shows every cell)");
-            return default_k();
+            return 1;
         }
         self.k
     }

@@ -28,10 +28,8 @@ use crate::vocabulary::{ConfigErrors, GeoPoint, Kind, Mode, ModeGroups, ModeSet,
 #[serde(deny_unknown_fields)]
 pub struct TransitAccessConfig {
     /// Modes (or groups) whose trips are judged; empty turns transit access off.
-    #[serde(default = "default_modes")]
     pub modes: Vec<String>,
     /// How near a stop (metres, great-circle) a trip's start or end must be.
-    #[serde(default = "default_radius_m")]
     pub radius_m: f64,
     /// A GTFS feed (zip or folder) or a `stops.txt` whose stops count; absent with no `stops`
     /// listed: the embedded Bærum stops.
@@ -40,25 +38,6 @@ pub struct TransitAccessConfig {
     /// Stops given here, beside (or instead of) the file's.
     #[serde(default)]
     pub stops: Vec<StopConfig>,
-}
-
-fn default_modes() -> Vec<String> {
-    vec!["e_scooter".into(), "bicycle".into()]
-}
-
-fn default_radius_m() -> f64 {
-    200.0
-}
-
-impl Default for TransitAccessConfig {
-    fn default() -> Self {
-        TransitAccessConfig {
-            modes: default_modes(),
-            radius_m: default_radius_m(),
-            stops_file: None,
-            stops: Vec::new(),
-        }
-    }
 }
 
 /// One `[[transit_access.stops]]` entry.

@@ -19,24 +19,10 @@ use crate::vocabulary::{ConfigErrors, GeoPoint};
 #[serde(deny_unknown_fields)]
 pub struct SpatialConfig {
     /// H3 resolution of the published cells, 0–15 (9: cells of about 0.1 km²).
-    #[serde(default = "default_resolution")]
     pub resolution: u8,
     /// A GeoJSON FeatureCollection of zone polygons; the embedded Bærum zones when absent.
     #[serde(default)]
     pub zones: Option<String>,
-}
-
-fn default_resolution() -> u8 {
-    9
-}
-
-impl Default for SpatialConfig {
-    fn default() -> Self {
-        SpatialConfig {
-            resolution: default_resolution(),
-            zones: None,
-        }
-    }
 }
 
 impl SpatialConfig {

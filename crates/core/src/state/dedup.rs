@@ -34,30 +34,12 @@ impl DedupKey {
 pub struct DedupConfig {
     /// Live: how long past its event time an id is remembered, measured against the
     /// partition's watermark (`"35d"`). `replay` always remembers every id.
-    #[serde(default = "default_horizon")]
     pub horizon: String,
-}
-
-fn default_horizon() -> String {
-    "35d".into()
-}
-
-impl Default for DedupConfig {
-    fn default() -> Self {
-        DedupConfig {
-            horizon: default_horizon(),
-        }
-    }
 }
 
 impl DedupConfig {
     pub fn validate(&self, errors: &mut ConfigErrors) -> DurationMs {
-        errors.duration(
-            "dedup.horizon",
-            &self.horizon,
-            DurationMs::POSITIVE,
-            DurationMs::from_days(35),
-        )
+        errors.duration("dedup.horizon", &self.horizon, DurationMs::POSITIVE)
     }
 }
 

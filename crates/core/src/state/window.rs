@@ -33,55 +33,20 @@ use crate::vocabulary::{
 pub struct WindowsConfig {
     /// Size of the event-time buckets windows are made of; must divide a day and every UTC
     /// offset of `time_zone`, so that buckets never straddle local midnight.
-    #[serde(default = "default_bucket")]
     pub bucket: String,
     /// Rolling windows ending at the watermark; each is also its label (`window="24h"`).
-    #[serde(default = "default_rolling")]
     pub rolling: Vec<String>,
     /// IANA time zone of the calendar totals (day, month, year to date).
-    #[serde(default = "default_time_zone")]
     pub time_zone: String,
     /// How far behind its partition's newest event an event may be and still be on time; the
     /// partition's watermark is its newest event time minus this.
-    #[serde(default = "default_lateness")]
     pub allowed_lateness: String,
     /// Per source, a longer (or shorter) lateness before its events count as late; counters
     /// that publish hourly exports need hours.
-    #[serde(default)]
     pub lateness_by_source: BTreeMap<String, String>,
     /// A partition without events for this long (processing time) no longer holds back the
     /// combined watermark.
-    #[serde(default = "default_idle_timeout")]
     pub idle_timeout: String,
-}
-
-fn default_bucket() -> String {
-    "15m".into()
-}
-fn default_rolling() -> Vec<String> {
-    ["1h", "24h", "7d", "28d"].map(String::from).to_vec()
-}
-fn default_time_zone() -> String {
-    "Europe/Oslo".into()
-}
-fn default_lateness() -> String {
-    "15m".into()
-}
-fn default_idle_timeout() -> String {
-    "5m".into()
-}
-
-impl Default for WindowsConfig {
-    fn default() -> Self {
-        WindowsConfig {
-            bucket: default_bucket(),
-            rolling: default_rolling(),
-            time_zone: default_time_zone(),
-            allowed_lateness: default_lateness(),
-            lateness_by_source: BTreeMap::new(),
-            idle_timeout: default_idle_timeout(),
-        }
-    }
 }
 
 /// A rolling window: its label as configured and its length.
@@ -103,37 +68,27 @@ pub struct WindowSettings {
     pub idle_timeout: DurationMs,
 }
 
-impl Default for WindowSettings {
-    fn default() -> Self {
-        let mut errors = ConfigErrors::default();
-        let settings = WindowsConfig::default().validate(&mut errors);
-        debug_assert!(
-            errors.is_empty(),
-            "the default [windows] must validate: {errors}"
-        );
-        settings
-    }
-}
-
 impl WindowsConfig {
     pub fn validate(&self, errors: &mut ConfigErrors) -> WindowSettings {
-        let mut duration = |key: &str, text: &str, fallback: DurationMs| {
-            errors.duration(key, text, DurationMs::POSITIVE, fallback)
-        };
-        let bucket = duration("windows.bucket", &self.bucket, DurationMs(900_000));
-        let allowed_lateness = duration(
+        let bucket = errors.duration("windows.bucket", &self.bucket, DurationMs::POSITIVE);
+        let allowed_lateness = errors.duration(
             "windows.allowed_lateness",
             &self.allowed_lateness,
-            DurationMs(900_000),
+            DurationMs::POSITIVE,
         );
-        let idle_timeout = duration(
+        let idle_timeout = errors.duration(
             "windows.idle_timeout",
             &self.idle_timeout,
-            DurationMs(300_000),
+            DurationMs::POSITIVE,
         );
         let mut rolling = Vec::new();
         for (i, label) in self.rolling.iter().enumerate() {
-            let length = duration(&format!("windows.rolling[{i}]"), label, bucket);
+            // At least one bucket; shorter ones are reported here, not again as a fraction.
+            let length = errors.duration(
+                format!("windows.rolling[{i}]"),
+                label,
+                bucket..=DurationMs::MAX,
+            );
             rolling.push(RollingWindow {
                 label: label.clone(),
                 length,
@@ -143,10 +98,10 @@ impl WindowsConfig {
             .lateness_by_source
             .iter()
             .map(|(source, text)| {
-                let d = duration(
-                    &format!("windows.lateness_by_source.{source}"),
+                let d = errors.duration(
+                    format!("windows.lateness_by_source.{source}"),
                     text,
-                    allowed_lateness,
+                    DurationMs::POSITIVE,
                 );
                 (source.clone(), d)
             })

@@ -33,14 +33,15 @@ impl ConfigErrors {
     }
 
     /// Reads a duration like `"15m"` for `key`, within `range`; otherwise records the problem
-    /// and returns `fallback`, so validation can go on and report everything at once.
+    /// and returns the start of the range, only so that validation can go on and report
+    /// everything at once (the value is never used: the configuration is refused).
     pub fn duration(
         &mut self,
         key: impl Into<String>,
         text: &str,
         range: std::ops::RangeInclusive<DurationMs>,
-        fallback: DurationMs,
     ) -> DurationMs {
+        let fallback = *range.start();
         match DurationMs::parse(text) {
             Ok(d) if range.contains(&d) => d,
             Ok(_) if *range.end() == DurationMs::MAX => {
@@ -96,22 +97,21 @@ mod tests {
     #[test]
     fn durations_are_read_within_their_range_or_reported() {
         let mut errors = ConfigErrors::default();
-        let fallback = DurationMs(7);
         assert_eq!(
-            errors.duration("a", "15m", DurationMs::POSITIVE, fallback),
+            errors.duration("a", "15m", DurationMs::POSITIVE),
             DurationMs(900_000)
         );
         assert_eq!(
-            errors.duration("b", "0s", DurationMs::POSITIVE, fallback),
-            fallback
+            errors.duration("b", "0s", DurationMs::POSITIVE),
+            *DurationMs::POSITIVE.start()
         );
         assert_eq!(
-            errors.duration("c", "2m", DurationMs(10)..=DurationMs(60_000), fallback),
-            fallback
+            errors.duration("c", "2m", DurationMs(10)..=DurationMs(60_000)),
+            DurationMs(10)
         );
         assert_eq!(
-            errors.duration("d", "soon", DurationMs::POSITIVE, fallback),
-            fallback
+            errors.duration("d", "soon", DurationMs::POSITIVE),
+            *DurationMs::POSITIVE.start()
         );
         let text = errors.to_string();
         assert!(text.contains("b: \"0s\" must be at least 1ms"), "{text}");

@@ -102,35 +102,12 @@ impl AddAssign for PersonTrips {
 #[serde(deny_unknown_fields)]
 pub struct CountsConfig {
     /// Boardings per public-transport person trip (a trip with one transfer is two boardings).
-    #[serde(default = "default_transfer_factor")]
     pub transfer_factor: f64,
     /// The modes whose counts are boardings and get `1 / transfer_factor`.
-    #[serde(default = "default_boarding_modes")]
     pub boarding_modes: Vec<String>,
     /// Explicit person trips per counted unit by mode; wins over the transfer factor. Every
     /// mode not named here and not a boarding mode defaults to 1.0.
-    #[serde(default)]
     pub persons_per_unit: BTreeMap<String, f64>,
-}
-
-fn default_transfer_factor() -> f64 {
-    1.3
-}
-
-fn default_boarding_modes() -> Vec<String> {
-    ["bus", "tram", "metro", "rail", "ferry"]
-        .map(String::from)
-        .to_vec()
-}
-
-impl Default for CountsConfig {
-    fn default() -> Self {
-        CountsConfig {
-            transfer_factor: default_transfer_factor(),
-            boarding_modes: default_boarding_modes(),
-            persons_per_unit: BTreeMap::new(),
-        }
-    }
 }
 
 /// The validated per-mode factor for counts without their own `persons_per_unit`.
@@ -142,18 +119,6 @@ pub struct PersonTripFactors {
 impl PersonTripFactors {
     pub fn persons_per_unit(&self, mode: Mode) -> f64 {
         self.per_mode[mode.index()]
-    }
-}
-
-impl Default for PersonTripFactors {
-    fn default() -> Self {
-        let mut errors = ConfigErrors::default();
-        let factors = CountsConfig::default().validate(&mut errors);
-        debug_assert!(
-            errors.is_empty(),
-            "the default [counts] must validate: {errors}"
-        );
-        factors
     }
 }
 

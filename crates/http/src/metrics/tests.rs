@@ -149,14 +149,16 @@ fn counters_gauges_and_omitted_shares() {
 }
 
 #[test]
-fn before_any_event_only_goals_are_published() {
+fn before_any_event_only_the_configured_goals_and_survey_are_published() {
     let families = gather(&pipeline());
     let names: Vec<&str> = families.iter().map(|f| f.name()).collect();
     assert_eq!(
         names,
         [
             "modeshare_goal_baseline_ratio",
-            "modeshare_goal_target_ratio"
+            "modeshare_goal_target_ratio",
+            "modeshare_survey_group_share_ratio",
+            "modeshare_survey_mode_share_ratio"
         ]
     );
 }

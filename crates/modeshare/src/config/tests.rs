@@ -412,3 +412,123 @@ fn the_state_section_is_validated() {
         assert!(e.0.iter().any(|m| m.starts_with(key)), "{key}: {:?}", e.0);
     }
 }
+
+/// The defaults docs/configuration.md lists are the ones in force: every row of its key table
+/// whose default is written as values (`"15m"`, `9`, `[1, 3, 5, 10]`, or `key = value` items for
+/// a table) is compared with the layered configuration of no file. The sections that are off by
+/// default (`[kafka]`) are compared with what a minimal `[kafka]` section gets.
+#[test]
+fn the_documented_defaults_are_the_ones_in_force() {
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md"),
+    )
+    .unwrap();
+    let defaults = layered(None, std::iter::empty(), &Overrides::default()).unwrap();
+    let kafka = load_with(
+        Some("[kafka]\nbrokers = \"127.0.0.1:9092\"\n[[kafka.topics]]\nname = \"events\"\n"),
+        &[],
+        &Overrides::default(),
+    )
+    .unwrap()
+    .kafka
+    .unwrap();
+    let kafka_defaults: toml::Table = toml::toml! {
+        group_id = (kafka.group_id.as_str())
+        dead_letter_topic = (kafka.dead_letter_topic.as_str())
+    };
+    let topic_format = toml::Value::String(kafka.topics[0].format.clone());
+
+    let mut checked = Vec::new();
+    let mut problems = Vec::new();
+    for row in docs.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.trim().trim_matches('|').split('|').collect();
+        let (keys, written) = (backticked(cells[0]), backticked(cells[1]));
+        // A default said in words ("embedded", "presets", "see …") is not a value to compare.
+        let words: String = cells[1].split('`').step_by(2).collect();
+        if written.is_empty() || words.contains(char::is_alphanumeric) {
+            continue;
+        }
+        let first = keys[0];
+        for (i, value) in written.iter().enumerate() {
+            let key = match keys.get(i) {
+                // `min_duration`, `max_duration`: later keys of a row are relative to the first.
+                Some(k) if i > 0 && !k.contains('.') => {
+                    format!("{}.{k}", first.rsplit_once('.').unwrap().0)
+                }
+                Some(k) => (*k).to_owned(),
+                None => first.to_owned(),
+            };
+            let (key, value) = match (key.strip_suffix('>'), value.split_once(" = ")) {
+                // `windows.lateness_by_source.<source>` with `trafikkdata = "3h"`: an entry.
+                (Some(_), Some((entry, v))) => {
+                    (format!("{}.{entry}", key.rsplit_once('.').unwrap().0), v)
+                }
+                // `kafka.topics[].name`, `kafka.topics[].format` with `format = "canonical"`.
+                (None, Some((name, v))) => {
+                    match keys.iter().find(|k| k.ends_with(&format!(".{name}"))) {
+                        Some(k) => ((*k).to_owned(), v),
+                        None => (key, *value),
+                    }
+                }
+                _ => (key, *value),
+            };
+            let in_force = match key.as_str() {
+                "kafka.topics[].format" => Some(topic_format.clone()),
+                k if k.starts_with("kafka.") => lookup(&kafka_defaults, &k["kafka.".len()..]),
+                k => lookup(&defaults, k),
+            };
+            check(&key, value, in_force, &mut problems);
+            checked.push(key);
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "documented defaults not in force:\n{}",
+        problems.join("\n")
+    );
+    for key in [
+        "spatial.resolution",
+        "windows.bucket",
+        "kafka.group_id",
+        "formats.mds.max_distance_m",
+    ] {
+        assert!(
+            checked.iter().any(|k| k == key),
+            "{key} was not checked: {checked:?}"
+        );
+    }
+}
+
+/// The texts between backticks in a table cell.
+fn backticked(cell: &str) -> Vec<&str> {
+    cell.split('`').skip(1).step_by(2).collect()
+}
+
+/// The value at a dotted key (`windows.lateness_by_source`) of a table.
+fn lookup(table: &toml::Table, key: &str) -> Option<toml::Value> {
+    let mut value = table.get(key.split('.').next()?)?;
+    for part in key.split('.').skip(1) {
+        value = value.get(part)?;
+    }
+    Some(value.clone())
+}
+
+/// Records a problem when the documented `written` (a TOML value) is not `in_force` (numbers
+/// compare as numbers: the docs write `100000` for a float key).
+fn check(key: &str, written: &str, in_force: Option<toml::Value>, problems: &mut Vec<String>) {
+    let documented: toml::Value = match format!("v = {written}").parse::<toml::Table>() {
+        Ok(mut t) => t.remove("v").unwrap(),
+        Err(e) => return problems.push(format!("{key}: `{written}` is not a TOML value: {e}")),
+    };
+    let same = match (&documented, &in_force) {
+        (toml::Value::Integer(a), Some(toml::Value::Float(b))) => *a as f64 == *b,
+        (toml::Value::Float(a), Some(toml::Value::Integer(b))) => *a == *b as f64,
+        (a, Some(b)) => a == b,
+        (_, None) => false,
+    };
+    if !same {
+        problems.push(format!(
+            "{key}: documented `{written}`, in force {in_force:?}"
+        ));
+    }
+}

@@ -1,9 +1,5 @@
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::pipeline::Settings;
 use modeshare_core::space::Zones;
-use modeshare_core::state::WindowSettings;
-use modeshare_core::vocabulary::GroupsConfig;
-use modeshare_core::vocabulary::PersonTripFactors;
 
 use super::*;
 
@@ -12,7 +8,8 @@ const T0: i64 = 1_714_608_000_000; // 2024-05-02T00:00:00Z
 
 fn sim() -> Simulator {
     let mut errors = ConfigErrors::default();
-    let s = SimulatorConfig::default().validate(&mut errors);
+    let s = modeshare_core::testing::default_config::<SimulatorConfig>("simulator")
+        .validate(&mut errors);
     assert!(errors.is_empty(), "{errors}");
     Simulator::new(s)
 }
@@ -40,31 +37,8 @@ fn a_day_has_the_survey_mode_mix_and_a_trickle_of_bad_events() {
     let mut out = Vec::new();
     let lines = sim().emit(EventTimeMs(T0), EventTimeMs(T0 + DAY), &mut out);
     assert!((10_000..30_000).contains(&lines), "{lines} lines a day");
-    let mut errors = ConfigErrors::default();
-    let groups: GroupsConfig = GroupsConfig(
-        [
-            ("car", vec!["car_driver"]),
-            ("public_transport", vec!["bus", "rail", "metro"]),
-            ("cycling", vec!["bicycle"]),
-            ("walking", vec!["walk"]),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.into_iter().map(String::from).collect()))
-        .collect(),
-    );
-    let settings = Settings {
-        groups: groups.validate(&mut errors),
-        goals: Vec::new(),
-        factors: PersonTripFactors::default(),
-        resolution: h3o::Resolution::Nine,
-        dedup_horizon: DurationMs::from_days(35),
-        windows: WindowSettings::default(),
-        bands: Default::default(),
-        access: Default::default(),
-        survey: None,
-    };
-    let zones =
-        Zones::from_geojson(include_str!("../../../../config/zones/baerum.geojson")).unwrap();
+    let zones = Zones::from_geojson(modeshare_core::testing::DEFAULT_ZONES).unwrap();
+    let settings = modeshare_core::testing::default_settings(&zones);
     let mut p = Pipeline::for_replay(settings, zones);
     for line in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         p.observe_line(line, "sim", None);

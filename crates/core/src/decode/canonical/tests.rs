@@ -6,7 +6,7 @@ const TRIP: &str = r#"{"kind":"trip","id":"b87acd0f","source":"voi","mode":"e_sc
 const COUNT: &str = r#"{"kind":"count","id":"70429B619257/2024-05-02T05:00:00Z","source":"trafikkdata","mode":"bicycle","location":{"lat":59.9112,"lon":10.7041},"start_time":"2024-05-02T07:00:00+02:00","end_time":"2024-05-02T08:00:00+02:00","count":85,"persons_per_unit":1.0}"#;
 
 fn decode(line: &str) -> std::result::Result<Observation<'_>, DecodeError<'_>> {
-    CanonicalDecoder::default().decode(line.as_bytes(), None)
+    CanonicalDecoder::new(crate::testing::default_factors()).decode(line.as_bytes(), None)
 }
 
 /// The event with one top-level field replaced (`None` removes it).
@@ -83,7 +83,7 @@ fn great_circle_distance_when_not_reported() {
 
 #[test]
 fn count_factor_comes_from_the_event_then_the_config() {
-    let mut counts = CountsConfig::default();
+    let mut counts = crate::testing::default_config::<CountsConfig>("counts");
     counts.persons_per_unit.insert("bicycle".into(), 0.5);
     let mut errors = crate::vocabulary::ConfigErrors::default();
     let decoder = CanonicalDecoder::new(counts.validate(&mut errors));
@@ -118,13 +118,13 @@ fn old_events_are_accepted_and_the_clock_bounds_only_the_future() {
     assert!(decode(&old).is_ok());
     let now = EventTimeMs(1_714_635_072_000 - 3_600_000);
     assert!(
-        CanonicalDecoder::default()
+        CanonicalDecoder::new(crate::testing::default_factors())
             .decode(TRIP.as_bytes(), Some(now))
             .is_ok(),
         "exactly 1 h ahead is allowed"
     );
     let now = EventTimeMs(now.0 - 1);
-    let e = CanonicalDecoder::default()
+    let e = CanonicalDecoder::new(crate::testing::default_factors())
         .decode(TRIP.as_bytes(), Some(now))
         .unwrap_err();
     assert_eq!(e.reason, Reason::TimeOutOfRange);
@@ -442,7 +442,7 @@ proptest! {
     /// Any bytes: decoded or rejected with a reason, never a panic.
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
-        let _ = CanonicalDecoder::default().decode(&bytes, Some(EventTimeMs(1_714_635_072_000)));
+        let _ = CanonicalDecoder::new(crate::testing::default_factors()).decode(&bytes, Some(EventTimeMs(1_714_635_072_000)));
     }
 
     /// The valid events with one byte replaced or the line cut anywhere: never a panic, and an
@@ -453,7 +453,7 @@ proptest! {
         let i = pos.index(base.len());
         let mut line = base.to_vec();
         if cut { line.truncate(i) } else { line[i] = byte }
-        if let Ok(obs) = CanonicalDecoder::default().decode(&line, None) {
+        if let Ok(obs) = CanonicalDecoder::new(crate::testing::default_factors()).decode(&line, None) {
             prop_assert!(obs.start_time >= EARLIEST_EVENT_TIME);
             prop_assert!(obs.end_time.is_none_or(|e| e >= obs.start_time));
             prop_assert!(!obs.source.is_empty());

@@ -4,12 +4,19 @@ const V12_TRIP: &str = r#"{"provider_id":"63f13c48-34ff-49d2-aca7-cf6a5b6171c3",
 
 const V20_TRIP: &str = r#"{"provider_id":"b4a1b7b5-0000-4000-8000-000000000002","device_id":"d2","trip_id":"t-2","trip_type":["rider"],"start_time":1714635072000,"end_time":1714635672000,"start_location":{"lat":59.8937,"lng":10.6281},"end_location":{"lat":59.9127,"lng":10.637},"duration":600,"distance":2100}"#;
 
+/// `[formats.mds]`: the default with the keys of `toml_text` on top.
 fn settings(toml_text: &str) -> MdsSettings {
-    let config: MdsConfig = toml::from_str(toml_text).unwrap();
+    let mut table: toml::Table = crate::testing::default_config("formats.mds");
+    table.extend(toml_text.parse::<toml::Table>().unwrap());
+    let config: MdsConfig = table.try_into().unwrap();
     let mut errors = ConfigErrors::default();
     let s = config.validate(&mut errors);
     assert!(errors.is_empty(), "{errors}");
     s
+}
+
+fn default_mds() -> MdsSettings {
+    settings("")
 }
 
 /// Every item of a record: `(raw bytes, Ok(mode source id origin destination) | Err(reason: message))`.
@@ -51,7 +58,7 @@ fn one(decoder: &MdsDecoder, record: &str) -> std::result::Result<String, String
 
 #[test]
 fn a_1_2_trip_starts_and_ends_at_its_route_ends_with_its_vehicle_type() {
-    let d = MdsDecoder::new(MdsVersion::Infer, MdsSettings::default());
+    let d = MdsDecoder::new(MdsVersion::Infer, default_mds());
     assert_eq!(
         one(&d, V12_TRIP),
         Ok("e_scooter Voi t-1 59.8937,10.6281 59.9127,10.637 Some(1850.0)".into())
@@ -60,7 +67,7 @@ fn a_1_2_trip_starts_and_ends_at_its_route_ends_with_its_vehicle_type() {
 
 #[test]
 fn a_2_0_trip_takes_its_vehicle_type_and_source_from_the_provider_configuration() {
-    let none = MdsDecoder::new(MdsVersion::Infer, MdsSettings::default());
+    let none = MdsDecoder::new(MdsVersion::Infer, default_mds());
     let e = one(&none, V20_TRIP).unwrap_err();
     assert!(e.starts_with("unknown_mode: vehicle_type: missing"), "{e}");
     assert!(e.contains("formats.mds.providers"), "{e}");
@@ -132,7 +139,7 @@ fn every_trip_of_a_page_is_an_event_of_its_own_with_its_own_bytes() {
 
 #[test]
 fn the_mds_filters_reject_with_their_own_reasons_and_are_configurable() {
-    let d = MdsDecoder::new(MdsVersion::Infer, MdsSettings::default());
+    let d = MdsDecoder::new(MdsVersion::Infer, default_mds());
     let long = V12_TRIP.replace(r#""trip_duration":420"#, r#""trip_duration":90000"#);
     let far = V12_TRIP.replace(r#""trip_distance":1850"#, r#""trip_distance":150000"#);
     let short = V12_TRIP.replace(r#""trip_duration":420"#, r#""trip_duration":59.5"#);
@@ -153,7 +160,7 @@ fn the_mds_filters_reject_with_their_own_reasons_and_are_configurable() {
 
 #[test]
 fn times_are_epoch_milliseconds_and_seconds_are_named_as_such() {
-    let d = MdsDecoder::new(MdsVersion::Infer, MdsSettings::default());
+    let d = MdsDecoder::new(MdsVersion::Infer, default_mds());
     let seconds = V12_TRIP.replace("\"start_time\":1714635072000", "\"start_time\":1714635072");
     let e = one(&d, &seconds).unwrap_err();
     assert!(
@@ -182,14 +189,14 @@ fn times_are_epoch_milliseconds_and_seconds_are_named_as_such() {
 
 #[test]
 fn versions_are_inferred_or_forced_and_unusable_trips_say_what_is_missing() {
-    let infer = MdsDecoder::new(MdsVersion::Infer, MdsSettings::default());
+    let infer = MdsDecoder::new(MdsVersion::Infer, default_mds());
     let neither = r#"{"provider_id":"p","trip_id":"t","start_time":1714635072000}"#;
     assert!(
         one(&infer, neither)
             .unwrap_err()
             .starts_with("missing_field: route / start_location")
     );
-    let forced_v2 = MdsDecoder::new(MdsVersion::V2, MdsSettings::default());
+    let forced_v2 = MdsDecoder::new(MdsVersion::V2, default_mds());
     assert!(
         one(&forced_v2, V12_TRIP)
             .unwrap_err()

@@ -21,7 +21,7 @@ fn gtfs() -> Gtfs {
 
 fn decoder_with(config: TidesConfig) -> Result<TableDecoder, Vec<String>> {
     let mut errors = ConfigErrors::default();
-    let factors = CountsConfig::default().validate(&mut errors);
+    let factors = crate::testing::default_config::<CountsConfig>("counts").validate(&mut errors);
     let settings = config.validate(Some(gtfs()), &mut errors);
     let messages: Vec<String> = errors
         .iter()
@@ -34,7 +34,10 @@ fn decoder_with(config: TidesConfig) -> Result<TableDecoder, Vec<String>> {
 }
 
 fn decoder() -> TableDecoder {
-    decoder_with(TidesConfig::default()).unwrap_or_else(|e| panic!("{e:?}"))
+    decoder_with(crate::testing::default_config::<TidesConfig>(
+        "formats.tides",
+    ))
+    .unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// A row of the template's columns from the ones a test cares about.
@@ -162,7 +165,7 @@ fn the_mode_comes_from_the_scheduled_trip_then_the_performed_one_then_the_defaul
 
     let strict = decoder_with(TidesConfig {
         default_mode: "reject".into(),
-        ..TidesConfig::default()
+        ..crate::testing::default_config::<TidesConfig>("formats.tides")
     })
     .unwrap_or_else(|e| panic!("{e:?}"));
     let got = outcomes(&strict, &table(&rows));
@@ -199,7 +202,7 @@ fn local_timestamps_are_read_in_the_feed_zone_or_the_configured_one() {
     let config = TidesConfig {
         time_zone: Some("America/Chicago".into()),
         local_time: Some("reject".into()),
-        ..TidesConfig::default()
+        ..crate::testing::default_config::<TidesConfig>("formats.tides")
     };
     let got = outcomes(
         &decoder_with(config).unwrap_or_else(|e| panic!("{e:?}")),
@@ -210,7 +213,7 @@ fn local_timestamps_are_read_in_the_feed_zone_or_the_configured_one() {
     assert_eq!(start(&got[2]), "2024-10-27T07:30:00Z");
     let oslo_strict = TidesConfig {
         local_time: Some("reject".into()),
-        ..TidesConfig::default()
+        ..crate::testing::default_config::<TidesConfig>("formats.tides")
     };
     let got = outcomes(
         &decoder_with(oslo_strict).unwrap_or_else(|e| panic!("{e:?}")),
@@ -307,7 +310,7 @@ fn configuration_mistakes_are_named() {
         time_zone: Some("Europe/Bærum".into()),
         local_time: Some("later-ish".into()),
         source: " ".into(),
-        ..TidesConfig::default()
+        ..crate::testing::default_config::<TidesConfig>("formats.tides")
     })
     .err()
     .unwrap_or_default();
@@ -325,7 +328,11 @@ fn configuration_mistakes_are_named() {
     assert!(e.iter().any(|m| m.starts_with("formats.tides.source:")));
     // No feed: not an error here (`tides` is then refused as a format).
     let mut errors = ConfigErrors::default();
-    assert!(TidesConfig::default().validate(None, &mut errors).is_none());
+    assert!(
+        crate::testing::default_config::<TidesConfig>("formats.tides")
+            .validate(None, &mut errors)
+            .is_none()
+    );
     assert!(errors.is_empty());
     // A feed without agency_timezone needs time_zone.
     let feed = Gtfs::parse(GtfsTables {
@@ -335,7 +342,8 @@ fn configuration_mistakes_are_named() {
         agency: None,
     })
     .unwrap_or_default();
-    TidesConfig::default().validate(Some(feed), &mut errors);
+    crate::testing::default_config::<TidesConfig>("formats.tides")
+        .validate(Some(feed), &mut errors);
     let messages: Vec<String> = errors.iter().map(|e| e.key.clone()).collect();
     assert_eq!(messages, ["formats.tides.time_zone"]);
 }

@@ -23,7 +23,7 @@ fn decoder(car_occupancy: f64, point_modes: &[(&str, Mode)]) -> TableDecoder {
         "id,lat,lon,name\n00492V443603,59.926885,10.622418,Oslo grense\n12345B999,59.9,10.5,Sykkel\n777X1,59.9,10.5,Odd\n",
     )
     .unwrap();
-    let mut counts = CountsConfig::default();
+    let mut counts = crate::testing::default_config::<CountsConfig>("counts");
     counts
         .persons_per_unit
         .insert("car_driver".into(), car_occupancy);

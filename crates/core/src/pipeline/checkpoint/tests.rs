@@ -1,9 +1,8 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::state::WindowSettings;
 use crate::vocabulary::EventTimeMs;
-use crate::vocabulary::{ConfigErrors, DurationMs, GroupsConfig, PersonTripFactors};
+use crate::vocabulary::{ConfigErrors, DurationMs, GroupsConfig};
 
 const ZONES: &str = include_str!("../../../../../config/zones/baerum.geojson");
 const NOW: EventTimeMs = EventTimeMs(1_714_700_000_000);
@@ -41,11 +40,11 @@ fn settings_with(resolution: h3o::Resolution, radius_m: f64) -> Settings {
     Settings {
         groups,
         goals: Vec::new(),
-        factors: PersonTripFactors::default(),
+        factors: crate::testing::default_factors(),
         resolution,
         dedup_horizon: DurationMs::from_days(35),
-        windows: WindowSettings::default(),
-        bands: crate::space::DistanceBands::default(),
+        windows: crate::testing::default_windows(),
+        bands: crate::testing::default_bands(),
         access,
         survey: None,
     }

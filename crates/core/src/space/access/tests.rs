@@ -51,7 +51,7 @@ fn lysaker() -> TransitAccess {
             lat: LYSAKER.0,
             lon: LYSAKER.1,
         }],
-        ..TransitAccessConfig::default()
+        ..crate::testing::default_transit_access()
     };
     validate(&config, &[]).unwrap()
 }
@@ -175,7 +175,7 @@ fn stops_group_into_places_by_parent_station_or_name_nearby() {
             lat: 59.896,
             lon: 10.622,
         }],
-        ..TransitAccessConfig::default()
+        ..crate::testing::default_transit_access()
     };
     let access = validate(&config, &rows).unwrap();
     let places = access.stops.places();
@@ -207,26 +207,26 @@ fn bad_transit_access_settings_are_reported_with_their_key() {
         (
             TransitAccessConfig {
                 modes: vec!["hovercraft".into()],
-                ..TransitAccessConfig::default()
+                ..crate::testing::default_transit_access()
             },
             "transit_access.modes[0]",
         ),
         (
             TransitAccessConfig {
                 radius_m: 0.0,
-                ..TransitAccessConfig::default()
+                ..crate::testing::default_transit_access()
             },
             "transit_access.radius_m",
         ),
         (
             TransitAccessConfig {
                 radius_m: 6_000.0,
-                ..TransitAccessConfig::default()
+                ..crate::testing::default_transit_access()
             },
             "transit_access.radius_m",
         ),
         (
-            TransitAccessConfig::default(),
+            crate::testing::default_transit_access(),
             "holds no stop with a position",
         ),
         (
@@ -236,7 +236,7 @@ fn bad_transit_access_settings_are_reported_with_their_key() {
                     lat: 91.0,
                     lon: 0.0,
                 }],
-                ..TransitAccessConfig::default()
+                ..crate::testing::default_transit_access()
             },
             "transit_access.stops[0]",
         ),
@@ -249,13 +249,13 @@ fn bad_transit_access_settings_are_reported_with_their_key() {
     let by_group = TransitAccessConfig {
         modes: vec!["micromobility".into()],
         stops: lysaker_stop(),
-        ..TransitAccessConfig::default()
+        ..crate::testing::default_transit_access()
     };
     let access = validate(&by_group, &[]).unwrap();
     assert!(access.modes.contains(Mode::EScooter) && !access.modes.contains(Mode::Bicycle));
     let off = TransitAccessConfig {
         modes: Vec::new(),
-        ..TransitAccessConfig::default()
+        ..crate::testing::default_transit_access()
     };
     assert!(!validate(&off, &[]).unwrap().is_enabled());
 }

@@ -34,7 +34,7 @@ fn label(b: &DistanceBands, d: Option<f64>) -> &str {
 
 #[test]
 fn the_default_bands_are_labelled_in_order_with_unknown_last() {
-    let b = DistanceBands::default();
+    let b = crate::testing::default_bands();
     let labels: Vec<&str> = b.all().map(|band| b.label(band)).collect();
     assert_eq!(
         labels,
@@ -48,7 +48,7 @@ fn the_default_bands_are_labelled_in_order_with_unknown_last() {
 
 #[test]
 fn bands_are_half_open_at_their_edges() {
-    let b = DistanceBands::default();
+    let b = crate::testing::default_bands();
     assert_eq!(label(&b, Some(0.0)), "0-1km", "a 0 m round trip");
     assert_eq!(label(&b, Some(999.999)), "0-1km");
     assert_eq!(label(&b, Some(1000.0)), "1-3km", "exactly 1 km");
@@ -62,7 +62,7 @@ fn bands_are_half_open_at_their_edges() {
 
 #[test]
 fn a_trips_band_comes_from_its_reported_distance_else_its_destination() {
-    let b = DistanceBands::default();
+    let b = crate::testing::default_bands();
     // 0.01° of latitude is about 1.11 km.
     assert_eq!(
         b.label(b.band_of(&trip(Some((59.91, 10.6)), None))),

@@ -25,7 +25,7 @@ fn every_class_code_reads_back() {
 
 #[test]
 fn tallies_land_in_their_zone_band_and_access_class() {
-    let bands = DistanceBands::default();
+    let bands = crate::testing::default_bands();
     let mut b = Breakdown::default();
     let both = [ZoneId(0), ZoneId(2)];
     b.observe(

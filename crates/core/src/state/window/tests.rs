@@ -43,9 +43,10 @@ fn settings(text: &str) -> WindowSettings {
     s
 }
 
-/// `[windows]` from `key = value` lines (values are JSON), enough for these tests.
+/// `[windows]`: the default, with the keys of `key = value` lines (values are JSON) on top.
 fn toml_like(text: &str) -> WindowsConfig {
-    let mut map = serde_json::Map::new();
+    let mut map: serde_json::Map<String, serde_json::Value> =
+        crate::testing::default_config("windows");
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (k, v) = line.split_once('=').unwrap();
         map.insert(k.trim().to_owned(), serde_json::from_str(v.trim()).unwrap());
@@ -67,7 +68,7 @@ fn total(t: &[ModeTotals], zone: usize) -> f64 {
 
 #[test]
 fn watermark_late_events_and_windows() {
-    let s = WindowSettings::default();
+    let s = crate::testing::default_windows();
     let mut w = WindowState::new(1);
     let z = [ZoneId(0)];
     assert!(!w.observe(
@@ -166,7 +167,7 @@ fn lateness_per_source() {
 
 #[test]
 fn counts_spread_pro_rata_and_exactly() {
-    let s = WindowSettings::default();
+    let s = crate::testing::default_windows();
     let count = obs(
         Kind::Count,
         "c",
@@ -218,15 +219,21 @@ fn buckets_are_dropped_after_the_longest_window() {
             TripClasses::UNCLASSIFIED,
         );
     }
-    // 24 h + 15 min lateness + one bucket, in 15-minute buckets with one event an hour.
-    assert!(w.bucket_count() <= 26, "{} buckets kept", w.bucket_count());
+    // The longest window + the largest lateness (trafikkdata's 3 h in the default) + one
+    // bucket, in 15-minute buckets with one event an hour.
+    let hours = s.retention().0.div_euclid(HOUR) as usize + 2;
+    assert!(
+        w.bucket_count() <= hours,
+        "{} buckets kept",
+        w.bucket_count()
+    );
 }
 
 /// Local midnight to midnight on the days Europe/Oslo changes to and from summer time: a
 /// calendar day holds 23 and 25 hours.
 #[test]
 fn calendar_days_across_both_dst_changes() {
-    let s = WindowSettings::default();
+    let s = crate::testing::default_windows();
     for (date, hours) in [("2024-03-31", 23), ("2024-10-27", 25), ("2024-05-02", 24)] {
         let day: Date = date.parse().unwrap();
         let midnight = s
@@ -401,7 +408,7 @@ proptest! {
             let (i, j) = (a.index(evs.len()), b.index(evs.len()));
             evs.swap(i, j);
         }
-        let s = WindowSettings::default();
+        let s = crate::testing::default_windows();
         let mut w = WindowState::new(2);
         let check_at: Vec<usize> = checks.iter().map(|c| c.index(evs.len())).collect();
         let mut newest = i64::MIN;
@@ -425,7 +432,7 @@ proptest! {
                         prop_assert!((g - want).abs() < 1e-4, "{} zone {}: got {}, want {}", rw.label, zone.0, g, want);
                     }
                     // Every piece is in exactly one band: the bands add up to the zone, exactly.
-                    let bands = crate::space::DistanceBands::default();
+                    let bands = crate::testing::default_bands();
                     let breakdown = window_breakdown(&[&w], &s, wm, rw.length).by_zone(2, &bands);
                     for (zone, b) in breakdown.iter().enumerate() {
                         let mut summed = ModeTotals::default();
@@ -442,7 +449,7 @@ proptest! {
 
 #[test]
 fn cells_and_zone_pairs_follow_the_windows() {
-    let s = WindowSettings::default();
+    let s = crate::testing::default_windows();
     let mut w = WindowState::new(2);
     let (a, b) = ([ZoneId(0)], [ZoneId(1)]);
     let trip = obs(Kind::Trip, "voi", T0 + HOUR, None, 1.0);
