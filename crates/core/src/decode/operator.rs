@@ -7,11 +7,18 @@
 //! that a DST change makes ambiguous or skips are resolved by `local_time`. A row without a
 //! trip id gets one derived from its times and places, so a re-sent export is deduplicated.
 
+mod config;
+
+mod presets;
+
+pub use config::{ColumnMap, ColumnNames, OperatorConfig};
+pub use presets::PRESETS;
+use presets::preset;
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use csv::ByteRecord;
-use serde::Deserialize;
 
 use super::error::{DecodeError, Decoded, Reason};
 use crate::decode::shared::check::{self, check_start_range, missing};
@@ -21,210 +28,6 @@ use crate::vocabulary::{
     ConfigErrors, EventTimeMs, GeoPoint, Kind, Mode, Observation, PersonTrips, from_epoch_ms,
     shorten,
 };
-
-/// One column, or several joined with a space (`["Start Date", "Start Time"]`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
-pub enum ColumnNames {
-    One(String),
-    Joined(Vec<String>),
-}
-
-impl ColumnNames {
-    fn names(&self) -> Vec<&str> {
-        match self {
-            ColumnNames::One(n) => vec![n.as_str()],
-            ColumnNames::Joined(ns) => ns.iter().map(String::as_str).collect(),
-        }
-    }
-}
-
-impl From<&str> for ColumnNames {
-    fn from(name: &str) -> Self {
-        ColumnNames::One(name.to_owned())
-    }
-}
-
-/// `[formats.csv.NAME.columns]`: which column holds each canonical field.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ColumnMap {
-    pub id: Option<ColumnNames>,
-    pub start_time: Option<ColumnNames>,
-    pub end_time: Option<ColumnNames>,
-    pub origin_lat: Option<ColumnNames>,
-    pub origin_lon: Option<ColumnNames>,
-    pub destination_lat: Option<ColumnNames>,
-    pub destination_lon: Option<ColumnNames>,
-    pub distance: Option<ColumnNames>,
-    pub mode: Option<ColumnNames>,
-}
-
-impl ColumnMap {
-    /// `self`'s columns, falling back to `base`'s.
-    fn over(self, base: ColumnMap) -> ColumnMap {
-        ColumnMap {
-            id: self.id.or(base.id),
-            start_time: self.start_time.or(base.start_time),
-            end_time: self.end_time.or(base.end_time),
-            origin_lat: self.origin_lat.or(base.origin_lat),
-            origin_lon: self.origin_lon.or(base.origin_lon),
-            destination_lat: self.destination_lat.or(base.destination_lat),
-            destination_lon: self.destination_lon.or(base.destination_lon),
-            distance: self.distance.or(base.distance),
-            mode: self.mode.or(base.mode),
-        }
-    }
-}
-
-/// `[formats.csv.NAME]` as written. A table named like a preset, or with `preset = "…"`,
-/// starts from that preset and overrides the keys it sets.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OperatorConfig {
-    pub preset: Option<String>,
-    /// The `source` of the events.
-    pub source: Option<String>,
-    /// The mode of every row, unless `columns.mode` names a column.
-    pub mode: Option<String>,
-    /// Column value → canonical mode, for `columns.mode` (canonical names map to themselves).
-    #[serde(default)]
-    pub modes: BTreeMap<String, String>,
-    /// The field separator (one character; default `,`).
-    pub delimiter: Option<String>,
-    /// IANA time zone of times written without an offset.
-    pub time_zone: Option<String>,
-    /// `iso` (default), `epoch_ms`, `epoch_s`, or a `strftime` pattern (`%m/%d/%Y %H:%M`).
-    pub time_format: Option<String>,
-    /// Local times a DST change makes ambiguous or skips: `compatible` (default: the earlier
-    /// of a repeated time, the later of a skipped one), `earlier`, `later` or `reject`.
-    pub local_time: Option<String>,
-    /// Unit of the distance column: `m` (default), `km`, `mi` or `ft`.
-    pub distance_unit: Option<String>,
-    #[serde(default)]
-    pub columns: ColumnMap,
-}
-
-impl OperatorConfig {
-    /// `self` over `base`: every key `self` sets wins.
-    fn over(self, base: OperatorConfig) -> OperatorConfig {
-        let mut modes = base.modes;
-        modes.extend(self.modes);
-        OperatorConfig {
-            preset: None,
-            source: self.source.or(base.source),
-            mode: self.mode.or(base.mode),
-            modes,
-            delimiter: self.delimiter.or(base.delimiter),
-            time_zone: self.time_zone.or(base.time_zone),
-            time_format: self.time_format.or(base.time_format),
-            local_time: self.local_time.or(base.local_time),
-            distance_unit: self.distance_unit.or(base.distance_unit),
-            columns: self.columns.over(base.columns),
-        }
-    }
-}
-
-/// The built-in layouts, by name (`--format csv:NAME`).
-pub const PRESETS: [&str; 4] = ["oslobysykkel", "louisville", "kansascity", "indianapolis"];
-
-fn preset(name: &str) -> Option<OperatorConfig> {
-    let cols = |s: &[&str]| {
-        Some(ColumnNames::Joined(
-            s.iter().map(|c| (*c).to_owned()).collect(),
-        ))
-    };
-    let col = |s: &str| Some(ColumnNames::from(s));
-    let layout = |source: &str, mode: &str, zone: &str, format: &str, unit: &str, columns| {
-        Some(OperatorConfig {
-            source: Some(source.into()),
-            mode: Some(mode.into()),
-            time_zone: Some(zone.into()),
-            time_format: Some(format.into()),
-            distance_unit: Some(unit.into()),
-            columns,
-            ..OperatorConfig::default()
-        })
-    };
-    match name {
-        // Oslo Bysykkel open data: UTC times with an offset, station positions, no trip id.
-        "oslobysykkel" => layout(
-            "oslobysykkel",
-            "bicycle",
-            "Europe/Oslo",
-            "iso",
-            "m",
-            ColumnMap {
-                start_time: col("started_at"),
-                end_time: col("ended_at"),
-                origin_lat: col("start_station_latitude"),
-                origin_lon: col("start_station_longitude"),
-                destination_lat: col("end_station_latitude"),
-                destination_lon: col("end_station_longitude"),
-                ..ColumnMap::default()
-            },
-        ),
-        // Louisville "Dockless Vehicles": local date and HH:MM columns, distance in miles.
-        "louisville" => layout(
-            "louisville",
-            "e_scooter",
-            "America/Kentucky/Louisville",
-            "%Y-%m-%d %H:%M",
-            "mi",
-            ColumnMap {
-                id: col("TripID"),
-                start_time: cols(&["StartDate", "StartTime"]),
-                end_time: cols(&["EndDate", "EndTime"]),
-                origin_lat: col("StartLatitude"),
-                origin_lon: col("StartLongitude"),
-                destination_lat: col("EndLatitude"),
-                destination_lon: col("EndLongitude"),
-                distance: col("TripDistance"),
-                ..ColumnMap::default()
-            },
-        ),
-        // Kansas City "Microtransit (Scooter and Ebike) Trips": the date column carries a
-        // constant midnight, the time of day is its own column; distance in metres.
-        "kansascity" => layout(
-            "kansascity",
-            "e_scooter",
-            "America/Chicago",
-            "%m/%d/%Y 12:00:00 AM %H:%M:%S",
-            "m",
-            ColumnMap {
-                id: col("trip_id"),
-                start_time: cols(&["Start Date", "Start Time"]),
-                end_time: cols(&["End Date", "End Time"]),
-                origin_lat: col("Start Latitude"),
-                origin_lon: col("Start Longitude"),
-                destination_lat: col("End Latitude"),
-                destination_lon: col("End Longitude"),
-                distance: col("Trip Distance"),
-                ..ColumnMap::default()
-            },
-        ),
-        // Indianapolis PURR e-scooter pilot: UTC times, distance in miles.
-        "indianapolis" => layout(
-            "indianapolis",
-            "e_scooter",
-            "America/Indiana/Indianapolis",
-            "iso",
-            "mi",
-            ColumnMap {
-                id: col("trip_id"),
-                start_time: col("start_time_utc"),
-                end_time: col("end_time_utc"),
-                origin_lat: col("start_lat"),
-                origin_lon: col("start_lon"),
-                destination_lat: col("end_lat"),
-                destination_lon: col("end_lon"),
-                distance: col("distance_miles"),
-                ..ColumnMap::default()
-            },
-        ),
-        _ => None,
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 enum TimeFormat {

@@ -2,8 +2,14 @@ use std::borrow::Cow;
 
 use proptest::prelude::*;
 
+use jiff::civil::Date;
+
 use super::*;
 use crate::space::{Band, TripClasses};
+use crate::space::{Placement, ZoneId};
+use crate::state::places::ZonePair;
+use crate::state::tally::ModeTotals;
+use crate::vocabulary::{ConfigErrors, DurationMs, EventTimeMs, Kind, Observation, PersonTrips};
 use crate::vocabulary::{GeoPoint, Mode};
 
 const HOUR: i64 = 3_600_000;

@@ -1,0 +1,190 @@
+//! What the windows hold, summed over partitions: rolling windows, their places, calendar
+//! totals, and the combined watermark.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+
+use super::settings::WindowSettings;
+use super::state::WindowState;
+use crate::space::StopId;
+use crate::state::breakdown::Breakdown;
+use crate::state::places::{CellWindow, StopTotals, ZonePair};
+use crate::state::tally::ModeTotals;
+use crate::vocabulary::{DurationMs, EventTimeMs};
+
+/// Person trips per zone in a rolling window of `length` ending at `watermark`, summed over
+/// the partitions (instances sum their partitions; Prometheus sums instances).
+pub(crate) fn window_totals(
+    states: &[&WindowState],
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    length: DurationMs,
+    zone_count: usize,
+) -> Vec<ModeTotals> {
+    let (start, end) = window_range(settings, watermark, length);
+    let mut out = vec![ModeTotals::default(); zone_count];
+    for state in states {
+        for per_zone in state.buckets.range(start..end).map(|(_, v)| v) {
+            for (o, t) in out.iter_mut().zip(per_zone) {
+                o.merge(t);
+            }
+        }
+    }
+    out
+}
+
+/// The buckets of a rolling window of `length` ending at `watermark`.
+fn window_range(
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    length: DurationMs,
+) -> (i64, i64) {
+    let end = settings.bucket_start(watermark).0;
+    (end.saturating_sub(length.0), end)
+}
+
+/// Person trips per zone, distance band, access class and mode in a rolling window of `length`
+/// ending at `watermark`, summed over the partitions.
+pub(crate) fn window_breakdown(
+    states: &[&WindowState],
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    length: DurationMs,
+) -> Breakdown {
+    let (start, end) = window_range(settings, watermark, length);
+    let mut out = Breakdown::default();
+    for state in states {
+        for (_, b) in state.bucket_breakdowns.range(start, end) {
+            out.merge(b);
+        }
+    }
+    out
+}
+
+/// Judged trips per stop place they start or end near in a rolling window, summed over the
+/// partitions.
+pub fn window_stops(
+    states: &[&WindowState],
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    length: DurationMs,
+) -> BTreeMap<StopId, StopTotals> {
+    let (start, end) = window_range(settings, watermark, length);
+    let mut out = BTreeMap::new();
+    for state in states {
+        state.places.stops_into(start, end, &mut out);
+    }
+    out
+}
+
+/// Person trips per cell (at the configured resolution) and zone set in a rolling window,
+/// summed over the partitions.
+pub fn window_cells(
+    states: &[&WindowState],
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    length: DurationMs,
+) -> CellWindow {
+    let (start, end) = window_range(settings, watermark, length);
+    let mut out = CellWindow::default();
+    for state in states {
+        state.places.cells_into(start, end, &mut out);
+    }
+    out
+}
+
+/// Person trips per origin → destination zone pair (trips with a destination) in a rolling
+/// window, summed over the partitions.
+pub fn window_zone_pairs(
+    states: &[&WindowState],
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    length: DurationMs,
+) -> BTreeMap<ZonePair, ModeTotals> {
+    let (start, end) = window_range(settings, watermark, length);
+    let mut out = BTreeMap::new();
+    for state in states {
+        state.places.pairs_into(start, end, &mut out);
+    }
+    out
+}
+
+/// Person trips per zone for the local day, month and year that hold the watermark, with
+/// their breakdowns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarTotals {
+    pub date: Date,
+    pub day: Vec<ModeTotals>,
+    pub month: Vec<ModeTotals>,
+    pub year: Vec<ModeTotals>,
+    pub day_breakdown: Breakdown,
+    pub month_breakdown: Breakdown,
+    pub year_breakdown: Breakdown,
+}
+
+/// Calendar totals to date at `watermark`, summed over the partitions.
+pub(crate) fn calendar_totals(
+    states: &[&WindowState],
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    zone_count: usize,
+) -> Option<CalendarTotals> {
+    let date = settings.local_date(watermark)?;
+    let mut totals = CalendarTotals {
+        date,
+        day: vec![ModeTotals::default(); zone_count],
+        month: vec![ModeTotals::default(); zone_count],
+        year: vec![ModeTotals::default(); zone_count],
+        day_breakdown: Breakdown::default(),
+        month_breakdown: Breakdown::default(),
+        year_breakdown: Breakdown::default(),
+    };
+    let year_start = Date::new(date.year(), 1, 1).ok()?;
+    for state in states {
+        for (d, per_zone) in state.days.range(year_start..=date) {
+            for (i, t) in per_zone.iter().enumerate() {
+                totals.year[i].merge(t);
+                if d.month() == date.month() {
+                    totals.month[i].merge(t);
+                }
+                if *d == date {
+                    totals.day[i].merge(t);
+                }
+            }
+        }
+        for (d, b) in state.day_breakdowns.range(year_start..=date) {
+            totals.year_breakdown.merge(b);
+            if d.month() == date.month() {
+                totals.month_breakdown.merge(b);
+            }
+            if *d == date {
+                totals.day_breakdown.merge(b);
+            }
+        }
+    }
+    Some(totals)
+}
+
+/// One partition as the combined watermark sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct PartitionClock {
+    pub watermark: Option<EventTimeMs>,
+    /// Processing time (wall clock, ms) of the partition's last event.
+    pub last_event_at: i64,
+}
+
+/// The watermark of all partitions together: the minimum over the partitions that had an event
+/// within `idle_timeout` of `now` (processing time); when all are idle, the newest.
+pub fn combined_watermark(
+    partitions: &[PartitionClock],
+    now: i64,
+    idle_timeout: DurationMs,
+) -> Option<EventTimeMs> {
+    let active = partitions
+        .iter()
+        .filter(|p| now.saturating_sub(p.last_event_at) <= idle_timeout.0)
+        .filter_map(|p| p.watermark)
+        .min();
+    active.or_else(|| partitions.iter().filter_map(|p| p.watermark).max())
+}

@@ -1,0 +1,365 @@
+//! One partition's event-time state: buckets and local days per zone, the places and
+//! breakdowns in the same buckets, the watermark, and its stored form.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use super::settings::WindowSettings;
+use crate::space::{Placement, TripClasses, ZoneId};
+use crate::state::breakdown::{Breakdown, SavedClassTally};
+use crate::state::buckets::Buckets;
+use crate::state::places::{Piece, PlaceBuckets, SavedPlaces, SavedStopTally};
+use crate::state::tally::{ModeTotals, SavedModeTotals};
+use crate::vocabulary::{EventTimeMs, Kind, Observation, PersonTrips};
+
+/// One partition's event-time state.
+#[derive(Debug, Clone)]
+pub struct WindowState {
+    zone_count: usize,
+    /// Bucket start → person trips per zone (index = zone id).
+    pub(super) buckets: BTreeMap<i64, Vec<ModeTotals>>,
+    /// Local date → person trips per zone.
+    pub(super) days: BTreeMap<Date, Vec<ModeTotals>>,
+    max_event_time: Option<EventTimeMs>,
+    /// Days before this are no longer kept (January 1 of the watermark's previous year).
+    days_from: Option<Date>,
+    /// The last bucket → date lookup; most events land in the bucket of the one before.
+    last_day: Option<(i64, Date)>,
+    /// The same buckets per cell and per origin → destination zone pair.
+    pub(super) places: PlaceBuckets,
+    /// The same buckets and days per zone, distance band, access class and mode.
+    pub(super) bucket_breakdowns: Buckets<Breakdown>,
+    pub(super) day_breakdowns: BTreeMap<Date, Breakdown>,
+}
+
+impl WindowState {
+    pub fn new(zone_count: usize) -> WindowState {
+        WindowState {
+            zone_count,
+            buckets: BTreeMap::new(),
+            days: BTreeMap::new(),
+            max_event_time: None,
+            days_from: None,
+            last_day: None,
+            places: PlaceBuckets::default(),
+            bucket_breakdowns: Buckets::default(),
+            day_breakdowns: BTreeMap::new(),
+        }
+    }
+
+    /// The state as a checkpoint stores it.
+    pub(crate) fn save(&self) -> SavedWindows {
+        let zones = |t: &Vec<ModeTotals>| t.iter().map(SavedModeTotals::from).collect();
+        SavedWindows {
+            zones: SavedZoneWindows {
+                zone_count: self.zone_count as u64,
+                buckets: self.buckets.iter().map(|(b, t)| (*b, zones(t))).collect(),
+                days: self
+                    .days
+                    .iter()
+                    .map(|(d, t)| (SavedDate::from(*d), zones(t)))
+                    .collect(),
+                max_event_time: self.max_event_time.map(|t| t.0),
+                days_from: self.days_from.map(SavedDate::from),
+            },
+            places: self.places.save(),
+        }
+    }
+
+    /// The breakdowns as a checkpoint stores them (beside [`WindowState::save`]).
+    pub(crate) fn save_breakdowns(&self) -> SavedWindowBreakdowns {
+        SavedWindowBreakdowns {
+            buckets: self
+                .bucket_breakdowns
+                .iter()
+                .map(|(b, t)| (*b, t.save()))
+                .collect(),
+            days: self
+                .day_breakdowns
+                .iter()
+                .map(|(d, t)| (SavedDate::from(*d), t.save()))
+                .collect(),
+            stops: self.places.save_stops(),
+        }
+    }
+
+    /// Adds the breakdowns a checkpoint stored.
+    pub(crate) fn restore_breakdowns(
+        &mut self,
+        saved: SavedWindowBreakdowns,
+        stop_count: usize,
+    ) -> Result<(), String> {
+        for (bucket, t) in saved.buckets {
+            *self.bucket_breakdowns.entry(bucket) = Breakdown::restore(t, self.zone_count)?;
+        }
+        for (day, t) in saved.days {
+            self.day_breakdowns.insert(
+                Date::try_from(day)?,
+                Breakdown::restore(t, self.zone_count)?,
+            );
+        }
+        self.places.restore_stops(saved.stops, stop_count)
+    }
+
+    /// The state a checkpoint stored, for `zone_count` zones.
+    pub(crate) fn restore(saved: SavedWindows, zone_count: usize) -> Result<WindowState, String> {
+        let SavedWindows {
+            zones: saved,
+            places,
+        } = saved;
+        if saved.zone_count != zone_count as u64 {
+            return Err(format!(
+                "windows for {} zones, the configuration has {zone_count}",
+                saved.zone_count
+            ));
+        }
+        let zones = |t: Vec<SavedModeTotals>| -> Result<Vec<ModeTotals>, String> {
+            if t.len() != zone_count {
+                return Err(format!("{} zone tallies, expected {zone_count}", t.len()));
+            }
+            t.into_iter().map(ModeTotals::try_from).collect()
+        };
+        let mut state = WindowState::new(zone_count);
+        for (bucket, t) in saved.buckets {
+            state.buckets.insert(bucket, zones(t)?);
+        }
+        for (day, t) in saved.days {
+            state.days.insert(Date::try_from(day)?, zones(t)?);
+        }
+        state.max_event_time = saved.max_event_time.map(EventTimeMs);
+        state.days_from = saved.days_from.map(Date::try_from).transpose()?;
+        state.places = PlaceBuckets::restore(places, zone_count)?;
+        Ok(state)
+    }
+
+    /// The newest event time seen.
+    pub fn max_event_time(&self) -> Option<EventTimeMs> {
+        self.max_event_time
+    }
+
+    /// Newest event time − allowed lateness; `None` before the first event.
+    pub fn watermark(&self, settings: &WindowSettings) -> Option<EventTimeMs> {
+        self.max_event_time
+            .map(|m| m.saturating_sub(settings.allowed_lateness))
+    }
+
+    /// Adds an accepted observation placed at `placement` (a trip's origin, a count's
+    /// location), whose destination (a trip's, when known) lies in `destination_zones`, with
+    /// its distance band and access class; returns whether it was late.
+    pub fn observe(
+        &mut self,
+        settings: &WindowSettings,
+        obs: &Observation<'_>,
+        placement: &Placement<'_>,
+        destination_zones: Option<&[ZoneId]>,
+        classes: TripClasses,
+    ) -> bool {
+        let zones = placement.zones;
+        let start = obs.start_time;
+        let late = self
+            .max_event_time
+            .is_some_and(|m| start < m.saturating_sub(settings.lateness_of(&obs.source)));
+        if self.max_event_time.is_none_or(|m| start > m) {
+            self.max_event_time = Some(start);
+            self.prune(settings);
+        }
+        let floor = self.retained_from(settings);
+        for (bucket, amount, first) in pieces(settings, obs) {
+            if bucket < floor.0 {
+                continue;
+            }
+            // Events outside every zone still have a cell (and may end in a zone).
+            self.places.observe(&Piece {
+                bucket,
+                mode: obs.mode,
+                amount,
+                holds_event: first,
+                cell: placement.cell,
+                zones,
+                destination_zones,
+                access: classes.access,
+            });
+            if zones.is_empty() {
+                continue;
+            }
+            let date = self.date_of(settings, bucket);
+            let zone_count = self.zone_count;
+            let in_bucket = self
+                .buckets
+                .entry(bucket)
+                .or_insert_with(|| vec![ModeTotals::default(); zone_count]);
+            add_to(in_bucket, zones, obs, amount, first);
+            self.bucket_breakdowns
+                .entry(bucket)
+                .observe(zones, classes, obs.mode, amount, first);
+            if let Some(date) = date
+                && self.days_from.is_none_or(|from| date >= from)
+            {
+                let in_day = self
+                    .days
+                    .entry(date)
+                    .or_insert_with(|| vec![ModeTotals::default(); zone_count]);
+                add_to(in_day, zones, obs, amount, first);
+                self.day_breakdowns
+                    .entry(date)
+                    .or_default()
+                    .observe(zones, classes, obs.mode, amount, first);
+            }
+        }
+        late
+    }
+
+    /// The oldest bucket start still kept.
+    fn retained_from(&self, settings: &WindowSettings) -> EventTimeMs {
+        match self.max_event_time {
+            Some(m) => settings.bucket_start(m.saturating_sub(settings.retention())),
+            None => EventTimeMs(i64::MIN),
+        }
+    }
+
+    fn date_of(&mut self, settings: &WindowSettings, bucket: i64) -> Option<Date> {
+        if let Some((b, d)) = self.last_day
+            && b == bucket
+        {
+            return Some(d);
+        }
+        let d = settings.local_date(EventTimeMs(bucket))?;
+        self.last_day = Some((bucket, d));
+        Some(d)
+    }
+
+    /// Drops buckets no window can reach and days before the previous calendar year.
+    fn prune(&mut self, settings: &WindowSettings) {
+        let floor = self.retained_from(settings).0;
+        if self
+            .buckets
+            .first_key_value()
+            .is_some_and(|(b, _)| *b < floor)
+        {
+            self.buckets = self.buckets.split_off(&floor);
+        }
+        self.places.prune(floor);
+        self.bucket_breakdowns.prune(floor);
+        let keep_from = self
+            .watermark(settings)
+            .and_then(|w| settings.local_date(w))
+            .and_then(|d| Date::new(d.year() - 1, 1, 1).ok());
+        if let Some(keep_from) = keep_from {
+            self.days_from = Some(keep_from);
+            if self
+                .days
+                .first_key_value()
+                .is_some_and(|(d, _)| *d < keep_from)
+            {
+                self.days = self.days.split_off(&keep_from);
+            }
+            if self
+                .day_breakdowns
+                .first_key_value()
+                .is_some_and(|(d, _)| *d < keep_from)
+            {
+                self.day_breakdowns = self.day_breakdowns.split_off(&keep_from);
+            }
+        }
+    }
+
+    /// Number of buckets held (for memory checks).
+    pub fn bucket_count(&self) -> usize {
+        self.buckets.len()
+    }
+}
+
+fn add_to(
+    totals: &mut [ModeTotals],
+    zones: &[ZoneId],
+    obs: &Observation<'_>,
+    amount: PersonTrips,
+    first: bool,
+) {
+    for zone in zones {
+        let t = &mut totals[zone.0 as usize];
+        if first {
+            t.add(obs.mode, amount);
+        } else {
+            t.add_person_trips(obs.mode, amount);
+        }
+    }
+}
+
+/// The buckets an observation's person trips go to: `(bucket start, amount, holds the event)`.
+/// A trip goes wholly to the bucket of its start. A count with an interval is spread in
+/// proportion to the overlap of its interval with each bucket; intervals longer than the
+/// longest window go wholly to the start bucket (no window could show the spread).
+pub fn pieces(settings: &WindowSettings, obs: &Observation<'_>) -> Vec<(i64, PersonTrips, bool)> {
+    let start = obs.start_time.0;
+    let first_bucket = settings.bucket_start(obs.start_time).0;
+    let whole = vec![(first_bucket, obs.person_trips, true)];
+    let (Kind::Count, Some(end)) = (obs.kind, obs.end_time) else {
+        return whole;
+    };
+    let end = end.0;
+    if end <= start || end - start > settings.longest_window().0 {
+        return whole;
+    }
+    let size = settings.bucket.0;
+    let mut buckets = Vec::new();
+    let mut weights = Vec::new();
+    let mut b = first_bucket;
+    while b < end {
+        let overlap = (b + size).min(end) - b.max(start);
+        buckets.push(b);
+        weights.push(overlap as u64);
+        b += size;
+    }
+    let parts = obs.person_trips.split(&weights);
+    buckets
+        .into_iter()
+        .zip(parts)
+        .enumerate()
+        .map(|(i, (b, p))| (b, p, i == 0))
+        .collect()
+}
+
+/// A calendar date as `(year, month, day)`.
+#[derive(Serialize, Deserialize, Clone, Copy)]
+pub(crate) struct SavedDate(i16, i8, i8);
+
+impl From<jiff::civil::Date> for SavedDate {
+    fn from(d: jiff::civil::Date) -> Self {
+        SavedDate(d.year(), d.month(), d.day())
+    }
+}
+
+impl TryFrom<SavedDate> for jiff::civil::Date {
+    type Error = String;
+
+    fn try_from(d: SavedDate) -> Result<Self, String> {
+        jiff::civil::Date::new(d.0, d.1, d.2).map_err(|e| format!("a stored date: {e}"))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SavedWindows {
+    pub(crate) zones: SavedZoneWindows,
+    pub(crate) places: SavedPlaces,
+}
+
+/// Per-zone buckets and days (all of format version 1's windows).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SavedZoneWindows {
+    pub(crate) zone_count: u64,
+    pub(crate) buckets: Vec<(i64, Vec<SavedModeTotals>)>,
+    pub(crate) days: Vec<(SavedDate, Vec<SavedModeTotals>)>,
+    pub(crate) max_event_time: Option<i64>,
+    pub(crate) days_from: Option<SavedDate>,
+}
+
+/// A live pipeline's breakdowns per bucket and day, and its judged trips per stop place.
+#[derive(Serialize, Deserialize, Default)]
+pub(crate) struct SavedWindowBreakdowns {
+    pub(crate) buckets: Vec<(i64, Vec<SavedClassTally>)>,
+    pub(crate) days: Vec<(SavedDate, Vec<SavedClassTally>)>,
+    pub(crate) stops: Vec<(i64, Vec<SavedStopTally>)>,
+}
