@@ -4,8 +4,10 @@
 //! every layer below.
 
 mod goal;
-mod privacy;
+mod suppression;
 mod survey;
+
+mod privacy;
 
 mod settings;
 mod share;
@@ -22,5 +24,6 @@ pub use report::{
 };
 pub use settings::PublishSettings;
 pub use share::{goal_gaps, group_person_trips, group_shares};
+pub use suppression::{Suppression, suppress, tally_passes};
 pub use survey::{Coverage, Survey, SurveyConfig};
 pub use view::{BasisView, CoverageView, LiveView, WindowView, ZoneWindow, live_view};
