@@ -16,14 +16,20 @@ mod report;
 
 mod view;
 
+mod public;
+
+mod live;
+
 pub use goal::{Goal, GoalConfig, validate_goals};
+pub use live::{LiveViews, live_view, live_views};
 pub use privacy::{PrivacyConfig, PublishedCells, passes, publish_cells, publish_zone_pairs};
+pub use public::Public;
 pub use report::{
     AccessNumbers, AccessReport, BandReport, CellReport, EventsReport, Report, ZoneReport,
     person_trips_by_mode,
 };
 pub use settings::PublishSettings;
 pub use share::{goal_gaps, group_person_trips, group_shares};
-pub use suppression::{Suppression, suppress, tally_passes};
+pub use suppression::{Fixed, Suppression, suppress, suppress_with, tally_passes};
 pub use survey::{Coverage, Survey, SurveyConfig};
-pub use view::{BasisView, CoverageView, LiveView, WindowView, ZoneWindow, live_view};
+pub use view::{BasisView, CoverageView, LiveView, WindowView, ZoneWindow};

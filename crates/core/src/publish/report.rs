@@ -46,43 +46,44 @@ pub struct ZoneReport {
     pub transit_access: Option<AccessReport>,
 }
 
-/// One distance band of a zone.
+/// One distance band of a zone. Its numbers are `f64`, or `Option<f64>` where the k rule may
+/// suppress them (null in JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BandReport {
+pub struct BandReport<N = f64> {
     /// `0-1km`, …, `10km+`, or `unknown` (counts, and trips without a distance or destination).
     pub band: String,
     /// The band's lower edge (inclusive) and upper edge (exclusive) in metres; both null for
     /// `unknown`, the upper null for the last band.
     pub min_m: Option<f64>,
     pub max_m: Option<f64>,
-    pub person_trips: BTreeMap<String, f64>,
-    pub total_person_trips: f64,
+    pub person_trips: BTreeMap<String, N>,
+    pub total_person_trips: N,
     /// Person trips of each group's modes in the band: the numerators of `shares` (empty with
     /// them).
-    pub group_person_trips: BTreeMap<String, f64>,
+    pub group_person_trips: BTreeMap<String, N>,
     /// Group shares within the band; always empty for `unknown`, which no share includes.
-    pub shares: BTreeMap<String, f64>,
+    pub shares: BTreeMap<String, N>,
 }
 
 /// How the trips of the transit-access modes relate to public-transport stops: over all judged
 /// modes, and per judged mode with trips.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccessReport {
+pub struct AccessReport<N = f64> {
     #[serde(flatten)]
-    pub all: AccessNumbers,
-    pub by_mode: BTreeMap<String, AccessNumbers>,
+    pub all: AccessNumbers<N>,
+    pub by_mode: BTreeMap<String, AccessNumbers<N>>,
 }
 
 /// Judged person trips by access class, and the share that starts or ends near a stop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccessNumbers {
+pub struct AccessNumbers<N = f64> {
     /// Person trips per access class (`from_stop`, `to_stop`, `stop_to_stop`, `no_stop`,
     /// `no_destination`), every class.
-    pub person_trips: BTreeMap<String, f64>,
+    pub person_trips: BTreeMap<String, N>,
     /// Person trips of the judged trips (all classes).
-    pub judged_person_trips: f64,
+    pub judged_person_trips: N,
     /// Person trips that start or end near a stop (`from_stop` + `to_stop` + `stop_to_stop`).
-    pub near_stop_person_trips: f64,
+    pub near_stop_person_trips: N,
     /// near / judged, 0–1; null without judged trips.
     pub share: Option<f64>,
 }

@@ -8,7 +8,8 @@
 //! that no hidden number follows from the shown ones: not a total minus its visible parts, nor
 //! any other combination of shown sums and parts (a group minus its visible members, a total
 //! minus a group). Each round hides the smallest shown non-zero part that breaks the disclosure
-//! found; when none does, the sums that give it away.
+//! found, else the smallest one anyway (later rounds hide more), and when no part is left, the
+//! sums that give it away.
 //!
 //! Whether a hidden number follows from the shown ones is linear algebra: it does exactly when
 //! its row (the parts it adds up) lies in the span of the rows of the shown numbers. Tables are
@@ -50,47 +51,78 @@ fn sum_of(parts: &[ModeTally], members: &[usize]) -> ModeTally {
     t
 }
 
+/// Decisions made elsewhere that a table must keep: `Some(true)` for a number that is public
+/// anyway (an estimate, a number another table shows), `Some(false)` for one another table
+/// hides; `None` to decide here.
+#[derive(Debug, Clone, Default)]
+pub struct Fixed {
+    pub parts: Vec<Option<bool>>,
+    pub sums: Vec<Option<bool>>,
+}
+
 /// Decides which parts and sums of a table may be shown. `sums` lists, per published sum, the
 /// indexes of the parts it adds up (a total lists them all).
 pub fn suppress(parts: &[ModeTally], sums: &[Vec<usize>], k: u64) -> Suppression {
+    suppress_with(parts, sums, k, &Fixed::default())
+}
+
+/// [`suppress`], keeping the decisions of `fixed`.
+pub fn suppress_with(
+    parts: &[ModeTally],
+    sums: &[Vec<usize>],
+    k: u64,
+    fixed: &Fixed,
+) -> Suppression {
     let sum_tallies: Vec<ModeTally> = sums.iter().map(|s| sum_of(parts, s)).collect();
+    let decide = |t: &ModeTally, fixed: Option<&Option<bool>>| {
+        fixed
+            .copied()
+            .flatten()
+            .unwrap_or_else(|| is_zero(t) || tally_passes(t, k))
+    };
     let mut shown = Suppression {
         parts: parts
             .iter()
-            .map(|t| is_zero(t) || tally_passes(t, k))
+            .enumerate()
+            .map(|(i, t)| decide(t, fixed.parts.get(i)))
             .collect(),
         sums: sum_tallies
             .iter()
-            .map(|t| is_zero(t) || tally_passes(t, k))
+            .enumerate()
+            .map(|(s, t)| decide(t, fixed.sums.get(s)))
             .collect(),
     };
     if shown.shows_all() {
         return shown;
     }
+    let free = |i: usize| fixed.parts.get(i).copied().flatten().is_none();
     // Every round hides at least one more number, so this ends within parts + sums rounds.
     for _ in 0..=parts.len() + sums.len() {
         let Some(disclosed) = first_disclosed(parts, sums, &sum_tallies, &shown) else {
             break;
         };
         let mut candidates: Vec<usize> = (0..parts.len())
-            .filter(|&i| shown.parts[i] && !is_zero(&parts[i]))
+            .filter(|&i| shown.parts[i] && !is_zero(&parts[i]) && free(i))
             .collect();
         candidates.sort_by(|&a, &b| {
             let key = |i: usize| (parts[i].person_trips, parts[i].events, i);
             key(a).cmp(&key(b))
         });
+        let smallest = candidates.first().copied();
         let breaks = candidates.into_iter().find(|&c| {
-            shown.parts[c] = false;
-            let still = is_disclosed(parts.len(), sums, &shown, &disclosed);
-            shown.parts[c] = true;
-            !still
+            let mut trial = shown.clone();
+            hide_part(&mut trial, parts, sums, fixed, c);
+            !is_disclosed(parts.len(), sums, &trial, &disclosed)
         });
-        match breaks {
-            Some(c) => shown.parts[c] = false,
-            // No single part breaks it: hide every shown sum that holds all of its parts.
+        match breaks.or(smallest) {
+            // A part that breaks it, else the smallest shown part anyway: the next rounds hide
+            // what still gives the number away.
+            Some(c) => hide_part(&mut shown, parts, sums, fixed, c),
+            // No part is left to hide: hide every shown sum that holds all of its parts.
             None => {
                 for (s, members) in sums.iter().enumerate() {
-                    if disclosed.iter().all(|p| members.contains(p)) {
+                    let fixed = fixed.sums.get(s).copied().flatten().is_some();
+                    if !fixed && disclosed.iter().all(|p| members.contains(p)) {
                         shown.sums[s] = false;
                     }
                 }
@@ -98,6 +130,25 @@ pub fn suppress(parts: &[ModeTally], sums: &[Vec<usize>], k: u64) -> Suppression
         }
     }
     shown
+}
+
+/// Hides part `c`, and with it every shown sum that is the same number (a group whose only
+/// non-zero member it is): hiding one without the other hides nothing.
+fn hide_part(
+    shown: &mut Suppression,
+    parts: &[ModeTally],
+    sums: &[Vec<usize>],
+    fixed: &Fixed,
+    c: usize,
+) {
+    shown.parts[c] = false;
+    for (s, members) in sums.iter().enumerate() {
+        let mut non_zero = members.iter().filter(|&&i| !is_zero(&parts[i]));
+        let only_c = non_zero.next() == Some(&c) && non_zero.next().is_none();
+        if only_c && fixed.sums.get(s).copied().flatten().is_none() {
+            shown.sums[s] = false;
+        }
+    }
 }
 
 /// The parts of the first hidden, non-zero number (a part or a sum) that the shown ones give
