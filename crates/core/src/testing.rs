@@ -87,6 +87,7 @@ pub fn default_settings(zones: &Zones) -> Settings {
         windows: default_config("windows"),
         distance_bands: default_config("distance_bands"),
         transit_access: default_config("transit_access"),
+        privacy: default_config("privacy"),
     };
     let stops = read_stop_rows(DEFAULT_STOPS.as_bytes()).unwrap();
     valid("configuration", |e| {
@@ -106,6 +107,7 @@ struct DefaultSections {
     windows: WindowsConfig,
     distance_bands: DistanceBandsConfig,
     transit_access: TransitAccessConfig,
+    privacy: crate::publish::PrivacyConfig,
 }
 
 impl DefaultSections {
@@ -120,6 +122,7 @@ impl DefaultSections {
             windows: &self.windows,
             distance_bands: &self.distance_bands,
             transit_access: &self.transit_access,
+            privacy: &self.privacy,
         }
     }
 }

@@ -315,7 +315,6 @@ impl ConfigFile {
             errors.push("spatial.zones", e);
             Zones::default()
         });
-        let privacy_k = self.privacy.validate(&mut errors);
         let (stops, stops_source) = self.transit_access_stops(&mut errors);
         let settings = SettingsConfig {
             spatial: &self.spatial,
@@ -327,6 +326,7 @@ impl ConfigFile {
             windows: &self.windows,
             distance_bands: &self.distance_bands,
             transit_access: &self.transit_access,
+            privacy: &self.privacy,
         }
         .validate(&zones, &stops, &stops_source, &mut errors);
         warn_without_stops_in_zones(&settings.access, &zones, &stops_source);
@@ -337,7 +337,7 @@ impl ConfigFile {
             formats,
             listen,
             publish_interval,
-            privacy_k,
+            privacy_k: settings.k,
             state,
             simulator,
             kafka,

@@ -3,7 +3,9 @@
 //! puts them together.
 
 use crate::decode::GtfsStop;
-use crate::publish::{Goal, GoalConfig, PublishSettings, Survey, SurveyConfig, validate_goals};
+use crate::publish::{
+    Goal, GoalConfig, PrivacyConfig, PublishSettings, Survey, SurveyConfig, validate_goals,
+};
 use crate::space::{
     DistanceBands, DistanceBandsConfig, SpatialConfig, TransitAccess, TransitAccessConfig, Zones,
 };
@@ -25,6 +27,7 @@ pub struct SettingsConfig<'a> {
     pub windows: &'a WindowsConfig,
     pub distance_bands: &'a DistanceBandsConfig,
     pub transit_access: &'a TransitAccessConfig,
+    pub privacy: &'a PrivacyConfig,
 }
 
 impl SettingsConfig<'_> {
@@ -49,6 +52,7 @@ impl SettingsConfig<'_> {
                 .transit_access
                 .validate(&groups, stops, stops_source, zones, errors),
             survey: self.survey.map(|s| s.validate(errors)),
+            k: self.privacy.validate(errors),
             groups,
         }
     }
@@ -69,6 +73,9 @@ pub struct Settings {
     pub access: TransitAccess,
     /// The travel survey that fills unmeasured modes; `None`: measured shares only.
     pub survey: Option<Survey>,
+    /// The k rule of the public API: numbers of a place standing for fewer events or person
+    /// trips are not shown.
+    pub k: u64,
 }
 
 impl Settings {
@@ -81,6 +88,7 @@ impl Settings {
             access: &self.access,
             survey: self.survey.as_ref(),
             windows: &self.windows,
+            k: self.k,
         }
     }
 }

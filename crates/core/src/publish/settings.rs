@@ -7,8 +7,8 @@ use crate::state::WindowSettings;
 use crate::vocabulary::ModeGroups;
 
 /// The groups shares are about and the goals they are held against, the distance bands and
-/// transit access breakdowns are labelled by, the survey that fills unmeasured modes, and the
-/// windows the live view covers.
+/// transit access breakdowns are labelled by, the survey that fills unmeasured modes, the
+/// windows the live view covers, and the k rule of its public form.
 #[derive(Debug, Clone, Copy)]
 pub struct PublishSettings<'a> {
     pub groups: &'a ModeGroups,
@@ -17,4 +17,6 @@ pub struct PublishSettings<'a> {
     pub access: &'a TransitAccess,
     pub survey: Option<&'a Survey>,
     pub windows: &'a WindowSettings,
+    /// The k rule of the public view.
+    pub k: u64,
 }

@@ -1,8 +1,8 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::vocabulary::ConfigErrors;
 use crate::vocabulary::EventTimeMs;
-use crate::vocabulary::{ConfigErrors, DurationMs, GroupsConfig};
 
 const ZONES: &str = include_str!("../../../../../config/zones/baerum.geojson");
 const NOW: EventTimeMs = EventTimeMs(1_714_700_000_000);
@@ -14,19 +14,15 @@ fn settings(resolution: h3o::Resolution) -> Settings {
 /// Settings whose transit access judges bicycles within `radius_m` of two stops that the test
 /// lines start and end at.
 fn settings_with(resolution: h3o::Resolution, radius_m: f64) -> Settings {
+    let mut settings = crate::testing::default_settings(&zones());
+    settings.resolution = resolution;
     let mut errors = ConfigErrors::default();
-    let groups = GroupsConfig(
-        [("cycling".to_owned(), vec!["bicycle".to_owned()])]
-            .into_iter()
-            .collect(),
-    )
-    .validate(&mut errors);
     let stop = |name: &str, lat, lon| crate::space::StopConfig {
         name: name.into(),
         lat,
         lon,
     };
-    let access = crate::space::TransitAccessConfig {
+    settings.access = crate::space::TransitAccessConfig {
         modes: vec!["bicycle".into()],
         radius_m,
         stops_file: None,
@@ -35,19 +31,9 @@ fn settings_with(resolution: h3o::Resolution, radius_m: f64) -> Settings {
             stop("Stabekk", 59.9101, 10.6001),
         ],
     }
-    .validate(&groups, &[], "test", &zones(), &mut errors);
+    .validate(&settings.groups, &[], "test", &zones(), &mut errors);
     assert!(errors.is_empty(), "{errors}");
-    Settings {
-        groups,
-        goals: Vec::new(),
-        factors: crate::testing::default_factors(),
-        resolution,
-        dedup_horizon: DurationMs::from_days(35),
-        windows: crate::testing::default_windows(),
-        bands: crate::testing::default_bands(),
-        access,
-        survey: None,
-    }
+    settings
 }
 
 fn zones() -> Zones {
