@@ -5,13 +5,20 @@
 //!  Kafka, files or the simulator                 state per input partition                    /metrics, /api/*
 //!                                                rejected → dead-letter topic (Kafka)
 //! ```
-//! On SIGINT/SIGTERM: the source stops, the pipeline drains the channel, checkpoints every
-//! Kafka partition and commits, publishes a final snapshot, then the HTTP server finishes
-//! in-flight requests and stops.
 //!
-//! Kafka partitions are checkpointed (see [`crate::partition_checkpoints`]) every
-//! `[state] interval`, when revoked and at shutdown; their offsets are committed only after
-//! the checkpoint that covers them is durable.
+//! - `sources.rs`: the source task (Kafka, the simulator or files) and what it sends, in order:
+//!   batches, and the group's rebalance notices after the records fetched before them.
+//! - `aggregator.rs`: the pipeline task, one `select!` loop dispatching to named steps.
+//! - `partitions.rs`: one input partition's state and, from Kafka, its offsets.
+//! - `kafka_link.rs`: the consumer, dead letters and checkpoints: dead letters are delivered
+//!   before their offsets are stored, offsets committed only after the checkpoint that covers
+//!   them (see [`crate::partition_checkpoints`]) is durable — every `[state] interval`, when a
+//!   partition is revoked and at shutdown.
+//! - `publishing.rs`: snapshots for the HTTP server, the places on a slower cadence.
+//!
+//! On SIGINT/SIGTERM, in this order: the source stops, the pipeline drains the channel,
+//! checkpoints every Kafka partition, then commits their offsets and publishes a final
+//! snapshot, and last the HTTP server finishes in-flight requests and stops.
 
 mod aggregator;
 mod kafka_link;
@@ -30,8 +37,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use self::aggregator::aggregate;
-use self::kafka_link::connect_kafka;
-use self::sources::{Message, read_files, simulate};
+use self::kafka_link::KafkaLink;
+use self::sources::Message;
 use crate::cli::{RunArgs, open_inputs};
 use crate::config::AppConfig;
 use crate::failure::Failure;
@@ -102,35 +109,12 @@ pub async fn serve(
     ));
     info!(%address, "serving /metrics, /healthz and /api/* on http://{address}");
 
-    let (batches, received) = mpsc::channel::<Message>(CHANNEL_BATCHES);
-    let max_line = config.input.max_line_bytes;
-    let mut kafka = None;
-    let source = if let Some(settings) = &config.kafka {
-        let connected = connect_kafka(settings, &config, &shutdown).await?;
-        let source = connected.source.clone();
-        kafka = Some(connected);
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            source.run(batches, stop).await.map_err(|refused| {
-                Failure::Usage(anyhow::anyhow!(
-                    "partitions refused:\n  {}",
-                    refused.join("\n  ")
-                ))
-            })
-        })
-    } else if inputs.is_empty() {
-        info!(
-            seed = config.simulator.seed,
-            speed = config.simulator.speed,
-            backfill = %config.simulator.backfill,
-            "no inputs and no [kafka]: running the built-in Bærum simulator"
-        );
-        let simulated = simulate(config.simulator.clone(), batches, shutdown.clone());
-        tokio::spawn(async move { simulated.await.map_err(|e| Failure::Input(e.into())) })
-    } else {
-        let read = read_files(inputs, max_line, batches, shutdown.clone());
-        tokio::spawn(async move { read.await.map_err(|e| Failure::Input(e.into())) })
+    let kafka = match &config.kafka {
+        Some(settings) => Some(KafkaLink::connect(settings, &config, &shutdown).await?),
+        None => None,
     };
+    let (batches, received) = mpsc::channel::<Message>(CHANNEL_BATCHES);
+    let source = sources::spawn(&config, inputs, kafka.as_ref(), batches, &shutdown);
     let pipeline = tokio::spawn(aggregate(
         config,
         received,
@@ -139,6 +123,9 @@ pub async fn serve(
         shutdown.clone(),
     ));
 
+    // The shutdown order. The source stops first (on `shutdown`, or on its own); the pipeline
+    // task drains what it sent, checkpoints and commits, and publishes the last snapshot; only
+    // then does the HTTP server stop, so that the last snapshot is served until the end.
     let source_result = source.await;
     let pipeline_result = pipeline.await;
     http_shutdown.cancel();

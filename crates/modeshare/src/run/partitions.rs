@@ -1,11 +1,19 @@
 //! One input partition's state, and for a Kafka partition how far it reaches and what of it is
 //! checkpointed.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use modeshare_core::pipeline::Pipeline;
+
+use crate::clock::wall_clock;
+use crate::config::AppConfig;
+use crate::partition_checkpoints::RestoredPartition;
 /// An input partition: a Kafka topic partition, or `("local", 0)` for files and the simulator.
 pub(super) type PartitionKey = (Arc<str>, i32);
+
+/// The state of every input partition this instance owns.
+pub(super) type Partitions = BTreeMap<PartitionKey, PartitionState>;
 
 pub(super) fn local_partition() -> PartitionKey {
     (Arc::from("local"), 0)
@@ -17,6 +25,39 @@ pub(super) struct PartitionState {
     pub(super) last_event_at: i64,
     /// Kafka partitions only: how far the state reaches and what is checkpointed.
     pub(super) offsets: Option<PartitionOffsets>,
+}
+
+impl PartitionState {
+    /// Empty state: files and the simulator, whose state begins with the process.
+    pub(super) fn new(config: &AppConfig) -> PartitionState {
+        PartitionState {
+            pipeline: Pipeline::live(config.settings.clone(), config.zones.clone()),
+            last_event_at: wall_clock().0,
+            offsets: None,
+        }
+    }
+
+    /// A Kafka partition assigned without state: read from its beginning.
+    pub(super) fn from_beginning(config: &AppConfig) -> PartitionState {
+        PartitionState {
+            offsets: Some(PartitionOffsets::default()),
+            ..PartitionState::new(config)
+        }
+    }
+
+    /// A Kafka partition with the state its checkpoint restored: records below the offset the
+    /// checkpoint ends at are in it already, and are skipped.
+    pub(super) fn restored(restored: RestoredPartition) -> PartitionState {
+        PartitionState {
+            pipeline: restored.pipeline,
+            last_event_at: wall_clock().0,
+            offsets: Some(PartitionOffsets {
+                next: Some(restored.next_offset),
+                checkpointed: Some(restored.next_offset),
+                ..PartitionOffsets::default()
+            }),
+        }
+    }
 }
 
 /// A Kafka partition's progress.

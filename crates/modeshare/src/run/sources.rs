@@ -1,5 +1,6 @@
-//! The sources of `modeshare run` other than Kafka: the simulator and files (Kafka's is
-//! [`modeshare_kafka::KafkaSource`]), and what every source sends the pipeline task.
+//! The source task of `modeshare run` — Kafka, the simulator or files — and what every source
+//! sends the pipeline task, in order. A source stops when `shutdown` is cancelled, after handing
+//! over what it has read, and closes the channel by ending.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +10,15 @@ use modeshare_kafka::{PartitionBatch, SourceEvent};
 use modeshare_source::simulator::{Simulator, SimulatorSettings};
 use modeshare_source::{Input, Line, LineReader};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use super::kafka_link::KafkaLink;
 use crate::clock::wall_clock;
+use crate::config::AppConfig;
+use crate::failure::Failure;
+
 /// Bytes of lines per batch read from files.
 const FILE_BATCH_BYTES: usize = 1 << 20;
 /// Simulated time per backfill batch.
@@ -50,8 +56,44 @@ impl From<SourceEvent> for Message {
     }
 }
 
+/// Starts the source task: the Kafka consumer when `[kafka]` is configured, else the simulator
+/// when there are no inputs, else the inputs.
+pub(super) fn spawn(
+    config: &AppConfig,
+    inputs: Vec<Input>,
+    kafka: Option<&KafkaLink>,
+    batches: mpsc::Sender<Message>,
+    shutdown: &CancellationToken,
+) -> JoinHandle<Result<(), Failure>> {
+    if let Some(kafka) = kafka {
+        let source = kafka.source();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            source.run(batches, stop).await.map_err(|refused| {
+                Failure::Usage(anyhow::anyhow!(
+                    "partitions refused:\n  {}",
+                    refused.join("\n  ")
+                ))
+            })
+        })
+    } else if inputs.is_empty() {
+        info!(
+            seed = config.simulator.seed,
+            speed = config.simulator.speed,
+            backfill = %config.simulator.backfill,
+            "no inputs and no [kafka]: running the built-in Bærum simulator"
+        );
+        let simulated = simulate(config.simulator.clone(), batches, shutdown.clone());
+        tokio::spawn(async move { simulated.await.map_err(|e| Failure::Input(e.into())) })
+    } else {
+        let max_line = config.input.max_line_bytes;
+        let read = read_files(inputs, max_line, batches, shutdown.clone());
+        tokio::spawn(async move { read.await.map_err(|e| Failure::Input(e.into())) })
+    }
+}
+
 /// Back-fills the configured history, then follows the (possibly sped-up) clock minute by minute.
-pub(super) async fn simulate(
+async fn simulate(
     settings: SimulatorSettings,
     batches: mpsc::Sender<Message>,
     shutdown: CancellationToken,
@@ -108,7 +150,7 @@ pub(super) async fn simulate(
 }
 
 /// Reads every input once, in batches; the service keeps serving afterwards.
-pub(super) async fn read_files(
+async fn read_files(
     inputs: Vec<Input>,
     max_line: usize,
     batches: mpsc::Sender<Message>,
