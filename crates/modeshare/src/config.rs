@@ -349,7 +349,7 @@ impl ConfigFile {
         if let Some(k) = &self.kafka {
             for (i, topic) in k.topics.iter().enumerate() {
                 if let Err(e) = Format::parse(&topic.format, &formats) {
-                    errors.push(format!("kafka.topics[{i}].format"), e);
+                    errors.push(format!("kafka.topics[{i}].format"), e.to_string());
                 }
             }
         }
