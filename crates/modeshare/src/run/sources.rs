@@ -69,12 +69,10 @@ pub(super) fn spawn(
         let source = kafka.source();
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            source.run(batches, stop).await.map_err(|refused| {
-                Failure::Usage(anyhow::anyhow!(
-                    "partitions refused:\n  {}",
-                    refused.join("\n  ")
-                ))
-            })
+            source
+                .run(batches, stop)
+                .await
+                .map_err(|refused| Failure::Usage(refused.into()))
         })
     } else if inputs.is_empty() {
         info!(
