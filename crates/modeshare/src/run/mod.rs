@@ -33,6 +33,7 @@ use modeshare_http::{metrics, server};
 use modeshare_source::Input;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinError;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -53,7 +54,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Failure::Input(e.into()))?;
+        .map_err(|e| Failure::Internal(e.into()))?;
     runtime.block_on(async {
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));
@@ -95,7 +96,8 @@ pub async fn serve(
     // Until the first publish: no events yet, but the goals and windows are known.
     let empty = Snapshot::build(&config.settings, &config.zones, &[], None);
     let (snapshots, latest) = watch::channel(Arc::new(empty));
-    let registry = metrics::registry(latest.clone()).map_err(|e| Failure::Input(e.into()))?;
+    // Registering the one collector in a new registry fails only on a bug.
+    let registry = metrics::registry(latest.clone()).map_err(|e| Failure::Internal(e.into()))?;
     let http_shutdown = CancellationToken::new();
     let api = server::ApiSettings {
         k: config.privacy_k,
@@ -130,18 +132,59 @@ pub async fn serve(
     let pipeline_result = pipeline.await;
     http_shutdown.cancel();
     let http_result = http.await;
-    match source_result {
-        Ok(Ok(())) => {}
-        Ok(Err(failure)) => return Err(failure),
-        Err(e) => return Err(Failure::Input(e.into())),
+    joined(source_result)??;
+    joined(pipeline_result)?;
+    joined(http_result)?.map_err(|e| Failure::Input(e.into()))?;
+    info!("stopped");
+    Ok(())
+}
+
+/// A task's result once it ended: a panic, or a cancellation nobody asked for, is a bug.
+fn joined<T>(ended: Result<T, JoinError>) -> Result<T, Failure> {
+    ended.map_err(|e| Failure::Internal(e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_task_that_panics_is_an_internal_failure() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ended: Result<(), _> =
+            runtime.block_on(async { tokio::spawn(async { panic!("a bug in the task") }).await });
+        let failure = joined(ended).unwrap_err();
+        assert!(matches!(failure, Failure::Internal(_)), "{failure}");
+        assert_eq!(failure.exit_code(), 70);
+        assert!(failure.to_string().contains("panicked"), "{failure}");
     }
-    pipeline_result.map_err(|e| Failure::Input(e.into()))?;
-    match http_result {
-        Ok(Ok(())) => {
-            info!("stopped");
-            Ok(())
-        }
-        Ok(Err(e)) => Err(Failure::Input(e.into())),
-        Err(e) => Err(Failure::Input(e.into())),
+
+    #[test]
+    fn a_task_cancelled_unasked_is_an_internal_failure() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let ended = runtime.block_on(async {
+            let task = tokio::spawn(std::future::pending::<()>());
+            task.abort();
+            task.await
+        });
+        let failure = joined(ended).unwrap_err();
+        assert_eq!(failure.exit_code(), 70);
+        assert!(failure.to_string().contains("cancelled"), "{failure}");
+    }
+
+    #[test]
+    fn a_task_that_ends_keeps_its_result() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ended = runtime.block_on(async { tokio::spawn(async { 7 }).await });
+        assert_eq!(joined(ended).unwrap(), 7);
     }
 }

@@ -72,7 +72,7 @@ pub(super) fn spawn(
             source
                 .run(batches, stop)
                 .await
-                .map_err(|refused| Failure::Usage(refused.into()))
+                .map_err(|refused| Failure::State(refused.into()))
         })
     } else if inputs.is_empty() {
         info!(
