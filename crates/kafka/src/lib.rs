@@ -18,4 +18,7 @@ pub use dead_letter::{DeadLetter, DeadLetters};
 pub use health::KafkaHealth;
 pub use producer::EventProducer;
 pub use rdkafka::error::KafkaError;
-pub use source::{KafkaSource, PartitionBatch, Record, SourceEvent, StartAt, StartPositions};
+pub use source::{
+    KafkaSource, KafkaSourceError, PartitionBatch, Record, RefusedPartition, SourceEvent, StartAt,
+    StartError, StartPositions,
+};

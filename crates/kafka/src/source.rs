@@ -43,6 +43,10 @@ pub enum StartAt {
     Beginning,
 }
 
+/// Why [`StartPositions`] refused a partition: the caller's own error (its checkpoint cannot be
+/// used, say), whose `Display` is the reason logged and returned.
+pub type StartError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The caller's answer, for each partition the group assigns, to "where does it start?".
 /// Called inside the rebalance, before the partition is fetched. `committed` asks the broker
 /// for the group's committed offset of the partition (`None`: none) — once per rebalance, and
@@ -54,7 +58,29 @@ pub trait StartPositions: Send + Sync {
         topic: &str,
         partition: i32,
         committed: &mut dyn FnMut() -> Result<Option<i64>, KafkaError>,
-    ) -> Result<StartAt, String>;
+    ) -> Result<StartAt, StartError>;
+}
+
+/// A partition [`StartPositions`] refused, and why.
+#[derive(Debug)]
+pub struct RefusedPartition {
+    pub topic: String,
+    pub partition: i32,
+    pub reason: StartError,
+}
+
+/// Why [`KafkaSource::run`] stopped before its shutdown.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaSourceError {
+    /// [`StartPositions`] refused partitions: they are not consumed, and the source stops.
+    /// `Display` lists each reason on a line of its own.
+    #[error("partitions refused:\n  {}", reasons(.0))]
+    Refused(Vec<RefusedPartition>),
+}
+
+fn reasons(refused: &[RefusedPartition]) -> String {
+    let reasons: Vec<String> = refused.iter().map(|r| r.reason.to_string()).collect();
+    reasons.join("\n  ")
 }
 
 /// One message as the pipeline needs it.
@@ -93,8 +119,8 @@ pub struct SourceContext {
     starts: Arc<dyn StartPositions>,
     /// Rebalance notices in the order they happened, for the source loop to forward.
     rebalances: Mutex<Vec<SourceEvent>>,
-    /// Why partitions were refused; the source stops when there is any.
-    refused: Mutex<Vec<String>>,
+    /// Partitions refused, with why; the source stops when there is any.
+    refused: Mutex<Vec<RefusedPartition>>,
 }
 
 impl SourceContext {
@@ -111,8 +137,11 @@ impl SourceContext {
         }
     }
 
-    fn refusals(&self) -> Vec<String> {
-        self.refused.lock().map(|r| r.clone()).unwrap_or_default()
+    fn take_refusals(&self) -> Vec<RefusedPartition> {
+        self.refused
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
     }
 
     /// The assignment with each partition's start offset; refused partitions are left out.
@@ -143,7 +172,11 @@ impl SourceContext {
                 Err(reason) => {
                     error!(topic, partition, %reason, "partition refused");
                     if let Ok(mut r) = self.refused.lock() {
-                        r.push(reason);
+                        r.push(RefusedPartition {
+                            topic: topic.to_owned(),
+                            partition,
+                            reason,
+                        });
                     }
                     continue;
                 }
@@ -307,7 +340,7 @@ impl KafkaSource {
         &self,
         events: mpsc::Sender<T>,
         shutdown: CancellationToken,
-    ) -> Result<(), Vec<String>> {
+    ) -> Result<(), KafkaSourceError> {
         let mut pending: BTreeMap<(Arc<str>, i32), Vec<Record>> = BTreeMap::new();
         let mut topics: BTreeMap<String, Arc<str>> = BTreeMap::new();
         let mut buffered = 0usize;
@@ -331,9 +364,9 @@ impl KafkaSource {
                         return Ok(());
                     }
                 }
-                let refused = self.consumer.context().refusals();
+                let refused = self.consumer.context().take_refusals();
                 if !refused.is_empty() {
-                    return Err(refused);
+                    return Err(KafkaSourceError::Refused(refused));
                 }
             }
             match message {

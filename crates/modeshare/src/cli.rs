@@ -11,7 +11,15 @@ use crate::failure::Failure;
 /// Live mode shares for cities: the share of person trips by walking, cycling, micromobility,
 /// public transport and car, per area, against the city's goals.
 #[derive(Debug, Parser)]
-#[command(name = "modeshare", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "modeshare",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Exit status: 0 when done; what every other status means is listed under \
+                  \"Exit status\" in docs/operations.md."
+)]
 pub struct Cli {
     /// Without a command, `modeshare` runs the service as `modeshare run` would.
     #[command(subcommand)]

@@ -290,7 +290,7 @@ impl ConfigFile {
         let gtfs = self.formats.tides.gtfs.as_ref().and_then(|path| {
             crate::gtfs::load(Path::new(path))
                 .inspect(|feed| tracing::debug!("GTFS {path}: {}", feed.summary()))
-                .map_err(|e| errors.push("formats.tides.gtfs", e))
+                .map_err(|e| errors.push("formats.tides.gtfs", e.to_string()))
                 .ok()
         });
         let formats = self.formats.validate(points, gtfs, &mut errors);
@@ -298,7 +298,7 @@ impl ConfigFile {
         if let Some(k) = &self.kafka {
             for (i, topic) in k.topics.iter().enumerate() {
                 if let Err(e) = Format::parse(&topic.format, &formats) {
-                    errors.push(format!("kafka.topics[{i}].format"), e);
+                    errors.push(format!("kafka.topics[{i}].format"), e.to_string());
                 }
             }
         }
@@ -359,11 +359,12 @@ impl ConfigFile {
             None => (Ok(Vec::new()), "transit_access.stops".to_owned()),
         };
         let rows = text
+            .map_err(|e| e.to_string())
             .and_then(|t| {
                 if t.is_empty() {
                     Ok(Vec::new())
                 } else {
-                    read_stop_rows(&t)
+                    read_stop_rows(&t).map_err(|e| e.to_string())
                 }
             })
             .unwrap_or_else(|e| {

@@ -18,13 +18,63 @@ use std::sync::Mutex;
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::pipeline::Settings;
 use modeshare_core::pipeline::checkpoint;
-use modeshare_core::pipeline::checkpoint::{Fingerprint, Position};
+use modeshare_core::pipeline::checkpoint::{CheckpointError, Fingerprint, Position};
 use modeshare_core::space::Zones;
-use modeshare_kafka::{KafkaError, StartAt, StartPositions};
+use modeshare_kafka::{KafkaError, StartAt, StartError, StartPositions};
 use tracing::{info, warn};
 
 use crate::config::OnBadCheckpoint;
 use crate::state_dir::StateDir;
+
+/// Why a partition cannot start: its checkpoint cannot be used, and `[state] on_bad_checkpoint`
+/// does not let the partition be counted again. The service stops with it (the checkpoint is
+/// refused, exit status 2). `Display` is the message the operator acts on.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointStoreError {
+    /// `on_bad_checkpoint = "refuse"`.
+    #[error(
+        "{0}. Nothing is counted from missing or wrong state: restore the checkpoint, or set \
+         [state] on_bad_checkpoint = \"rebuild\" to count the partition again from its earliest \
+         retained offset"
+    )]
+    Refused(Box<BadCheckpoint>),
+    /// `on_bad_checkpoint = "rebuild"`, but the file cannot be moved aside.
+    #[error("{bad}; it cannot be set aside: {error}")]
+    NotSetAside {
+        bad: Box<BadCheckpoint>,
+        error: io::Error,
+    },
+}
+
+/// A partition's checkpoint that cannot be used, where it is, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{topic} partition {partition}: checkpoint {} {problem}", path.display())]
+pub struct BadCheckpoint {
+    pub topic: String,
+    pub partition: i32,
+    pub path: PathBuf,
+    pub problem: CheckpointProblem,
+}
+
+/// What is wrong with a partition's checkpoint; `Display` continues "checkpoint FILE …".
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointProblem {
+    #[error("cannot be read: {0}")]
+    Unreadable(io::Error),
+    #[error("holds a replay's position, not a Kafka offset")]
+    NotAnOffset,
+    /// Damaged, foreign, newer, or of another configuration.
+    #[error("{0}")]
+    Refused(CheckpointError),
+    /// No file, while the group has committed offsets: state that counted events is gone.
+    #[error(
+        "is missing, but the group has committed offset {0}: the state that counted the events \
+         before it is gone"
+    )]
+    MissingWhileCommitted(i64),
+    #[error("is missing, and whether the group has committed offsets cannot be read ({0})")]
+    MissingCommitsUnknown(KafkaError),
+}
 
 /// A partition's state restored from its checkpoint, and the next offset it covers.
 #[derive(Debug)]
@@ -105,11 +155,11 @@ impl PartitionCheckpoints {
     }
 
     /// The checkpoint's state, or why it cannot be used (`Ok(None)`: there is no file).
-    fn restore(&self, path: &Path) -> Result<Option<RestoredPartition>, String> {
+    fn restore(&self, path: &Path) -> Result<Option<RestoredPartition>, CheckpointProblem> {
         let bytes = match self.dir.read(path) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return Ok(None),
-            Err(e) => return Err(format!("cannot be read: {e}")),
+            Err(e) => return Err(CheckpointProblem::Unreadable(e)),
         };
         match checkpoint::decode(&bytes, self.settings.clone(), self.zones.clone(), true) {
             Ok(checkpoint::Restored {
@@ -119,19 +169,21 @@ impl PartitionCheckpoints {
                 pipeline,
                 next_offset,
             })),
-            Ok(_) => Err("holds a replay's position, not a Kafka offset".into()),
-            Err(e) => Err(e.to_string()),
+            Ok(_) => Err(CheckpointProblem::NotAnOffset),
+            Err(e) => Err(CheckpointProblem::Refused(e)),
         }
     }
-}
 
-impl StartPositions for PartitionCheckpoints {
-    fn start(
+    /// Where a partition the group assigns starts (see [`StartPositions`]): at the offset its
+    /// checkpoint ends at, with the restored state handed over; from its beginning when it has
+    /// neither a checkpoint nor a committed offset; otherwise as `[state] on_bad_checkpoint`
+    /// says.
+    pub fn start_position(
         &self,
         topic: &str,
         partition: i32,
         committed: &mut dyn FnMut() -> Result<Option<i64>, KafkaError>,
-    ) -> Result<StartAt, String> {
+    ) -> Result<StartAt, CheckpointStoreError> {
         let path = self.path(topic, partition);
         let problem = match self.restore(&path) {
             Ok(Some(restored)) => {
@@ -150,32 +202,26 @@ impl StartPositions for PartitionCheckpoints {
                     self.hand_over(topic, partition, None);
                     return Ok(StartAt::Beginning);
                 }
-                Ok(Some(offset)) => format!(
-                    "is missing, but the group has committed offset {offset}: the state that \
-                     counted the events before it is gone"
-                ),
-                Err(e) => format!(
-                    "is missing, and whether the group has committed offsets cannot be read ({e})"
-                ),
+                Ok(Some(offset)) => CheckpointProblem::MissingWhileCommitted(offset),
+                Err(e) => CheckpointProblem::MissingCommitsUnknown(e),
             },
             Err(problem) => problem,
         };
-        let what = format!(
-            "{topic} partition {partition}: checkpoint {} {problem}",
-            path.display()
-        );
+        let what = Box::new(BadCheckpoint {
+            topic: topic.to_owned(),
+            partition,
+            path: path.clone(),
+            problem,
+        });
         match self.on_bad {
-            OnBadCheckpoint::Refuse => Err(format!(
-                "{what}. Nothing is counted from missing or wrong state: restore the checkpoint, \
-                 or set [state] on_bad_checkpoint = \"rebuild\" to count the partition again from \
-                 its earliest retained offset"
-            )),
+            OnBadCheckpoint::Refuse => Err(CheckpointStoreError::Refused(what)),
             OnBadCheckpoint::Rebuild => {
                 let mut kept = String::new();
                 if path.exists() {
                     let aside = path.with_extension("ckpt.rejected");
-                    std::fs::rename(&path, &aside)
-                        .map_err(|e| format!("{what}; it cannot be set aside: {e}"))?;
+                    if let Err(error) = std::fs::rename(&path, &aside) {
+                        return Err(CheckpointStoreError::NotSetAside { bad: what, error });
+                    }
                     kept = format!("; the file is kept as {}", aside.display());
                 }
                 warn!(
@@ -186,6 +232,17 @@ impl StartPositions for PartitionCheckpoints {
                 Ok(StartAt::Beginning)
             }
         }
+    }
+}
+
+impl StartPositions for PartitionCheckpoints {
+    fn start(
+        &self,
+        topic: &str,
+        partition: i32,
+        committed: &mut dyn FnMut() -> Result<Option<i64>, KafkaError>,
+    ) -> Result<StartAt, StartError> {
+        Ok(self.start_position(topic, partition, committed)?)
     }
 }
 
@@ -238,10 +295,11 @@ mod tests {
         let pipeline = live_pipeline();
         c.write("t", 3, &c.encode(&pipeline, 42)).unwrap();
         assert_eq!(
-            c.start("t", 3, &mut || unreachable!(
+            c.start_position("t", 3, &mut || unreachable!(
                 "the broker is not asked when a checkpoint exists"
-            )),
-            Ok(StartAt::Offset(42))
+            ))
+            .unwrap(),
+            StartAt::Offset(42)
         );
         let restored = c.take("t", 3).unwrap();
         assert_eq!(restored.next_offset, 42);
@@ -255,9 +313,15 @@ mod tests {
     fn assignments_hand_over_in_order() {
         let dir = temp("order");
         let c = checkpoints(&dir, OnBadCheckpoint::Refuse);
-        assert_eq!(c.start("t", 0, &mut || Ok(None)), Ok(StartAt::Beginning));
+        assert_eq!(
+            c.start_position("t", 0, &mut || Ok(None)).unwrap(),
+            StartAt::Beginning
+        );
         c.write("t", 0, &c.encode(&live_pipeline(), 7)).unwrap();
-        assert_eq!(c.start("t", 0, &mut || Ok(Some(7))), Ok(StartAt::Offset(7)));
+        assert_eq!(
+            c.start_position("t", 0, &mut || Ok(Some(7))).unwrap(),
+            StartAt::Offset(7)
+        );
         assert!(
             c.take("t", 0).is_none(),
             "the first assignment started empty"
@@ -270,14 +334,19 @@ mod tests {
     fn missing_state_with_a_committed_offset_is_refused_or_rebuilt() {
         let dir = temp("missing");
         let refuse = checkpoints(&dir, OnBadCheckpoint::Refuse);
-        let e = refuse.start("t", 1, &mut || Ok(Some(500))).unwrap_err();
+        let e = refuse
+            .start_position("t", 1, &mut || Ok(Some(500)))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("committed offset 500"), "{e}");
         assert!(e.contains("on_bad_checkpoint = \"rebuild\""), "{e}");
         assert!(refuse.take("t", 1).is_none());
         let rebuild = checkpoints(&dir, OnBadCheckpoint::Rebuild);
         assert_eq!(
-            rebuild.start("t", 1, &mut || Ok(Some(500))),
-            Ok(StartAt::Beginning)
+            rebuild
+                .start_position("t", 1, &mut || Ok(Some(500)))
+                .unwrap(),
+            StartAt::Beginning
         );
     }
 
@@ -289,7 +358,10 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         c.write("t", 2, &bytes).unwrap();
-        let e = c.start("t", 2, &mut || Ok(Some(9))).unwrap_err();
+        let e = c
+            .start_position("t", 2, &mut || Ok(Some(9)))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("damaged"), "{e}");
         assert!(c.path("t", 2).exists(), "a refused file is left alone");
 
@@ -301,17 +373,23 @@ mod tests {
             Zones::default(),
             OnBadCheckpoint::Refuse,
         );
-        let e = foreign.start("t", 2, &mut || Ok(None)).unwrap_err();
+        let e = foreign
+            .start_position("t", 2, &mut || Ok(None))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("damaged"), "{e}");
         c.write("t", 2, &c.encode(&live_pipeline(), 9)).unwrap();
-        let e = foreign.start("t", 2, &mut || Ok(None)).unwrap_err();
+        let e = foreign
+            .start_position("t", 2, &mut || Ok(None))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("another configuration"), "{e}");
 
         let rebuild = checkpoints(&dir, OnBadCheckpoint::Rebuild);
         std::fs::write(c.path("t", 2), b"not a checkpoint").unwrap();
         assert_eq!(
-            rebuild.start("t", 2, &mut || Ok(Some(9))),
-            Ok(StartAt::Beginning)
+            rebuild.start_position("t", 2, &mut || Ok(Some(9))).unwrap(),
+            StartAt::Beginning
         );
         assert!(!c.path("t", 2).exists());
         assert_eq!(

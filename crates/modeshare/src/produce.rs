@@ -63,7 +63,7 @@ pub fn run(args: &ProduceArgs) -> Result<(), Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::Input(e.into()))?;
+        .map_err(|e| Failure::Internal(e.into()))?;
     let producer = EventProducer::connect(&args.brokers, &[])
         .map_err(|e| Failure::Usage(anyhow::anyhow!("kafka: {e}")))?;
     let (sent, failure) = runtime.block_on(producer.send_all(&args.topic, &valid));

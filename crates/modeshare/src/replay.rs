@@ -84,7 +84,7 @@ fn replay_inputs(
         line: resume_line,
     } = resume
     else {
-        return Err(Failure::Usage(anyhow::anyhow!(
+        return Err(Failure::State(anyhow::anyhow!(
             "the replay checkpoint holds a Kafka position; remove it to start over"
         )));
     };
@@ -134,10 +134,17 @@ fn replay_inputs(
                 &mut examples,
                 checkpoints.as_deref_mut(),
             ),
-            FormatDecoder::Table(table) => read.table(input, table, &mut pipeline, &mut examples),
-            FormatDecoder::Mds(_) => read.documents(input, &decoder, &mut pipeline, &mut examples),
+            FormatDecoder::Table(table) => read
+                .table(input, table, &mut pipeline, &mut examples)
+                .map_err(ReadError::Input),
+            FormatDecoder::Mds(_) => read
+                .documents(input, &decoder, &mut pipeline, &mut examples)
+                .map_err(ReadError::Input),
         }
-        .map_err(|e| Failure::Input(anyhow::anyhow!("reading {name}: {e}")))?;
+        .map_err(|e| match e {
+            ReadError::Input(e) => Failure::Input(anyhow::anyhow!("reading {name}: {e}")),
+            ReadError::Checkpoint(e) => Failure::State(anyhow::anyhow!("reading {name}: {e}")),
+        })?;
         if let Some(c) = checkpoints.as_deref_mut() {
             let next = Position::Input {
                 index: index + 1,
@@ -149,6 +156,18 @@ fn replay_inputs(
     }
     progress.finish_and_clear();
     Ok((pipeline, examples))
+}
+
+/// Why an input was not read to its end: the input itself, or the checkpoint taken part-way.
+enum ReadError {
+    Input(std::io::Error),
+    Checkpoint(Failure),
+}
+
+impl From<std::io::Error> for ReadError {
+    fn from(e: std::io::Error) -> ReadError {
+        ReadError::Input(e)
+    }
 }
 
 /// `replay --state DIR`: the replay's checkpoint, kept under a key of its format and inputs,
@@ -190,14 +209,14 @@ impl Checkpoints {
         let Some(bytes) = self
             .dir
             .read(&self.file)
-            .map_err(|e| Failure::Input(anyhow::anyhow!("reading the checkpoint {file}: {e}")))?
+            .map_err(|e| Failure::State(anyhow::anyhow!("reading the checkpoint {file}: {e}")))?
         else {
             return Ok(None);
         };
         let restored =
             checkpoint::decode(&bytes, config.settings.clone(), config.zones.clone(), false)
                 .map_err(|e| {
-                    Failure::Usage(anyhow::anyhow!(
+                    Failure::State(anyhow::anyhow!(
                         "cannot resume from {file}: {e}; remove it to replay from the start"
                     ))
                 })?;
@@ -218,7 +237,7 @@ impl Checkpoints {
     fn save(&mut self, pipeline: &Pipeline, position: Position) -> Result<(), Failure> {
         let bytes = checkpoint::encode(pipeline, position, self.fingerprint);
         self.dir.write(&self.file, &bytes).map_err(|e| {
-            Failure::Input(anyhow::anyhow!(
+            Failure::State(anyhow::anyhow!(
                 "writing the checkpoint {}: {e}",
                 self.file.display()
             ))
@@ -273,7 +292,7 @@ impl ReadInput<'_> {
         pipeline: &mut Pipeline,
         examples: &mut RejectionLog,
         mut checkpoints: Option<&mut Checkpoints>,
-    ) -> std::io::Result<u64> {
+    ) -> Result<u64, ReadError> {
         let max_line = self.config.input.max_line_bytes;
         let mut reader = LineReader::resumed(input.reader, max_line, start.0, start.1);
         while let Some(line) = reader.next_line()? {
@@ -304,7 +323,7 @@ impl ReadInput<'_> {
                     };
                     checkpoints
                         .save(pipeline, position)
-                        .map_err(|e| std::io::Error::other(e.to_string()))?;
+                        .map_err(ReadError::Checkpoint)?;
                 }
             }
         }

@@ -33,6 +33,27 @@ pub enum Format {
     Csv(String),
 }
 
+/// A format that cannot be read: an unknown name, or one the settings cannot read. Its
+/// `Display` is the message a user acts on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error(
+        "{name:?} is not a CSV layout: the presets are {}; others are configured as \
+         [formats.csv.{name}]",
+        PRESETS.join(", ")
+    )]
+    NotACsvLayout { name: String },
+    #[error(
+        "{name:?} is not a format (canonical, mds, mds:1.2, mds:2.0, trafikkdata, tides, csv:NAME)"
+    )]
+    NotAFormat { name: String },
+    #[error(
+        "tides needs the agency's GTFS feed for stop positions and route types: set \
+         formats.tides.gtfs to a GTFS zip or folder (or pass --gtfs)"
+    )]
+    TidesWithoutFeed,
+}
+
 /// How an input's bytes are cut into records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -44,7 +65,7 @@ pub enum Framing {
 
 impl Format {
     /// Reads a format name; `csv:NAME` must name a preset or a configured layout.
-    pub fn parse(text: &str, settings: &FormatSettings) -> Result<Format, String> {
+    pub fn parse(text: &str, settings: &FormatSettings) -> Result<Format, FormatError> {
         let format = match text {
             "canonical" => Format::Canonical,
             "mds" => Format::Mds(MdsVersion::Infer),
@@ -55,17 +76,10 @@ impl Format {
             other => match other.strip_prefix("csv:") {
                 Some(name) if settings.operators.contains_key(name) => Format::Csv(name.into()),
                 Some(name) => {
-                    return Err(format!(
-                        "{name:?} is not a CSV layout: the presets are {}; others are \
-                         configured as [formats.csv.{name}]",
-                        PRESETS.join(", ")
-                    ));
+                    return Err(FormatError::NotACsvLayout { name: name.into() });
                 }
                 None => {
-                    return Err(format!(
-                        "{other:?} is not a format (canonical, mds, mds:1.2, mds:2.0, \
-                         trafikkdata, tides, csv:NAME)"
-                    ));
+                    return Err(FormatError::NotAFormat { name: other.into() });
                 }
             },
         };
@@ -211,13 +225,9 @@ impl FormatsConfig {
 
 impl FormatSettings {
     /// Whether `format` can be read with these settings (`tides` needs a GTFS feed).
-    pub fn check(&self, format: &Format) -> Result<(), String> {
+    pub fn check(&self, format: &Format) -> Result<(), FormatError> {
         if *format == Format::Tides && self.tides.is_none() {
-            return Err(
-                "tides needs the agency's GTFS feed for stop positions and route \
-                        types: set formats.tides.gtfs to a GTFS zip or folder (or pass --gtfs)"
-                    .into(),
-            );
+            return Err(FormatError::TidesWithoutFeed);
         }
         Ok(())
     }

@@ -23,11 +23,13 @@ mod format;
 
 pub use canonical::CanonicalDecoder;
 pub use error::{DecodeError, Decoded, Reason, SkipReason};
-pub use format::{Format, FormatDecoder, FormatSettings, FormatsConfig, Framing};
+pub use format::{Format, FormatDecoder, FormatError, FormatSettings, FormatsConfig, Framing};
 pub use mds::{MdsConfig, MdsDecoder, MdsSettings, MdsVersion, ProviderConfig};
 pub use operator::{OperatorConfig, OperatorDecoder, PRESETS};
-pub use shared::gtfs::{Gtfs, GtfsStop, GtfsTables, TripMode, read_stop_rows};
+pub use shared::gtfs::{Gtfs, GtfsError, GtfsStop, GtfsTables, TripMode, read_stop_rows};
 pub use shared::local_time::LocalTimeRule;
 pub use table_decoder::{Row, TableBinding, TableDecoder};
 pub use tides::{TidesConfig, TidesDecoder};
-pub use trafikkdata::{RegistrationPoints, TrafikkdataConfig, TrafikkdataDecoder};
+pub use trafikkdata::{
+    RegistrationPoints, RegistrationPointsError, TrafikkdataConfig, TrafikkdataDecoder,
+};

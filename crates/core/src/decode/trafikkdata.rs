@@ -100,19 +100,43 @@ struct ApiLatLon {
     lon: f64,
 }
 
+/// Why a list of registration points cannot be read. Its `Display` is the whole message (a
+/// JSON or CSV error's text included, so it has no `source`).
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationPointsError {
+    #[error("not the trafikkdata JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("point {point}: {lat} {lon} is not a position")]
+    PointNotAPosition { point: String, lat: f64, lon: f64 },
+    /// The CSV's header or a row cannot be read.
+    #[error("{0}")]
+    Csv(csv::Error),
+    #[error("the CSV has no {0:?} column")]
+    MissingColumn(&'static str),
+    /// `column` counts from 1.
+    #[error("line {line}: not a number in column {column}")]
+    NotANumber { line: usize, column: usize },
+    #[error("line {line}: not a position")]
+    NotAPosition { line: usize },
+}
+
 impl RegistrationPoints {
     /// Reads the trafikkdata GraphQL response
     /// (`{"data":{"trafficRegistrationPoints":[{id, location{coordinates{latLon{lat,lon}}}}]}}`)
     /// or a CSV with a header and columns `id`, `lat`, `lon` (others ignored).
-    pub fn parse(text: &str) -> Result<RegistrationPoints, String> {
+    pub fn parse(text: &str) -> Result<RegistrationPoints, RegistrationPointsError> {
         if text.trim_start().starts_with('{') {
             let response: ApiResponse =
-                serde_json::from_str(text).map_err(|e| format!("not the trafikkdata JSON: {e}"))?;
+                serde_json::from_str(text).map_err(RegistrationPointsError::NotJson)?;
             let mut points = HashMap::new();
             for p in response.data.traffic_registration_points {
                 let at = p.location.coordinates.lat_lon;
                 let point = GeoPoint::new(at.lat, at.lon).map_err(|_| {
-                    format!("point {}: {} {} is not a position", p.id, at.lat, at.lon)
+                    RegistrationPointsError::PointNotAPosition {
+                        point: p.id.clone(),
+                        lat: at.lat,
+                        lon: at.lon,
+                    }
                 })?;
                 points.insert(p.id, point);
             }
@@ -121,25 +145,31 @@ impl RegistrationPoints {
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .from_reader(text.as_bytes());
-        let header = reader.headers().map_err(|e| e.to_string())?.clone();
-        let column = |name: &str| {
+        let header = reader
+            .headers()
+            .map_err(RegistrationPointsError::Csv)?
+            .clone();
+        let column = |name: &'static str| {
             header
                 .iter()
                 .position(|h| h == name)
-                .ok_or_else(|| format!("the CSV has no {name:?} column"))
+                .ok_or(RegistrationPointsError::MissingColumn(name))
         };
         let (id, lat, lon) = (column("id")?, column("lat")?, column("lon")?);
         let mut points = HashMap::new();
         for (i, row) in reader.records().enumerate() {
-            let row = row.map_err(|e| e.to_string())?;
+            let row = row.map_err(RegistrationPointsError::Csv)?;
             let line = i + 2;
-            let number = |c: usize| -> Result<f64, String> {
-                row.get(c)
-                    .and_then(|t| t.parse::<f64>().ok())
-                    .ok_or_else(|| format!("line {line}: not a number in column {}", c + 1))
+            let number = |c: usize| -> Result<f64, RegistrationPointsError> {
+                row.get(c).and_then(|t| t.parse::<f64>().ok()).ok_or(
+                    RegistrationPointsError::NotANumber {
+                        line,
+                        column: c + 1,
+                    },
+                )
             };
             let point = GeoPoint::new(number(lat)?, number(lon)?)
-                .map_err(|_| format!("line {line}: not a position"))?;
+                .map_err(|_| RegistrationPointsError::NotAPosition { line })?;
             points.insert(row.get(id).unwrap_or_default().to_owned(), point);
         }
         Ok(RegistrationPoints(points))

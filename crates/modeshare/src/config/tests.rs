@@ -320,7 +320,10 @@ fn a_gtfs_feed_enables_tides_from_the_file_the_environment_or_the_flag() {
     let feed = feed.to_str().unwrap();
     let without = load_with(None, &[], &Overrides::default()).unwrap();
     let refused = Format::parse("tides", &without.formats).unwrap_err();
-    assert!(refused.contains("formats.tides.gtfs"), "{refused}");
+    assert!(
+        refused.to_string().contains("formats.tides.gtfs"),
+        "{refused}"
+    );
     let file = format!("[formats.tides]\ngtfs = {feed:?}\n");
     let from_file = load_with(Some(&file), &[], &Overrides::default()).unwrap();
     assert_eq!(

@@ -56,6 +56,51 @@ pub enum TripMode {
     UnknownRouteType(u32),
 }
 
+/// What is wrong in a GTFS table. Its `Display` names the table and, for a row, the line and
+/// the value; it is the whole message (a CSV error's text included, so it has no `source`).
+#[derive(Debug, thiserror::Error)]
+pub enum GtfsError {
+    /// The table is not readable CSV (its header or a row).
+    #[error("{table}: {error}")]
+    Csv {
+        table: &'static str,
+        error: csv::Error,
+    },
+    #[error("{table}: no {column:?} column")]
+    MissingColumn {
+        table: &'static str,
+        column: &'static str,
+    },
+    /// A row without its id (`stop_id`, `trip_id`).
+    #[error("{table} line {line}: no {column}")]
+    MissingId {
+        table: &'static str,
+        line: u64,
+        column: &'static str,
+    },
+    #[error("stops.txt line {line}: stop {stop}: {lat}, {lon} is not a position")]
+    NotAPosition {
+        line: u64,
+        stop: String,
+        lat: f64,
+        lon: f64,
+    },
+    #[error("stops.txt line {line}: stop {stop}: stop_lat/stop_lon is not a number")]
+    PositionNotANumber { line: u64, stop: String },
+    #[error("stops.txt line {line}: stop {stop}: location_type {value:?} is not 0–4")]
+    BadLocationType {
+        line: u64,
+        stop: String,
+        value: String,
+    },
+    #[error("routes.txt line {line}: route {route}: route_type {value:?} is not a number")]
+    BadRouteType {
+        line: u64,
+        route: String,
+        value: String,
+    },
+}
+
 /// A loaded feed. Cheap to clone (shared).
 #[derive(Debug, Clone, Default)]
 pub struct Gtfs(Arc<Feed>);
@@ -79,14 +124,14 @@ struct Table<'a> {
 }
 
 impl<'a> Table<'a> {
-    fn new(name: &'static str, text: &'a [u8]) -> Result<Table<'a>, String> {
+    fn new(name: &'static str, text: &'a [u8]) -> Result<Table<'a>, GtfsError> {
         let mut reader = ReaderBuilder::new()
             .flexible(true)
             .trim(Trim::All)
             .from_reader(text);
         let header = reader
             .headers()
-            .map_err(|e| format!("{name}: {e}"))?
+            .map_err(|error| GtfsError::Csv { table: name, error })?
             .clone();
         Ok(Table {
             name,
@@ -95,9 +140,11 @@ impl<'a> Table<'a> {
         })
     }
 
-    fn column(&self, column: &str) -> Result<usize, String> {
-        self.optional(column)
-            .ok_or_else(|| format!("{}: no {column:?} column", self.name))
+    fn column(&self, column: &'static str) -> Result<usize, GtfsError> {
+        self.optional(column).ok_or(GtfsError::MissingColumn {
+            table: self.name,
+            column,
+        })
     }
 
     fn optional(&self, column: &str) -> Option<usize> {
@@ -105,10 +152,10 @@ impl<'a> Table<'a> {
     }
 
     /// Every row with its line number.
-    fn rows(&mut self) -> impl Iterator<Item = Result<(u64, StringRecord), String>> + '_ {
+    fn rows(&mut self) -> impl Iterator<Item = Result<(u64, StringRecord), GtfsError>> + '_ {
         let name = self.name;
         self.reader.records().map(move |r| {
-            let row = r.map_err(|e| format!("{name}: {e}"))?;
+            let row = r.map_err(|error| GtfsError::Csv { table: name, error })?;
             let line = row.position().map_or(0, |p| p.line());
             Ok((line, row))
         })
@@ -121,7 +168,7 @@ fn field(row: &StringRecord, column: Option<usize>) -> Option<&str> {
 
 impl Gtfs {
     /// Reads the tables; `Err` names the table, the line and what is wrong.
-    pub fn parse(tables: GtfsTables<'_>) -> Result<Gtfs, String> {
+    pub fn parse(tables: GtfsTables<'_>) -> Result<Gtfs, GtfsError> {
         let mut feed = Feed::default();
         read_stops(tables.stops, &mut feed)?;
         let route_types = read_routes(tables.routes)?;
@@ -176,7 +223,7 @@ impl Gtfs {
     }
 }
 
-fn read_stops(text: &[u8], feed: &mut Feed) -> Result<(), String> {
+fn read_stops(text: &[u8], feed: &mut Feed) -> Result<(), GtfsError> {
     let mut parents: Vec<(Box<str>, Box<str>)> = Vec::new();
     for stop in read_stop_rows(text)? {
         match (stop.point, stop.parent_station) {
@@ -216,7 +263,7 @@ pub struct GtfsStop {
 }
 
 /// Every row of a `stops.txt`; `Err` names the line and what is wrong.
-pub fn read_stop_rows(text: &[u8]) -> Result<Vec<GtfsStop>, String> {
+pub fn read_stop_rows(text: &[u8]) -> Result<Vec<GtfsStop>, GtfsError> {
     let mut table = Table::new("stops.txt", text)?;
     let id = table.column("stop_id")?;
     let (lat, lon) = (table.optional("stop_lat"), table.optional("stop_lon"));
@@ -227,23 +274,37 @@ pub fn read_stop_rows(text: &[u8]) -> Result<Vec<GtfsStop>, String> {
     for row in table.rows() {
         let (line, row) = row?;
         let Some(stop_id) = field(&row, Some(id)) else {
-            return Err(format!("stops.txt line {line}: no stop_id"));
+            return Err(GtfsError::MissingId {
+                table: "stops.txt",
+                line,
+                column: "stop_id",
+            });
         };
         let number = |c| field(&row, c).map(str::parse::<f64>);
         let point = match (number(lat), number(lon)) {
-            (Some(Ok(lat)), Some(Ok(lon))) => Some(GeoPoint::new(lat, lon).map_err(|_| {
-                format!("stops.txt line {line}: stop {stop_id}: {lat}, {lon} is not a position")
-            })?),
+            (Some(Ok(lat)), Some(Ok(lon))) => {
+                Some(
+                    GeoPoint::new(lat, lon).map_err(|_| GtfsError::NotAPosition {
+                        line,
+                        stop: stop_id.to_owned(),
+                        lat,
+                        lon,
+                    })?,
+                )
+            }
             (Some(Err(_)), _) | (_, Some(Err(_))) => {
-                return Err(format!(
-                    "stops.txt line {line}: stop {stop_id}: stop_lat/stop_lon is not a number"
-                ));
+                return Err(GtfsError::PositionNotANumber {
+                    line,
+                    stop: stop_id.to_owned(),
+                });
             }
             _ => None,
         };
         let kind = field(&row, location_type).unwrap_or("0");
-        let location_type = kind.parse::<u8>().map_err(|_| {
-            format!("stops.txt line {line}: stop {stop_id}: location_type {kind:?} is not 0–4")
+        let location_type = kind.parse::<u8>().map_err(|_| GtfsError::BadLocationType {
+            line,
+            stop: stop_id.to_owned(),
+            value: kind.to_owned(),
         })?;
         stops.push(GtfsStop {
             id: stop_id.to_owned(),
@@ -257,7 +318,7 @@ pub fn read_stop_rows(text: &[u8]) -> Result<Vec<GtfsStop>, String> {
 }
 
 /// `route_id` → the mode of its `route_type`.
-fn read_routes(text: &[u8]) -> Result<HashMap<Box<str>, TripMode>, String> {
+fn read_routes(text: &[u8]) -> Result<HashMap<Box<str>, TripMode>, GtfsError> {
     let mut table = Table::new("routes.txt", text)?;
     let (id, kind) = (table.column("route_id")?, table.column("route_type")?);
     let mut routes = HashMap::new();
@@ -265,10 +326,10 @@ fn read_routes(text: &[u8]) -> Result<HashMap<Box<str>, TripMode>, String> {
         let (line, row) = row?;
         let route_id = field(&row, Some(id)).unwrap_or_default();
         let route_type = field(&row, Some(kind)).unwrap_or_default();
-        let route_type: u32 = route_type.parse().map_err(|_| {
-            format!(
-                "routes.txt line {line}: route {route_id}: route_type {route_type:?} is not a number"
-            )
+        let route_type: u32 = route_type.parse().map_err(|_| GtfsError::BadRouteType {
+            line,
+            route: route_id.to_owned(),
+            value: route_type.to_owned(),
         })?;
         let mode = route_type_mode(route_type)
             .map_or(TripMode::UnknownRouteType(route_type), TripMode::Mode);
@@ -281,13 +342,17 @@ fn read_trips(
     text: &[u8],
     routes: &HashMap<Box<str>, TripMode>,
     feed: &mut Feed,
-) -> Result<(), String> {
+) -> Result<(), GtfsError> {
     let mut table = Table::new("trips.txt", text)?;
     let (id, route) = (table.column("trip_id")?, table.column("route_id")?);
     for row in table.rows() {
         let (line, row) = row?;
         let Some(trip_id) = field(&row, Some(id)) else {
-            return Err(format!("trips.txt line {line}: no trip_id"));
+            return Err(GtfsError::MissingId {
+                table: "trips.txt",
+                line,
+                column: "trip_id",
+            });
         };
         match field(&row, Some(route)).and_then(|r| routes.get(r)) {
             Some(mode) => {
@@ -383,7 +448,10 @@ mod tests {
             routes: b"route_id,route_type\n",
             agency: None,
         };
-        let e = Gtfs::parse(tables).err().unwrap_or_default();
+        let e = Gtfs::parse(tables)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(
             e.contains("stops.txt line 2") && e.contains("not a number"),
             "{e}"
@@ -394,7 +462,10 @@ mod tests {
             routes: b"route_id,route_type\nR,bus\n",
             agency: None,
         };
-        let e = Gtfs::parse(tables).err().unwrap_or_default();
+        let e = Gtfs::parse(tables)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(
             e.contains("routes.txt line 2") && e.contains("\"bus\""),
             "{e}"
@@ -405,7 +476,10 @@ mod tests {
             routes: b"route_id,route_type\n",
             agency: None,
         };
-        let e = Gtfs::parse(tables).err().unwrap_or_default();
+        let e = Gtfs::parse(tables)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("trips.txt: no \"route_id\" column"), "{e}");
     }
 }

@@ -211,11 +211,13 @@ fn registration_points_read_the_api_json_and_reject_broken_lists() {
     assert!(
         RegistrationPoints::parse("id,lat\n1,2\n")
             .unwrap_err()
+            .to_string()
             .contains("lon")
     );
     assert!(
         RegistrationPoints::parse("id,lat,lon\n1,95,2\n")
             .unwrap_err()
+            .to_string()
             .contains("line 2")
     );
 }

@@ -1,0 +1,243 @@
+//! The pipeline task: the state of every input partition this instance owns.
+//!
+//! [`aggregate`] is one `select!` loop that only dispatches, each event to a named step of
+//! [`Aggregator`]:
+//!
+//! | event | step |
+//! |---|---|
+//! | shutdown | leave the loop |
+//! | the publish tick (`http.publish_interval`) | [`publish`](Aggregator::publish) |
+//! | the checkpoint tick (`[state] interval`, Kafka) | [`checkpoint`](Aggregator::checkpoint) |
+//! | a batch of lines (files, the simulator) | [`on_lines`](Aggregator::on_lines) |
+//! | a batch of a Kafka partition's records | [`on_batch`](Aggregator::on_batch) |
+//! | partitions revoked | [`on_revoked`](Aggregator::on_revoked) |
+//! | partitions assigned | [`on_assigned`](Aggregator::on_assigned) |
+//! | the source closed the channel | leave the loop |
+//!
+//! (the source's messages through [`on_message`](Aggregator::on_message), which the drain uses
+//! too).
+//!
+//! After the loop, in this order: [`drain`](Aggregator::drain) applies what the source sent
+//! before it stopped, [`final_checkpoint`](Aggregator::final_checkpoint) checkpoints every
+//! Kafka partition and then commits their offsets, and
+//! [`publish_last`](Aggregator::publish_last) publishes the final state.
+
+use std::sync::Arc;
+
+use modeshare_core::decode::DecodeError;
+use modeshare_core::pipeline::Pipeline;
+use modeshare_http::snapshot::Snapshot;
+use modeshare_kafka::PartitionBatch;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Interval, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info};
+
+use super::kafka_link::KafkaLink;
+use super::partitions::{PartitionKey, PartitionState, Partitions, local_partition};
+use super::publishing::Publisher;
+use super::sources::{LineBatch, Message};
+use crate::clock::wall_clock;
+use crate::config::AppConfig;
+
+/// Runs the pipeline task until the source stops: applies batches, dead-letters rejections,
+/// stores offsets, publishes snapshots, checkpoints, drains on shutdown.
+pub(super) async fn aggregate(
+    config: AppConfig,
+    mut received: mpsc::Receiver<Message>,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    kafka: Option<KafkaLink>,
+    shutdown: CancellationToken,
+) {
+    let mut publish_tick = ticks(config.publish_interval);
+    let mut checkpoint_tick = ticks(config.state.interval);
+    let reads_kafka = kafka.is_some();
+    let mut aggregator = Aggregator {
+        partitions: Partitions::new(),
+        publisher: Publisher::new(snapshots),
+        kafka,
+        shutdown: shutdown.clone(),
+        config,
+    };
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            // Ticks before data: with `biased`, a channel that always holds a batch (a backlog,
+            // a back-fill) would otherwise hold back publishing and checkpoints.
+            _ = publish_tick.tick() => aggregator.publish(),
+            _ = checkpoint_tick.tick(), if reads_kafka => aggregator.checkpoint().await,
+            message = received.recv() => match message {
+                Some(message) => aggregator.on_message(message).await,
+                // The source stopped on its own and everything it sent has been applied.
+                None => break,
+            },
+        }
+    }
+    aggregator.drain(&mut received).await;
+    aggregator.final_checkpoint().await;
+    aggregator.publish_last();
+}
+
+/// A tick every `period`, the first at once; a late tick is not made up for.
+fn ticks(period: std::time::Duration) -> Interval {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticks
+}
+
+/// The pipeline task's state: every owned partition's, and where it goes.
+struct Aggregator {
+    config: AppConfig,
+    partitions: Partitions,
+    publisher: Publisher,
+    kafka: Option<KafkaLink>,
+    /// Cut short dead-letter retries when the service stops.
+    shutdown: CancellationToken,
+}
+
+impl Aggregator {
+    /// A source's message, to its step: batches of data, or the group's rebalance notices
+    /// (which arrive after the records fetched before them).
+    async fn on_message(&mut self, message: Message) {
+        match message {
+            Message::Lines(batch) => self.on_lines(&batch),
+            Message::Kafka(batch) => self.on_batch(&batch).await,
+            Message::Revoked(revoked) => self.on_revoked(&revoked).await,
+            Message::Assigned(assigned) => self.on_assigned(assigned),
+        }
+    }
+
+    /// Lines from files or the simulator, into the one local partition.
+    fn on_lines(&mut self, batch: &LineBatch) {
+        let config = &self.config;
+        let state = self
+            .partitions
+            .entry(local_partition())
+            .or_insert_with(|| PartitionState::new(config));
+        observe_lines(&mut state.pipeline, batch, config.input.max_line_bytes);
+        state.last_event_at = wall_clock().0;
+        self.publisher.state_changed();
+    }
+
+    /// A batch of a Kafka partition's records: applied, rejections dead-lettered (see
+    /// [`KafkaLink::apply`]).
+    async fn on_batch(&mut self, batch: &PartitionBatch) {
+        let key = (batch.topic.clone(), batch.partition);
+        let (Some(state), Some(kafka)) = (self.partitions.get_mut(&key), &self.kafka) else {
+            // Fetched before the partition was revoked: its new owner reads them.
+            debug!(topic = %batch.topic, partition = batch.partition, records = batch.records.len(), "records of a partition this instance no longer owns; left to its owner");
+            return;
+        };
+        let max_line = self.config.input.max_line_bytes;
+        kafka.apply(state, batch, max_line, &self.shutdown).await;
+        self.publisher.state_changed();
+    }
+
+    /// Kafka took these partitions away: their state is checkpointed (and its offsets
+    /// committed), then dropped. Records of theirs still in the channel are left to the new
+    /// owner.
+    async fn on_revoked(&mut self, revoked: &[(String, i32)]) {
+        let keys: Vec<PartitionKey> = revoked
+            .iter()
+            .map(|(topic, partition)| (Arc::from(topic.as_str()), *partition))
+            .collect();
+        if let Some(kafka) = &mut self.kafka {
+            kafka.checkpoint(&mut self.partitions, &keys, false).await;
+        }
+        for key in &keys {
+            self.partitions.remove(key);
+        }
+        self.publisher.state_changed();
+    }
+
+    /// These partitions are ours, each with the state its checkpoint restored inside the
+    /// rebalance (read on from the offset the checkpoint ends at), or empty from the beginning.
+    fn on_assigned(&mut self, assigned: Vec<(String, i32)>) {
+        for (topic, partition) in assigned {
+            let restored = self
+                .kafka
+                .as_ref()
+                .and_then(|k| k.restored(&topic, partition));
+            let state = match restored {
+                Some(restored) => PartitionState::restored(restored),
+                None => PartitionState::from_beginning(&self.config),
+            };
+            self.partitions
+                .insert((Arc::from(topic.as_str()), partition), state);
+        }
+        self.publisher.state_changed();
+    }
+
+    /// The publish tick: a snapshot when there is anything new — from Kafka at every tick, as
+    /// the brokers' status changes on its own.
+    fn publish(&mut self) {
+        if self.publisher.due() || self.kafka.is_some() {
+            let kafka = self.broker_status();
+            self.publisher
+                .publish(&self.config, &self.partitions, kafka);
+        }
+    }
+
+    /// The checkpoint tick: every Kafka partition with anything new is checkpointed, then its
+    /// offset committed in the background.
+    async fn checkpoint(&mut self) {
+        if let Some(kafka) = &mut self.kafka {
+            let keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
+            kafka.checkpoint(&mut self.partitions, &keys, false).await;
+        }
+    }
+
+    /// After shutdown: applies what the source sent before it stopped (its last records
+    /// included), until it closes the channel.
+    async fn drain(&mut self, received: &mut mpsc::Receiver<Message>) {
+        while let Some(message) = received.recv().await {
+            self.on_message(message).await;
+        }
+    }
+
+    /// Checkpoints every Kafka partition, then commits their offsets, waiting for the broker.
+    async fn final_checkpoint(&mut self) {
+        if let Some(kafka) = &mut self.kafka {
+            let keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
+            kafka.checkpoint(&mut self.partitions, &keys, true).await;
+        }
+    }
+
+    /// The last snapshot, with the places of the final state; the totals go to the log.
+    fn publish_last(mut self) {
+        let kafka = self.broker_status();
+        self.publisher
+            .publish_last(&self.config, &self.partitions, kafka);
+        let mut totals = modeshare_core::state::Totals::default();
+        for p in self.partitions.values() {
+            totals.merge(p.pipeline.totals());
+        }
+        let e = totals.events;
+        info!(
+            read = e.read,
+            accepted = e.accepted,
+            rejected = e.rejected,
+            duplicates = e.duplicates,
+            late = e.late,
+            partitions = self.partitions.len(),
+            "pipeline drained"
+        );
+    }
+
+    fn broker_status(&self) -> Option<modeshare_http::snapshot::BrokerStatus> {
+        self.kafka
+            .as_ref()
+            .map(|k| k.broker_status(&self.partitions))
+    }
+}
+
+fn observe_lines(pipeline: &mut Pipeline, batch: &LineBatch, max_line: usize) {
+    for line in batch.lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        pipeline.observe_line(line, &batch.input, Some(batch.now));
+    }
+    for len in &batch.too_long {
+        let e = DecodeError::line_too_long(*len, max_line);
+        pipeline.observe_rejection(&e, &batch.input, Some(batch.now));
+    }
+}

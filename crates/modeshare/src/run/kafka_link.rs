@@ -1,0 +1,326 @@
+//! The service's link to Kafka: the consumer, the dead-letter producer and the partition
+//! checkpoints. Two orders hold here: a batch's rejections are delivered to the dead-letter
+//! topic before the offsets of their records are stored, and offsets are committed only after
+//! the checkpoint that covers them is durable.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use modeshare_core::decode::{DecodeError, Format, FormatDecoder};
+use modeshare_core::pipeline::Outcome;
+use modeshare_http::snapshot::BrokerStatus;
+use modeshare_kafka::{DeadLetter, DeadLetters, KafkaSettings, KafkaSource, PartitionBatch};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use super::partitions::{PartitionKey, PartitionOffsets, PartitionState, Partitions};
+use crate::clock::wall_clock;
+use crate::config::AppConfig;
+use crate::failure::Failure;
+use crate::partition_checkpoints::{PartitionCheckpoints, RestoredPartition};
+use crate::state_dir::StateDir;
+
+/// The Kafka consumer, dead-letter producer and partition checkpoints of a service, with each
+/// topic's decoder and how checkpoint writes have gone.
+pub(super) struct KafkaLink {
+    source: Arc<KafkaSource>,
+    dead_letters: DeadLetters,
+    checkpoints: Arc<PartitionCheckpoints>,
+    decoders: TopicDecoders,
+    health: CheckpointHealth,
+}
+
+impl KafkaLink {
+    /// Creates the consumer (which restores each partition's checkpoint when the group assigns
+    /// it) and the dead-letter producer, and makes sure of the dead-letter topic in the
+    /// background.
+    pub(super) async fn connect(
+        settings: &KafkaSettings,
+        config: &AppConfig,
+        shutdown: &CancellationToken,
+    ) -> Result<KafkaLink, Failure> {
+        let fail = |e: modeshare_kafka::KafkaError| Failure::Usage(anyhow::anyhow!("kafka: {e}"));
+        let checkpoints = Arc::new(PartitionCheckpoints::new(
+            StateDir::new(&config.state.dir),
+            &settings.group_id,
+            config.settings.clone(),
+            config.zones.clone(),
+            config.state.on_bad_checkpoint,
+        ));
+        info!(
+            dir = %config.state.dir.display(),
+            interval = ?config.state.interval,
+            "checkpointing each partition's state"
+        );
+        let source = Arc::new(KafkaSource::connect(settings, checkpoints.clone()).map_err(fail)?);
+        let dead_letters = DeadLetters::connect(settings).map_err(fail)?;
+        tokio::spawn(ensure_dead_letter_topic(settings.clone(), shutdown.clone()));
+        Ok(KafkaLink {
+            source,
+            dead_letters,
+            checkpoints,
+            decoders: TopicDecoders::new(config),
+            health: CheckpointHealth::default(),
+        })
+    }
+
+    /// The consumer, for the source task.
+    pub(super) fn source(&self) -> Arc<KafkaSource> {
+        self.source.clone()
+    }
+
+    /// The state the partition's checkpoint restored when the group assigned it; `None` when
+    /// it starts empty.
+    pub(super) fn restored(&self, topic: &str, partition: i32) -> Option<RestoredPartition> {
+        self.checkpoints.take(topic, partition)
+    }
+
+    /// Applies a partition's records not yet in its state, dead-letters the rejected ones and
+    /// waits for their delivery, then stores (for the lag statistics) the offset of the last
+    /// record whose outcome is complete.
+    pub(super) async fn apply(
+        &self,
+        state: &mut PartitionState,
+        batch: &PartitionBatch,
+        max_line: usize,
+        shutdown: &CancellationToken,
+    ) {
+        let decoder = self.decoders.of(&batch.topic);
+        let now = wall_clock();
+        let mut letters = Vec::new();
+        let offsets = state.offsets.get_or_insert_with(PartitionOffsets::default);
+        // A batch is in offset order: the records already in the state come first.
+        let first_new = offsets.next.unwrap_or(i64::MIN);
+        let records = &batch.records[batch.records.partition_point(|r| r.offset < first_new)..];
+        let Some(last) = records.last() else {
+            debug!(topic = %batch.topic, partition = batch.partition, records = batch.records.len(), "records already in the restored state; skipped");
+            return;
+        };
+        offsets.next = Some(last.offset + 1);
+        offsets.unsaved += records.len() as u64;
+        for record in records {
+            // An empty message (a tombstone) is no event; it is neither read nor rejected.
+            if record.payload.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            // The same size limit as a line: one message is one record.
+            if record.payload.len() > max_line {
+                let e = DecodeError::line_too_long(record.payload.len() as u64, max_line);
+                state
+                    .pipeline
+                    .observe_rejection(&e, &batch.topic, Some(now));
+                letters.push(dead_letter(batch, record, record.payload.clone(), &e));
+                continue;
+            }
+            let pipeline = &mut state.pipeline;
+            decoder.decode_record(&record.payload, Some(now), &mut |raw, decoded| {
+                if let Some(Outcome::Rejected(e)) =
+                    pipeline.observe_decoded(decoded, &batch.topic, Some(now))
+                {
+                    // A rejected trip of a page, or row of a table, is dead-lettered on its own.
+                    let payload = if raw.is_empty() {
+                        record.payload.clone()
+                    } else {
+                        raw.into_owned()
+                    };
+                    letters.push(dead_letter(batch, record, payload, &e));
+                }
+            });
+        }
+        state.last_event_at = now.0;
+        let delivered = self.dead_letters.deliver(&letters, shutdown).await;
+        let done_until = match letters.get(delivered) {
+            Some(first_undelivered) => {
+                if let Some(offsets) = state.offsets.as_mut() {
+                    offsets.undelivered = true;
+                }
+                first_undelivered.offset - 1
+            }
+            None => last.offset,
+        };
+        if done_until >= records.first().map_or(0, |r| r.offset)
+            && let Err(e) = self.source.store(&batch.topic, batch.partition, done_until)
+        {
+            debug!(error = %e, topic = %batch.topic, partition = batch.partition, "cannot store the offset for the lag statistics");
+        }
+    }
+
+    /// Checkpoints the Kafka partitions among `keys` that have anything new, then commits their
+    /// offsets (waiting for the broker when `wait`). A failed write is logged and counted, and
+    /// leaves the partition's previous checkpoint and commit in place.
+    pub(super) async fn checkpoint(
+        &mut self,
+        partitions: &mut Partitions,
+        keys: &[PartitionKey],
+        wait: bool,
+    ) {
+        let health = &mut self.health;
+        let mut failed = None;
+        let mut committed = Vec::new();
+        for key in keys {
+            let Some(state) = partitions.get_mut(key) else {
+                continue;
+            };
+            let Some(next) = state
+                .offsets
+                .as_ref()
+                .and_then(PartitionOffsets::to_checkpoint)
+            else {
+                continue;
+            };
+            let bytes = self.checkpoints.encode(&state.pipeline, next);
+            let (checkpoints, topic, partition) = (self.checkpoints.clone(), key.0.clone(), key.1);
+            let written =
+                tokio::task::spawn_blocking(move || checkpoints.write(&topic, partition, &bytes))
+                    .await;
+            match written {
+                Ok(Ok(path)) => {
+                    debug!(file = %path.display(), next_offset = next, "checkpoint written");
+                    if let Some(offsets) = state.offsets.as_mut() {
+                        offsets.checkpointed = Some(next);
+                        offsets.unsaved = 0;
+                    }
+                    committed.push((key.0.clone(), key.1, next));
+                }
+                Ok(Err(e)) => {
+                    let file = self.checkpoints.path(&key.0, key.1);
+                    error!(
+                        topic = %key.0, partition = key.1, file = %file.display(), error = %e,
+                        "cannot write the checkpoint; the previous one stands and its offset stays committed"
+                    );
+                    failed = Some(format!("cannot write {}: {e}", file.display()));
+                    health.failures += 1;
+                }
+                Err(e) => {
+                    error!(error = %e, "the checkpoint writer failed");
+                    failed = Some(format!("the checkpoint writer failed: {e}"));
+                    health.failures += 1;
+                }
+            }
+        }
+        if failed.is_some() || !committed.is_empty() {
+            health.error = failed;
+        }
+        let offsets: Vec<(&str, i32, i64)> = committed
+            .iter()
+            .map(|(topic, partition, next)| (&**topic, *partition, *next))
+            .collect();
+        // A refused commit (a rebalance in progress) is harmless: the checkpoint is the truth,
+        // and the next commit catches up.
+        if let Err(e) = self.source.commit(&offsets, wait) {
+            debug!(error = %e, "cannot commit the checkpointed offsets now");
+        }
+    }
+
+    /// What a snapshot says of the brokers, the partitions and the checkpoints.
+    pub(super) fn broker_status(&self, partitions: &Partitions) -> BrokerStatus {
+        let status = self.source.health().status();
+        let mut assigned: BTreeMap<String, usize> = BTreeMap::new();
+        for (topic, _) in &status.assigned {
+            *assigned.entry(topic.clone()).or_default() += 1;
+        }
+        BrokerStatus {
+            connected: status.connected,
+            lag: status
+                .lag
+                .into_iter()
+                .map(|((t, p), l)| (t, p, l))
+                .collect(),
+            assigned: assigned.into_iter().collect(),
+            last_error: status.last_error,
+            unsaved: partitions
+                .iter()
+                .filter_map(|((topic, partition), p)| {
+                    let unsaved = p.offsets.as_ref()?.unsaved;
+                    Some((topic.to_string(), *partition, unsaved))
+                })
+                .collect(),
+            checkpoint_failures: self.health.failures,
+            checkpoint_error: self.health.error.clone(),
+        }
+    }
+}
+
+/// The broker may be away now: creates the dead-letter topic in the background, retrying;
+/// until it exists, dead-letter deliveries retry too and their offsets wait.
+async fn ensure_dead_letter_topic(settings: KafkaSettings, stop: CancellationToken) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(15),
+            DeadLetters::ensure_topic(&settings, 1),
+        );
+        match attempt.await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => {
+                warn!(error = %e, topic = %settings.dead_letter_topic, "cannot check the dead-letter topic yet")
+            }
+            Err(_) => {
+                warn!(topic = %settings.dead_letter_topic, "no broker answered about the dead-letter topic yet")
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// Each topic's decoder; a topic not configured (none should reach us) reads canonical.
+struct TopicDecoders {
+    canonical: FormatDecoder,
+    topics: BTreeMap<String, FormatDecoder>,
+}
+
+impl TopicDecoders {
+    fn new(config: &AppConfig) -> TopicDecoders {
+        let canonical = FormatDecoder::new(
+            &Format::Canonical,
+            &config.formats,
+            &config.settings.factors,
+        );
+        let topics = config
+            .kafka
+            .iter()
+            .flat_map(|k| &k.topics)
+            .filter_map(|t| {
+                let format = Format::parse(&t.format, &config.formats).ok()?;
+                let decoder =
+                    FormatDecoder::new(&format, &config.formats, &config.settings.factors);
+                Some((t.name.clone(), decoder))
+            })
+            .collect();
+        TopicDecoders { canonical, topics }
+    }
+
+    fn of(&self, topic: &str) -> &FormatDecoder {
+        self.topics.get(topic).unwrap_or(&self.canonical)
+    }
+}
+
+/// How checkpoint writes have gone, for `/healthz` and `/metrics`.
+#[derive(Debug, Default)]
+struct CheckpointHealth {
+    failures: u64,
+    /// The latest failure, until a round of writes succeeds.
+    error: Option<String>,
+}
+
+fn dead_letter(
+    batch: &PartitionBatch,
+    record: &modeshare_kafka::Record,
+    payload: Vec<u8>,
+    e: &DecodeError<'_>,
+) -> DeadLetter {
+    DeadLetter {
+        key: record.key.clone(),
+        payload,
+        reason: e.reason(),
+        message: e.message.clone(),
+        topic: batch.topic.to_string(),
+        partition: batch.partition,
+        offset: record.offset,
+    }
+}

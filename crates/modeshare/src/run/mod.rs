@@ -1,0 +1,190 @@
+//! `modeshare run`: the live service.
+//!
+//! ```text
+//!  source task ──(bounded channel of batches)──▶ pipeline task ──(watch: latest snapshot)──▶ HTTP
+//!  Kafka, files or the simulator                 state per input partition                    /metrics, /api/*
+//!                                                rejected → dead-letter topic (Kafka)
+//! ```
+//!
+//! - `sources.rs`: the source task (Kafka, the simulator or files) and what it sends, in order:
+//!   batches, and the group's rebalance notices after the records fetched before them.
+//! - `aggregator.rs`: the pipeline task, one `select!` loop dispatching to named steps.
+//! - `partitions.rs`: one input partition's state and, from Kafka, its offsets.
+//! - `kafka_link.rs`: the consumer, dead letters and checkpoints: dead letters are delivered
+//!   before their offsets are stored, offsets committed only after the checkpoint that covers
+//!   them (see [`crate::partition_checkpoints`]) is durable — every `[state] interval`, when a
+//!   partition is revoked and at shutdown.
+//! - `publishing.rs`: snapshots for the HTTP server, the places on a slower cadence.
+//!
+//! On SIGINT/SIGTERM, in this order: the source stops, the pipeline drains the channel,
+//! checkpoints every Kafka partition, then commits their offsets and publishes a final
+//! snapshot, and last the HTTP server finishes in-flight requests and stops.
+
+mod aggregator;
+mod kafka_link;
+mod partitions;
+mod publishing;
+mod sources;
+
+use std::sync::Arc;
+
+use modeshare_http::snapshot::Snapshot;
+use modeshare_http::{metrics, server};
+use modeshare_source::Input;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinError;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use self::aggregator::aggregate;
+use self::kafka_link::KafkaLink;
+use self::sources::Message;
+use crate::cli::{RunArgs, open_inputs};
+use crate::config::AppConfig;
+use crate::failure::Failure;
+
+/// Batches in flight between the source and the pipeline; `send().await` is the backpressure.
+const CHANNEL_BATCHES: usize = 16;
+
+pub fn run(args: &RunArgs) -> Result<(), Failure> {
+    let config = args.common.load_config()?;
+    let inputs = open_inputs(&args.inputs)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(e.into()))?;
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(cancel_on_signal(shutdown.clone()));
+        serve(config, inputs, shutdown).await
+    })
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGTERM; stop with Ctrl-C");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("SIGINT received, stopping"),
+        _ = terminate => info!("SIGTERM received, stopping"),
+    }
+    shutdown.cancel();
+}
+
+/// Runs the service until `shutdown` is cancelled. The entry point tests can drive directly.
+pub async fn serve(
+    config: AppConfig,
+    inputs: Vec<Input>,
+    shutdown: CancellationToken,
+) -> Result<(), Failure> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Failure::Usage(anyhow::anyhow!("cannot listen on {}: {e}", config.listen)))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Failure::Input(e.into()))?;
+    // Until the first publish: no events yet, but the goals and windows are known.
+    let empty = Snapshot::build(&config.settings, &config.zones, &[], None);
+    let (snapshots, latest) = watch::channel(Arc::new(empty));
+    // Registering the one collector in a new registry fails only on a bug.
+    let registry = metrics::registry(latest.clone()).map_err(|e| Failure::Internal(e.into()))?;
+    let http_shutdown = CancellationToken::new();
+    let api = server::ApiSettings {
+        k: config.privacy_k,
+    };
+    let http = tokio::spawn(server::serve(
+        listener,
+        latest,
+        registry,
+        api,
+        http_shutdown.clone(),
+    ));
+    info!(%address, "serving /metrics, /healthz and /api/* on http://{address}");
+
+    let kafka = match &config.kafka {
+        Some(settings) => Some(KafkaLink::connect(settings, &config, &shutdown).await?),
+        None => None,
+    };
+    let (batches, received) = mpsc::channel::<Message>(CHANNEL_BATCHES);
+    let source = sources::spawn(&config, inputs, kafka.as_ref(), batches, &shutdown);
+    let pipeline = tokio::spawn(aggregate(
+        config,
+        received,
+        snapshots,
+        kafka,
+        shutdown.clone(),
+    ));
+
+    // The shutdown order. The source stops first (on `shutdown`, or on its own); the pipeline
+    // task drains what it sent, checkpoints and commits, and publishes the last snapshot; only
+    // then does the HTTP server stop, so that the last snapshot is served until the end.
+    let source_result = source.await;
+    let pipeline_result = pipeline.await;
+    http_shutdown.cancel();
+    let http_result = http.await;
+    joined(source_result)??;
+    joined(pipeline_result)?;
+    joined(http_result)?.map_err(|e| Failure::Input(e.into()))?;
+    info!("stopped");
+    Ok(())
+}
+
+/// A task's result once it ended: a panic, or a cancellation nobody asked for, is a bug.
+fn joined<T>(ended: Result<T, JoinError>) -> Result<T, Failure> {
+    ended.map_err(|e| Failure::Internal(e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_task_that_panics_is_an_internal_failure() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ended: Result<(), _> =
+            runtime.block_on(async { tokio::spawn(async { panic!("a bug in the task") }).await });
+        let failure = joined(ended).unwrap_err();
+        assert!(matches!(failure, Failure::Internal(_)), "{failure}");
+        assert_eq!(failure.exit_code(), 70);
+        assert!(failure.to_string().contains("panicked"), "{failure}");
+    }
+
+    #[test]
+    fn a_task_cancelled_unasked_is_an_internal_failure() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let ended = runtime.block_on(async {
+            let task = tokio::spawn(std::future::pending::<()>());
+            task.abort();
+            task.await
+        });
+        let failure = joined(ended).unwrap_err();
+        assert_eq!(failure.exit_code(), 70);
+        assert!(failure.to_string().contains("cancelled"), "{failure}");
+    }
+
+    #[test]
+    fn a_task_that_ends_keeps_its_result() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ended = runtime.block_on(async { tokio::spawn(async { 7 }).await });
+        assert_eq!(joined(ended).unwrap(), 7);
+    }
+}
