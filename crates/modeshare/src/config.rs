@@ -155,8 +155,6 @@ pub struct AppConfig {
     pub formats: FormatSettings,
     pub listen: std::net::SocketAddr,
     pub publish_interval: std::time::Duration,
-    /// Cells and zone pairs with fewer events or person trips are not published.
-    pub privacy_k: u64,
     pub state: StateSettings,
     pub simulator: SimulatorSettings,
     pub kafka: Option<KafkaSettings>,
@@ -337,7 +335,6 @@ impl ConfigFile {
             formats,
             listen,
             publish_interval,
-            privacy_k: settings.k,
             state,
             simulator,
             kafka,

@@ -57,7 +57,7 @@ fn the_embedded_default_has_the_documented_values() {
     );
     assert!((c.settings.factors.persons_per_unit(Mode::Bus) - 1.0 / 1.3).abs() < 1e-12);
     assert_eq!(c.zones.len(), 3);
-    assert_eq!(c.privacy_k, 10);
+    assert_eq!(c.settings.k, 10);
     // The survey, the bands and transit access over the embedded Bærum stops.
     let survey = c.settings.survey.as_ref().unwrap();
     assert_eq!(

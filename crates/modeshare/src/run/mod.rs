@@ -100,7 +100,7 @@ pub async fn serve(
     let registry = metrics::registry(latest.clone()).map_err(|e| Failure::Internal(e.into()))?;
     let http_shutdown = CancellationToken::new();
     let api = server::ApiSettings {
-        k: config.privacy_k,
+        k: config.settings.k,
     };
     let http = tokio::spawn(server::serve(
         listener,
