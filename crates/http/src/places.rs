@@ -3,9 +3,9 @@
 //! happened, under the k rule of [`modeshare_core::publish`].
 
 use h3o::{CellIndex, Resolution};
-use modeshare_core::publish::group_shares;
-use modeshare_core::publish::person_trips_by_mode;
-use modeshare_core::publish::{passes, publish_cells, publish_zone_pairs};
+use modeshare_core::publish::{
+    passes, public_place_numbers, public_stop_numbers, publish_cells, publish_zone_pairs,
+};
 use modeshare_core::space::ZoneId;
 use modeshare_core::state::ModeTotals;
 use serde::Deserialize;
@@ -61,14 +61,17 @@ fn window<'a>(s: &'a Snapshot, asked: Option<&str>) -> Result<&'a WindowPlaces, 
         })
 }
 
-/// Person trips per mode, their total, events and group shares of a place.
-fn numbers(totals: &ModeTotals, s: &Snapshot) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    m.insert("person_trips".into(), json!(person_trips_by_mode(totals)));
-    m.insert("total_person_trips".into(), json!(totals.total().as_f64()));
-    m.insert("events".into(), json!(totals.events()));
-    m.insert("shares".into(), json!(group_shares(totals, &s.groups)));
-    m
+/// Person trips per mode, their total, events and group shares of a place, under the k rule
+/// (a place is shown only when its total passes; its modes and shares may still be null).
+fn numbers(totals: &ModeTotals, s: &Snapshot, k: u64) -> serde_json::Map<String, Value> {
+    object(json!(public_place_numbers(totals, &s.groups, k)))
+}
+
+fn object(value: Value) -> serde_json::Map<String, Value> {
+    match value {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
 }
 
 /// The hexagon as a closed GeoJSON ring, `[lon, lat]` rounded to 1e-6 degrees (about 0.1 m).
@@ -122,7 +125,7 @@ pub fn cells(s: &Snapshot, q: &CellsQuery, k: u64) -> Result<Value, BadRequest> 
             p.cells
                 .iter()
                 .map(|(cell, totals)| {
-                    let mut properties = numbers(totals, s);
+                    let mut properties = numbers(totals, s, k);
                     properties.insert("cell".into(), json!(cell.to_string()));
                     json!({
                         "type": "Feature",
@@ -158,7 +161,7 @@ pub fn zone_pairs(s: &Snapshot, q: &ZonePairsQuery, k: u64) -> Result<Value, Bad
     let mut pairs: Vec<Value> = shown
         .iter()
         .map(|((origin, destination), totals)| {
-            let mut pair = numbers(totals, s);
+            let mut pair = numbers(totals, s, k);
             pair.insert("origin".into(), json!(name(*origin)));
             pair.insert("destination".into(), json!(name(*destination)));
             Value::Object(pair)
@@ -223,8 +226,8 @@ pub fn stops(s: &Snapshot, q: &StopsQuery, k: u64) -> Result<Value, BadRequest> 
     let listed: Vec<Value> = shown
         .iter()
         .take(limit)
-        .map(|(place, totals, all)| {
-            let mut stop = numbers(all, s);
+        .map(|(place, totals, _)| {
+            let mut stop = object(json!(public_stop_numbers(totals, &s.groups, k)));
             let zones: Vec<&str> = place
                 .zones
                 .iter()
@@ -235,13 +238,6 @@ pub fn stops(s: &Snapshot, q: &StopsQuery, k: u64) -> Result<Value, BadRequest> 
             stop.insert("lon".into(), json!(place.point.lon()));
             stop.insert("zones".into(), json!(zones));
             stop.insert("stops".into(), json!(place.stops));
-            for (key, t) in [
-                ("departs_person_trips", &totals.departs),
-                ("arrives_person_trips", &totals.arrives),
-                ("round_trip_person_trips", &totals.round_trips),
-            ] {
-                stop.insert(key.into(), json!(t.total().as_f64()));
-            }
             Value::Object(stop)
         })
         .collect();

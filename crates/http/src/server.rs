@@ -121,7 +121,7 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
 
 async fn zones(State(state): State<AppState>) -> Json<serde_json::Value> {
     let s = state.latest.borrow().clone();
-    let (watermark, windows) = match &s.view {
+    let (watermark, windows) = match &s.public_view {
         Some(v) => (
             v.watermark.clone(),
             serde_json::to_value(&v.windows).unwrap_or_default(),

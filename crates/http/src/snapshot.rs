@@ -7,7 +7,7 @@ use modeshare_core::pipeline::Pipeline;
 use modeshare_core::pipeline::Settings;
 use modeshare_core::publish::Report;
 use modeshare_core::publish::Survey;
-use modeshare_core::publish::{LiveView, live_view};
+use modeshare_core::publish::{LiveView, Public, live_views};
 use modeshare_core::space::DistanceBands;
 use modeshare_core::space::Zones;
 use modeshare_core::space::{StopId, TransitAccess};
@@ -116,8 +116,11 @@ pub struct WindowPlaces {
 pub struct Snapshot {
     /// The report over all state (docs/design.md, "Interfaces").
     pub report: Report,
-    /// Windows and calendar periods at the combined watermark.
+    /// Windows and calendar periods at the combined watermark, exact (for `/metrics` and the
+    /// city's admin).
     pub view: Option<LiveView>,
+    /// The same under the k rule: what the public API shows.
+    pub public_view: Option<LiveView<Public>>,
     /// Outcomes per source (capped; the rest under `other`).
     pub sources: Vec<(String, SourceCounts)>,
     pub goals: Vec<GoalView>,
@@ -162,9 +165,11 @@ impl Snapshot {
             totals.merge(p.totals());
         }
         let states: Vec<_> = partitions.iter().filter_map(|p| p.windows()).collect();
+        let views = live_views(&states, settings.publishing(), zones, watermark, settings.k);
         Snapshot {
             report: Report::build(&totals, zones, settings.publishing()),
-            view: Some(live_view(&states, settings.publishing(), zones, watermark)),
+            view: Some(views.exact),
+            public_view: Some(views.public),
             sources: totals.by_source.clone(),
             goals: settings
                 .goals

@@ -23,7 +23,7 @@ mod live;
 pub use goal::{Goal, GoalConfig, validate_goals};
 pub use live::{LiveViews, live_view, live_views};
 pub use privacy::{PrivacyConfig, PublishedCells, passes, publish_cells, publish_zone_pairs};
-pub use public::Public;
+pub use public::{PlaceNumbers, Public, StopNumbers, public_place_numbers, public_stop_numbers};
 pub use report::{
     AccessNumbers, AccessReport, BandReport, CellReport, EventsReport, Report, ZoneReport,
     person_trips_by_mode,

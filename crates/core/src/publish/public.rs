@@ -16,12 +16,15 @@
 
 use std::collections::BTreeMap;
 
-use super::report::{AccessNumbers, AccessReport, BandReport};
+use serde::Serialize;
+
+use super::report::{AccessNumbers, AccessReport, BandReport, person_trips_by_mode};
 use super::settings::PublishSettings;
+use super::share::group_shares;
 use super::suppression::{Fixed, Suppression, suppress_with};
 use super::view::{BasisView, CoverageView, ZoneWindow};
 use crate::space::{Access, Band};
-use crate::state::{ModeTally, ModeTotals, ZoneBreakdown};
+use crate::state::{ModeTally, ModeTotals, StopTotals, ZoneBreakdown};
 use crate::vocabulary::{Mode, ModeGroups};
 
 /// A number as the public API shows it: `None` when suppressed.
@@ -281,6 +284,90 @@ fn public_access(
                 (name.clone(), public)
             })
             .collect(),
+    }
+}
+
+/// A place's numbers (a cell, a zone pair, a stop place) as the public API shows them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlaceNumbers {
+    /// Person trips per mode with events.
+    pub person_trips: BTreeMap<String, Public>,
+    pub total_person_trips: Public,
+    /// Events behind the numbers.
+    pub events: Option<u64>,
+    /// Group shares (0–1).
+    pub shares: BTreeMap<String, Public>,
+}
+
+/// A place's modes with its total and groups as one table under the k rule.
+pub fn public_place_numbers(totals: &ModeTotals, groups: &ModeGroups, k: u64) -> PlaceNumbers {
+    place_numbers(
+        totals,
+        groups,
+        &suppress_with(
+            &mode_parts(totals),
+            &mode_sums(groups),
+            k,
+            &Fixed::default(),
+        ),
+    )
+}
+
+fn place_numbers(totals: &ModeTotals, groups: &ModeGroups, s: &Suppression) -> PlaceNumbers {
+    let shares = group_shares(totals, groups);
+    let group_shown = |name: &str| {
+        groups
+            .iter()
+            .position(|g| g.name == name)
+            .is_some_and(|j| s.sums[j + 1])
+    };
+    PlaceNumbers {
+        person_trips: mask(&person_trips_by_mode(totals), |m| {
+            Mode::from_name(m).is_some_and(|m| s.parts[m.index()])
+        }),
+        total_person_trips: shown(s.sums[0], totals.total().as_f64()),
+        events: s.sums[0].then(|| totals.events()),
+        shares: mask(&shares, |g| s.sums[0] && group_shown(g)),
+    }
+}
+
+/// A stop place's numbers under the k rule: its trips per mode and per use (departing,
+/// arriving, round trips) as one table, summed per mode, per use, per group and in all.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StopNumbers {
+    #[serde(flatten)]
+    pub all: PlaceNumbers,
+    pub departs_person_trips: Public,
+    pub arrives_person_trips: Public,
+    pub round_trip_person_trips: Public,
+}
+
+/// A stop place's numbers as the public API shows them.
+pub fn public_stop_numbers(totals: &StopTotals, groups: &ModeGroups, k: u64) -> StopNumbers {
+    let uses = [&totals.departs, &totals.arrives, &totals.round_trips];
+    let n = Mode::COUNT;
+    let parts: Vec<ModeTally> = uses.iter().flat_map(|u| mode_parts(u)).collect();
+    let across = |modes: &[usize]| -> Vec<usize> {
+        (0..uses.len())
+            .flat_map(|u| modes.iter().map(move |m| u * n + m))
+            .collect()
+    };
+    // Per mode over the uses, then the total and the groups over the uses, then each use.
+    let mut sums: Vec<Vec<usize>> = (0..n).map(|m| across(&[m])).collect();
+    sums.extend(mode_sums(groups).iter().map(|modes| across(modes)));
+    sums.extend((0..uses.len()).map(|u| (u * n..(u + 1) * n).collect()));
+    let s = suppress_with(&parts, &sums, k, &Fixed::default());
+    let all = StopTotals::all(totals);
+    let as_modes = Suppression {
+        parts: s.sums[..n].to_vec(),
+        sums: s.sums[n..n + 1 + groups.iter().count()].to_vec(),
+    };
+    let use_shown = |u: usize| s.sums[n + 1 + groups.iter().count() + u];
+    StopNumbers {
+        all: place_numbers(&all, groups, &as_modes),
+        departs_person_trips: shown(use_shown(0), totals.departs.total().as_f64()),
+        arrives_person_trips: shown(use_shown(1), totals.arrives.total().as_f64()),
+        round_trip_person_trips: shown(use_shown(2), totals.round_trips.total().as_f64()),
     }
 }
 
