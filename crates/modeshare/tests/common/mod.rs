@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod kafka;
 pub mod prometheus;
+pub mod promql;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
