@@ -21,10 +21,11 @@ use common::promql::{
     dashboard_queries, metric_names_in, names_after, recorded_names, rule_expressions,
     shipped_rules,
 };
-use common::{Service, TempDir, free_port, golden, repo_root};
+use common::{Service, TempDir, Tool, free_port, golden, repo_root, requires};
 
 #[test]
 fn shipped_configuration_and_rules_pass_promtool() {
+    requires!(Tool::Prometheus);
     let config = assert_promtool(
         &["check", "config", "deploy/prometheus/prometheus.yml"],
         b"",
@@ -61,6 +62,7 @@ fn shipped_configuration_and_rules_pass_promtool() {
 
 #[test]
 fn metrics_pass_promtool_lint() {
+    requires!(Tool::Prometheus);
     for args in [
         vec![
             "--config",
@@ -86,6 +88,7 @@ fn metrics_pass_promtool_lint() {
 
 #[test]
 fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
+    requires!(Tool::Prometheus);
     let dir = TempDir::new("two-instances");
     let [a, b] = two_halves(&dir);
     let lines = |p: &std::path::Path| std::fs::read_to_string(p).unwrap().lines().count();
@@ -191,6 +194,7 @@ fn the_metric_name_scanner_finds_names_and_only_names() {
 
 #[test]
 fn every_dashboard_query_parses_and_reads_only_known_metrics() {
+    requires!(Tool::Prometheus);
     let queries = dashboard_queries();
     assert!(queries.len() >= 20, "{queries:?}");
     // promtool parses each query as the expression of a recording rule.
@@ -248,6 +252,7 @@ fn every_dashboard_query_parses_and_reads_only_known_metrics() {
 /// shipped `prometheus.yml` and rules; recorded shares and the goal alerts within a minute.
 #[test]
 fn the_monitoring_command_shows_recorded_shares_and_alerts_within_a_minute() {
+    requires!(Tool::Prometheus);
     let dir = TempDir::new("monitor");
     let (modeshare_port, prometheus_port) = (free_port(), free_port());
     let started = Instant::now();
