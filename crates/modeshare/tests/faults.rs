@@ -21,8 +21,8 @@ use common::kafka::{
     send,
 };
 use common::{
-    Service, assert_report_equals, golden, metrics, rejections, replay, replay_report, repo_root,
-    sum, unique,
+    Service, Tool, assert_report_equals, golden, metrics, rejections, replay, replay_report,
+    repo_root, requires, sum, unique,
 };
 
 type Messages = Vec<(Option<Vec<u8>>, Vec<u8>)>;
@@ -127,6 +127,7 @@ fn assert_every_rejection_dead_lettered(brokers: &str, dead: &str, expected: &se
 #[test]
 #[allow(clippy::unwrap_used)]
 fn killed_at_random_moments_loses_and_doubles_nothing() {
+    requires!(Tool::Broker);
     let seed = env_or(
         "FAULT_SEED",
         SystemTime::now()
@@ -198,6 +199,7 @@ fn killed_at_random_moments_loses_and_doubles_nothing() {
 #[test]
 #[allow(clippy::unwrap_used)]
 fn broker_restart_mid_stream_loses_and_doubles_nothing() {
+    requires!(Tool::Broker);
     broker(); // installed
     let port = (broker_port().parse::<u16>().unwrap() + 2).to_string();
     let script = repo_root().join("scripts/broker.sh");
@@ -276,6 +278,7 @@ fn exit_of(mut service: Service, seconds: u64) -> (i32, Vec<String>) {
 #[test]
 #[allow(clippy::unwrap_used)]
 fn a_lost_or_damaged_checkpoint_is_refused_or_rebuilt() {
+    requires!(Tool::Broker);
     let case = GoldenTopic::new("lost", 2);
     let messages = golden_messages();
     assert_eq!(send(&case.brokers, &case.topic, &messages), messages.len());
@@ -325,6 +328,7 @@ fn a_lost_or_damaged_checkpoint_is_refused_or_rebuilt() {
 #[test]
 #[allow(clippy::unwrap_used)]
 fn checkpoint_write_failures_are_reported() {
+    requires!(Tool::Broker);
     let case = GoldenTopic::new("unwritable", 1);
     let (brokers, topic) = (&case.brokers, &case.topic);
     let service = case.service();

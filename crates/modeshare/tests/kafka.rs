@@ -14,13 +14,14 @@ use common::kafka::{
     read_topic, send,
 };
 use common::{
-    Service, assert_report_equals, assert_report_equals_replay, golden, metrics, rejections,
-    replay_report, repo_root, sum, unique,
+    Service, Tool, assert_report_equals, assert_report_equals_replay, golden, metrics, rejections,
+    replay_report, repo_root, requires, sum, unique,
 };
 
 #[test]
 #[allow(clippy::unwrap_used)]
 fn consumes_dead_letters_and_matches_replay() {
+    requires!(Tool::Broker);
     let case = GoldenTopic::new("events", 4);
     let (brokers, topic, dead) = (&case.brokers, case.topic.as_str(), &case.dead);
     let messages = golden_messages();
@@ -88,6 +89,7 @@ fn consumes_dead_letters_and_matches_replay() {
 #[test]
 #[allow(clippy::unwrap_used)]
 fn produce_sends_only_valid_events() {
+    requires!(Tool::Broker);
     let brokers = broker();
     let topic = unique("produced");
     create_topic(&topic, 2);
@@ -136,6 +138,7 @@ fn produce_sends_only_valid_events() {
 #[test]
 #[allow(clippy::unwrap_used)]
 fn degraded_without_a_broker_then_recovers() {
+    requires!(Tool::Broker);
     broker(); // the broker binary is installed
     let port = (broker_port().parse::<u16>().unwrap() + 1).to_string();
     let script = repo_root().join("scripts/broker.sh");
@@ -264,6 +267,7 @@ fn add_reports(a: &serde_json::Value, b: &serde_json::Value) -> serde_json::Valu
 #[test]
 #[allow(clippy::unwrap_used)]
 fn two_instances_split_the_partitions() {
+    requires!(Tool::Broker);
     let case = GoldenTopic::new("split", 4);
     let (brokers, topic) = (&case.brokers, case.topic.as_str());
     let a = case.service();
@@ -347,6 +351,7 @@ fn two_instances_split_the_partitions() {
 #[test]
 #[allow(clippy::unwrap_used)]
 fn topics_decode_with_their_formats() {
+    requires!(Tool::Broker);
     let formats = repo_root().join("tests/fixtures/formats");
     let brokers = broker();
     let (mds_topic, counter_topic, dead) = (unique("mds"), unique("counters"), unique("dead"));

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use common::browser::Browser;
-use common::{Service, TempDir, repo_root, window_view};
+use common::{Service, TempDir, Tool, repo_root, requires, window_view};
 use serde_json::{Value, json};
 
 /// What the page shows, read from its DOM.
@@ -86,6 +86,7 @@ fn cell_ids(map: &Value) -> BTreeSet<String> {
 
 #[test]
 fn the_live_page_shows_the_apis_shares_and_draws_its_hexagons() {
+    requires!(Tool::Chromium);
     // A simulated day read once: the numbers stand still while the page and the test read them.
     let dir = TempDir::new("page");
     let events = dir.path().join("day.ndjson");

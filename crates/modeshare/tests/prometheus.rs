@@ -10,28 +10,22 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::collections::BTreeSet;
+use std::time::Instant;
 
-use common::prometheus::{Prometheus, PrometheusApi, label, promtool, sample_value};
-use common::{Service, TempDir, free_port, golden, repo_root};
-use serde_json::Value;
-
-fn assert_promtool(args: &[&str], stdin: &[u8]) -> String {
-    let out = promtool(args, stdin);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "promtool {args:?}:\n{text}");
-    text
-}
+use common::prometheus::{
+    Monitor, Prometheus, PrometheusApi, assert_promtool, close, close_within, from_zones, label,
+    per_group, sample_value, two_halves, wait_until_recorded,
+};
+use common::promql::{
+    dashboard_queries, metric_names_in, names_after, recorded_names, rule_expressions,
+    shipped_rules,
+};
+use common::{Service, TempDir, Tool, free_port, golden, repo_root, requires};
 
 #[test]
 fn shipped_configuration_and_rules_pass_promtool() {
+    requires!(Tool::Prometheus);
     let config = assert_promtool(
         &["check", "config", "deploy/prometheus/prometheus.yml"],
         b"",
@@ -54,8 +48,7 @@ fn shipped_configuration_and_rules_pass_promtool() {
     );
     assert!(tests.contains("SUCCESS"), "{tests}");
     // Every alert in the rules has a unit test.
-    let rules_text =
-        std::fs::read_to_string(repo_root().join("deploy/prometheus/rules/modeshare.yml")).unwrap();
+    let rules_text = shipped_rules();
     let tests_text =
         std::fs::read_to_string(repo_root().join("deploy/prometheus/tests/modeshare_test.yml"))
             .unwrap();
@@ -69,6 +62,7 @@ fn shipped_configuration_and_rules_pass_promtool() {
 
 #[test]
 fn metrics_pass_promtool_lint() {
+    requires!(Tool::Prometheus);
     for args in [
         vec![
             "--config",
@@ -92,158 +86,9 @@ fn metrics_pass_promtool_lint() {
     }
 }
 
-/// The recorded names of the shipped rules.
-fn recorded_names() -> BTreeSet<String> {
-    let rules =
-        std::fs::read_to_string(repo_root().join("deploy/prometheus/rules/modeshare.yml")).unwrap();
-    names_after(&rules, "- record:").into_iter().collect()
-}
-
-fn names_after(text: &str, key: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix(key))
-        .map(|n| n.trim().to_owned())
-        .collect()
-}
-
-/// A simulated stream split by source into two files (as Kafka partitions keyed by source
-/// would split it), each ending with an event at the same instant so that both instances'
-/// windows end together.
-fn two_halves(dir: &TempDir) -> [std::path::PathBuf; 2] {
-    let out = Command::new(env!("CARGO_BIN_EXE_modeshare"))
-        .args(["generate", "--events", "8000", "--seed", "11"])
-        .args(["--start", "2026-06-01T04:00:00Z"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    let mut halves = [String::new(), String::new()];
-    let mut last: Option<(String, f64)> = None;
-    for line in text.lines() {
-        let event: Value = serde_json::from_str(line).unwrap_or(Value::Null);
-        // The simulator writes valid times in UTC; its broken events may hold anything.
-        let valid = |t: &&str| t.starts_with("20") && t.ends_with('Z');
-        if let Some(t) = event["start_time"].as_str().filter(valid) {
-            // UTC with a fraction of variable length: order by the whole seconds, then the fraction.
-            let (seconds, fraction) = t.trim_end_matches('Z').split_once('.').unwrap_or((t, "0"));
-            let key = (
-                seconds.to_owned(),
-                format!("0.{fraction}").parse::<f64>().unwrap(),
-            );
-            if last.as_ref().is_none_or(|l| key > *l) {
-                last = Some(key);
-            }
-        }
-        // The walking trips on one side, every other source on the other.
-        let half = usize::from(event["source"] != "reisevaner-app");
-        halves[half].push_str(line);
-        halves[half].push('\n');
-    }
-    let last = {
-        let (seconds, fraction) = last.unwrap();
-        format!("{seconds}.{:03}Z", (fraction * 1000.0).round() as u32)
-    };
-    assert!(halves.iter().all(|h| h.lines().count() > 1000));
-    ["a", "b"].map(|name| {
-        let i = usize::from(name == "b");
-        halves[i].push_str(&format!(
-            r#"{{"kind":"trip","id":"last","source":"align-{name}","mode":"walk","start_time":"{last}","origin":{{"lat":59.9,"lon":10.55}}}}"#
-        ));
-        halves[i].push('\n');
-        let path = dir.path().join(format!("{name}.ndjson"));
-        std::fs::write(&path, &halves[i]).unwrap();
-        path
-    })
-}
-
-/// Compares within 1e-12: Prometheus adds the instances' float gauges, modeshare adds exact
-/// micro-person-trips, so the last bit may differ.
-fn close(a: f64, b: f64) -> bool {
-    close_within(a, b, 1e-12)
-}
-
-fn close_within(a: f64, b: f64, relative: f64) -> bool {
-    (a - b).abs() <= relative * a.abs().max(b.abs()).max(1.0)
-}
-
-/// `/api/zones` values keyed by (zone, window, …): `pick` gives each zone's keyed values.
-fn from_zones(
-    zones: &Value,
-    pick: impl Fn(&Value) -> Vec<(Vec<String>, f64)>,
-) -> BTreeMap<Vec<String>, f64> {
-    let mut out = BTreeMap::new();
-    for w in zones["windows"].as_array().unwrap() {
-        let window = w["window"].as_str().unwrap();
-        for (zone, z) in w["zones"].as_object().unwrap() {
-            for (rest, v) in pick(z) {
-                let mut key = vec![zone.clone(), window.to_owned()];
-                key.extend(rest);
-                out.insert(key, v);
-            }
-        }
-    }
-    out
-}
-
-/// A per-group object of every zone and window of `/api/zones` (`/shares`, `/goal_gaps`,
-/// `/filled/shares`), keyed by (zone, window, group).
-fn per_group(zones: &Value, pointer: &str) -> BTreeMap<Vec<String>, f64> {
-    from_zones(zones, |z| {
-        z.pointer(pointer)
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-            .map(|(g, v)| (vec![g.clone()], v.as_f64().unwrap()))
-            .collect()
-    })
-}
-
-/// Polls the recorded `expr` until every sample equals `expected` (keyed by zone, window and
-/// then `labels`) within `relative`, failing after 60 s.
-fn wait_until_recorded(
-    api: &PrometheusApi,
-    expr: &str,
-    labels: &[&str],
-    expected: &BTreeMap<Vec<String>, f64>,
-    relative: f64,
-) {
-    assert!(!expected.is_empty(), "{expr}: nothing to compare");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got: BTreeMap<Vec<String>, f64> = api
-            .query(expr)
-            .unwrap()
-            .iter()
-            .map(|s| {
-                let key = ["zone", "window"]
-                    .iter()
-                    .chain(labels)
-                    .map(|l| label(s, l).to_owned())
-                    .collect();
-                (key, sample_value(s))
-            })
-            .collect();
-        let differ: Vec<_> = expected
-            .iter()
-            .filter(|(k, v)| !got.get(*k).is_some_and(|g| close_within(*g, **v, relative)))
-            .map(|(k, v)| format!("{k:?}: recorded {:?}, modeshare {v}", got.get(k)))
-            .collect();
-        if differ.is_empty() && got.len() == expected.len() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{expr}: after 60 s, {} of {} differ ({} recorded): {differ:#?}",
-            differ.len(),
-            expected.len(),
-            got.len()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
+    requires!(Tool::Prometheus);
     let dir = TempDir::new("two-instances");
     let [a, b] = two_halves(&dir);
     let lines = |p: &std::path::Path| std::fs::read_to_string(p).unwrap().lines().count();
@@ -337,144 +182,6 @@ fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
     }
 }
 
-/// Every query of the shipped Grafana dashboard as (row title, PromQL), with the dashboard's
-/// variables set to values modeshare publishes.
-fn dashboard_queries() -> Vec<(String, String)> {
-    let text =
-        std::fs::read_to_string(repo_root().join("deploy/grafana/dashboards/modeshare.json"))
-            .unwrap();
-    let dashboard: Value = serde_json::from_str(&text).unwrap();
-    let substitute = |expr: &str| {
-        expr.replace("$zone", "Bærum")
-            .replace("$window", "24h")
-            .replace("$__rate_interval", "1m")
-    };
-    let mut out = Vec::new();
-    let mut row = String::new();
-    for panel in dashboard["panels"].as_array().unwrap() {
-        if panel["type"] == "row" {
-            row = panel["title"].as_str().unwrap().to_owned();
-            continue;
-        }
-        let targets = panel["targets"].as_array().unwrap();
-        assert!(!targets.is_empty(), "{}: no query", panel["title"]);
-        for target in targets {
-            let expr = target["expr"].as_str().unwrap();
-            out.push((format!("{row} / {}", panel["title"]), substitute(expr)));
-        }
-    }
-    // Template variables: `label_values(METRIC, LABEL)` reads METRIC.
-    for variable in dashboard["templating"]["list"].as_array().unwrap() {
-        if let Some(query) = variable["query"]["query"].as_str() {
-            let inner = query
-                .strip_prefix("label_values(")
-                .and_then(|q| q.rsplit_once(','))
-                .map(|(metric, _)| metric.trim())
-                .unwrap();
-            out.push((format!("variable {}", variable["name"]), inner.to_owned()));
-        }
-    }
-    out
-}
-
-/// The metric names a PromQL expression reads: identifiers outside strings, label matchers,
-/// ranges and grouping clauses that are neither functions nor keywords.
-fn metric_names_in(expr: &str) -> Vec<String> {
-    const GROUPING: [&str; 6] = [
-        "by",
-        "without",
-        "on",
-        "ignoring",
-        "group_left",
-        "group_right",
-    ];
-    // Aggregations may take their grouping before the parenthesis: `sum by (zone) (…)`.
-    const KEYWORDS: [&str; 19] = [
-        "bool",
-        "offset",
-        "and",
-        "or",
-        "unless",
-        "inf",
-        "nan",
-        "sum",
-        "min",
-        "max",
-        "avg",
-        "group",
-        "stddev",
-        "stdvar",
-        "count",
-        "count_values",
-        "bottomk",
-        "topk",
-        "quantile",
-    ];
-    let chars: Vec<char> = expr.chars().collect();
-    let mut names = Vec::new();
-    let mut i = 0;
-    // Skips from an opening bracket to its closing one, over quoted strings.
-    let skip_group = |mut i: usize, open: char, close: char| -> usize {
-        let mut depth = 0;
-        while i < chars.len() {
-            match chars[i] {
-                '"' | '\'' | '`' => {
-                    let quote = chars[i];
-                    i += 1;
-                    while i < chars.len() && chars[i] != quote {
-                        i += if chars[i] == '\\' { 2 } else { 1 };
-                    }
-                }
-                c if c == open => depth += 1,
-                c if c == close => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return i + 1;
-                    }
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        i
-    };
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '{' {
-            i = skip_group(i, '{', '}');
-        } else if c == '[' {
-            i = skip_group(i, '[', ']');
-        } else if c == '"' || c == '\'' || c == '`' {
-            i = skip_group(i, c, c);
-        } else if c.is_ascii_digit() {
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
-                i += 1;
-            }
-        } else if c.is_ascii_alphabetic() || c == '_' || c == ':' {
-            let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || "_:".contains(chars[i])) {
-                i += 1;
-            }
-            let word: String = chars[start..i].iter().collect();
-            let mut next = i;
-            while next < chars.len() && chars[next].is_whitespace() {
-                next += 1;
-            }
-            let called = chars.get(next) == Some(&'(');
-            if GROUPING.contains(&word.as_str()) {
-                if called {
-                    i = skip_group(next, '(', ')');
-                }
-            } else if !called && !KEYWORDS.contains(&word.to_lowercase().as_str()) {
-                names.push(word);
-            }
-        } else {
-            i += 1;
-        }
-    }
-    names
-}
-
 #[test]
 fn the_metric_name_scanner_finds_names_and_only_names() {
     assert_eq!(
@@ -486,9 +193,9 @@ fn the_metric_name_scanner_finds_names_and_only_names() {
 }
 
 #[test]
-fn every_dashboard_query_parses_and_reads_only_known_metrics() {
+fn every_dashboard_query_parses() {
+    requires!(Tool::Prometheus);
     let queries = dashboard_queries();
-    assert!(queries.len() >= 20, "{queries:?}");
     // promtool parses each query as the expression of a recording rule.
     let rules: String = queries
         .iter()
@@ -512,7 +219,14 @@ fn every_dashboard_query_parses_and_reads_only_known_metrics() {
         checked.contains(&format!("SUCCESS: {} rules found", queries.len())),
         "{checked}"
     );
+}
 
+/// Needs no Prometheus, so that a metric renamed or removed under the dashboard or the rules
+/// fails the quick `cargo test` too.
+#[test]
+fn the_dashboard_and_the_rules_read_only_exported_or_recorded_metrics() {
+    let queries = dashboard_queries();
+    assert!(queries.len() >= 20, "{queries:?}");
     let mut known: BTreeSet<String> = modeshare_http::metrics::metric_names()
         .into_iter()
         .collect();
@@ -529,8 +243,7 @@ fn every_dashboard_query_parses_and_reads_only_known_metrics() {
         }
     }
     // The rules, too, read only exported or recorded metrics.
-    let rules =
-        std::fs::read_to_string(repo_root().join("deploy/prometheus/rules/modeshare.yml")).unwrap();
+    let rules = shipped_rules();
     let exprs = rule_expressions(&rules);
     let rule_count = names_after(&rules, "- record:").len() + names_after(&rules, "- alert:").len();
     assert_eq!(exprs.len(), rule_count, "one expression per rule");
@@ -541,71 +254,15 @@ fn every_dashboard_query_parses_and_reads_only_known_metrics() {
     }
 }
 
-/// The `expr:` values of a rules file: inline, or a `|` block of the lines indented deeper.
-fn rule_expressions(rules: &str) -> Vec<String> {
-    let lines: Vec<&str> = rules.lines().collect();
-    let mut out = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        let Some(value) = line.trim_start().strip_prefix("expr:") else {
-            continue;
-        };
-        let indent = line.len() - line.trim_start().len();
-        if value.trim() == "|" {
-            let block: Vec<&str> = lines[i + 1..]
-                .iter()
-                .take_while(|l| l.len() - l.trim_start().len() > indent)
-                .copied()
-                .collect();
-            out.push(block.join("\n"));
-        } else {
-            out.push(value.trim().to_owned());
-        }
-    }
-    out
-}
-
-/// `scripts/monitor.sh` in its own process group, stopped (with all it started) on drop.
-struct Monitor(Child);
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
-        let kill = |signal: &str| {
-            let _ = Command::new("kill")
-                .args([signal, "--", &group])
-                .stderr(Stdio::null())
-                .status();
-        };
-        kill("-TERM");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && self.0.try_wait().ok().flatten().is_none() {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        kill("-KILL");
-        let _ = self.0.wait();
-    }
-}
-
 /// The monitoring command of docs/metrics.md: modeshare on its simulator and Prometheus with the
 /// shipped `prometheus.yml` and rules; recorded shares and the goal alerts within a minute.
 #[test]
 fn the_monitoring_command_shows_recorded_shares_and_alerts_within_a_minute() {
+    requires!(Tool::Prometheus);
     let dir = TempDir::new("monitor");
     let (modeshare_port, prometheus_port) = (free_port(), free_port());
     let started = Instant::now();
-    let monitor = Monitor(
-        Command::new("bash")
-            .arg(repo_root().join("scripts/monitor.sh"))
-            .env("MODESHARE_BIN", env!("CARGO_BIN_EXE_modeshare"))
-            .env("MODESHARE_PORT", modeshare_port.to_string())
-            .env("PROMETHEUS_PORT", prometheus_port.to_string())
-            .env("MONITOR_DIR", dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap(),
-    );
+    let monitor = Monitor::start(dir.path(), modeshare_port, prometheus_port);
     let api = PrometheusApi {
         address: format!("127.0.0.1:{prometheus_port}"),
     };
@@ -632,11 +289,7 @@ fn the_monitoring_command_shows_recorded_shares_and_alerts_within_a_minute() {
     eprintln!("recorded shares and alerts after {:?}", started.elapsed());
 
     // Ctrl-C (SIGINT to the group, as a terminal sends it) stops both.
-    let group = format!("-{}", monitor.0.id());
-    Command::new("kill")
-        .args(["-INT", "--", &group])
-        .status()
-        .unwrap();
+    monitor.interrupt();
     api.wait_for("Prometheus stopped", 20, |api| {
         (!api.is_ready()).then_some(())
     });

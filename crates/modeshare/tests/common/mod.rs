@@ -1,10 +1,12 @@
-//! Helpers for tests that run `modeshare` as a process.
+//! Helpers for tests that run `modeshare` as a process, and [`requires!`]: what a test that needs
+//! a tool from outside the repository does when the tool is missing.
 
 #![allow(dead_code, clippy::unwrap_used)] // each test binary uses some of them
 
 pub mod browser;
 pub mod kafka;
 pub mod prometheus;
+pub mod promql;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -366,16 +368,163 @@ pub fn http(
 }
 
 /// A program from the Debian packages the tests use, or a failed test that says how to install it.
+/// A test that calls it starts with [`requires!`], so that it is skipped instead where the
+/// package is missing.
 pub fn tool(name: &str) -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| {
+    on_path(name).unwrap_or_else(|| {
         panic!("{name} is not installed: run scripts/tools.sh install (scripts/test does)")
     })
 }
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Something from outside the repository that some tests need and `scripts/test` installs or
+/// starts. Without it, a plain `cargo test` skips those tests (see [`requires!`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    /// The local Kafka-protocol broker (`scripts/broker.sh`) listening on 127.0.0.1 at
+    /// `MODESHARE_TEST_BROKER_PORT` (19092 unless set); the tests that stop it or start more
+    /// brokers use its `scripts/broker.sh` too.
+    Broker,
+    /// Debian's `prometheus` and `promtool` on `PATH` (`scripts/tools.sh install prometheus`).
+    Prometheus,
+    /// Debian's `chromium` and `chromedriver` on `PATH` (`scripts/tools.sh install chromium`).
+    Chromium,
+}
+
+impl Tool {
+    /// What the tool is, for messages: "the local Kafka broker".
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Broker => "the local Kafka broker",
+            Tool::Prometheus => "Prometheus",
+            Tool::Chromium => "Chromium",
+        }
+    }
+
+    /// How to get it: "install it with `scripts/tools.sh install prometheus`".
+    pub fn remedy(self) -> String {
+        match self {
+            Tool::Broker => format!(
+                "start it with `scripts/broker.sh start {}`",
+                kafka::broker_port()
+            ),
+            Tool::Prometheus => "install it with `scripts/tools.sh install prometheus`".to_owned(),
+            Tool::Chromium => "install it with `scripts/tools.sh install chromium`".to_owned(),
+        }
+    }
+
+    /// Why it cannot be used here, or `None` when it can.
+    pub fn missing(self) -> Option<String> {
+        match self {
+            Tool::Broker => {
+                let address = format!("127.0.0.1:{}", kafka::broker_port());
+                let listening = address
+                    .parse()
+                    .is_ok_and(|a| TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok());
+                (!listening).then(|| format!("nothing listens on {address}"))
+            }
+            Tool::Prometheus => missing_commands(&["prometheus", "promtool"]),
+            Tool::Chromium => missing_commands(&["chromium", "chromedriver"]),
+        }
+    }
+}
+
+/// The commands not on `PATH`, or `None` when all are.
+fn missing_commands(commands: &[&str]) -> Option<String> {
+    let absent: Vec<&str> = commands
+        .iter()
+        .copied()
+        .filter(|c| on_path(c).is_none())
+        .collect();
+    (!absent.is_empty()).then(|| format!("{} not on PATH", absent.join(" and ")))
+}
+
+/// The environment variable that makes every test run: `MODESHARE_EXTERNAL_TESTS=1`, which
+/// `scripts/test` (and so CI) sets, turns a missing tool into a failed test.
+pub const EXTERNAL_TESTS: &str = "MODESHARE_EXTERNAL_TESTS";
+
+/// What a test that needs a tool does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The tool is there: the test runs.
+    Run,
+    /// The tool is missing and not required: the test returns at once, after this message.
+    Skip(String),
+    /// The tool is missing and required, or the switch is misspelt: the test fails with this
+    /// message.
+    Fail(String),
+}
+
+/// The verdict for a test that needs `tool`, given why it is missing (`None`: it is there) and
+/// the value of [`EXTERNAL_TESTS`] (`None`: unset). Only `1` requires the tools, and only unset,
+/// empty or `0` lets a test be skipped: any other value fails, so that a misspelt switch cannot
+/// make CI pass by skipping.
+pub fn verdict(tool: Tool, missing: Option<String>, switch: Option<&str>) -> Verdict {
+    let required = match switch {
+        None | Some("" | "0") => false,
+        Some("1") => true,
+        Some(other) => {
+            return Verdict::Fail(format!(
+                "{EXTERNAL_TESTS}={other:?}: set it to 1 to run every test (a missing tool \
+                 fails) or leave it unset to skip the tests whose tool is missing"
+            ));
+        }
+    };
+    match missing {
+        None => Verdict::Run,
+        Some(why) if required => Verdict::Fail(format!(
+            "needs {} ({why}), and {EXTERNAL_TESTS}=1 fails a test whose tool is missing: {}, \
+             or run scripts/test (which installs and starts every tool)",
+            tool.name(),
+            tool.remedy()
+        )),
+        Some(why) => Verdict::Skip(format!(
+            "skipped: needs {} ({why}); run scripts/test",
+            tool.name()
+        )),
+    }
+}
+
+/// Whether a test that needs `tool` runs here: the [`verdict`] for this machine and environment.
+/// A skip is said on stderr, with the test's name (`cargo test -- --nocapture` shows it); a
+/// failure panics.
+pub fn available(tool: Tool) -> bool {
+    let switch = std::env::var_os(EXTERNAL_TESTS).map(|v| v.to_string_lossy().into_owned());
+    match verdict(tool, tool.missing(), switch.as_deref()) {
+        Verdict::Run => true,
+        Verdict::Skip(message) => {
+            let thread = std::thread::current();
+            match thread.name().filter(|n| *n != "main") {
+                Some(test) => eprintln!("{test}: {message}"),
+                None => eprintln!("{message}"),
+            }
+            false
+        }
+        Verdict::Fail(message) => panic!("{message}"),
+    }
+}
+
+/// The first line of a test that needs a tool from outside the repository: returns from the test
+/// (which then passes, having said why on stderr) when the tool is missing here, unless
+/// `MODESHARE_EXTERNAL_TESTS=1`, which `scripts/test` sets, makes a missing tool fail the test.
+/// So a plain `cargo test` runs everywhere and CI never passes by skipping.
+#[allow(unused_macros)] // each test binary uses some of them
+macro_rules! requires {
+    ($tool:expr) => {
+        if !$crate::common::available($tool) {
+            return;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use requires;
 
 /// A port nothing listens on at the moment of asking.
 pub fn free_port() -> u16 {
