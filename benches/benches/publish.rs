@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use modeshare::config::{Overrides, load};
 use modeshare_core::pipeline::Pipeline;
-use modeshare_core::publish::live_view;
+use modeshare_core::publish::{live_view, live_views};
 use modeshare_core::vocabulary::EventTimeMs;
 use modeshare_http::snapshot::Places;
 use modeshare_source::simulator::Simulator;
@@ -64,6 +64,15 @@ fn main() {
             watermark,
         )
     });
+    let (views_time, views) = best_of(5, || {
+        live_views(
+            &[state],
+            pipeline.settings().publishing(),
+            pipeline.zones(),
+            watermark,
+            pipeline.settings().k,
+        )
+    });
     let (places_time, _) = best_of(5, || {
         Places::build(pipeline.settings(), &[&pipeline], watermark)
     });
@@ -73,6 +82,11 @@ fn main() {
         view.windows.len(),
         pipeline.zones().len(),
         view_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "live views, exact and public under the k rule ({} windows and periods): {:.2} ms",
+        views.public.windows.len(),
+        views_time.as_secs_f64() * 1e3
     );
     println!(
         "places (cells, zone pairs, stop places of {} rolling windows): {:.2} ms",
