@@ -1,6 +1,6 @@
 //! modeshare's HTTP face: `/metrics` for Prometheus, `/healthz`, and the JSON API
-//! (`/api/zones`, `/api/report`, the hex map `/api/cells`, the zone pairs `/api/od`, and its
-//! OpenAPI description).
+//! (`/api/zones`, `/api/report`, the hex map `/api/cells`, the zone pairs `/api/od`, the stop
+//! places `/api/stops`, the trends `/api/series`, and its OpenAPI description).
 //!
 //! Owns the published [`Snapshot`](snapshot::Snapshot) and everything that encodes it. It reads
 //! snapshots the pipeline publishes and never touches live state, so a slow scrape cannot stall
@@ -8,6 +8,7 @@
 
 pub mod metrics;
 pub mod places;
+pub mod series;
 pub mod server;
 pub mod snapshot;
 

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::places::{self, BadRequest, CellsQuery, StopsQuery, ZonePairsQuery};
+use crate::series::SeriesQuery;
 use crate::snapshot::Snapshot;
 
 /// How the API publishes.
@@ -37,7 +38,7 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub const PAGE: &str = include_str!("page.html");
 
 /// Every route, as the 404 answer and the OpenAPI description list them.
-pub const ENDPOINTS: [&str; 9] = [
+pub const ENDPOINTS: [&str; 10] = [
     "/",
     "/metrics",
     "/healthz",
@@ -46,6 +47,7 @@ pub const ENDPOINTS: [&str; 9] = [
     "/api/cells",
     "/api/od",
     "/api/stops",
+    "/api/series",
     "/api/openapi.json",
 ];
 
@@ -64,6 +66,7 @@ pub fn router(
         .route("/api/cells", get(cells))
         .route("/api/od", get(zone_pairs))
         .route("/api/stops", get(stops))
+        .route("/api/series", get(trend))
         .route("/api/openapi.json", get(openapi))
         .fallback(not_found)
         .with_state(AppState {
@@ -207,6 +210,11 @@ async fn zone_pairs(
 async fn stops(State(state): State<AppState>, Query(query): Query<StopsQuery>) -> Response {
     let s = state.latest.borrow().clone();
     answer(places::stops(&s, &query, state.api.k))
+}
+
+async fn trend(State(state): State<AppState>, Query(query): Query<SeriesQuery>) -> Response {
+    let s = state.latest.borrow().clone();
+    answer(crate::series::answer(&s, &query))
 }
 
 async fn page() -> Response {

@@ -3,17 +3,20 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use jiff::civil::Date;
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::pipeline::Settings;
 use modeshare_core::publish::Report;
-use modeshare_core::publish::Survey;
+use modeshare_core::publish::{Goal, PublishSettings, Survey};
 use modeshare_core::publish::{LiveView, Public, live_views};
 use modeshare_core::space::DistanceBands;
 use modeshare_core::space::Zones;
 use modeshare_core::space::{StopId, TransitAccess};
-use modeshare_core::state::{CellWindow, StopTotals, ZonePair};
+use modeshare_core::state::{CellWindow, StopTotals, WindowSettings, ZonePair};
 use modeshare_core::state::{ModeTotals, SourceCounts, Totals};
-use modeshare_core::state::{window_cells, window_stops, window_zone_pairs};
+use modeshare_core::state::{
+    daily_totals, history_from, window_cells, window_stops, window_zone_pairs,
+};
 use modeshare_core::vocabulary::EventTimeMs;
 use modeshare_core::vocabulary::ModeGroups;
 use serde::Serialize;
@@ -57,6 +60,9 @@ pub struct Places {
     /// The resolution of the cells (the configured one).
     pub resolution: h3o::Resolution,
     pub windows: Vec<WindowPlaces>,
+    /// Person trips per zone and mode on every local day the state keeps, up to the
+    /// watermark's day: the history `/api/series` draws trends from.
+    pub days: BTreeMap<Date, Vec<ModeTotals>>,
 }
 
 impl Places {
@@ -89,10 +95,19 @@ impl Places {
                 },
             })
             .collect();
+        let today = watermark.and_then(|w| ws.local_date(w));
+        let days = match today.and_then(|d| Some((history_from(d)?, d))) {
+            Some((from, to)) => {
+                let zone_count = states.first().map_or(0, |s| s.zone_count());
+                daily_totals(&states, from, to, zone_count)
+            }
+            None => BTreeMap::new(),
+        };
         Places {
             watermark: watermark.map(|w| w.to_rfc3339()),
             resolution: settings.resolution,
             windows,
+            days,
         }
     }
 }
@@ -137,6 +152,26 @@ pub struct Snapshot {
     pub bands: DistanceBands,
     pub access: TransitAccess,
     pub survey: Option<Survey>,
+    /// The rest of what publishing reads, for answers built per request (`/api/series`).
+    pub goal_settings: Vec<Goal>,
+    pub windows: WindowSettings,
+    /// The k rule of the public API.
+    pub k: u64,
+}
+
+impl Snapshot {
+    /// What publishing reads, as the snapshot was built with it.
+    pub fn publishing(&self) -> PublishSettings<'_> {
+        PublishSettings {
+            groups: &self.groups,
+            goals: &self.goal_settings,
+            bands: &self.bands,
+            access: &self.access,
+            survey: self.survey.as_ref(),
+            windows: &self.windows,
+            k: self.k,
+        }
+    }
 }
 
 impl Snapshot {
@@ -190,6 +225,9 @@ impl Snapshot {
             bands: settings.bands.clone(),
             access: settings.access.clone(),
             survey: settings.survey.clone(),
+            goal_settings: settings.goals.clone(),
+            windows: settings.windows.clone(),
+            k: settings.k,
         }
     }
 }

@@ -99,7 +99,19 @@ fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
         }
         Service::start(&args)
     };
-    let (first, second, both) = (start(&[&a]), start(&[&b]), start(&[&a, &b]));
+    // The instance holding every event is the reference: with k = 1 its public API shows the
+    // exact numbers Prometheus sums (the k rule would hide small ones in the per-instance halves
+    // and the whole alike, but only the whole is compared).
+    let exact = dir.path().join("exact.toml");
+    std::fs::write(&exact, "[privacy]\nk = 1\n").unwrap();
+    let start_exact = |inputs: &[&std::path::Path]| {
+        let mut args = vec!["--config", exact.to_str().unwrap()];
+        for input in inputs {
+            args.extend(["--input", input.to_str().unwrap()]);
+        }
+        Service::start(&args)
+    };
+    let (first, second, both) = (start(&[&a]), start(&[&b]), start_exact(&[&a, &b]));
     first.wait_until_read(lines(&a));
     second.wait_until_read(lines(&b));
     both.wait_until_read(lines(&a) + lines(&b));

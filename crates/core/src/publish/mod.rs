@@ -19,6 +19,7 @@ mod view;
 mod public;
 
 mod live;
+mod series;
 
 pub use goal::{Goal, GoalConfig, validate_goals};
 pub use live::{LiveViews, live_view, live_views};
@@ -28,6 +29,7 @@ pub use report::{
     AccessNumbers, AccessReport, BandReport, CellReport, EventsReport, Report, ZoneReport,
     person_trips_by_mode,
 };
+pub use series::{Basis, SeriesPoint, Step, Subject, series};
 pub use settings::PublishSettings;
 pub use share::{goal_gaps, group_person_trips, group_shares};
 pub use suppression::{Fixed, Suppression, suppress, suppress_with, tally_passes};

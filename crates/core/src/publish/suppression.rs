@@ -33,9 +33,10 @@ impl Suppression {
     }
 }
 
-/// Whether one number passes the k rule (the events and the person trips it stands for).
+/// Whether one number passes the k rule (the events and the person trips it stands for); k = 1
+/// shows every number, even a single boarding's fraction of a person trip.
 pub fn tally_passes(t: &ModeTally, k: u64) -> bool {
-    t.events >= k && t.person_trips.as_f64() >= k as f64
+    k <= 1 || (t.events >= k && t.person_trips.as_f64() >= k as f64)
 }
 
 fn is_zero(t: &ModeTally) -> bool {

@@ -25,8 +25,9 @@ pub use tally::{ModeTally, ModeTotals};
 pub(crate) use totals::SavedTotals;
 pub use totals::{EventCounts, MAX_SOURCES, OTHER_SOURCE, SourceCounts, Totals};
 pub use window::{
-    CalendarTotals, PartitionClock, RollingWindow, WindowSettings, WindowState, WindowsConfig,
-    combined_watermark, pieces, window_cells, window_stops, window_zone_pairs,
+    CalendarTotals, HISTORY_DAYS, PartitionClock, RollingWindow, WindowSettings, WindowState,
+    WindowsConfig, combined_watermark, daily_totals, history_from, pieces, window_cells,
+    window_stops, window_zone_pairs,
 };
 pub(crate) use window::{SavedWindowBreakdowns, SavedWindows, SavedZoneWindows};
 pub(crate) use window::{calendar_totals, window_breakdown, window_totals};

@@ -17,13 +17,13 @@ mod state;
 mod query;
 
 pub use query::{
-    CalendarTotals, PartitionClock, combined_watermark, window_cells, window_stops,
+    CalendarTotals, PartitionClock, combined_watermark, daily_totals, window_cells, window_stops,
     window_zone_pairs,
 };
 pub(crate) use query::{calendar_totals, window_breakdown, window_totals};
 pub use settings::{RollingWindow, WindowSettings, WindowsConfig};
+pub use state::{HISTORY_DAYS, WindowState, history_from, pieces};
 pub(crate) use state::{SavedWindowBreakdowns, SavedWindows, SavedZoneWindows};
-pub use state::{WindowState, pieces};
 
 #[cfg(test)]
 mod tests;

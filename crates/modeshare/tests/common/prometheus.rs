@@ -244,14 +244,14 @@ pub fn from_zones(
 }
 
 /// A per-group object of every zone and window of `/api/zones` (`/shares`, `/goal_gaps`,
-/// `/filled/shares`), keyed by (zone, window, group).
+/// `/filled/shares`), keyed by (zone, window, group); numbers the k rule hides are left out.
 pub fn per_group(zones: &Value, pointer: &str) -> BTreeMap<Vec<String>, f64> {
     from_zones(zones, |z| {
         z.pointer(pointer)
             .and_then(Value::as_object)
             .into_iter()
             .flatten()
-            .map(|(g, v)| (vec![g.clone()], v.as_f64().unwrap()))
+            .filter_map(|(g, v)| Some((vec![g.clone()], v.as_f64()?)))
             .collect()
     })
 }

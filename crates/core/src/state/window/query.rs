@@ -166,6 +166,31 @@ pub(crate) fn calendar_totals(
     Some(totals)
 }
 
+/// Person trips per zone and mode on each local day from `from` to `to` (inclusive) that holds
+/// any, summed over the partitions: the history trends are made of.
+pub fn daily_totals(
+    states: &[&WindowState],
+    from: Date,
+    to: Date,
+    zone_count: usize,
+) -> BTreeMap<Date, Vec<ModeTotals>> {
+    let mut out: BTreeMap<Date, Vec<ModeTotals>> = BTreeMap::new();
+    if from > to {
+        return out;
+    }
+    for state in states {
+        for (d, per_zone) in state.days.range(from..=to) {
+            let sums = out
+                .entry(*d)
+                .or_insert_with(|| vec![ModeTotals::default(); zone_count]);
+            for (s, t) in sums.iter_mut().zip(per_zone) {
+                s.merge(t);
+            }
+        }
+    }
+    out
+}
+
 /// One partition as the combined watermark sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct PartitionClock {

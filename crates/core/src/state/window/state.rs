@@ -23,7 +23,8 @@ pub struct WindowState {
     /// Local date → person trips per zone.
     pub(super) days: BTreeMap<Date, Vec<ModeTotals>>,
     max_event_time: Option<EventTimeMs>,
-    /// Days before this are no longer kept (January 1 of the watermark's previous year).
+    /// Days before this are no longer kept: January 1 of the watermark's previous year, or
+    /// [`HISTORY_DAYS`] before the watermark's date if that is earlier.
     days_from: Option<Date>,
     /// The last bucket → date lookup; most events land in the bucket of the one before.
     last_day: Option<(i64, Date)>,
@@ -230,7 +231,8 @@ impl WindowState {
         Some(d)
     }
 
-    /// Drops buckets no window can reach and days before the previous calendar year.
+    /// Drops buckets no window can reach, and days before both the previous calendar year and
+    /// [`HISTORY_DAYS`] ago.
     fn prune(&mut self, settings: &WindowSettings) {
         let floor = self.retained_from(settings).0;
         if self
@@ -245,7 +247,7 @@ impl WindowState {
         let keep_from = self
             .watermark(settings)
             .and_then(|w| settings.local_date(w))
-            .and_then(|d| Date::new(d.year() - 1, 1, 1).ok());
+            .and_then(|d| history_from(d));
         if let Some(keep_from) = keep_from {
             self.days_from = Some(keep_from);
             if self
@@ -265,10 +267,28 @@ impl WindowState {
         }
     }
 
+    /// The number of zones it keeps totals for.
+    pub fn zone_count(&self) -> usize {
+        self.zone_count
+    }
+
     /// Number of buckets held (for memory checks).
     pub fn bucket_count(&self) -> usize {
         self.buckets.len()
     }
+}
+
+/// Calendar days of history kept at least, whatever the date: a trend over a year and a bit.
+pub const HISTORY_DAYS: i32 = 400;
+
+/// The first day kept when the watermark is on `date`: January 1 of the previous year (for
+/// this year's and last year's calendar totals), or [`HISTORY_DAYS`] before if that is earlier.
+pub fn history_from(date: Date) -> Option<Date> {
+    let previous_year = Date::new(date.year() - 1, 1, 1).ok()?;
+    let days_ago = date
+        .checked_sub(jiff::Span::new().days(HISTORY_DAYS))
+        .ok()?;
+    Some(previous_year.min(days_ago))
 }
 
 fn add_to(

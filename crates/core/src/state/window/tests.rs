@@ -508,3 +508,38 @@ fn cells_and_zone_pairs_follow_the_windows() {
     let hour = window_cells(&[&w], &s, wm, DurationMs(HOUR));
     assert!(hour.cells.is_empty());
 }
+
+#[test]
+fn history_reaches_back_400_days_and_to_the_previous_january() {
+    let d = |s: &str| -> Date { s.parse().unwrap() };
+    // Late in the year, January 1 of the previous year is the earlier.
+    assert_eq!(history_from(d("2026-12-04")), Some(d("2025-01-01")));
+    // Early in the year, 400 days ago is.
+    assert_eq!(history_from(d("2026-01-15")), Some(d("2024-12-11")));
+    assert_eq!(
+        d("2026-01-15").since(d("2024-12-11")).unwrap().get_days(),
+        HISTORY_DAYS
+    );
+}
+
+#[test]
+fn days_older_than_the_history_are_dropped_and_the_rest_kept() {
+    let s = crate::testing::default_windows();
+    let mut w = WindowState::new(1);
+    // One trip a day at noon UTC for 900 days from 2024-05-02.
+    for day in 0..900 {
+        w.observe(
+            &s,
+            &obs(Kind::Trip, "t", T0 + day * 24 * HOUR + 12 * HOUR, None, 1.0),
+            &placed(&[ZoneId(0)]),
+            None,
+            TripClasses::UNCLASSIFIED,
+        );
+    }
+    let last = s.local_date(w.watermark(&s).unwrap()).unwrap();
+    let from = history_from(last).unwrap();
+    let days = daily_totals(&[&w], "2000-01-01".parse().unwrap(), last, 1);
+    assert_eq!(days.keys().next(), Some(&from));
+    assert_eq!(days.len() as i32, last.since(from).unwrap().get_days() + 1);
+    assert!(days.len() as i32 > HISTORY_DAYS);
+}
