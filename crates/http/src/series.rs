@@ -181,3 +181,6 @@ fn empty(s: &Snapshot, zone: &str, subject: &Subject, step: Step, q: &SeriesQuer
         "steps": [],
     })
 }
+
+#[cfg(test)]
+mod tests;

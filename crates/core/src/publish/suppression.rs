@@ -75,6 +75,17 @@ pub fn suppress_with(
     fixed: &Fixed,
 ) -> Suppression {
     let sum_tallies: Vec<ModeTally> = sums.iter().map(|s| sum_of(parts, s)).collect();
+    // A sum is judged by what it adds that is not public anyway: a sum of estimates and of
+    // numbers shown elsewhere gives nothing away, and one such number beside a small count
+    // would give the count away.
+    let known = |i: &usize| fixed.parts.get(*i).copied().flatten() == Some(true);
+    let unknown: Vec<ModeTally> = sums
+        .iter()
+        .map(|s| {
+            let members: Vec<usize> = s.iter().copied().filter(|i| !known(i)).collect();
+            sum_of(parts, &members)
+        })
+        .collect();
     let decide = |t: &ModeTally, fixed: Option<&Option<bool>>| {
         fixed
             .copied()
@@ -87,7 +98,7 @@ pub fn suppress_with(
             .enumerate()
             .map(|(i, t)| decide(t, fixed.parts.get(i)))
             .collect(),
-        sums: sum_tallies
+        sums: unknown
             .iter()
             .enumerate()
             .map(|(s, t)| decide(t, fixed.sums.get(s)))

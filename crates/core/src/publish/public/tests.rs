@@ -157,6 +157,46 @@ fn audit_view(public: &LiveView<Public>, pipeline: &Pipeline, k: u64) -> Vec<Str
                     audit.sum(&g.name, *shown, &members);
                 }
             }
+            // The filled basis: estimates are known; its sums are judged by their measured
+            // parts, and no shown sum minus its visible parts gives one hidden measured part.
+            if let Some(filled) = &z.filled {
+                let measured: Vec<(Public, ModeTally)> = Mode::ALL
+                    .into_iter()
+                    .map(|m| {
+                        let shown = filled
+                            .person_trips
+                            .get(m.as_str())
+                            .copied()
+                            .unwrap_or(Some(0.0));
+                        let observed = t.get(m).events > 0 || !t.get(m).person_trips.is_zero();
+                        // An unmeasured mode holds an estimate: public, and no count.
+                        if observed {
+                            (shown, t.get(m))
+                        } else {
+                            (Some(0.0), ModeTally::default())
+                        }
+                    })
+                    .collect();
+                for (m, n) in Mode::ALL.into_iter().zip(&measured) {
+                    if n.0.is_some() && modes[m.index()].0.is_none() && n.1.events > 0 {
+                        audit.problems.push(format!(
+                            "{at}: {} hidden measured, shown filled",
+                            m.as_str()
+                        ));
+                    }
+                }
+                audit.sum("the filled total", filled.total_person_trips, &measured);
+                for g in settings.groups.iter() {
+                    let members: Vec<_> = Mode::ALL
+                        .into_iter()
+                        .filter(|m| g.modes.contains(*m))
+                        .map(|m| measured[m.index()])
+                        .collect();
+                    if let Some(shown) = filled.group_person_trips.get(&g.name) {
+                        audit.sum(&format!("filled {}", g.name), *shown, &members);
+                    }
+                }
+            }
             let b = &breakdowns[id.0 as usize];
             let mut band_numbers = Vec::new();
             for (band, report) in settings.bands.all().zip(&z.distance_bands) {
