@@ -59,7 +59,7 @@ fn tally(ndjson: &str) -> BTreeMap<(String, String), f64> {
             continue;
         }
         let start: jiff::Timestamp = e["start_time"].as_str().unwrap().parse().unwrap();
-        let date = start.to_zoned(oslo.clone()).date().to_string();
+        let date = oslo.to_datetime(start).date().to_string();
         let mode = e["mode"].as_str().unwrap().to_owned();
         let trips = if e["kind"] == "trip" {
             e["persons"].as_f64().unwrap_or(1.0)

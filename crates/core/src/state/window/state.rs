@@ -247,7 +247,7 @@ impl WindowState {
         let keep_from = self
             .watermark(settings)
             .and_then(|w| settings.local_date(w))
-            .and_then(|d| history_from(d));
+            .and_then(history_from);
         if let Some(keep_from) = keep_from {
             self.days_from = Some(keep_from);
             if self
