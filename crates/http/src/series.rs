@@ -124,7 +124,7 @@ pub fn answer(s: &Snapshot, q: &SeriesQuery) -> Result<Value, BadRequest> {
             .unwrap_or(to),
     };
     let span = to.since(from).map(|d| d.get_days() + 1).unwrap_or(0);
-    if span < 1 || span > HISTORY_DAYS {
+    if !(1..=HISTORY_DAYS).contains(&span) {
         return Err(bad(
             format!("from {from} to {to}: ask for 1 to {HISTORY_DAYS} days, from no later than to"),
             json!({}),

@@ -88,7 +88,7 @@ fn each_days_person_trips_equal_an_independent_tally_of_the_file() {
     // October 2026: a month, with the change from summer time on the 25th.
     let out = Command::new(env!("CARGO_BIN_EXE_modeshare"))
         .args(["generate", "--config", config.to_str().unwrap()])
-        .args(["--start", "2026-09-30T22:00:00Z", "--events", "50000"])
+        .args(["--start", "2026-09-30T22:01:00Z", "--events", "95000"])
         .output()
         .unwrap();
     assert!(
