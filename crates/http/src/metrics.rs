@@ -46,7 +46,9 @@ struct Families {
     window_group_person_trips: GaugeVec,
     share: GaugeVec,
     target: GaugeVec,
+    target_time: GaugeVec,
     baseline: GaugeVec,
+    baseline_time: GaugeVec,
     gap: GaugeVec,
     window_end: GaugeVec,
     /// Label-less, so that it is absent (not 0) before the first event.
@@ -124,10 +126,20 @@ impl Families {
                 "The goal's target share for a group (0–1).",
                 &["group"],
             ),
+            target_time: gauge(
+                "modeshare_goal_target_timestamp_seconds",
+                "When the goal's target share is due: the start of its target date (UTC), so a goal path from the baseline to the target can be drawn.",
+                &["group"],
+            ),
             baseline: gauge(
                 "modeshare_goal_baseline_ratio",
                 "The group's share in the goal's baseline survey (0–1), with the survey year.",
                 &["group", "year"],
+            ),
+            baseline_time: gauge(
+                "modeshare_goal_baseline_timestamp_seconds",
+                "The middle of the baseline survey's year (1 July, UTC): where a goal path starts.",
+                &["group"],
             ),
             gap: gauge(
                 "modeshare_goal_gap_ratio",
@@ -237,7 +249,7 @@ impl Families {
         }
     }
 
-    fn all(&self) -> [&dyn Collector; 32] {
+    fn all(&self) -> [&dyn Collector; 34] {
         [
             &self.events,
             &self.late,
@@ -249,7 +261,9 @@ impl Families {
             &self.window_group_person_trips,
             &self.share,
             &self.target,
+            &self.target_time,
             &self.baseline,
+            &self.baseline_time,
             &self.gap,
             &self.window_end,
             &self.watermark,
@@ -321,6 +335,18 @@ impl Families {
             self.target
                 .with_label_values(&[goal.group.as_str()])
                 .set(goal.target);
+            if let Some(due) = midnight_seconds(&goal.target_date) {
+                self.target_time
+                    .with_label_values(&[goal.group.as_str()])
+                    .set(due);
+            }
+            if let (Some(_), Some(year)) = (goal.baseline, goal.baseline_year)
+                && let Some(middle) = midnight_seconds(&format!("{year:04}-07-01"))
+            {
+                self.baseline_time
+                    .with_label_values(&[goal.group.as_str()])
+                    .set(middle);
+            }
             if let Some(baseline) = goal.baseline {
                 let year = goal
                     .baseline_year
@@ -521,6 +547,15 @@ pub fn registry(latest: watch::Receiver<Arc<Snapshot>>) -> prometheus::Result<Re
     let registry = Registry::new();
     registry.register(Box::new(SnapshotCollector::new(latest)))?;
     Ok(registry)
+}
+
+/// Seconds since the epoch of a date's start in UTC (`2025-12-31`), as Grafana's time axis has it.
+fn midnight_seconds(date: &str) -> Option<f64> {
+    let date: jiff::civil::Date = date.parse().ok()?;
+    let ts = jiff::tz::TimeZone::UTC
+        .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+        .ok()?;
+    Some(ts.as_second() as f64)
 }
 
 #[cfg(test)]

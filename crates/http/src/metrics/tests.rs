@@ -156,11 +156,26 @@ fn before_any_event_only_the_configured_goals_and_survey_are_published() {
         names,
         [
             "modeshare_goal_baseline_ratio",
+            "modeshare_goal_baseline_timestamp_seconds",
             "modeshare_goal_target_ratio",
+            "modeshare_goal_target_timestamp_seconds",
             "modeshare_survey_group_share_ratio",
             "modeshare_survey_mode_share_ratio"
         ]
     );
+    // The goal path's ends: Bærum's sustainable goal from mid-2016 to the end of 2025.
+    let due = value(
+        &families,
+        "modeshare_goal_target_timestamp_seconds",
+        &[("group", "sustainable")],
+    );
+    assert_eq!(due, Some(1_767_139_200.0), "2025-12-31T00:00:00Z");
+    let start = value(
+        &families,
+        "modeshare_goal_baseline_timestamp_seconds",
+        &[("group", "sustainable")],
+    );
+    assert_eq!(start, Some(1_467_331_200.0), "2016-07-01T00:00:00Z");
 }
 
 #[test]
