@@ -7,9 +7,11 @@
 
 use std::sync::Arc;
 
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::{CounterVec, GaugeVec, Opts, Registry};
+use prometheus::{CounterVec, Encoder, GaugeVec, Opts, Registry, TextEncoder};
 use tokio::sync::watch;
 
 use modeshare_core::publish::ZoneWindow;
@@ -514,6 +516,24 @@ pub fn metric_names() -> Vec<String> {
         .flat_map(|c| c.desc())
         .map(|d| d.fq_name.clone())
         .collect()
+}
+
+/// `/metrics`: every collector of `registry` in the text format.
+pub fn answer(registry: &Registry) -> Response {
+    let mut body = Vec::new();
+    let encoder = TextEncoder::new();
+    match encoder.encode(&registry.gather(), &mut body) {
+        Ok(()) => (
+            [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
+            body,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding metrics failed: {e}"),
+        )
+            .into_response(),
+    }
 }
 
 /// A registry holding the snapshot collector; callers may register more collectors.

@@ -95,7 +95,7 @@ fn mixed_stream(dir: &Path, events: u64) -> Messages {
 }
 
 fn events_read(service: &Service) -> u64 {
-    service.json("/api/report")["events"]["read"]
+    service.admin_json("/api/report")["events"]["read"]
         .as_u64()
         .unwrap_or_default()
 }

@@ -1,6 +1,7 @@
 //! `modeshare run` as a process on a random port: `/metrics` (parsed, values checked),
-//! `/api/zones` and `/api/report` against a known input, the simulator as the default source,
-//! and shutdown on SIGTERM and SIGINT within a deadline.
+//! `/api/zones` and the admin listener's `/api/report` against a known input (and the report
+//! absent from the public listener), the simulator as the default source, and shutdown on
+//! SIGTERM and SIGINT within a deadline.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
@@ -106,6 +107,22 @@ fn serves_the_known_input_and_stops_on_sigterm() {
     }
     assert_eq!(service.get("/nope").0, 404);
     assert_eq!(service.json("/healthz")["status"], "ok");
+    // Raw per-cell numbers are only for the admin: 404 on the public listener, saying where
+    // they went; 401 there without the token.
+    let (status, moved) = service.json_status("/api/report");
+    assert_eq!(status, 404);
+    assert!(
+        moved["message"]
+            .as_str()
+            .unwrap()
+            .contains("admin listener"),
+        "{moved}"
+    );
+    assert!(moved.get("cells").is_none());
+    for token in [None, Some("not-the-token")] {
+        let (status, body) = service.admin_get("/api/report", token);
+        assert_eq!(status, 401, "{token:?}: {body}");
+    }
 
     let log = service.stop("TERM", 10);
     assert!(

@@ -40,7 +40,11 @@ impl KafkaLink {
         config: &AppConfig,
         shutdown: &CancellationToken,
     ) -> Result<KafkaLink, Failure> {
-        let fail = |e: modeshare_kafka::KafkaError| Failure::Usage(anyhow::anyhow!("kafka: {e}"));
+        // librdkafka may quote a value it refuses: secret ones are scrubbed from the message.
+        let fail = |e: modeshare_kafka::KafkaError| {
+            let message = settings.options.scrub(&e.to_string());
+            Failure::Usage(anyhow::anyhow!("kafka: {message}"))
+        };
         let checkpoints = Arc::new(PartitionCheckpoints::new(
             StateDir::new(&config.state.dir),
             &settings.group_id,
@@ -254,7 +258,8 @@ async fn ensure_dead_letter_topic(settings: KafkaSettings, stop: CancellationTok
         match attempt.await {
             Ok(Ok(())) => return,
             Ok(Err(e)) => {
-                warn!(error = %e, topic = %settings.dead_letter_topic, "cannot check the dead-letter topic yet")
+                let error = settings.options.scrub(&e.to_string());
+                warn!(%error, topic = %settings.dead_letter_topic, "cannot check the dead-letter topic yet")
             }
             Err(_) => {
                 warn!(topic = %settings.dead_letter_topic, "no broker answered about the dead-letter topic yet")

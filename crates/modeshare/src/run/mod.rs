@@ -16,22 +16,24 @@
 //!   partition is revoked and at shutdown.
 //! - `publishing.rs`: snapshots for the HTTP server, the places on a slower cadence.
 //!
+//! - `listeners.rs`: the public listener and the admin listener, on a runtime of their own.
+//!
 //! On SIGINT/SIGTERM, in this order: the source stops, the pipeline drains the channel,
 //! checkpoints every Kafka partition, then commits their offsets and publishes a final
 //! snapshot, and last the HTTP server finishes in-flight requests and stops.
 
 mod aggregator;
 mod kafka_link;
+mod listeners;
 mod partitions;
 mod publishing;
 mod sources;
 
 use std::sync::Arc;
 
+use modeshare_http::metrics;
 use modeshare_http::snapshot::Snapshot;
-use modeshare_http::{metrics, server};
 use modeshare_source::Input;
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinError;
 use tokio_util::sync::CancellationToken;
@@ -50,16 +52,28 @@ const CHANNEL_BATCHES: usize = 16;
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let config = args.common.load_config()?;
     let inputs = open_inputs(&args.inputs)?;
+    listeners::raise_open_files_limit(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Failure::Internal(e.into()))?;
-    runtime.block_on(async {
+    // HTTP has threads of its own, so that a flood of requests and the pipeline cannot starve
+    // each other.
+    let http = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("modeshare-http")
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(e.into()))?;
+    let served = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));
-        serve(config, inputs, shutdown).await
-    })
+        serve(config, inputs, http.handle(), shutdown).await
+    });
+    // The listeners have stopped by now; anything left on their runtime is abandoned.
+    http.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {
@@ -81,35 +95,21 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     shutdown.cancel();
 }
 
-/// Runs the service until `shutdown` is cancelled. The entry point tests can drive directly.
+/// Runs the service until `shutdown` is cancelled, its listeners on the `http` runtime. The
+/// entry point tests can drive directly.
 pub async fn serve(
     config: AppConfig,
     inputs: Vec<Input>,
+    http: &tokio::runtime::Handle,
     shutdown: CancellationToken,
 ) -> Result<(), Failure> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| Failure::Usage(anyhow::anyhow!("cannot listen on {}: {e}", config.listen)))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| Failure::Input(e.into()))?;
     // Until the first publish: no events yet, but the goals and windows are known.
     let empty = Snapshot::build(&config.settings, &config.zones, &[], None);
     let (snapshots, latest) = watch::channel(Arc::new(empty));
     // Registering the one collector in a new registry fails only on a bug.
     let registry = metrics::registry(latest.clone()).map_err(|e| Failure::Internal(e.into()))?;
     let http_shutdown = CancellationToken::new();
-    let api = server::ApiSettings {
-        k: config.privacy_k,
-    };
-    let http = tokio::spawn(server::serve(
-        listener,
-        latest,
-        registry,
-        api,
-        http_shutdown.clone(),
-    ));
-    info!(%address, "serving /metrics, /healthz and /api/* on http://{address}");
+    let http = listeners::start(&config, latest, registry, http, &http_shutdown)?;
 
     let kafka = match &config.kafka {
         Some(settings) => Some(KafkaLink::connect(settings, &config, &shutdown).await?),
@@ -134,7 +134,7 @@ pub async fn serve(
     let http_result = http.await;
     joined(source_result)??;
     joined(pipeline_result)?;
-    joined(http_result)?.map_err(|e| Failure::Input(e.into()))?;
+    joined(http_result)??;
     info!("stopped");
     Ok(())
 }
