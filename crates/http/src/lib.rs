@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod health;
 pub mod listener;
 pub mod metrics;
 pub mod places;

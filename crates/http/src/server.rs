@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::health::Health;
 use crate::places::{self, BadRequest, CellsQuery, StopsQuery, ZonePairsQuery};
 use crate::snapshot::Snapshot;
 
@@ -49,10 +50,12 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub const PAGE: &str = include_str!("page.html");
 
 /// Every route, as the 404 answer and the OpenAPI description list them.
-pub const ENDPOINTS: [&str; 8] = [
+pub const ENDPOINTS: [&str; 10] = [
     "/",
     "/metrics",
     "/healthz",
+    "/livez",
+    "/readyz",
     "/api/zones",
     "/api/cells",
     "/api/od",
@@ -66,6 +69,7 @@ pub fn router(
     registry: Registry,
     api: ApiSettings,
     metrics_on: MetricsOn,
+    health: Arc<Health>,
 ) -> Router {
     let metrics_route = match metrics_on {
         MetricsOn::Public => get(metrics),
@@ -74,7 +78,6 @@ pub fn router(
     Router::new()
         .route("/", get(page))
         .route("/metrics", metrics_route)
-        .route("/healthz", get(healthz))
         .route("/api/zones", get(zones))
         .route("/api/report", get(report_moved))
         .route("/api/cells", get(cells))
@@ -83,10 +86,11 @@ pub fn router(
         .route("/api/openapi.json", get(openapi))
         .fallback(not_found)
         .with_state(AppState {
-            latest,
+            latest: latest.clone(),
             registry,
             api,
         })
+        .merge(crate::health::router(health, latest))
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -115,22 +119,6 @@ fn moved(message: &str) -> Response {
         Json(json!({ "error": "not found", "message": message, "endpoints": ENDPOINTS })),
     )
         .into_response()
-}
-
-async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let s = state.latest.borrow().clone();
-    // Degraded, not dead, while Kafka is away (the service keeps serving and reconnects) or
-    // checkpoints cannot be written (a crash would read more again).
-    let status = match &s.kafka {
-        Some(k) if !k.connected || k.checkpoint_error.is_some() => "degraded",
-        _ => "ok",
-    };
-    Json(json!({
-        "status": status,
-        "watermark": s.watermark.map(|w| w.to_rfc3339()),
-        "events": s.report.events,
-        "kafka": s.kafka,
-    }))
 }
 
 async fn zones(State(state): State<AppState>) -> Json<serde_json::Value> {

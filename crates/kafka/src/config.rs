@@ -18,9 +18,13 @@ pub struct KafkaConfig {
     /// The consumer group; instances with the same group split the partitions.
     #[serde(default = "default_group_id")]
     pub group_id: String,
-    /// Where rejected messages go, with their reason in headers; created when missing.
+    /// Where rejected messages go, with their reason in headers.
     #[serde(default = "default_dead_letter_topic")]
     pub dead_letter_topic: String,
+    /// Create the dead-letter topic when it is missing (off where the service may not create
+    /// topics: then a missing topic holds checkpoints back until it exists).
+    #[serde(default = "default_create_dead_letter_topic")]
+    pub create_dead_letter_topic: bool,
     /// librdkafka properties, passed as-is (they win over modeshare's defaults); the values of
     /// secret keys ([`is_secret`]) are redacted wherever they are shown.
     #[serde(default)]
@@ -35,6 +39,10 @@ fn default_group_id() -> String {
 
 fn default_dead_letter_topic() -> String {
     "modeshare.dead-letter".into()
+}
+
+fn default_create_dead_letter_topic() -> bool {
+    true
 }
 
 /// One `[[kafka.topics]]`.
@@ -58,6 +66,7 @@ pub struct KafkaSettings {
     pub brokers: String,
     pub group_id: String,
     pub dead_letter_topic: String,
+    pub create_dead_letter_topic: bool,
     pub options: KafkaOptions,
     pub topics: Vec<TopicConfig>,
 }
@@ -232,6 +241,7 @@ impl KafkaConfig {
             brokers: self.brokers.clone(),
             group_id: self.group_id.clone(),
             dead_letter_topic: self.dead_letter_topic.clone(),
+            create_dead_letter_topic: self.create_dead_letter_topic,
             options: self.options.clone(),
             topics: self.topics.clone(),
         }
@@ -274,17 +284,24 @@ impl KafkaSettings {
         c
     }
 
-    /// The dead-letter producer's configuration: every replica acknowledges.
+    /// The dead-letter producer's configuration: every replica acknowledges. Not idempotent:
+    /// the dead-letter topic may repeat a message anyway, and idempotence costs a producer id
+    /// that some Kafka-protocol brokers mishandle across their restarts.
     pub fn producer_config(&self) -> ClientConfig {
-        producer_config(&self.brokers, &self.options)
+        producer_config(&self.brokers, &self.options, false)
     }
 }
 
-/// A producer's configuration: every replica acknowledges, then `options` without the
-/// consumer's own properties.
-pub fn producer_config(brokers: &str, options: &KafkaOptions) -> ClientConfig {
+/// A producer's configuration (the dead-letter producer's, `modeshare produce`'s): every
+/// replica acknowledges, idempotent when asked (no duplicates from retries), then `options`
+/// without the consumer's own properties.
+pub fn producer_config(brokers: &str, options: &KafkaOptions, idempotent: bool) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", brokers)
+        .set(
+            "enable.idempotence",
+            if idempotent { "true" } else { "false" },
+        )
         .set("acks", "all")
         .set("message.timeout.ms", "30000");
     for (k, v) in options.exposed().filter(|(k, _)| !is_consumer_only(k)) {
@@ -315,6 +332,7 @@ mod tests {
             brokers: "127.0.0.1:9092".into(),
             group_id: default_group_id(),
             dead_letter_topic: default_dead_letter_topic(),
+            create_dead_letter_topic: true,
             options: KafkaOptions::new(options.iter().copied()),
             topics: toml_topics
                 .into_iter()

@@ -72,6 +72,8 @@ pub struct ConfigFile {
     pub http: HttpConfig,
     /// The admin listener (off unless `listen` is set).
     pub admin: AdminConfig,
+    /// The service's own settings: how long a stop may take.
+    pub run: RunConfig,
     /// The k rule of published cell-level outputs.
     pub privacy: PrivacyConfig,
     /// Checkpoints (the live service's, and `replay --state`).
@@ -243,6 +245,15 @@ impl AdminConfig {
     }
 }
 
+/// `[run]`: the live service itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// How long `modeshare run` may take to stop after SIGTERM or SIGINT; then it exits
+    /// whatever it still waits for (partitions not checkpointed are read again).
+    pub shutdown_timeout: String,
+}
+
 /// `[state]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -315,6 +326,8 @@ pub struct AppConfig {
     pub limits: Limits,
     /// The admin listener, when configured.
     pub admin: Option<AdminSettings>,
+    /// How long a stop may take.
+    pub shutdown_timeout: std::time::Duration,
     /// Cells and zone pairs with fewer events or person trips are not published.
     pub privacy_k: u64,
     pub state: StateSettings,
@@ -439,6 +452,12 @@ impl ConfigFile {
         let limits = self.http.limits.validate(&mut errors);
         let metrics_on = self.http.metrics_on;
         let admin = self.admin.validate(metrics_on, &mut errors);
+        let shutdown_timeout = errors.duration(
+            "run.shutdown_timeout",
+            &self.run.shutdown_timeout,
+            DurationMs(1000)..=DurationMs(600_000),
+        );
+        let shutdown_timeout = std::time::Duration::from_millis(shutdown_timeout.0.unsigned_abs());
         let simulator = self.simulator.validate(&mut errors);
         let state = self.state.validate(&mut errors);
         let points = match &self.formats.trafikkdata.registration_points {
@@ -507,6 +526,7 @@ impl ConfigFile {
             metrics_on,
             limits,
             admin,
+            shutdown_timeout,
             privacy_k,
             state,
             simulator,

@@ -29,9 +29,30 @@ fn admin(metrics_on: MetricsOn) -> Router {
     router(latest, registry, metrics_on, tokens)
 }
 
+struct Idle;
+
+impl crate::health::Probe for Idle {
+    fn input_pending(&self) -> bool {
+        false
+    }
+    fn restoring(&self) -> bool {
+        false
+    }
+    fn brokers(&self) -> Option<crate::health::BrokersNow> {
+        None
+    }
+}
+
 fn public(metrics_on: MetricsOn) -> Router {
     let (latest, registry) = published();
-    crate::server::router(latest, registry, ApiSettings { k: 10 }, metrics_on)
+    let health = crate::health::Health::new(std::time::Duration::from_secs(1), Arc::new(Idle));
+    crate::server::router(
+        latest,
+        registry,
+        ApiSettings { k: 10 },
+        metrics_on,
+        Arc::new(health),
+    )
 }
 
 async fn call(app: &Router, path: &str, token: Option<&str>) -> (StatusCode, String) {

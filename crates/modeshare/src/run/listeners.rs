@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use modeshare_http::health::Health;
 use modeshare_http::listener::{self, Limits};
 use modeshare_http::server::{self, MetricsOn};
 use modeshare_http::snapshot::Snapshot;
@@ -32,6 +33,7 @@ pub(super) fn start(
     config: &AppConfig,
     latest: watch::Receiver<Arc<Snapshot>>,
     registry: Registry,
+    health: Arc<Health>,
     http: &Handle,
     shutdown: &CancellationToken,
 ) -> Result<JoinHandle<Result<(), Failure>>, Failure> {
@@ -43,6 +45,7 @@ pub(super) fn start(
             k: config.privacy_k,
         },
         config.metrics_on,
+        health,
     );
     let public = {
         // Sockets register with the runtime that serves them.
@@ -54,7 +57,7 @@ pub(super) fn start(
         MetricsOn::Public => "/metrics, ",
         MetricsOn::Admin => "",
     };
-    info!(%address, "serving the page, {metrics_note}/healthz and /api/* on http://{address}");
+    info!(%address, "serving the page, {metrics_note}/healthz, /livez, /readyz and /api/* on http://{address}");
     let mut served = vec![http.spawn(listener::serve(
         public,
         None,
