@@ -19,7 +19,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use modeshare_benches::{broker_script, repo_root, unique};
+use modeshare_benches::{
+    admin_env, admin_get, broker_script, listener_addresses, repo_root, unique,
+};
 use modeshare_kafka::EventProducer;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -38,8 +40,9 @@ fn get(address: &str, path: &str) -> serde_json::Value {
     serde_json::from_str(r.split_once("\r\n\r\n").unwrap().1).unwrap()
 }
 
-/// Starts `modeshare run` with a Kafka config; returns the child and its address.
-fn service(brokers: &str, topic: &str) -> (Child, String) {
+/// Starts `modeshare run` with a Kafka config; returns the child and the addresses of its
+/// public listener and its admin listener (where the report is).
+fn service(brokers: &str, topic: &str) -> (Child, String, String) {
     let dir = std::env::temp_dir().join(unique("config"));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("kafka.toml");
@@ -60,20 +63,16 @@ fn service(brokers: &str, topic: &str) -> (Child, String) {
         .args(["run", "--config"])
         .arg(&config)
         .env("MODESHARE__HTTP__LISTEN", "127.0.0.1:0")
+        .envs(admin_env())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .expect("build the binary first: cargo build --release -p modeshare");
     let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let address = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.split("on http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
+    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    let (public, admin) = listener_addresses(&mut lines);
     std::thread::spawn(move || for _ in lines {});
-    (child, address)
+    (child, public, admin)
 }
 
 /// Sends `count` trips at `rate` per second from a thread, each timestamped now; returns when
@@ -173,9 +172,11 @@ fn main() {
     println!("bare rdkafka consume:              {bare:>10.0} events/s");
 
     // 2. The service over the same topic.
-    let (mut child, address) = service(&brokers, &topic);
+    let (mut child, _, address) = service(&brokers, &topic);
     let read = |a: &str| {
-        get(a, "/api/report")["events"]["read"]
+        admin_get(a, "/api/report")
+            .and_then(|body| serde_json::from_str::<serde_json::Value>(&body).ok())
+            .map_or(serde_json::Value::Null, |r| r["events"]["read"].clone())
             .as_u64()
             .unwrap_or(0) as usize
     };
@@ -202,7 +203,7 @@ fn main() {
     // 3. Latency at half the bare rate, on a fresh topic, visible in today's total on /api/zones.
     let live = unique("live");
     broker_script(&["topic", &live, "4", PORT]);
-    let (mut child, address) = service(&brokers, &live);
+    let (mut child, address, _) = service(&brokers, &live);
     let day_total = |a: &str| {
         let z = get(a, "/api/zones");
         z["windows"]

@@ -10,15 +10,17 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use modeshare::config::{self, Overrides};
 use modeshare::state_dir::StateDir;
-use modeshare_benches::{broker_script, fill_with_region_events, repo_root, unique};
+use modeshare_benches::{
+    admin_env, admin_get, broker_script, fill_with_region_events, listener_addresses, repo_root,
+    unique,
+};
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::pipeline::checkpoint;
 use modeshare_core::pipeline::checkpoint::{Fingerprint, Position};
@@ -26,17 +28,11 @@ use modeshare_core::pipeline::checkpoint::{Fingerprint, Position};
 const PORT: &str = "19092";
 const RUNS: usize = 5;
 
-/// `/api/report`'s events read, or `None` while the service does not answer.
-fn events_read(address: &str) -> Option<u64> {
-    let mut s = TcpStream::connect(address).ok()?;
-    write!(
-        s,
-        "GET /api/report HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut r = String::new();
-    s.read_to_string(&mut r).ok()?;
-    let report: serde_json::Value = serde_json::from_str(r.split_once("\r\n\r\n")?.1).ok()?;
+/// `/api/report`'s events read (on the admin listener), or `None` while the service does not
+/// answer.
+fn events_read(admin: &str) -> Option<u64> {
+    let body = admin_get(admin, "/api/report")?;
+    let report: serde_json::Value = serde_json::from_str(&body).ok()?;
     report["events"]["read"].as_u64()
 }
 
@@ -97,17 +93,15 @@ fn main() {
             .arg("--zones")
             .arg(&zones)
             .env("MODESHARE__HTTP__LISTEN", "127.0.0.1:0")
+            .envs(admin_env())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
             .expect("build the binary first: cargo build --release -p modeshare");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = loop {
-            let line = lines.next().unwrap().unwrap();
-            if let Some(rest) = line.split("on http://").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
+        let mut lines = BufReader::new(child.stderr.take().unwrap())
+            .lines()
+            .map_while(Result::ok);
+        let (_, address) = listener_addresses(&mut lines);
         let listening = started.elapsed();
         std::thread::spawn(move || for _ in lines {});
         let deadline = started + Duration::from_secs(60);

@@ -181,3 +181,56 @@ pub fn broker_script(args: &[&str]) {
         .is_ok_and(|s| s.success());
     assert!(ok, "scripts/broker.sh {args:?} failed");
 }
+
+/// The admin token of the services the benches start (the report is on the admin listener).
+pub const ADMIN_TOKEN: &str = "modeshare-bench-admin-token";
+
+/// Environment variables that open the admin listener on a random loopback port for
+/// [`ADMIN_TOKEN`].
+pub fn admin_env() -> [(String, String); 2] {
+    [
+        ("MODESHARE__ADMIN__LISTEN".into(), "127.0.0.1:0".into()),
+        (
+            "MODESHARE__ADMIN__TOKEN_SHA256".into(),
+            format!("[\"{}\"]", modeshare_http::auth::token_sha256(ADMIN_TOKEN)),
+        ),
+    ]
+}
+
+/// The addresses `modeshare run` logs at start, read from its log lines: the public listener's
+/// and the admin listener's.
+pub fn listener_addresses(lines: &mut impl Iterator<Item = String>) -> (String, String) {
+    let address = |line: &str, marker: &str| {
+        line.split(marker)
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned)
+    };
+    let (mut public, mut admin) = (None, None);
+    for line in lines.by_ref() {
+        if line.contains("admin listener") {
+            admin = admin.or_else(|| address(&line, "at http://"));
+        } else {
+            public = public.or_else(|| address(&line, "on http://"));
+        }
+        if let (Some(p), Some(a)) = (&public, &admin) {
+            return (p.clone(), a.clone());
+        }
+    }
+    panic!("the service stopped before it logged its addresses")
+}
+
+/// `GET path` on the admin listener with [`ADMIN_TOKEN`]: the body, or `None` while the
+/// service does not answer.
+pub fn admin_get(address: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(address).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut r = String::new();
+    s.read_to_string(&mut r).ok()?;
+    Some(r.split_once("\r\n\r\n")?.1.to_owned())
+}

@@ -7,9 +7,11 @@
 
 use std::sync::Arc;
 
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::{CounterVec, GaugeVec, Opts, Registry};
+use prometheus::{CounterVec, Encoder, GaugeVec, IntCounterVec, Opts, Registry, TextEncoder};
 use tokio::sync::watch;
 
 use modeshare_core::publish::ZoneWindow;
@@ -534,12 +536,70 @@ impl Collector for SnapshotCollector {
 /// The name of every metric family `/metrics` can carry, whether or not the current state fills
 /// it (dashboards and rules are checked against this list).
 pub fn metric_names() -> Vec<String> {
+    let service = ServiceMetrics::new();
     Families::new()
         .all()
         .iter()
         .flat_map(|c| c.desc())
+        .chain(service.all().iter().flat_map(|c| c.desc()))
         .map(|d| d.fq_name.clone())
         .collect()
+}
+
+/// Counters the service keeps itself, beside the snapshot's: what went wrong outside the
+/// state (dead letters that cannot be delivered). Registered once, gathered at every scrape.
+#[derive(Clone)]
+pub struct ServiceMetrics {
+    pub dead_letter_failures: IntCounterVec,
+}
+
+impl ServiceMetrics {
+    fn new() -> ServiceMetrics {
+        // INVARIANT: names and labels are constants that the tests check are valid.
+        #[allow(clippy::expect_used)]
+        let dead_letter_failures = IntCounterVec::new(
+            Opts::new(
+                "modeshare_dead_letter_failures_total",
+                "Dead letters that cannot be delivered (the topic missing, not authorised, refused), by reason: their partition is not checkpointed until they are, and its messages are read again at the next start.",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        ServiceMetrics {
+            dead_letter_failures,
+        }
+    }
+
+    fn all(&self) -> Vec<Box<dyn Collector>> {
+        vec![Box::new(self.dead_letter_failures.clone())]
+    }
+
+    /// The counters, registered in `registry`.
+    pub fn register(registry: &Registry) -> prometheus::Result<ServiceMetrics> {
+        let metrics = ServiceMetrics::new();
+        for c in metrics.all() {
+            registry.register(c)?;
+        }
+        Ok(metrics)
+    }
+}
+
+/// `/metrics`: every collector of `registry` in the text format.
+pub fn answer(registry: &Registry) -> Response {
+    let mut body = Vec::new();
+    let encoder = TextEncoder::new();
+    match encoder.encode(&registry.gather(), &mut body) {
+        Ok(()) => (
+            [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
+            body,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding metrics failed: {e}"),
+        )
+            .into_response(),
+    }
 }
 
 /// A registry holding the snapshot collector; callers may register more collectors.

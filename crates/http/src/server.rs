@@ -1,4 +1,8 @@
-//! The HTTP server: routes, handlers and graceful shutdown.
+//! The public listener (`http.listen`): read-only routes for anyone who can reach it — the
+//! page, the k-ruled API, health, and `/metrics` unless it is served on the admin listener.
+//! Raw numbers (`/api/report`) are only on the admin listener ([`crate::admin`]); here they
+//! answer 404 saying where they went. The limits every listener shares are in
+//! [`crate::listener`].
 
 use std::sync::Arc;
 
@@ -7,12 +11,12 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use prometheus::{Encoder, Registry, TextEncoder};
+use prometheus::Registry;
+use serde::Deserialize;
 use serde_json::json;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
+use crate::health::Health;
 use crate::places::{self, BadRequest, CellsQuery, StopsQuery, ZonePairsQuery};
 use crate::series::SeriesQuery;
 use crate::snapshot::Snapshot;
@@ -31,6 +35,15 @@ struct AppState {
     api: ApiSettings,
 }
 
+/// Which listener serves `/metrics` (`http.metrics_on`). Its numbers are exact (Prometheus sums
+/// instances), so it belongs to the city's own Prometheus, never to the internet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricsOn {
+    Public,
+    Admin,
+}
+
 /// The OpenAPI description of every route below.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
@@ -38,12 +51,13 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub const PAGE: &str = include_str!("page.html");
 
 /// Every route, as the 404 answer and the OpenAPI description list them.
-pub const ENDPOINTS: [&str; 10] = [
+pub const ENDPOINTS: [&str; 11] = [
     "/",
     "/metrics",
     "/healthz",
+    "/livez",
+    "/readyz",
     "/api/zones",
-    "/api/report",
     "/api/cells",
     "/api/od",
     "/api/stops",
@@ -51,18 +65,23 @@ pub const ENDPOINTS: [&str; 10] = [
     "/api/openapi.json",
 ];
 
-/// The routes, for tests that drive them without a socket.
+/// The public routes (without the limits, which [`crate::listener::with_limits`] adds).
 pub fn router(
     latest: watch::Receiver<Arc<Snapshot>>,
     registry: Registry,
     api: ApiSettings,
+    metrics_on: MetricsOn,
+    health: Arc<Health>,
 ) -> Router {
+    let metrics_route = match metrics_on {
+        MetricsOn::Public => get(metrics),
+        MetricsOn::Admin => get(metrics_moved),
+    };
     Router::new()
         .route("/", get(page))
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
+        .route("/metrics", metrics_route)
         .route("/api/zones", get(zones))
-        .route("/api/report", get(report))
+        .route("/api/report", get(report_moved))
         .route("/api/cells", get(cells))
         .route("/api/od", get(zone_pairs))
         .route("/api/stops", get(stops))
@@ -70,56 +89,39 @@ pub fn router(
         .route("/api/openapi.json", get(openapi))
         .fallback(not_found)
         .with_state(AppState {
-            latest,
+            latest: latest.clone(),
             registry,
             api,
         })
-}
-
-/// Serves until `shutdown` is cancelled, then finishes in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
-    latest: watch::Receiver<Arc<Snapshot>>,
-    registry: Registry,
-    api: ApiSettings,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(latest, registry, api))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+        .merge(crate::health::router(health, latest))
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let mut body = Vec::new();
-    let encoder = TextEncoder::new();
-    match encoder.encode(&state.registry.gather(), &mut body) {
-        Ok(()) => (
-            [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
-            body,
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("encoding metrics failed: {e}"),
-        )
-            .into_response(),
-    }
+    crate::metrics::answer(&state.registry)
 }
 
-async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let s = state.latest.borrow().clone();
-    // Degraded, not dead, while Kafka is away (the service keeps serving and reconnects) or
-    // checkpoints cannot be written (a crash would read more again).
-    let status = match &s.kafka {
-        Some(k) if !k.connected || k.checkpoint_error.is_some() => "degraded",
-        _ => "ok",
-    };
-    Json(json!({
-        "status": status,
-        "watermark": s.watermark.map(|w| w.to_rfc3339()),
-        "events": s.report.events,
-        "kafka": s.kafka,
-    }))
+async fn metrics_moved() -> Response {
+    moved(
+        "/metrics is served on the admin listener ([admin] listen, with a bearer token): \
+         http.metrics_on = \"admin\"",
+    )
+}
+
+/// Raw per-cell numbers are not public: they moved to the admin listener.
+async fn report_moved() -> Response {
+    moved(
+        "/api/report (raw per-cell numbers) is served only on the admin listener \
+         ([admin] listen, with a bearer token); the public /api/cells, /api/od and \
+         /api/stops apply the k rule",
+    )
+}
+
+fn moved(message: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": "not found", "message": message, "endpoints": ENDPOINTS })),
+    )
+        .into_response()
 }
 
 async fn zones(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -180,11 +182,6 @@ fn transit_access(s: &Snapshot) -> serde_json::Value {
         "stops": a.stops.stop_count(),
         "stops_source": a.stops_source,
     })
-}
-
-async fn report(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let s = state.latest.borrow().clone();
-    Json(serde_json::to_value(&s.report).unwrap_or_default())
 }
 
 fn answer(result: Result<serde_json::Value, BadRequest>) -> Response {

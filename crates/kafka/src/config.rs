@@ -1,11 +1,13 @@
 //! `[kafka]`: brokers, the consumer group, topics with their formats, the dead-letter topic,
-//! and librdkafka properties passed as-is.
+//! and librdkafka properties passed as-is — the values of secret ones (passwords, keys, SASL)
+//! held as [`Secret`]s, so that no log line, `Debug` output or error message shows them.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use modeshare_core::vocabulary::ConfigErrors;
+use modeshare_core::vocabulary::{ConfigErrors, REDACTED, Secret};
 use rdkafka::ClientConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 /// `[kafka]` as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -16,12 +18,17 @@ pub struct KafkaConfig {
     /// The consumer group; instances with the same group split the partitions.
     #[serde(default = "default_group_id")]
     pub group_id: String,
-    /// Where rejected messages go, with their reason in headers; created when missing.
+    /// Where rejected messages go, with their reason in headers.
     #[serde(default = "default_dead_letter_topic")]
     pub dead_letter_topic: String,
-    /// librdkafka properties, passed as-is (they win over modeshare's defaults).
+    /// Create the dead-letter topic when it is missing (off where the service may not create
+    /// topics: then a missing topic holds checkpoints back until it exists).
+    #[serde(default = "default_create_dead_letter_topic")]
+    pub create_dead_letter_topic: bool,
+    /// librdkafka properties, passed as-is (they win over modeshare's defaults); the values of
+    /// secret keys ([`is_secret`]) are redacted wherever they are shown.
     #[serde(default)]
-    pub options: BTreeMap<String, String>,
+    pub options: KafkaOptions,
     /// The topics to consume, each with its format.
     pub topics: Vec<TopicConfig>,
 }
@@ -32,6 +39,10 @@ fn default_group_id() -> String {
 
 fn default_dead_letter_topic() -> String {
     "modeshare.dead-letter".into()
+}
+
+fn default_create_dead_letter_topic() -> bool {
+    true
 }
 
 /// One `[[kafka.topics]]`.
@@ -55,8 +66,122 @@ pub struct KafkaSettings {
     pub brokers: String,
     pub group_id: String,
     pub dead_letter_topic: String,
-    pub options: BTreeMap<String, String>,
+    pub create_dead_letter_topic: bool,
+    pub options: KafkaOptions,
     pub topics: Vec<TopicConfig>,
+}
+
+/// librdkafka properties: plain values, and the values of secret keys as [`Secret`]s.
+/// `Debug` shows the secret ones as `[redacted]`.
+#[derive(Clone, Default, PartialEq)]
+pub struct KafkaOptions(BTreeMap<String, OptionValue>);
+
+#[derive(Clone, PartialEq)]
+enum OptionValue {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl KafkaOptions {
+    /// The properties, classifying each value by its key.
+    pub fn new<K: Into<String>, V: Into<String>>(
+        options: impl IntoIterator<Item = (K, V)>,
+    ) -> KafkaOptions {
+        KafkaOptions(
+            options
+                .into_iter()
+                .map(|(k, v)| {
+                    let k = k.into();
+                    let v = if is_secret(&k) {
+                        OptionValue::Secret(Secret::new(v))
+                    } else {
+                        OptionValue::Plain(v.into())
+                    };
+                    (k, v)
+                })
+                .collect(),
+        )
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// The value of a property as librdkafka needs it; a secret's value too.
+    pub fn get_exposed(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(OptionValue::exposed)
+    }
+
+    /// Every property with its real value, for a client's configuration only.
+    fn exposed(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.exposed()))
+    }
+
+    /// The properties with secret values replaced, for logs.
+    pub fn redacted(&self) -> BTreeMap<String, String> {
+        self.0
+            .iter()
+            .map(|(k, v)| {
+                let shown = match v {
+                    OptionValue::Plain(p) => p.clone(),
+                    OptionValue::Secret(_) => REDACTED.to_owned(),
+                };
+                (k.clone(), shown)
+            })
+            .collect()
+    }
+
+    /// `text` (a librdkafka error, which may quote a value it was given) with every secret
+    /// value replaced.
+    pub fn scrub(&self, text: &str) -> String {
+        self.0.values().fold(text.to_owned(), |t, v| match v {
+            OptionValue::Secret(s) => s.scrub(&t),
+            OptionValue::Plain(_) => t,
+        })
+    }
+}
+
+impl OptionValue {
+    fn exposed(&self) -> &str {
+        match self {
+            OptionValue::Plain(p) => p,
+            OptionValue::Secret(s) => s.expose(),
+        }
+    }
+}
+
+impl fmt::Debug for KafkaOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.redacted()).finish()
+    }
+}
+
+/// A property's value as written: librdkafka takes text, so numbers and booleans are read as
+/// their text (`"session.timeout.ms" = 6000`), and no value is ever quoted back in an error.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Written {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl From<Written> for String {
+    fn from(w: Written) -> String {
+        match w {
+            Written::Text(t) => t,
+            Written::Integer(i) => i.to_string(),
+            Written::Float(f) => f.to_string(),
+            Written::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for KafkaOptions {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<KafkaOptions, D::Error> {
+        BTreeMap::<String, Written>::deserialize(deserializer).map(KafkaOptions::new)
+    }
 }
 
 impl PartialEq for TopicConfig {
@@ -116,34 +241,29 @@ impl KafkaConfig {
             brokers: self.brokers.clone(),
             group_id: self.group_id.clone(),
             dead_letter_topic: self.dead_letter_topic.clone(),
+            create_dead_letter_topic: self.create_dead_letter_topic,
             options: self.options.clone(),
             topics: self.topics.clone(),
         }
     }
 }
 
-/// Whether a property's value must not be logged.
+/// Whether a property's value must not be shown: the known secret keys `ssl.key.pem`,
+/// `ssl.keystore.password`, every `sasl.*`, and every key that names a password or a secret
+/// (`ssl.key.password`, `sasl.oauthbearer.client.secret`, …).
 pub fn is_secret(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["password", "secret", "sasl"].iter().any(|s| k.contains(s))
+    k == "ssl.key.pem"
+        || k == "ssl.keystore.password"
+        || k.starts_with("sasl.")
+        || k.contains("password")
+        || k.contains("secret")
 }
 
 impl KafkaSettings {
     /// The properties with secret values replaced, for logs.
     pub fn redacted_options(&self) -> BTreeMap<String, String> {
-        self.options
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    if is_secret(k) {
-                        "[redacted]".into()
-                    } else {
-                        v.clone()
-                    },
-                )
-            })
-            .collect()
+        self.options.redacted()
     }
 
     /// The consumer's librdkafka configuration: modeshare's defaults, then `options`.
@@ -158,23 +278,36 @@ impl KafkaSettings {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .set("statistics.interval.ms", "2000");
-        for (k, v) in &self.options {
+        for (k, v) in self.options.exposed() {
             c.set(k, v);
         }
         c
     }
 
-    /// The dead-letter producer's configuration: idempotent, every replica acknowledges.
+    /// The dead-letter producer's configuration: every replica acknowledges. Not idempotent:
+    /// the dead-letter topic may repeat a message anyway, and idempotence costs a producer id
+    /// that some Kafka-protocol brokers mishandle across their restarts.
     pub fn producer_config(&self) -> ClientConfig {
-        let mut c = ClientConfig::new();
-        c.set("bootstrap.servers", &self.brokers)
-            .set("acks", "all")
-            .set("message.timeout.ms", "30000");
-        for (k, v) in self.options.iter().filter(|(k, _)| !is_consumer_only(k)) {
-            c.set(k, v);
-        }
-        c
+        producer_config(&self.brokers, &self.options, false)
     }
+}
+
+/// A producer's configuration (the dead-letter producer's, `modeshare produce`'s): every
+/// replica acknowledges, idempotent when asked (no duplicates from retries), then `options`
+/// without the consumer's own properties.
+pub fn producer_config(brokers: &str, options: &KafkaOptions, idempotent: bool) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers)
+        .set(
+            "enable.idempotence",
+            if idempotent { "true" } else { "false" },
+        )
+        .set("acks", "all")
+        .set("message.timeout.ms", "30000");
+    for (k, v) in options.exposed().filter(|(k, _)| !is_consumer_only(k)) {
+        c.set(k, v);
+    }
+    c
 }
 
 /// Consumer properties a producer would warn about.
@@ -199,10 +332,8 @@ mod tests {
             brokers: "127.0.0.1:9092".into(),
             group_id: default_group_id(),
             dead_letter_topic: default_dead_letter_topic(),
-            options: options
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            create_dead_letter_topic: true,
+            options: KafkaOptions::new(options.iter().copied()),
             topics: toml_topics
                 .into_iter()
                 .map(|(n, f)| TopicConfig {

@@ -1,18 +1,22 @@
-//! The dead-letter topic: every rejected message with its original key and bytes, and headers
-//! saying why and where it came from. A delivery is confirmed before the caller stores the
-//! message's offset, so nothing rejected is lost (after a crash it may be dead-lettered twice).
+//! The dead-letter topic: every rejected message with its original key and bytes (cut to fit
+//! the producer's limit, with its length and SHA-256 then), and headers saying why and where
+//! it came from. The caller confirms each delivery before a checkpoint covers the message, so
+//! nothing rejected is lost (after a crash it may be dead-lettered twice).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use rdkafka::ClientContext;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use tokio_util::sync::CancellationToken;
+use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use crate::config::KafkaSettings;
+use crate::health::KafkaHealth;
 
 /// Header names on dead-lettered messages.
 pub const HEADER_REASON: &str = "modeshare.reason";
@@ -20,6 +24,10 @@ pub const HEADER_MESSAGE: &str = "modeshare.message";
 pub const HEADER_TOPIC: &str = "modeshare.source.topic";
 pub const HEADER_PARTITION: &str = "modeshare.source.partition";
 pub const HEADER_OFFSET: &str = "modeshare.source.offset";
+/// On a dead letter whose payload was cut to fit the producer's limit: the payload's length
+/// and SHA-256 (hex) before the cut.
+pub const HEADER_ORIGINAL_LENGTH: &str = "modeshare.original.length";
+pub const HEADER_ORIGINAL_SHA256: &str = "modeshare.original.sha256";
 
 /// A rejected message.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,15 +43,44 @@ pub struct DeadLetter {
 
 /// The dead-letter producer.
 pub struct DeadLetters {
-    producer: FutureProducer,
+    producer: FutureProducer<ProducerContext>,
     topic: String,
+    /// The largest message the producer may send (`message.max.bytes`).
+    max_bytes: usize,
+}
+
+/// The producer's callbacks, polled on its own thread: "all brokers down" reaches the
+/// service's [`KafkaHealth`] even while the consumer is not polled.
+pub struct ProducerContext {
+    health: Arc<KafkaHealth>,
+}
+
+impl ClientContext for ProducerContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let all_down = matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::AllBrokersDown)
+        );
+        warn!(%error, reason, "kafka producer error");
+        if all_down {
+            self.health.record_error(format!("{error}: {reason}"), true);
+        }
+    }
 }
 
 impl DeadLetters {
-    pub fn connect(settings: &KafkaSettings) -> KafkaResult<DeadLetters> {
+    /// The producer, reporting to `health` when it finds every broker down.
+    pub fn connect(settings: &KafkaSettings, health: Arc<KafkaHealth>) -> KafkaResult<DeadLetters> {
         Ok(DeadLetters {
-            producer: settings.producer_config().create()?,
+            producer: settings
+                .producer_config()
+                .create_with_context(ProducerContext { health })?,
             topic: settings.dead_letter_topic.clone(),
+            max_bytes: settings
+                .options
+                .get_exposed("message.max.bytes")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_MAX_BYTES),
         })
     }
 
@@ -68,45 +105,23 @@ impl DeadLetters {
         Ok(())
     }
 
-    /// Produces every letter and waits until each is delivered, retrying failures until they
-    /// succeed or `shutdown` is cancelled. Returns how many were delivered, in order: letters
-    /// after the first undelivered one are not confirmed (their offsets must not be stored).
-    pub async fn deliver(&self, letters: &[DeadLetter], shutdown: &CancellationToken) -> usize {
-        let mut delivered = 0;
-        let mut backoff = Duration::from_millis(100);
-        while delivered < letters.len() {
-            match self.deliver_once(&letters[delivered..]).await {
-                (n, None) => delivered += n,
-                (n, Some(e)) => {
-                    delivered += n;
-                    warn!(error = %e, retry_in = ?backoff, "dead-letter delivery failed; retrying");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-        delivered
-    }
-
-    /// Enqueues all letters at once, then awaits their deliveries in order: how many were
-    /// confirmed before the first failure, and that failure.
-    async fn deliver_once(&self, letters: &[DeadLetter]) -> (usize, Option<KafkaError>) {
+    /// Produces every letter at once and waits for each delivery: one outcome per letter, in
+    /// order. Retrying is the caller's: [`permanent_reason`] tells which failures a retry
+    /// cannot mend.
+    pub async fn send_all(&self, letters: &[&DeadLetter]) -> Vec<Result<(), KafkaError>> {
         let mut pending = Vec::with_capacity(letters.len());
-        let mut failure = None;
         for l in letters {
+            let fitted = fit(l, self.max_bytes);
             let partition = l.partition.to_string();
             let offset = l.offset.to_string();
-            let headers = OwnedHeaders::new()
+            let mut headers = OwnedHeaders::new()
                 .insert(Header {
                     key: HEADER_REASON,
                     value: Some(l.reason),
                 })
                 .insert(Header {
                     key: HEADER_MESSAGE,
-                    value: Some(l.message.as_str()),
+                    value: Some(shorten(&l.message, MESSAGE_BYTES)),
                 })
                 .insert(Header {
                     key: HEADER_TOPIC,
@@ -120,21 +135,186 @@ impl DeadLetters {
                     key: HEADER_OFFSET,
                     value: Some(offset.as_str()),
                 });
+            if let Some(cut) = &fitted.cut {
+                headers = headers
+                    .insert(Header {
+                        key: HEADER_ORIGINAL_LENGTH,
+                        value: Some(cut.original_length.as_str()),
+                    })
+                    .insert(Header {
+                        key: HEADER_ORIGINAL_SHA256,
+                        value: Some(cut.sha256.as_str()),
+                    });
+            }
             let mut record = FutureRecord::to(&self.topic)
-                .payload(&l.payload)
+                .payload(fitted.payload)
                 .headers(headers);
             if let Some(key) = &l.key {
                 record = record.key(key);
             }
-            match self.producer.send_result(record) {
-                Ok(delivery) => pending.push(delivery),
-                Err((e, _)) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
+            pending.push(self.producer.send_result(record).map_err(|(e, _)| e));
         }
-        let (confirmed, failed_delivery) = crate::producer::await_deliveries(pending).await;
-        (confirmed, failed_delivery.or(failure))
+        let mut outcomes = Vec::with_capacity(pending.len());
+        for p in pending {
+            outcomes.push(match p {
+                Err(e) => Err(e),
+                Ok(delivery) => match delivery.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err((e, _))) => Err(e),
+                    Err(_) => Err(KafkaError::Canceled),
+                },
+            });
+        }
+        outcomes
+    }
+}
+
+/// The bytes of a dead letter's message header at most.
+const MESSAGE_BYTES: usize = 1024;
+/// Room kept in a message for its key, headers and the protocol's framing.
+const FRAMING_BYTES: usize = 4096;
+/// librdkafka's default `message.max.bytes`.
+const DEFAULT_MAX_BYTES: usize = 1_000_000;
+
+/// A payload cut to fit the producer's limit, and what says what it was.
+struct Fitted<'a> {
+    payload: &'a [u8],
+    cut: Option<Cut>,
+}
+
+struct Cut {
+    original_length: String,
+    sha256: String,
+}
+
+/// `letter`'s payload, cut to fit `max_bytes` with its key and headers when it is larger (a
+/// rejected message can be larger than the producer may send: its topic allows more, or it
+/// was rejected for its size). The original length and SHA-256 then go in headers, so that
+/// the dead letter still says which message it was.
+fn fit(letter: &DeadLetter, max_bytes: usize) -> Fitted<'_> {
+    let key = letter.key.as_ref().map_or(0, Vec::len);
+    let room = max_bytes.saturating_sub(FRAMING_BYTES + MESSAGE_BYTES + key);
+    if letter.payload.len() <= room {
+        return Fitted {
+            payload: &letter.payload,
+            cut: None,
+        };
+    }
+    let sha256: String = Sha256::digest(&letter.payload)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Fitted {
+        payload: &letter.payload[..room],
+        cut: Some(Cut {
+            original_length: letter.payload.len().to_string(),
+            sha256,
+        }),
+    }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn shorten(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Why a dead letter can never be delivered as things stand, as a metric label; `None` for a
+/// failure a retry may mend (the brokers away, a timeout, a full queue).
+pub fn permanent_reason(error: &KafkaError) -> Option<&'static str> {
+    use RDKafkaErrorCode as C;
+    let code = error.rdkafka_error_code()?;
+    Some(match code {
+        C::UnknownTopic | C::UnknownTopicOrPartition | C::UnknownPartition => "topic_missing",
+        C::TopicAuthorizationFailed
+        | C::ClusterAuthorizationFailed
+        | C::TransactionalIdAuthorizationFailed => "not_authorized",
+        C::MessageSizeTooLarge | C::InvalidMessageSize | C::MessageBatchTooLarge => "too_large",
+        C::InvalidTopic => "invalid_topic",
+        C::InvalidMessage | C::InvalidRecord | C::InvalidRequiredAcks => "refused",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter(payload: Vec<u8>) -> DeadLetter {
+        DeadLetter {
+            key: Some(b"voi".to_vec()),
+            payload,
+            reason: "invalid_json",
+            message: "x".repeat(5000),
+            topic: "t".into(),
+            partition: 3,
+            offset: 7,
+        }
+    }
+
+    #[test]
+    fn a_payload_over_the_limit_is_cut_with_its_length_and_hash() {
+        let big = letter(vec![b'a'; 2_000_000]);
+        let fitted = fit(&big, DEFAULT_MAX_BYTES);
+        assert!(fitted.payload.len() + FRAMING_BYTES + MESSAGE_BYTES + 3 <= DEFAULT_MAX_BYTES);
+        assert!(fitted.payload.len() > 900_000);
+        let cut = fitted.cut.unwrap();
+        assert_eq!(cut.original_length, "2000000");
+        // printf 'a%.0s' $(seq 2000000) | sha256sum
+        let expected: String = Sha256::digest(vec![b'a'; 2_000_000])
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(cut.sha256, expected);
+        assert_eq!(cut.sha256.len(), 64);
+
+        let small = letter(b"{}".to_vec());
+        let fitted = fit(&small, DEFAULT_MAX_BYTES);
+        assert_eq!(fitted.payload, b"{}");
+        assert!(fitted.cut.is_none());
+    }
+
+    #[test]
+    fn long_messages_are_cut_at_a_character() {
+        assert_eq!(shorten("æøå", 3), "æ");
+        assert_eq!(shorten("abc", 10), "abc");
+        assert_eq!(
+            shorten(&"x".repeat(5000), MESSAGE_BYTES).len(),
+            MESSAGE_BYTES
+        );
+    }
+
+    #[test]
+    fn failures_a_retry_cannot_mend_are_named() {
+        use rdkafka::error::KafkaError::MessageProduction;
+        assert_eq!(
+            permanent_reason(&MessageProduction(RDKafkaErrorCode::UnknownTopic)),
+            Some("topic_missing")
+        );
+        assert_eq!(
+            permanent_reason(&MessageProduction(
+                RDKafkaErrorCode::TopicAuthorizationFailed
+            )),
+            Some("not_authorized")
+        );
+        assert_eq!(
+            permanent_reason(&MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)),
+            Some("too_large")
+        );
+        for transient in [
+            RDKafkaErrorCode::AllBrokersDown,
+            RDKafkaErrorCode::MessageTimedOut,
+            RDKafkaErrorCode::QueueFull,
+            RDKafkaErrorCode::NotEnoughReplicas,
+        ] {
+            assert_eq!(permanent_reason(&MessageProduction(transient)), None);
+        }
+        assert_eq!(permanent_reason(&KafkaError::Canceled), None);
     }
 }

@@ -1,19 +1,38 @@
 //! What the service knows about Kafka, from librdkafka's statistics and error callbacks:
-//! consumer lag per partition and whether any broker is reachable.
+//! consumer lag per partition, whether any broker is reachable, and since when it is not.
+//!
+//! The consumer's callbacks run only while it is polled (not while the pipeline holds it back,
+//! nor after the source stopped); the dead-letter producer's run on its own thread all the
+//! time, so its "all brokers down" is heard even then.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use rdkafka::statistics::Statistics;
 
-/// Shared between the consumer's callbacks and the snapshot publisher.
-#[derive(Debug, Default)]
+/// Shared between the clients' callbacks, the snapshot publisher and the health endpoints.
+#[derive(Debug)]
 pub struct KafkaHealth {
     lag: Mutex<BTreeMap<(String, i32), i64>>,
     assigned: Mutex<BTreeSet<(String, i32)>>,
     connected: AtomicBool,
+    /// Since when no broker is reachable (from the start until the first connection).
+    down_since: Mutex<Option<Instant>>,
     last_error: Mutex<Option<String>>,
+}
+
+impl Default for KafkaHealth {
+    fn default() -> KafkaHealth {
+        KafkaHealth {
+            lag: Mutex::default(),
+            assigned: Mutex::default(),
+            connected: AtomicBool::new(false),
+            down_since: Mutex::new(Some(Instant::now())),
+            last_error: Mutex::default(),
+        }
+    }
 }
 
 /// A consistent copy for publishing.
@@ -33,7 +52,7 @@ impl KafkaHealth {
     /// Takes a statistics report (every `statistics.interval.ms`).
     pub fn record_statistics(&self, stats: &Statistics) {
         let up = stats.brokers.values().any(|b| b.state == "UP");
-        self.connected.store(up, Ordering::Relaxed);
+        self.set_connected(up);
         if up && let Ok(mut e) = self.last_error.lock() {
             *e = None;
         }
@@ -62,11 +81,33 @@ impl KafkaHealth {
     /// Takes an error callback; transport errors mean the brokers are unreachable.
     pub fn record_error(&self, message: String, all_brokers_down: bool) {
         if all_brokers_down {
-            self.connected.store(false, Ordering::Relaxed);
+            self.set_connected(false);
         }
         if let Ok(mut e) = self.last_error.lock() {
             *e = Some(message);
         }
+    }
+
+    fn set_connected(&self, up: bool) {
+        self.connected.store(up, Ordering::Relaxed);
+        if let Ok(mut since) = self.down_since.lock() {
+            match (up, *since) {
+                (true, _) => *since = None,
+                (false, None) => *since = Some(Instant::now()),
+                (false, Some(_)) => {}
+            }
+        }
+    }
+
+    /// Whether a broker is reachable, and for how long none has been.
+    pub fn brokers_now(&self) -> (bool, Option<Duration>) {
+        let down_for = self
+            .down_since
+            .lock()
+            .ok()
+            .and_then(|s| *s)
+            .map(|at| at.elapsed());
+        (self.connected.load(Ordering::Relaxed), down_for)
     }
 
     /// The group gave us these partitions (an eager rebalance hands over the whole set).

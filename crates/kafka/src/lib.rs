@@ -14,7 +14,7 @@ pub mod producer;
 pub mod source;
 
 pub use config::{KafkaConfig, KafkaSettings};
-pub use dead_letter::{DeadLetter, DeadLetters};
+pub use dead_letter::{DeadLetter, DeadLetters, permanent_reason};
 pub use health::KafkaHealth;
 pub use producer::EventProducer;
 pub use rdkafka::error::KafkaError;

@@ -21,6 +21,9 @@ use modeshare_core::vocabulary::ConfigErrors;
 use modeshare_core::vocabulary::CountsConfig;
 use modeshare_core::vocabulary::DurationMs;
 use modeshare_core::vocabulary::GroupsConfig;
+use modeshare_http::auth::TokenHashes;
+use modeshare_http::listener::Limits;
+use modeshare_http::server::MetricsOn;
 use modeshare_kafka::{KafkaConfig, KafkaSettings};
 use modeshare_source::InputConfig;
 use modeshare_source::simulator::{SimulatorConfig, SimulatorSettings};
@@ -65,8 +68,12 @@ pub struct ConfigFile {
     pub input: InputConfig,
     /// Settings of the input formats other than canonical JSON.
     pub formats: FormatsConfig,
-    /// The HTTP server of `modeshare run`.
+    /// The public HTTP listener of `modeshare run`, and the limits of every listener.
     pub http: HttpConfig,
+    /// The admin listener (off unless `listen` is set).
+    pub admin: AdminConfig,
+    /// The service's own settings: how long a stop may take.
+    pub run: RunConfig,
     /// The k rule of published cell-level outputs.
     pub privacy: PrivacyConfig,
     /// Checkpoints (the live service's, and `replay --state`).
@@ -82,11 +89,169 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
-    /// Address of `/metrics`, `/healthz` and `/api/*`.
+    /// Address of the public listener: the page, `/api/*`, health, `/metrics` (unless on admin).
     pub listen: String,
     /// How often a new snapshot is published while events flow (bounds how soon an event
     /// shows on `/metrics` and `/api/*`).
     pub publish_interval: String,
+    /// Which listener serves `/metrics`: `public` or `admin`.
+    pub metrics_on: MetricsOn,
+    /// The limits of every listener.
+    pub limits: LimitsConfig,
+}
+
+/// `[http.limits]`: what every listener (public, admin) holds to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// How long a client may take to send a request's headers (and its TLS handshake).
+    pub header_read_timeout: String,
+    /// How long a request may take before it is answered 503.
+    pub request_timeout: String,
+    /// Requests served at once per listener; more are answered 503 at once.
+    pub max_concurrent_requests: usize,
+    /// Connections open at once per listener; more wait until one closes.
+    pub max_connections: usize,
+    /// The largest request body accepted (413 beyond).
+    pub max_request_bytes: usize,
+}
+
+impl LimitsConfig {
+    fn validate(&self, errors: &mut ConfigErrors) -> Limits {
+        let duration = |errors: &mut ConfigErrors, key: &str, text: &str| {
+            let d = errors.duration(key, text, DurationMs(100)..=DurationMs(600_000));
+            std::time::Duration::from_millis(d.0.unsigned_abs())
+        };
+        let header_read_timeout = duration(
+            errors,
+            "http.limits.header_read_timeout",
+            &self.header_read_timeout,
+        );
+        let request_timeout =
+            duration(errors, "http.limits.request_timeout", &self.request_timeout);
+        for (key, value, max) in [
+            (
+                "http.limits.max_concurrent_requests",
+                self.max_concurrent_requests,
+                1 << 16,
+            ),
+            ("http.limits.max_connections", self.max_connections, 1 << 20),
+            (
+                "http.limits.max_request_bytes",
+                self.max_request_bytes,
+                1 << 30,
+            ),
+        ] {
+            if !(1..=max).contains(&value) {
+                errors.push(key, format!("{value} is not between 1 and {max}"));
+            }
+        }
+        Limits {
+            header_read_timeout,
+            request_timeout,
+            max_concurrent_requests: self.max_concurrent_requests,
+            max_connections: self.max_connections,
+            max_request_bytes: self.max_request_bytes,
+        }
+    }
+}
+
+/// `[admin]`: the listener for raw numbers, behind bearer tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Its address; absent, there is no admin listener.
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// SHA-256 hashes (hex) of the accepted bearer tokens; several, so that a token can be
+    /// rotated. Also from a file (`token_sha256_file`, one per line) or the environment.
+    pub token_sha256: Vec<String>,
+    /// Serve plain HTTP on an address other than loopback (behind a proxy that terminates TLS).
+    pub allow_plain_http: bool,
+    /// TLS: the listener serves HTTPS when both are set.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[admin.tls]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Its private key, PEM (readable by the service only).
+    pub key: PathBuf,
+}
+
+/// The validated `[admin]`.
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    pub listen: std::net::SocketAddr,
+    pub tokens: TokenHashes,
+    /// The certificate chain and key, when the listener serves HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl AdminConfig {
+    fn validate(&self, metrics_on: MetricsOn, errors: &mut ConfigErrors) -> Option<AdminSettings> {
+        let Some(listen) = &self.listen else {
+            if metrics_on == MetricsOn::Admin {
+                errors.push(
+                    "http.metrics_on",
+                    "is \"admin\" but there is no admin listener: set [admin] listen",
+                );
+            }
+            return None;
+        };
+        let Ok(listen) = listen.parse::<std::net::SocketAddr>() else {
+            errors.push(
+                "admin.listen",
+                format!("{listen:?} is not an address like \"127.0.0.1:9465\""),
+            );
+            return None;
+        };
+        let tokens = TokenHashes::parse(&self.token_sha256).unwrap_or_else(|e| {
+            errors.push("admin.token_sha256", e.to_string());
+            TokenHashes::default()
+        });
+        if self.token_sha256.is_empty() {
+            errors.push(
+                "admin.token_sha256",
+                "lists no token hash: the admin listener would let nobody in (printf %s TOKEN | sha256sum)",
+            );
+        }
+        let tls = self.tls.as_ref().map(|t| (t.cert.clone(), t.key.clone()));
+        match &tls {
+            Some((cert, key)) => {
+                if let Err(e) = modeshare_http::tls::acceptor(cert, key) {
+                    errors.push("admin.tls", e.to_string());
+                }
+            }
+            None if !listen.ip().is_loopback() && !self.allow_plain_http => errors.push(
+                "admin.listen",
+                format!(
+                    "{listen} is not a loopback address, and tokens would cross the network in \
+                     plain text: set [admin.tls] cert and key, or allow_plain_http = true behind \
+                     a proxy that terminates TLS"
+                ),
+            ),
+            None => {}
+        }
+        Some(AdminSettings {
+            listen,
+            tokens,
+            tls,
+        })
+    }
+}
+
+/// `[run]`: the live service itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// How long `modeshare run` may take to stop after SIGTERM or SIGINT; then it exits
+    /// whatever it still waits for (partitions not checkpointed are read again).
+    pub shutdown_timeout: String,
 }
 
 /// `[state]`.
@@ -155,6 +320,14 @@ pub struct AppConfig {
     pub formats: FormatSettings,
     pub listen: std::net::SocketAddr,
     pub publish_interval: std::time::Duration,
+    /// Which listener serves `/metrics`.
+    pub metrics_on: MetricsOn,
+    /// The limits of every listener.
+    pub limits: Limits,
+    /// The admin listener, when configured.
+    pub admin: Option<AdminSettings>,
+    /// How long a stop may take.
+    pub shutdown_timeout: std::time::Duration,
     pub state: StateSettings,
     pub simulator: SimulatorSettings,
     pub kafka: Option<KafkaSettings>,
@@ -247,6 +420,10 @@ pub fn layered(
         )
         .map_err(fail)?;
     }
+    let problems = secrets::read_secret_files(&mut merged);
+    if !problems.is_empty() {
+        return Err(ConfigLoadError(problems));
+    }
     Ok(merged)
 }
 
@@ -270,6 +447,15 @@ impl ConfigFile {
             DurationMs(10)..=DurationMs(60_000),
         );
         let publish_interval = std::time::Duration::from_millis(publish_interval.0.unsigned_abs());
+        let limits = self.http.limits.validate(&mut errors);
+        let metrics_on = self.http.metrics_on;
+        let admin = self.admin.validate(metrics_on, &mut errors);
+        let shutdown_timeout = errors.duration(
+            "run.shutdown_timeout",
+            &self.run.shutdown_timeout,
+            DurationMs(1000)..=DurationMs(600_000),
+        );
+        let shutdown_timeout = std::time::Duration::from_millis(shutdown_timeout.0.unsigned_abs());
         let simulator = self.simulator.validate(&mut errors);
         let state = self.state.validate(&mut errors);
         let points = match &self.formats.trafikkdata.registration_points {
@@ -335,6 +521,10 @@ impl ConfigFile {
             formats,
             listen,
             publish_interval,
+            metrics_on,
+            limits,
+            admin,
+            shutdown_timeout,
             state,
             simulator,
             kafka,
@@ -423,6 +613,8 @@ fn env_value(raw: &str) -> toml::Value {
         .and_then(|mut t| t.remove("v"))
         .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
 }
+
+mod secrets;
 
 #[cfg(test)]
 mod tests;

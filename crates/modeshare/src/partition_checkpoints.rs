@@ -146,6 +146,11 @@ impl PartitionCheckpoints {
         restored
     }
 
+    /// Whether restored state waits for the pipeline task (a rebalance is being applied).
+    pub fn restoring(&self) -> bool {
+        self.handed_over.lock().is_ok_and(|h| !h.is_empty())
+    }
+
     fn hand_over(&self, topic: &str, partition: i32, restored: Option<RestoredPartition>) {
         if let Ok(mut h) = self.handed_over.lock() {
             h.entry((topic.to_owned(), partition))

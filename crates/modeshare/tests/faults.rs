@@ -6,6 +6,13 @@
 //!   stream, and every rejection is in the dead-letter topic (repeats allowed).
 //! - The broker is stopped and started again mid-stream: the service says so on `/healthz` and
 //!   `/metrics`, waits, resumes, and the final report equals the replay.
+//! - The broker goes away for good: `/readyz` (not `/livez`) turns 503 after 30 s, and SIGTERM
+//!   still ends the process within `run.shutdown_timeout`, its state checkpointed though the
+//!   offsets could not be committed.
+//!
+//! - Dead letters that cannot be delivered (the topic missing) hold back only their own
+//!   partition's checkpoints while every partition keeps being read and published; one over
+//!   the producer's limit is cut to fit, with its length and SHA-256 in headers.
 //!
 //! `FAULT_SEED` replays a failed run (the seed is printed), `FAULT_KILLS` sets the loop count.
 
@@ -17,8 +24,8 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::kafka::{
-    GoldenTopic, broker, broker_port, create_topic_on, golden_messages, kafka_config, read_topic,
-    send,
+    GoldenTopic, broker, broker_port, create_topic, create_topic_on, golden_messages, kafka_config,
+    read_topic, send, send_to_partition, valid_trip,
 };
 use common::{
     Service, Tool, assert_report_equals, golden, metrics, rejections, replay, replay_report,
@@ -95,7 +102,7 @@ fn mixed_stream(dir: &Path, events: u64) -> Messages {
 }
 
 fn events_read(service: &Service) -> u64 {
-    service.json("/api/report")["events"]["read"]
+    service.admin_json("/api/report")["events"]["read"]
         .as_u64()
         .unwrap_or_default()
 }
@@ -266,6 +273,97 @@ fn broker_restart_mid_stream_loses_and_doubles_nothing() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A broker outage takes the instance out of service (`/readyz` 503 after 30 s) without
+/// failing `/livez` (an outage must not restart every instance), `/healthz` says the brokers
+/// are away now, and a stop with the broker gone ends within `run.shutdown_timeout` (it used to
+/// wait for the final commit for good), with every partition's state checkpointed.
+#[test]
+#[allow(clippy::unwrap_used)]
+fn with_the_broker_gone_readyz_fails_livez_holds_and_a_stop_is_bounded() {
+    broker(); // installed
+    // A broker of this test's own: it is stopped for good.
+    let port = (broker_port().parse::<u16>().unwrap() + 3).to_string();
+    let script = repo_root().join("scripts/broker.sh");
+    let broker_ctl = |action: &str| {
+        let status = Command::new(&script)
+            .args([action, &port])
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/broker.sh {action} {port}");
+    };
+    broker_ctl("start");
+    let brokers = format!("127.0.0.1:{port}");
+    let topic = unique("gone");
+    let dead = unique("dead");
+    create_topic_on(&topic, 2, &port);
+    let options = "\"reconnect.backoff.max.ms\" = \"500\"\n";
+    let group = unique("group");
+    let (dir, config) = kafka_config(&brokers, &group, &dead, &topic, options, true);
+    let timeout = 6;
+    // Nothing is checkpointed before the stop, and the partitions stay assigned through the
+    // outage: the final checkpoint has offsets to commit, and no broker to commit them to.
+    let mut text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("interval = \"200ms\"", "interval = \"1h\"")
+        .replace(
+            "\"session.timeout.ms\" = \"6000\"",
+            "\"session.timeout.ms\" = \"120000\"",
+        );
+    text.push_str(&format!("[run]\nshutdown_timeout = \"{timeout}s\"\n"));
+    std::fs::write(&config, text).unwrap();
+    let zones = golden("zones.geojson");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--zones",
+        zones.to_str().unwrap(),
+    ];
+    let service = Service::start(&args);
+
+    let messages = golden_messages();
+    assert_eq!(send(&brokers, &topic, &messages), messages.len());
+    let expected = replay_report();
+    assert_report_equals(&service, &expected, 90);
+    service.wait_for("ready", 30, |s| (s.get("/readyz").0 == 200).then_some(()));
+
+    broker_ctl("stop");
+    let outage = Instant::now();
+    service.wait_for("/healthz saying the brokers are away", 30, |s| {
+        let h = s.json("/healthz");
+        (h["status"] == "degraded" && h["kafka"]["connected"] == false).then_some(())
+    });
+    let body = service.wait_for("/readyz 503", 90, |s| {
+        assert_eq!(s.get("/livez").0, 200, "an outage must not fail liveness");
+        let (status, body) = s.json_status("/readyz");
+        (status == 503).then_some(body)
+    });
+    assert!(outage.elapsed() >= Duration::from_secs(25), "{body}");
+    assert!(
+        body["reasons"].to_string().contains("unreachable"),
+        "{body}"
+    );
+    assert_eq!(service.get("/livez").0, 200);
+
+    let mut service = service;
+    let stopping = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &service.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (exit, log) = service.exit(timeout + 4);
+    eprintln!("stopped in {:?} with {exit}", stopping.elapsed());
+    assert!(exit.code().is_some(), "{exit}: {log:#?}");
+    // The state was saved though the offsets could not be committed: the next start restores
+    // it from the checkpoints, which say where each partition goes on.
+    for partition in 0..2 {
+        let file = dir.join(format!("state/{group}/{topic}/{partition}.ckpt"));
+        assert!(file.exists(), "{} missing: {log:#?}", file.display());
+    }
+    drop(service);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Starts the service and waits for it to stop by itself; its exit code and log.
 fn exit_of(mut service: Service, seconds: u64) -> (i32, Vec<String>) {
     let (status, log) = service.exit(seconds);
@@ -375,6 +473,121 @@ fn checkpoint_write_failures_are_reported() {
         (ok && unsaved(s).0 == 0.0 && events_read(s) == 2).then_some(())
     });
     assert!(folder.join("0.ckpt").exists());
+    service.stop("TERM", 20);
+    std::fs::remove_dir_all(&case.dir).unwrap();
+}
+
+/// A dead letter to a missing topic holds back only its own partition's checkpoints: the other
+/// partition is checkpointed, both keep being read and published, the failure is counted by
+/// reason, and the held-back partition is still not checkpointed at the stop (its messages are
+/// read again at the next start).
+#[test]
+#[allow(clippy::unwrap_used)]
+fn an_undeliverable_dead_letter_holds_back_only_its_partition() {
+    let brokers = broker();
+    let topic = unique("dlq-missing");
+    create_topic(&topic, 2);
+    // Never created: the service may not create it.
+    let dead = unique("missing");
+    let group = unique("group");
+    let options = "\"topic.metadata.propagation.max.ms\" = \"1000\"\n";
+    let (dir, config) = kafka_config(&brokers, &group, &dead, &topic, options, true);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[kafka]\n", "[kafka]\ncreate_dead_letter_topic = false\n");
+    std::fs::write(&config, text).unwrap();
+    let checkpoint = |p: i32| dir.join(format!("state/{group}/{topic}/{p}.ckpt"));
+    let zones = golden("zones.geojson");
+    let service = Service::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--zones",
+        zones.to_str().unwrap(),
+    ]);
+    let first = [valid_trip("a1"), b"{broken".to_vec(), valid_trip("a2")];
+    assert_eq!(send_to_partition(&brokers, &topic, 0, &first), 3);
+    assert_eq!(
+        send_to_partition(&brokers, &topic, 1, &[valid_trip("b1")]),
+        1
+    );
+    service.wait_for("the dead-letter failure counted", 90, |s| {
+        let m = metrics(&s.get("/metrics").1);
+        let failed = sum(
+            &m,
+            "modeshare_dead_letter_failures_total",
+            &[("reason", "topic_missing")],
+        );
+        (failed >= 1.0).then_some(())
+    });
+    service.wait_for("partition 1 checkpointed", 30, |_| {
+        checkpoint(1).exists().then_some(())
+    });
+    assert!(!checkpoint(0).exists(), "partition 0 was checkpointed");
+    // Both partitions are still read and published.
+    assert_eq!(
+        send_to_partition(&brokers, &topic, 0, &[valid_trip("a3")]),
+        1
+    );
+    assert_eq!(
+        send_to_partition(&brokers, &topic, 1, &[valid_trip("b2")]),
+        1
+    );
+    service.wait_for("every event read", 60, |s| {
+        (events_read(s) == 6).then_some(())
+    });
+    let report = service.admin_json("/api/report");
+    assert_eq!(report["events"]["rejected"], 1);
+    assert_eq!(service.get("/livez").0, 200);
+    let log = service.stop("TERM", 20);
+    assert!(
+        !checkpoint(0).exists(),
+        "partition 0 was checkpointed at the stop"
+    );
+    let once = log
+        .iter()
+        .filter(|l| l.contains("a dead letter cannot be delivered"))
+        .count();
+    assert!(once <= 1, "logged {once} times after the start: {log:#?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A rejected message larger than the producer may send is dead-lettered cut to fit, with its
+/// original length and SHA-256 in headers, and its partition is checkpointed.
+#[test]
+#[allow(clippy::unwrap_used)]
+fn a_dead_letter_over_the_producer_limit_is_cut_to_fit() {
+    use sha2::{Digest, Sha256};
+    let case = GoldenTopic::new("big", 1);
+    // Over input.max_line_bytes (rejected as line_too_long) and over the producer's 1,000,000.
+    let big = vec![b'x'; 1_500_000];
+    assert_eq!(
+        send_to_partition(
+            &case.brokers,
+            &case.topic,
+            0,
+            &[big.clone(), valid_trip("c1")]
+        ),
+        2
+    );
+    let service = case.service();
+    service.wait_for("both messages read", 90, |s| {
+        (events_read(s) == 2).then_some(())
+    });
+    let letters = read_topic(&case.brokers, &case.dead, 1, 60);
+    assert_eq!(letters.len(), 1);
+    let letter = &letters[0];
+    assert_eq!(letter.headers["modeshare.reason"], "line_too_long");
+    assert_eq!(letter.headers["modeshare.original.length"], "1500000");
+    let sha: String = Sha256::digest(&big)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(letter.headers["modeshare.original.sha256"], sha);
+    assert!(letter.payload.len() < 1_000_000 && letter.payload.len() > 900_000);
+    assert!(big.starts_with(&letter.payload));
+    service.wait_for("the partition checkpointed", 30, |_| {
+        case.checkpoint(0).exists().then_some(())
+    });
     service.stop("TERM", 20);
     std::fs::remove_dir_all(&case.dir).unwrap();
 }

@@ -299,7 +299,7 @@ fn two_instances_split_the_partitions() {
     let read = expected["events"]["read"].as_u64().unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
     let (ra, rb) = loop {
-        let (ra, rb) = (a.json("/api/report"), b.json("/api/report"));
+        let (ra, rb) = (a.admin_json("/api/report"), b.admin_json("/api/report"));
         let total = ra["events"]["read"].as_u64().unwrap() + rb["events"]["read"].as_u64().unwrap();
         if total == read {
             break (ra, rb);

@@ -438,6 +438,7 @@ fn the_documented_defaults_are_the_ones_in_force() {
     let kafka_defaults: toml::Table = toml::toml! {
         group_id = (kafka.group_id.as_str())
         dead_letter_topic = (kafka.dead_letter_topic.as_str())
+        create_dead_letter_topic = (kafka.create_dead_letter_topic)
     };
     let topic_format = toml::Value::String(kafka.topics[0].format.clone());
 
@@ -534,4 +535,224 @@ fn check(key: &str, written: &str, in_force: Option<toml::Value>, problems: &mut
             "{key}: documented `{written}`, in force {in_force:?}"
         ));
     }
+}
+
+/// A folder of files for one test, removed on drop.
+struct Files(std::path::PathBuf);
+
+impl Files {
+    fn new() -> Files {
+        let dir = std::env::temp_dir().join(format!(
+            "modeshare-config-files-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Files(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn hash(token: &str) -> String {
+    modeshare_http::auth::token_sha256(token)
+}
+
+#[test]
+fn the_admin_listener_is_off_by_default_and_metrics_are_public() {
+    let c = load_with(None, &[], &Overrides::default()).unwrap();
+    assert!(c.admin.is_none());
+    assert_eq!(c.metrics_on, MetricsOn::Public);
+    assert_eq!(c.limits.max_connections, 4096);
+    assert_eq!(
+        c.limits.header_read_timeout,
+        std::time::Duration::from_secs(10)
+    );
+}
+
+#[test]
+fn the_admin_listener_takes_token_hashes_from_the_file_or_the_environment() {
+    let files = Files::new();
+    let list = files.write(
+        "hashes",
+        &format!(
+            "# rotated on 2026-01-01\n{}\n\n{}\n",
+            hash("old"),
+            hash("new")
+        ),
+    );
+    let file = format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\ntoken_sha256_file = \"{list}\"\n[http]\nmetrics_on = \"admin\"\n"
+    );
+    let c = load_with(Some(&file), &[], &Overrides::default()).unwrap();
+    let admin = c.admin.unwrap();
+    assert_eq!(admin.tokens.len(), 2);
+    assert!(admin.tokens.accepts(b"old") && admin.tokens.accepts(b"new"));
+    assert_eq!(c.metrics_on, MetricsOn::Admin);
+
+    // The same from the environment: the list itself, or the file.
+    let listen = ("MODESHARE__ADMIN__LISTEN", "127.0.0.1:0");
+    let inline = format!("[\"{}\"]", hash("env"));
+    let c = load_with(
+        None,
+        &[listen, ("MODESHARE__ADMIN__TOKEN_SHA256", &inline)],
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert!(c.admin.unwrap().tokens.accepts(b"env"));
+    let c = load_with(
+        None,
+        &[listen, ("MODESHARE__ADMIN__TOKEN_SHA256_FILE", &list)],
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert!(c.admin.unwrap().tokens.accepts(b"new"));
+}
+
+#[test]
+fn an_admin_listener_that_would_be_unsafe_is_refused() {
+    let token = format!("token_sha256 = [\"{}\"]\n", hash("t"));
+    let cases = [
+        // Tokens in plain text over the network.
+        (
+            format!("[admin]\nlisten = \"0.0.0.0:9465\"\n{token}"),
+            "admin.listen",
+        ),
+        // Nobody could get in.
+        (
+            "[admin]\nlisten = \"127.0.0.1:9465\"\n".to_owned(),
+            "admin.token_sha256",
+        ),
+        // A list entry that is no hash (the token itself, say).
+        (
+            "[admin]\nlisten = \"127.0.0.1:9465\"\ntoken_sha256 = [\"my-token\"]\n".to_owned(),
+            "admin.token_sha256",
+        ),
+        // Metrics on a listener that does not exist.
+        (
+            "[http]\nmetrics_on = \"admin\"\n".to_owned(),
+            "http.metrics_on",
+        ),
+        (
+            format!(
+                "[admin]\nlisten = \"0.0.0.0:9465\"\n{token}[admin.tls]\ncert = \"/nonexistent/c.pem\"\nkey = \"/nonexistent/k.pem\"\n"
+            ),
+            "admin.tls",
+        ),
+        (
+            "[admin]\ntoken_sha256_file = \"/nonexistent/hashes\"\n".to_owned(),
+            "admin.token_sha256_file",
+        ),
+        (
+            "[http.limits]\nmax_connections = 0\nrequest_timeout = \"1ms\"\n".to_owned(),
+            "http.limits.max_connections",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = load_with(Some(&text), &[], &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("{key}: ")), "{key} missing from:\n{e}");
+        assert!(!e.contains("my-token"), "{e}");
+    }
+    // Plain HTTP off loopback when asked for (behind a TLS proxy).
+    let text = format!("[admin]\nlisten = \"0.0.0.0:9465\"\nallow_plain_http = true\n{token}");
+    assert!(load_with(Some(&text), &[], &Overrides::default()).is_ok());
+}
+
+/// A Kafka secret in every form it can be given — in the file, read from a file named there,
+/// from an environment variable, read from a file an environment variable names — reaches
+/// librdkafka but never a `Debug` output, a log of the options or an error message.
+#[test]
+fn a_kafka_secret_in_every_form_is_never_shown() {
+    const SECRET: &str = "hunter2-s3cret";
+    let files = Files::new();
+    let secret_file = files.write("password", &format!("{SECRET}\n"));
+    let kafka = "[kafka]\nbrokers = \"127.0.0.1:9092\"\n[[kafka.topics]]\nname = \"t\"\n";
+    let forms: Vec<(String, Vec<(String, String)>)> = vec![
+        (
+            format!("{kafka}[kafka.options]\n\"sasl.password\" = \"{SECRET}\"\n"),
+            vec![],
+        ),
+        (
+            format!("{kafka}[kafka.options]\n\"sasl.password_file\" = \"{secret_file}\"\n"),
+            vec![],
+        ),
+        (
+            kafka.to_owned(),
+            vec![(
+                "MODESHARE__KAFKA__OPTIONS__SASL.PASSWORD".into(),
+                SECRET.into(),
+            )],
+        ),
+        (
+            kafka.to_owned(),
+            vec![(
+                "MODESHARE__KAFKA__OPTIONS__SASL.PASSWORD_FILE".into(),
+                secret_file.clone(),
+            )],
+        ),
+        (
+            format!(
+                "{kafka}[kafka.options]\n\"ssl.key.pem\" = \"{SECRET}\"\n\"ssl.keystore.password\" = \"{SECRET}\"\n\"sasl.oauthbearer.client.secret\" = \"{SECRET}\"\n"
+            ),
+            vec![],
+        ),
+    ];
+    for (text, env) in forms {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let c = load_with(Some(&text), &env, &Overrides::default()).unwrap();
+        let settings = c.kafka.as_ref().unwrap();
+        let exposed = ["sasl.password", "ssl.key.pem"]
+            .iter()
+            .filter_map(|k| settings.options.get_exposed(k))
+            .collect::<Vec<_>>();
+        assert_eq!(exposed, [SECRET], "{text} {env:?}");
+        for shown in [
+            format!("{c:?}"),
+            format!("{settings:?}"),
+            format!("{:?}", settings.redacted_options()),
+        ] {
+            assert!(!shown.contains(SECRET), "{shown}");
+            assert!(shown.contains("[redacted]"), "{shown}");
+        }
+    }
+    // librdkafka quotes a value it refuses: the error is scrubbed.
+    let text = format!("{kafka}[kafka.options]\n\"sasl.oauthbearer.method\" = \"{SECRET}\"\n");
+    let c = load_with(Some(&text), &[], &Overrides::default()).unwrap();
+    let settings = c.kafka.unwrap();
+    let refused = settings
+        .consumer_config()
+        .create::<rdkafka::consumer::BaseConsumer>()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        refused.contains(SECRET),
+        "librdkafka no longer quotes: {refused}"
+    );
+    let scrubbed = settings.options.scrub(&refused);
+    assert!(
+        !scrubbed.contains(SECRET) && scrubbed.contains("[redacted]"),
+        "{scrubbed}"
+    );
+    // A file that cannot be read is named, and what it would hold is not guessed at.
+    let text = format!("{kafka}[kafka.options]\n\"sasl.password_file\" = \"/nonexistent/pw\"\n");
+    let e = load_with(Some(&text), &[], &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("kafka.options.sasl.password_file: cannot read /nonexistent/pw"),
+        "{e}"
+    );
 }

@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use modeshare_core::decode::DecodeError;
 use modeshare_core::pipeline::Pipeline;
+use modeshare_http::health::Health;
 use modeshare_http::snapshot::Snapshot;
 use modeshare_kafka::PartitionBatch;
 use tokio::sync::{mpsc, watch};
@@ -47,7 +48,9 @@ pub(super) async fn aggregate(
     mut received: mpsc::Receiver<Message>,
     snapshots: watch::Sender<Arc<Snapshot>>,
     kafka: Option<KafkaLink>,
+    health: Arc<Health>,
     shutdown: CancellationToken,
+    give_up: CancellationToken,
 ) {
     let mut publish_tick = ticks(config.publish_interval);
     let mut checkpoint_tick = ticks(config.state.interval);
@@ -56,7 +59,8 @@ pub(super) async fn aggregate(
         partitions: Partitions::new(),
         publisher: Publisher::new(snapshots),
         kafka,
-        shutdown: shutdown.clone(),
+        health,
+        give_up,
         config,
     };
     loop {
@@ -92,8 +96,11 @@ struct Aggregator {
     partitions: Partitions,
     publisher: Publisher,
     kafka: Option<KafkaLink>,
-    /// Cut short dead-letter retries when the service stops.
-    shutdown: CancellationToken,
+    /// Publishes and checkpoints, for the health endpoints.
+    health: Arc<Health>,
+    /// Cuts short waits on the brokers (dead-letter deliveries, the final commit) late in a
+    /// stop.
+    give_up: CancellationToken,
 }
 
 impl Aggregator {
@@ -120,8 +127,8 @@ impl Aggregator {
         self.publisher.state_changed();
     }
 
-    /// A batch of a Kafka partition's records: applied, rejections dead-lettered (see
-    /// [`KafkaLink::apply`]).
+    /// A batch of a Kafka partition's records: applied, rejections queued for the dead-letter
+    /// topic (see [`KafkaLink::apply`]).
     async fn on_batch(&mut self, batch: &PartitionBatch) {
         let key = (batch.topic.clone(), batch.partition);
         let (Some(state), Some(kafka)) = (self.partitions.get_mut(&key), &self.kafka) else {
@@ -130,7 +137,7 @@ impl Aggregator {
             return;
         };
         let max_line = self.config.input.max_line_bytes;
-        kafka.apply(state, batch, max_line, &self.shutdown).await;
+        kafka.apply(state, batch, max_line);
         self.publisher.state_changed();
     }
 
@@ -143,7 +150,7 @@ impl Aggregator {
             .map(|(topic, partition)| (Arc::from(topic.as_str()), *partition))
             .collect();
         if let Some(kafka) = &mut self.kafka {
-            kafka.checkpoint(&mut self.partitions, &keys, false).await;
+            kafka.checkpoint(&mut self.partitions, &keys, None).await;
         }
         for key in &keys {
             self.partitions.remove(key);
@@ -154,6 +161,10 @@ impl Aggregator {
     /// These partitions are ours, each with the state its checkpoint restored inside the
     /// rebalance (read on from the offset the checkpoint ends at), or empty from the beginning.
     fn on_assigned(&mut self, assigned: Vec<(String, i32)>) {
+        let keys: Vec<PartitionKey> = assigned
+            .iter()
+            .map(|(topic, partition)| (Arc::from(topic.as_str()), *partition))
+            .collect();
         for (topic, partition) in assigned {
             let restored = self
                 .kafka
@@ -166,17 +177,22 @@ impl Aggregator {
             self.partitions
                 .insert((Arc::from(topic.as_str()), partition), state);
         }
+        if let Some(kafka) = &self.kafka {
+            kafka.assignment_taken(&keys);
+        }
         self.publisher.state_changed();
     }
 
     /// The publish tick: a snapshot when there is anything new — from Kafka at every tick, as
-    /// the brokers' status changes on its own.
+    /// the brokers' status changes on its own. Either way the published snapshot is current
+    /// now, which the health endpoints hear.
     fn publish(&mut self) {
         if self.publisher.due() || self.kafka.is_some() {
             let kafka = self.broker_status();
             self.publisher
                 .publish(&self.config, &self.partitions, kafka);
         }
+        self.health.published();
     }
 
     /// The checkpoint tick: every Kafka partition with anything new is checkpointed, then its
@@ -184,7 +200,9 @@ impl Aggregator {
     async fn checkpoint(&mut self) {
         if let Some(kafka) = &mut self.kafka {
             let keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
-            kafka.checkpoint(&mut self.partitions, &keys, false).await;
+            if kafka.checkpoint(&mut self.partitions, &keys, None).await {
+                self.health.checkpointed();
+            }
         }
     }
 
@@ -196,11 +214,16 @@ impl Aggregator {
         }
     }
 
-    /// Checkpoints every Kafka partition, then commits their offsets, waiting for the broker.
+    /// Checkpoints every Kafka partition whose dead letters are delivered, then commits their
+    /// offsets, waiting for the broker until the stop gives up on it.
     async fn final_checkpoint(&mut self) {
         if let Some(kafka) = &mut self.kafka {
             let keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
-            kafka.checkpoint(&mut self.partitions, &keys, true).await;
+            let give_up = self.give_up.clone();
+            kafka.dead_letters_settled(&give_up).await;
+            kafka
+                .checkpoint(&mut self.partitions, &keys, Some(&give_up))
+                .await;
         }
     }
 

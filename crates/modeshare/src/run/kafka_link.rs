@@ -1,20 +1,24 @@
-//! The service's link to Kafka: the consumer, the dead-letter producer and the partition
-//! checkpoints. Two orders hold here: a batch's rejections are delivered to the dead-letter
-//! topic before the offsets of their records are stored, and offsets are committed only after
-//! the checkpoint that covers them is durable.
+//! The service's link to Kafka: the consumer, the dead-letter queue and the partition
+//! checkpoints. Two orders hold here: a partition is checkpointed only once the dead letters of
+//! every record in its state are delivered (see [`super::dead_letters`]), and offsets are
+//! committed only after the checkpoint that covers them is durable.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use modeshare_core::decode::{DecodeError, Format, FormatDecoder};
 use modeshare_core::pipeline::Outcome;
 use modeshare_http::snapshot::BrokerStatus;
 use modeshare_kafka::{DeadLetter, DeadLetters, KafkaSettings, KafkaSource, PartitionBatch};
+use prometheus::IntCounterVec;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use super::dead_letters::DeadLetterQueue;
 use super::partitions::{PartitionKey, PartitionOffsets, PartitionState, Partitions};
+use super::probe::KafkaProbe;
 use crate::clock::wall_clock;
 use crate::config::AppConfig;
 use crate::failure::Failure;
@@ -25,10 +29,13 @@ use crate::state_dir::StateDir;
 /// topic's decoder and how checkpoint writes have gone.
 pub(super) struct KafkaLink {
     source: Arc<KafkaSource>,
-    dead_letters: DeadLetters,
+    dead_letters: DeadLetterQueue,
     checkpoints: Arc<PartitionCheckpoints>,
     decoders: TopicDecoders,
     health: CheckpointHealth,
+    /// The pipeline task has taken the group's first assignment (until then the service is
+    /// not ready).
+    first_assignment: Arc<AtomicBool>,
 }
 
 impl KafkaLink {
@@ -38,9 +45,15 @@ impl KafkaLink {
     pub(super) async fn connect(
         settings: &KafkaSettings,
         config: &AppConfig,
+        dead_letter_failures: IntCounterVec,
         shutdown: &CancellationToken,
+        give_up: &CancellationToken,
     ) -> Result<KafkaLink, Failure> {
-        let fail = |e: modeshare_kafka::KafkaError| Failure::Usage(anyhow::anyhow!("kafka: {e}"));
+        // librdkafka may quote a value it refuses: secret ones are scrubbed from the message.
+        let fail = |e: modeshare_kafka::KafkaError| {
+            let message = settings.options.scrub(&e.to_string());
+            Failure::Usage(anyhow::anyhow!("kafka: {message}"))
+        };
         let checkpoints = Arc::new(PartitionCheckpoints::new(
             StateDir::new(&config.state.dir),
             &settings.group_id,
@@ -54,15 +67,43 @@ impl KafkaLink {
             "checkpointing each partition's state"
         );
         let source = Arc::new(KafkaSource::connect(settings, checkpoints.clone()).map_err(fail)?);
-        let dead_letters = DeadLetters::connect(settings).map_err(fail)?;
-        tokio::spawn(ensure_dead_letter_topic(settings.clone(), shutdown.clone()));
+        let producer = DeadLetters::connect(settings, source.health()).map_err(fail)?;
+        let dead_letters = DeadLetterQueue::spawn(producer, dead_letter_failures, give_up.clone());
+        if settings.create_dead_letter_topic {
+            tokio::spawn(ensure_dead_letter_topic(settings.clone(), shutdown.clone()));
+        }
         Ok(KafkaLink {
             source,
             dead_letters,
             checkpoints,
             decoders: TopicDecoders::new(config),
             health: CheckpointHealth::default(),
+            first_assignment: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// What the health endpoints ask of Kafka.
+    pub(super) fn probe(&self) -> KafkaProbe {
+        KafkaProbe {
+            health: self.source.health(),
+            checkpoints: self.checkpoints.clone(),
+            first_assignment: self.first_assignment.clone(),
+        }
+    }
+
+    /// The pipeline task has taken these partitions: they read again from their checkpoints,
+    /// whatever an earlier assignment could not dead-letter.
+    pub(super) fn assignment_taken(&self, keys: &[PartitionKey]) {
+        for key in keys {
+            self.dead_letters.reset(key);
+        }
+        self.first_assignment.store(true, Ordering::Relaxed);
+    }
+
+    /// Waits until every queued dead letter is delivered or given up on (before the final
+    /// checkpoint), at most until `give_up`.
+    pub(super) async fn dead_letters_settled(&self, give_up: &CancellationToken) {
+        self.dead_letters.settled(give_up).await;
     }
 
     /// The consumer, for the source task.
@@ -76,15 +117,14 @@ impl KafkaLink {
         self.checkpoints.take(topic, partition)
     }
 
-    /// Applies a partition's records not yet in its state, dead-letters the rejected ones and
-    /// waits for their delivery, then stores (for the lag statistics) the offset of the last
-    /// record whose outcome is complete.
-    pub(super) async fn apply(
+    /// Applies a partition's records not yet in its state, queues the dead letters of the
+    /// rejected ones (the partition is checkpointed only once they are delivered), and stores
+    /// (for the lag statistics) the offset of the last record applied.
+    pub(super) fn apply(
         &self,
         state: &mut PartitionState,
         batch: &PartitionBatch,
         max_line: usize,
-        shutdown: &CancellationToken,
     ) {
         let decoder = self.decoders.of(&batch.topic);
         let now = wall_clock();
@@ -129,32 +169,27 @@ impl KafkaLink {
             });
         }
         state.last_event_at = now.0;
-        let delivered = self.dead_letters.deliver(&letters, shutdown).await;
-        let done_until = match letters.get(delivered) {
-            Some(first_undelivered) => {
-                if let Some(offsets) = state.offsets.as_mut() {
-                    offsets.undelivered = true;
-                }
-                first_undelivered.offset - 1
-            }
-            None => last.offset,
-        };
-        if done_until >= records.first().map_or(0, |r| r.offset)
-            && let Err(e) = self.source.store(&batch.topic, batch.partition, done_until)
+        self.dead_letters
+            .send(&(batch.topic.clone(), batch.partition), letters);
+        if let Err(e) = self
+            .source
+            .store(&batch.topic, batch.partition, last.offset)
         {
             debug!(error = %e, topic = %batch.topic, partition = batch.partition, "cannot store the offset for the lag statistics");
         }
     }
 
     /// Checkpoints the Kafka partitions among `keys` that have anything new, then commits their
-    /// offsets (waiting for the broker when `wait`). A failed write is logged and counted, and
-    /// leaves the partition's previous checkpoint and commit in place.
+    /// offsets (in the background, or waiting for the broker until `wait` is cancelled). A
+    /// failed write is logged and counted, and leaves the partition's previous checkpoint and
+    /// commit in place. Whether every partition's state is saved.
     pub(super) async fn checkpoint(
         &mut self,
         partitions: &mut Partitions,
         keys: &[PartitionKey],
-        wait: bool,
-    ) {
+        wait: Option<&CancellationToken>,
+    ) -> bool {
+        let mut saved = true;
         let health = &mut self.health;
         let mut failed = None;
         let mut committed = Vec::new();
@@ -162,6 +197,11 @@ impl KafkaLink {
             let Some(state) = partitions.get_mut(key) else {
                 continue;
             };
+            // A partition whose dead letters are not all delivered cannot be checkpointed yet.
+            if self.dead_letters.holds_back(key) {
+                saved = false;
+                continue;
+            }
             let Some(next) = state
                 .offsets
                 .as_ref()
@@ -199,18 +239,40 @@ impl KafkaLink {
                 }
             }
         }
+        saved &= failed.is_none();
         if failed.is_some() || !committed.is_empty() {
             health.error = failed;
         }
-        let offsets: Vec<(&str, i32, i64)> = committed
-            .iter()
-            .map(|(topic, partition, next)| (&**topic, *partition, *next))
+        let offsets: Vec<(String, i32, i64)> = committed
+            .into_iter()
+            .map(|(topic, partition, next)| (topic.to_string(), partition, next))
             .collect();
         // A refused commit (a rebalance in progress) is harmless: the checkpoint is the truth,
         // and the next commit catches up.
-        if let Err(e) = self.source.commit(&offsets, wait) {
-            debug!(error = %e, "cannot commit the checkpointed offsets now");
+        match wait {
+            None => {
+                if let Err(e) = self.source.commit(&borrowed(&offsets), false) {
+                    debug!(error = %e, "cannot commit the checkpointed offsets now");
+                }
+            }
+            Some(give_up) => {
+                // A synchronous commit blocks its thread until the broker answers, which it
+                // may never do: it waits on a thread of its own, and only until `give_up`.
+                let source = self.source.clone();
+                let commit =
+                    tokio::task::spawn_blocking(move || source.commit(&borrowed(&offsets), true));
+                tokio::select! {
+                    biased;
+                    committed = commit => match committed {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => warn!(error = %e, "cannot commit the checkpointed offsets; the checkpoints stand and the next start commits them"),
+                        Err(e) => warn!(error = %e, "the commit failed"),
+                    },
+                    _ = give_up.cancelled() => warn!("no broker confirmed the final commit in time; the checkpoints stand and the next start commits them"),
+                }
+            }
         }
+        saved
     }
 
     /// What a snapshot says of the brokers, the partitions and the checkpoints.
@@ -242,6 +304,13 @@ impl KafkaLink {
     }
 }
 
+fn borrowed(offsets: &[(String, i32, i64)]) -> Vec<(&str, i32, i64)> {
+    offsets
+        .iter()
+        .map(|(topic, partition, next)| (topic.as_str(), *partition, *next))
+        .collect()
+}
+
 /// The broker may be away now: creates the dead-letter topic in the background, retrying;
 /// until it exists, dead-letter deliveries retry too and their offsets wait.
 async fn ensure_dead_letter_topic(settings: KafkaSettings, stop: CancellationToken) {
@@ -254,7 +323,8 @@ async fn ensure_dead_letter_topic(settings: KafkaSettings, stop: CancellationTok
         match attempt.await {
             Ok(Ok(())) => return,
             Ok(Err(e)) => {
-                warn!(error = %e, topic = %settings.dead_letter_topic, "cannot check the dead-letter topic yet")
+                let error = settings.options.scrub(&e.to_string());
+                warn!(%error, topic = %settings.dead_letter_topic, "cannot check the dead-letter topic yet")
             }
             Err(_) => {
                 warn!(topic = %settings.dead_letter_topic, "no broker answered about the dead-letter topic yet")

@@ -16,29 +16,42 @@
 //!   partition is revoked and at shutdown.
 //! - `publishing.rs`: snapshots for the HTTP server, the places on a slower cadence.
 //!
+//! - `listeners.rs`: the public listener and the admin listener, on a runtime of their own.
+//! - `probe.rs`: what the health endpoints ask of the live service (input waiting, state being
+//!   restored, the brokers now).
+//!
 //! On SIGINT/SIGTERM, in this order: the source stops, the pipeline drains the channel,
 //! checkpoints every Kafka partition, then commits their offsets and publishes a final
-//! snapshot, and last the HTTP server finishes in-flight requests and stops.
+//! snapshot, and last the HTTP server finishes in-flight requests and stops. The stop is
+//! bounded by `run.shutdown_timeout`: waits on the brokers (dead-letter deliveries, the final
+//! commit) give up at three quarters of it, and at the end of it the process exits whatever
+//! it still waits for; a partition not checkpointed then is read again at the next start, as
+//! after a crash.
 
 mod aggregator;
+mod dead_letters;
 mod kafka_link;
+mod listeners;
 mod partitions;
+mod probe;
 mod publishing;
 mod sources;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use modeshare_http::health::Health;
+use modeshare_http::metrics;
 use modeshare_http::snapshot::Snapshot;
-use modeshare_http::{metrics, server};
 use modeshare_source::Input;
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinError;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use self::aggregator::aggregate;
 use self::kafka_link::KafkaLink;
+use self::probe::ServiceProbe;
 use self::sources::Message;
 use crate::cli::{RunArgs, open_inputs};
 use crate::config::AppConfig;
@@ -50,19 +63,54 @@ const CHANNEL_BATCHES: usize = 16;
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let config = args.common.load_config()?;
     let inputs = open_inputs(&args.inputs)?;
+    listeners::raise_open_files_limit(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Failure::Internal(e.into()))?;
-    runtime.block_on(async {
+    // HTTP has threads of its own, so that a flood of requests and the pipeline cannot starve
+    // each other.
+    let http = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("modeshare-http")
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(e.into()))?;
+    let timeout = config.shutdown_timeout;
+    let served = runtime.block_on(async {
         let shutdown = CancellationToken::new();
-        tokio::spawn(cancel_on_signal(shutdown.clone()));
-        serve(config, inputs, shutdown).await
-    })
+        tokio::spawn(cancel_on_signal(shutdown.clone(), timeout));
+        serve(config, inputs, http.handle(), shutdown).await
+    });
+    // The listeners have stopped by now; anything left on their runtimes is abandoned.
+    http.shutdown_timeout(Duration::from_secs(1));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served
 }
 
-async fn cancel_on_signal(shutdown: CancellationToken) {
+/// Ends the process `timeout` after the stop began if it has not ended by then. A plain
+/// thread, not a task: what it guards against may hold every worker of the runtime (a client
+/// library blocking while it closes). Checkpoints are written atomically, so a partition not
+/// checkpointed by then is read again at the next start, as after a crash.
+fn exit_after(timeout: Duration) {
+    let watchdog = std::thread::Builder::new()
+        .name("modeshare-stop".into())
+        .spawn(move || {
+            std::thread::sleep(timeout);
+            error!(
+                ?timeout,
+                "could not stop within run.shutdown_timeout; exiting anyway: partitions not \
+                 checkpointed are read again at the next start"
+            );
+            std::process::exit(1);
+        });
+    if let Err(e) = watchdog {
+        warn!(error = %e, "cannot bound the stop");
+    }
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken, timeout: Duration) {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
@@ -78,51 +126,67 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
         _ = tokio::signal::ctrl_c() => info!("SIGINT received, stopping"),
         _ = terminate => info!("SIGTERM received, stopping"),
     }
+    exit_after(timeout);
     shutdown.cancel();
 }
 
-/// Runs the service until `shutdown` is cancelled. The entry point tests can drive directly.
+/// Runs the service until `shutdown` is cancelled, its listeners on the `http` runtime. The
+/// entry point tests can drive directly.
 pub async fn serve(
     config: AppConfig,
     inputs: Vec<Input>,
+    http: &tokio::runtime::Handle,
     shutdown: CancellationToken,
 ) -> Result<(), Failure> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| Failure::Usage(anyhow::anyhow!("cannot listen on {}: {e}", config.listen)))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| Failure::Input(e.into()))?;
     // Until the first publish: no events yet, but the goals and windows are known.
     let empty = Snapshot::build(&config.settings, &config.zones, &[], None);
     let (snapshots, latest) = watch::channel(Arc::new(empty));
     // Registering the one collector in a new registry fails only on a bug.
     let registry = metrics::registry(latest.clone()).map_err(|e| Failure::Internal(e.into()))?;
-    let http_shutdown = CancellationToken::new();
-    let api = server::ApiSettings {
-        k: config.settings.k,
-    };
-    let http = tokio::spawn(server::serve(
-        listener,
-        latest,
-        registry,
-        api,
-        http_shutdown.clone(),
+    let counters =
+        metrics::ServiceMetrics::register(&registry).map_err(|e| Failure::Internal(e.into()))?;
+    // Waits on the brokers during the stop give up here, leaving time for the rest of it.
+    let give_up = CancellationToken::new();
+    tokio::spawn(give_up_after(
+        shutdown.clone(),
+        config.shutdown_timeout * 3 / 4,
+        give_up.clone(),
     ));
-    info!(%address, "serving /metrics, /healthz and /api/* on http://{address}");
-
     let kafka = match &config.kafka {
-        Some(settings) => Some(KafkaLink::connect(settings, &config, &shutdown).await?),
+        Some(settings) => Some(
+            KafkaLink::connect(
+                settings,
+                &config,
+                counters.dead_letter_failures.clone(),
+                &shutdown,
+                &give_up,
+            )
+            .await?,
+        ),
         None => None,
     };
     let (batches, received) = mpsc::channel::<Message>(CHANNEL_BATCHES);
+    let probe = ServiceProbe::new(batches.downgrade(), kafka.as_ref().map(KafkaLink::probe));
+    let health = Arc::new(Health::new(config.publish_interval, Arc::new(probe)));
+    let http_shutdown = CancellationToken::new();
+    let http = listeners::start(
+        &config,
+        latest,
+        registry,
+        health.clone(),
+        http,
+        &http_shutdown,
+    )?;
+
     let source = sources::spawn(&config, inputs, kafka.as_ref(), batches, &shutdown);
     let pipeline = tokio::spawn(aggregate(
         config,
         received,
         snapshots,
         kafka,
+        health,
         shutdown.clone(),
+        give_up,
     ));
 
     // The shutdown order. The source stops first (on `shutdown`, or on its own); the pipeline
@@ -134,9 +198,16 @@ pub async fn serve(
     let http_result = http.await;
     joined(source_result)??;
     joined(pipeline_result)?;
-    joined(http_result)?.map_err(|e| Failure::Input(e.into()))?;
+    joined(http_result)??;
     info!("stopped");
     Ok(())
+}
+
+/// Cancels `give_up` `after` the stop began.
+async fn give_up_after(shutdown: CancellationToken, after: Duration, give_up: CancellationToken) {
+    shutdown.cancelled().await;
+    tokio::time::sleep(after).await;
+    give_up.cancel();
 }
 
 /// A task's result once it ended: a panic, or a cancellation nobody asked for, is a bug.

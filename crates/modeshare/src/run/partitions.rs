@@ -70,16 +70,12 @@ pub(super) struct PartitionOffsets {
     pub(super) checkpointed: Option<i64>,
     /// Records applied since the last durable checkpoint: what a crash would read again.
     pub(super) unsaved: u64,
-    /// A rejection is in the state but its dead letter was not delivered (the service stopped
-    /// during an outage): no checkpoint may cover it, so the partition is read again from the
-    /// last checkpoint, and the dead letter sent then.
-    pub(super) undelivered: bool,
 }
 
 impl PartitionOffsets {
     /// The offset a new checkpoint would end at, when there is anything new to save.
     pub(super) fn to_checkpoint(&self) -> Option<i64> {
         let next = self.next?;
-        (!self.undelivered && self.checkpointed != Some(next)).then_some(next)
+        (self.checkpointed != Some(next)).then_some(next)
     }
 }

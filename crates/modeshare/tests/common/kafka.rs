@@ -198,3 +198,44 @@ pub fn create_topic_on(name: &str, partitions: u32, port: &str) {
         .unwrap();
     assert!(status.success(), "creating topic {name} failed");
 }
+
+/// Sends payloads to one partition of a topic and waits for their delivery (a producer that
+/// allows messages up to 4 MB); how many were delivered.
+pub fn send_to_partition(
+    brokers: &str,
+    topic: &str,
+    partition: i32,
+    payloads: &[Vec<u8>],
+) -> usize {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("message.max.bytes", "4000000")
+        .create()
+        .unwrap();
+    runtime.block_on(async {
+        let mut delivered = 0;
+        for payload in payloads {
+            let record = FutureRecord::<(), _>::to(topic)
+                .partition(partition)
+                .payload(payload);
+            match producer.send(record, Duration::from_secs(30)).await {
+                Ok(_) => delivered += 1,
+                Err((e, _)) => eprintln!("sending to {topic}/{partition} failed: {e}"),
+            }
+        }
+        delivered
+    })
+}
+
+/// A valid canonical trip (in 2024, in Bærum) with this id.
+pub fn valid_trip(id: &str) -> Vec<u8> {
+    format!(
+        r#"{{"kind":"trip","id":"{id}","source":"voi","mode":"bicycle","start_time":1714608000000,"origin":{{"lat":59.89,"lon":10.62}}}}"#
+    )
+    .into_bytes()
+}

@@ -26,18 +26,41 @@ pub fn golden(file: &str) -> PathBuf {
 
 pub struct Service {
     pub child: Child,
+    /// The public listener.
     pub address: String,
+    /// The admin listener (the tests' services all open one, for the report).
+    pub admin: String,
     pub log: mpsc::Receiver<String>,
 }
 
+/// The admin token of the services the tests start.
+pub const ADMIN_TOKEN: &str = "modeshare-test-admin-token";
+
+/// The SHA-256 of [`ADMIN_TOKEN`] in hex, as `[admin] token_sha256` lists it.
+pub fn admin_token_sha256() -> String {
+    modeshare_http::auth::token_sha256(ADMIN_TOKEN)
+}
+
 impl Service {
-    /// Starts `modeshare run ARGS` on a random port and waits for the address it logs.
+    /// Starts `modeshare run ARGS` on random ports, with an admin listener for
+    /// [`ADMIN_TOKEN`], and waits for the addresses it logs.
     pub fn start(args: &[&str]) -> Service {
+        Service::start_with(args, &[])
+    }
+
+    /// The same with more environment variables.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Service {
         let mut child = Command::new(env!("CARGO_BIN_EXE_modeshare"))
             .arg("run")
             .args(args)
             .env("MODESHARE__HTTP__LISTEN", "127.0.0.1:0")
+            .env("MODESHARE__ADMIN__LISTEN", "127.0.0.1:0")
+            .env(
+                "MODESHARE__ADMIN__TOKEN_SHA256",
+                format!("[\"{}\"]", admin_token_sha256()),
+            )
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -47,6 +70,7 @@ impl Service {
         let mut service = Service {
             child,
             address: String::new(),
+            admin: String::new(),
             log,
         };
         std::thread::spawn(move || {
@@ -55,17 +79,23 @@ impl Service {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let address = |line: &str, marker: &str| {
+            let rest = line.split(marker).nth(1)?;
+            Some(rest.split_whitespace().next()?.to_owned())
+        };
+        while service.address.is_empty() || service.admin.is_empty() {
             let wait = deadline.saturating_duration_since(Instant::now());
             let line = service
                 .log
                 .recv_timeout(wait)
-                .expect("no address logged in 30 s");
-            if let Some(rest) = line.split("on http://").nth(1) {
-                service.address = rest.split_whitespace().next().unwrap().to_owned();
-                return service;
+                .expect("no addresses logged in 30 s");
+            if line.contains("admin listener") {
+                service.admin = address(&line, "at http://").unwrap_or_default();
+            } else if let Some(a) = address(&line, "on http://") {
+                service.address = a;
             }
         }
+        service
     }
 
     pub fn get(&self, path: &str) -> (u16, String) {
@@ -75,6 +105,23 @@ impl Service {
     pub fn json(&self, path: &str) -> Value {
         let (status, body) = self.get(path);
         assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// `GET path` on the admin listener, with the admin token when `token`.
+    pub fn admin_get(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        let authorization = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|a| ("Authorization", a.as_str()))
+            .collect();
+        request(&self.admin, "GET", path, None, &headers).unwrap()
+    }
+
+    /// A JSON answer of the admin listener (with the admin token).
+    pub fn admin_json(&self, path: &str) -> Value {
+        let (status, body) = self.admin_get(path, Some(ADMIN_TOKEN));
+        assert_eq!(status, 200, "admin {path}: {body}");
         serde_json::from_str(&body).unwrap()
     }
 
@@ -97,7 +144,8 @@ impl Service {
     /// Waits until the service has read `lines` events (its inputs' non-empty lines).
     pub fn wait_until_read(&self, lines: usize) {
         self.wait_for("every line read", 60, |s| {
-            (s.json("/api/report")["events"]["read"].as_u64() == Some(lines as u64)).then_some(())
+            (s.admin_json("/api/report")["events"]["read"].as_u64() == Some(lines as u64))
+                .then_some(())
         });
     }
 
@@ -229,7 +277,7 @@ pub fn assert_report_equals_replay(service: &Service, seconds: u64) -> Value {
 pub fn assert_report_equals(service: &Service, expected: &Value, seconds: u64) -> Value {
     let read = expected["events"]["read"].as_u64().unwrap();
     let report = service.wait_for("every event in /api/report", seconds, |s| {
-        let r = s.json("/api/report");
+        let r = s.admin_json("/api/report");
         (r["events"]["read"].as_u64() == Some(read)).then_some(r)
     });
     for key in ["accepted", "rejected", "duplicates"] {
@@ -289,12 +337,27 @@ pub fn http(
     path: &str,
     body: Option<&Value>,
 ) -> std::io::Result<(u16, String)> {
+    request(address, method, path, body, &[])
+}
+
+/// The same with more headers.
+pub fn request(
+    address: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{extra}\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;

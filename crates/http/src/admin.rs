@@ -1,0 +1,79 @@
+//! The admin listener (`[admin] listen`, off unless configured): raw numbers for whoever holds
+//! an admin token — the report over all state (`/api/report`, every cell's person trips per
+//! mode, no k rule), and `/metrics` when `http.metrics_on = "admin"`. Every route, the 404
+//! included, needs `Authorization: Bearer <token>` ([`crate::auth`]); the binary serves it
+//! over TLS, or plain HTTP on loopback only unless told otherwise.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use prometheus::Registry;
+use serde_json::json;
+use tokio::sync::watch;
+use tower_http::validate_request::ValidateRequestHeaderLayer;
+
+use crate::auth::{BearerAuth, TokenHashes};
+use crate::server::MetricsOn;
+use crate::snapshot::Snapshot;
+
+/// The realm the 401 challenge names.
+pub const REALM: &str = "modeshare admin";
+
+#[derive(Clone)]
+struct AdminState {
+    latest: watch::Receiver<Arc<Snapshot>>,
+    registry: Registry,
+}
+
+/// The admin routes behind the bearer-token check (without the limits, which
+/// [`crate::listener::with_limits`] adds).
+pub fn router(
+    latest: watch::Receiver<Arc<Snapshot>>,
+    registry: Registry,
+    metrics_on: MetricsOn,
+    tokens: TokenHashes,
+) -> Router {
+    let mut router = Router::new().route("/api/report", get(report));
+    if metrics_on == MetricsOn::Admin {
+        router = router.route("/metrics", get(metrics));
+    }
+    let endpoints = endpoints(metrics_on);
+    router
+        .fallback(move || not_found(endpoints.clone()))
+        .with_state(AdminState { latest, registry })
+        .layer(ValidateRequestHeaderLayer::custom(BearerAuth::new(
+            tokens, REALM,
+        )))
+}
+
+/// The admin routes, as its 404 lists them.
+pub fn endpoints(metrics_on: MetricsOn) -> Vec<&'static str> {
+    match metrics_on {
+        MetricsOn::Admin => vec!["/api/report", "/metrics"],
+        MetricsOn::Public => vec!["/api/report"],
+    }
+}
+
+async fn report(State(state): State<AdminState>) -> Json<serde_json::Value> {
+    let s = state.latest.borrow().clone();
+    Json(serde_json::to_value(&s.report).unwrap_or_default())
+}
+
+async fn metrics(State(state): State<AdminState>) -> Response {
+    crate::metrics::answer(&state.registry)
+}
+
+async fn not_found(endpoints: Vec<&'static str>) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": "not found", "endpoints": endpoints })),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests;

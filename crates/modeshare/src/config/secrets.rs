@@ -1,0 +1,91 @@
+//! Secrets from files: one syntax for every key that holds a secret. Beside such a key `K`,
+//! `K_file` names a file whose content is `K`'s value — in a `--config` file, or from the
+//! environment as `MODESHARE__SECTION__K_FILE` (like every key). The file is read when the
+//! configuration is loaded, and `K_file` replaces whatever `K` was (the embedded default's
+//! empty list included). A trailing newline is not part of the value; a list is one item per
+//! line (blank lines and `#` comments left out).
+//!
+//! The keys that take it: `admin.token_sha256` (a list), every `kafka.options.*` (a text).
+//! A later listener's tokens are added to [`SECRET_KEYS`].
+//!
+//! Errors name the key and the file, never what the file holds.
+
+use std::path::Path;
+
+/// What a secret file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// The whole file is one value.
+    Text,
+    /// One value per line.
+    Lines,
+}
+
+/// The keys that may be read from a file: a table's path, and the key in it (`*`: every key
+/// of the table).
+const SECRET_KEYS: &[(&[&str], &str, Shape)] = &[
+    (&["admin"], "token_sha256", Shape::Lines),
+    (&["kafka", "options"], "*", Shape::Text),
+];
+
+/// The suffix that names a file.
+pub const FILE_SUFFIX: &str = "_file";
+
+/// Replaces every `K_file` of [`SECRET_KEYS`] in `merged` by `K` read from the file; every
+/// problem found, with its key.
+pub fn read_secret_files(merged: &mut toml::Table) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (path, key, shape) in SECRET_KEYS {
+        let Some(table) = table_at(merged, path) else {
+            continue;
+        };
+        let named: Vec<String> = table
+            .keys()
+            .filter(|k| match k.strip_suffix(FILE_SUFFIX) {
+                Some(base) => *key == "*" || base == *key,
+                None => false,
+            })
+            .cloned()
+            .collect();
+        for file_key in named {
+            let Some(value) = table.remove(&file_key) else {
+                continue;
+            };
+            let full = format!("{}.{file_key}", path.join("."));
+            let base = file_key[..file_key.len() - FILE_SUFFIX.len()].to_owned();
+            let Some(file) = value.as_str() else {
+                problems.push(format!("{full}: must be a file name"));
+                continue;
+            };
+            match read(Path::new(file), *shape) {
+                Ok(secret) => {
+                    table.insert(base, secret);
+                }
+                Err(e) => problems.push(format!("{full}: cannot read {file}: {e}")),
+            }
+        }
+    }
+    problems
+}
+
+fn table_at<'a>(merged: &'a mut toml::Table, path: &[&str]) -> Option<&'a mut toml::Table> {
+    let mut table = merged;
+    for part in path {
+        table = table.get_mut(*part)?.as_table_mut()?;
+    }
+    Some(table)
+}
+
+fn read(path: &Path, shape: Shape) -> std::io::Result<toml::Value> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(match shape {
+        Shape::Text => toml::Value::String(text.trim_end_matches(['\n', '\r']).to_owned()),
+        Shape::Lines => toml::Value::Array(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(|l| toml::Value::String(l.to_owned()))
+                .collect(),
+        ),
+    })
+}

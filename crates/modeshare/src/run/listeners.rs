@@ -1,0 +1,145 @@
+//! The service's listeners, one per trust level, each its own router inside the stack every
+//! listener shares (`modeshare_http::listener`): the public one on `http.listen`, and the admin
+//! one on `[admin] listen` when configured (bearer tokens, TLS or loopback). They run on the
+//! HTTP runtime, apart from the pipeline.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use modeshare_http::health::Health;
+use modeshare_http::listener::{self, Limits};
+use modeshare_http::server::{self, MetricsOn};
+use modeshare_http::snapshot::Snapshot;
+use modeshare_http::{admin, tls};
+use prometheus::Registry;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::AppConfig;
+use crate::failure::Failure;
+
+/// Connections the kernel queues while every connection slot is taken.
+const BACKLOG: u32 = 1024;
+/// Descriptors kept for everything but connections: Kafka's sockets, checkpoint files, logs.
+const OTHER_FILES: u64 = 1024;
+
+/// Binds every listener (on the `http` runtime) and serves them there until `shutdown`;
+/// the handle ends when all have stopped.
+pub(super) fn start(
+    config: &AppConfig,
+    latest: watch::Receiver<Arc<Snapshot>>,
+    registry: Registry,
+    health: Arc<Health>,
+    http: &Handle,
+    shutdown: &CancellationToken,
+) -> Result<JoinHandle<Result<(), Failure>>, Failure> {
+    let limits = config.limits;
+    let public_router = server::router(
+        latest.clone(),
+        registry.clone(),
+        server::ApiSettings {
+            k: config.settings.k,
+        },
+        config.metrics_on,
+        health,
+    );
+    let public = {
+        // Sockets register with the runtime that serves them.
+        let _on_http = http.enter();
+        bind(config.listen)?
+    };
+    let address = local_address(&public)?;
+    let metrics_note = match config.metrics_on {
+        MetricsOn::Public => "/metrics, ",
+        MetricsOn::Admin => "",
+    };
+    info!(%address, "serving the page, {metrics_note}/healthz, /livez, /readyz and /api/* on http://{address}");
+    let mut served = vec![http.spawn(listener::serve(
+        public,
+        None,
+        listener::with_limits(public_router, &limits),
+        limits,
+        shutdown.clone(),
+    ))];
+
+    if let Some(settings) = &config.admin {
+        let acceptor = match &settings.tls {
+            Some((cert, key)) => Some(
+                tls::acceptor(cert, key)
+                    .map_err(|e| Failure::Usage(anyhow::anyhow!("admin: {e}")))?,
+            ),
+            None => None,
+        };
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let router = admin::router(latest, registry, config.metrics_on, settings.tokens.clone());
+        let socket = {
+            let _on_http = http.enter();
+            bind(settings.listen)?
+        };
+        let address = local_address(&socket)?;
+        let routes = admin::endpoints(config.metrics_on).join(", ");
+        info!(%address, tokens = settings.tokens.len(), "admin listener: {routes} at {scheme}://{address}");
+        served.push(http.spawn(listener::serve(
+            socket,
+            acceptor,
+            listener::with_limits(router, &limits),
+            limits,
+            shutdown.clone(),
+        )));
+    }
+    Ok(http.spawn(async move {
+        for listener in served {
+            listener
+                .await
+                .map_err(|e| Failure::Internal(e.into()))?
+                .map_err(|e| Failure::Input(e.into()))?;
+        }
+        Ok(())
+    }))
+}
+
+/// A listening socket with a backlog for bursts of connections (called inside the runtime
+/// that will serve it).
+fn bind(address: SocketAddr) -> Result<TcpListener, Failure> {
+    let fail =
+        |e: std::io::Error| Failure::Usage(anyhow::anyhow!("cannot listen on {address}: {e}"));
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(fail)?;
+    socket.set_reuseaddr(true).map_err(fail)?;
+    socket.bind(address).map_err(fail)?;
+    socket.listen(BACKLOG).map_err(fail)
+}
+
+fn local_address(listener: &TcpListener) -> Result<SocketAddr, Failure> {
+    listener.local_addr().map_err(|e| Failure::Input(e.into()))
+}
+
+/// Raises the soft limit of open files so that every listener can hold its
+/// `max_connections` (4,096 by default; many systems start processes at 1,024), up to the
+/// hard limit; warns when even that is too low.
+pub(super) fn raise_open_files_limit(config: &AppConfig) {
+    let listeners = 1 + u64::from(config.admin.is_some());
+    let needed = listeners * connections(&config.limits) + OTHER_FILES;
+    match rlimit::increase_nofile_limit(needed) {
+        Ok(now) if now < needed => warn!(
+            limit = now,
+            needed,
+            "the open-files limit (ulimit -n) is below what the listeners' max_connections need; \
+             raise its hard limit or lower http.limits.max_connections"
+        ),
+        Ok(_) => {}
+        Err(e) => warn!(error = %e, needed, "cannot raise the open-files limit"),
+    }
+}
+
+fn connections(limits: &Limits) -> u64 {
+    u64::try_from(limits.max_connections).unwrap_or(u64::MAX)
+}
