@@ -130,13 +130,35 @@ pub fn suppress_with(
             // A part that breaks it, else the smallest shown part anyway: the next rounds hide
             // what still gives the number away.
             Some(c) => hide_part(&mut shown, parts, sums, fixed, c),
-            // No part is left to hide: hide every shown sum that holds all of its parts.
+            // No part is left to hide: hide the shown sums that hold all of its non-zero parts
+            // (zeros are known anyway), else every shown sum that holds any of them.
             None => {
-                for (s, members) in sums.iter().enumerate() {
-                    let fixed = fixed.sums.get(s).copied().flatten().is_some();
-                    if !fixed && disclosed.iter().all(|p| members.contains(p)) {
-                        shown.sums[s] = false;
-                    }
+                let non_zero: Vec<usize> = disclosed
+                    .iter()
+                    .copied()
+                    .filter(|&p| !is_zero(&parts[p]))
+                    .collect();
+                let hideable = |s: usize, shown: &Suppression| {
+                    shown.sums[s] && fixed.sums.get(s).copied().flatten().is_none()
+                };
+                let holding_all: Vec<usize> = (0..sums.len())
+                    .filter(|&s| hideable(s, &shown))
+                    .filter(|&s| non_zero.iter().all(|p| sums[s].contains(p)))
+                    .collect();
+                let chosen = if holding_all.is_empty() {
+                    (0..sums.len())
+                        .filter(|&s| hideable(s, &shown))
+                        .filter(|&s| non_zero.iter().any(|p| sums[s].contains(p)))
+                        .collect()
+                } else {
+                    holding_all
+                };
+                if chosen.is_empty() {
+                    // Only numbers other tables decided are left: nothing more to hide here.
+                    break;
+                }
+                for s in chosen {
+                    shown.sums[s] = false;
                 }
             }
         }

@@ -111,6 +111,28 @@ impl Audit<'_> {
     }
 }
 
+impl Audit<'_> {
+    /// Each group's shown numerator against its members among `modes` (in [`Mode::ALL`] order).
+    fn groups(
+        &mut self,
+        label: &str,
+        shown: &BTreeMap<String, Public>,
+        modes: &[(Public, ModeTally)],
+        groups: &ModeGroups,
+    ) {
+        for g in groups.iter() {
+            let members: Vec<_> = Mode::ALL
+                .into_iter()
+                .filter(|m| g.modes.contains(*m))
+                .map(|m| modes[m.index()])
+                .collect();
+            if let Some(numerator) = shown.get(&g.name) {
+                self.sum(&format!("{label}{}", g.name), *numerator, &members);
+            }
+        }
+    }
+}
+
 fn mode_numbers(map: &BTreeMap<String, Public>, totals: &ModeTotals) -> Vec<(Public, ModeTally)> {
     Mode::ALL
         .into_iter()
@@ -147,19 +169,12 @@ fn audit_view(public: &LiveView<Public>, pipeline: &Pipeline, k: u64) -> Vec<Str
                 audit.number(m.as_str(), n.0, n.1);
             }
             audit.sum("the total", z.measured.total_person_trips, &modes);
-            for g in settings.groups.iter() {
-                let members: Vec<_> = Mode::ALL
-                    .into_iter()
-                    .filter(|m| g.modes.contains(*m))
-                    .map(|m| modes[m.index()])
-                    .collect();
-                if let Some(shown) = z.measured.group_person_trips.get(&g.name) {
-                    audit.sum(&g.name, *shown, &members);
-                }
-            }
+            audit.groups("", &z.measured.group_person_trips, &modes, settings.groups);
             // The filled basis: estimates are known; its sums are judged by their measured
             // parts, and no shown sum minus its visible parts gives one hidden measured part.
             if let Some(filled) = &z.filled {
+                let survey = settings.survey.unwrap();
+                let estimates = survey.fill(t).filled_totals(t).unwrap();
                 let measured: Vec<(Public, ModeTally)> = Mode::ALL
                     .into_iter()
                     .map(|m| {
@@ -169,11 +184,21 @@ fn audit_view(public: &LiveView<Public>, pipeline: &Pipeline, k: u64) -> Vec<Str
                             .copied()
                             .unwrap_or(Some(0.0));
                         let observed = t.get(m).events > 0 || !t.get(m).person_trips.is_zero();
-                        // An unmeasured mode holds an estimate: public, and no count.
+                        // An unmeasured mode holds an estimate: no count, and public when
+                        // shown; a hidden one is an unknown like a hidden count.
                         if observed {
                             (shown, t.get(m))
-                        } else {
+                        } else if shown.is_some() {
                             (Some(0.0), ModeTally::default())
+                        } else {
+                            let estimate = estimates.get(m).person_trips;
+                            (
+                                None,
+                                ModeTally {
+                                    events: 0,
+                                    person_trips: estimate,
+                                },
+                            )
                         }
                     })
                     .collect();
@@ -186,16 +211,12 @@ fn audit_view(public: &LiveView<Public>, pipeline: &Pipeline, k: u64) -> Vec<Str
                     }
                 }
                 audit.sum("the filled total", filled.total_person_trips, &measured);
-                for g in settings.groups.iter() {
-                    let members: Vec<_> = Mode::ALL
-                        .into_iter()
-                        .filter(|m| g.modes.contains(*m))
-                        .map(|m| measured[m.index()])
-                        .collect();
-                    if let Some(shown) = filled.group_person_trips.get(&g.name) {
-                        audit.sum(&format!("filled {}", g.name), *shown, &members);
-                    }
-                }
+                audit.groups(
+                    "filled ",
+                    &filled.group_person_trips,
+                    &measured,
+                    settings.groups,
+                );
             }
             let b = &breakdowns[id.0 as usize];
             let mut band_numbers = Vec::new();

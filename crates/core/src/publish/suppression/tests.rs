@@ -153,7 +153,7 @@ fn table() -> impl Strategy<Value = (Vec<ModeTally>, Vec<Vec<usize>>)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(10_000))]
 
     /// Over random tables (tiny counts, many parts, groups that nest or overlap): every shown
     /// number passes k or is zero, no hidden number follows from the shown ones, and in
