@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use modeshare_kafka::EventProducer;
+use modeshare_kafka::config::KafkaOptions;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -115,7 +116,7 @@ pub fn send(brokers: &str, topic: &str, messages: &[(Option<Vec<u8>>, Vec<u8>)])
         .enable_all()
         .build()
         .unwrap();
-    let producer = EventProducer::connect(brokers, &[]).unwrap();
+    let producer = EventProducer::connect(brokers, &KafkaOptions::default()).unwrap();
     let (sent, failure) = runtime.block_on(producer.send_all(topic, messages));
     if let Some(e) = failure {
         eprintln!("sending to {topic} failed after {sent} messages: {e}");
