@@ -77,6 +77,7 @@ struct Families {
     connected: GaugeVec,
     unsaved: GaugeVec,
     checkpoint_failures: CounterVec,
+    skipped_messages: CounterVec,
     share_by_basis: GaugeVec,
     gap_by_basis: GaugeVec,
     filled_person_trips: GaugeVec,
@@ -204,6 +205,11 @@ impl Families {
                 "Checkpoint writes that failed (the previous checkpoint and commit stood).",
                 &[],
             ),
+            skipped_messages: counter(
+                "modeshare_kafka_skipped_messages_total",
+                "Messages retention deleted before they were read (the partition's checkpoint ended before its earliest retained offset): never counted in any state.",
+                &["topic", "partition"],
+            ),
             share_by_basis: gauge(
                 "modeshare_mode_share_by_basis_ratio",
                 "Share of person trips of a mode group (0–1) on a basis: measured (measured modes only, as modeshare_mode_share_ratio) or filled (unmeasured modes filled from the survey); absent for empty windows.",
@@ -267,7 +273,7 @@ impl Families {
         }
     }
 
-    fn all(&self) -> [&dyn Collector; 34] {
+    fn all(&self) -> [&dyn Collector; 35] {
         [
             &self.events,
             &self.late,
@@ -291,6 +297,7 @@ impl Families {
             &self.connected,
             &self.unsaved,
             &self.checkpoint_failures,
+            &self.skipped_messages,
             &self.share_by_basis,
             &self.gap_by_basis,
             &self.filled_person_trips,
@@ -438,6 +445,11 @@ impl Families {
             self.checkpoint_failures
                 .with_label_values::<&str>(&[])
                 .inc_by(k.checkpoint_failures as f64);
+            for (topic, partition, skipped) in &k.skipped {
+                self.skipped_messages
+                    .with_label_values(&[topic.as_str(), &partition.to_string()])
+                    .inc_by(*skipped as f64);
+            }
         }
         if let Some(w) = s.watermark {
             self.watermark

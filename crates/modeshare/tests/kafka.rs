@@ -182,8 +182,9 @@ fn produce_takes_the_configured_options_and_never_shows_a_secret() {
 fn produce_across_a_broker_restart_loses_nothing_silently() {
     requires!(Tool::Broker);
     broker(); // the broker binary is installed
-    // A broker of this test's own, two ports up: it is stopped and started mid-send.
-    let port = (broker_port().parse::<u16>().unwrap() + 2).to_string();
+    // A broker of this test's own: it is stopped and started mid-send.
+    // Tests run at once: each that stops its broker has a port of its own.
+    let port = (broker_port().parse::<u16>().unwrap() + 3).to_string();
     let script = repo_root().join("scripts/broker.sh");
     let broker_sh = |command: &str| {
         let status = Command::new(&script)
@@ -625,5 +626,124 @@ fn topics_decode_with_their_formats() {
     }
 
     service.stop("TERM", 20);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A partition whose checkpoint ends before the earliest message the broker still retains (the
+/// service was down longer than the topic's retention) is read from that earliest message, and
+/// the messages retention deleted unread are logged and counted, never skipped silently. The
+/// local broker (tansu 0.6.0) applies `retention.ms` when it starts (and every 10 minutes): a
+/// topic kept 1 ms loses everything written before a broker restart.
+#[test]
+#[allow(clippy::unwrap_used)]
+fn messages_retention_deleted_before_they_were_read_are_logged_and_counted() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+
+    requires!(Tool::Broker);
+    broker(); // the broker binary is installed
+    let port = (broker_port().parse::<u16>().unwrap() + 4).to_string();
+    let script = repo_root().join("scripts/broker.sh");
+    let broker_sh = |command: &str| {
+        let status = Command::new(&script)
+            .args([command, &port])
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/broker.sh {command} {port}");
+    };
+    broker_sh("start");
+    let brokers = format!("127.0.0.1:{port}");
+    let topic = unique("retained");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    let created = runtime
+        .block_on(
+            admin.create_topics(
+                &[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))
+                    .set("cleanup.policy", "delete")
+                    .set("retention.ms", "1")],
+                &AdminOptions::new(),
+            ),
+        )
+        .unwrap();
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+    drop(admin);
+    let trips = |prefix: &str, n: usize| -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
+        (0..n)
+            .map(|i| {
+                let id = format!("{prefix}-{i}");
+                (Some(b"voi".to_vec()), common::kafka::valid_trip(&id))
+            })
+            .collect()
+    };
+    let (dir, config) = kafka_config(
+        &brokers,
+        &unique("group"),
+        &unique("dead"),
+        &topic,
+        "",
+        false,
+    );
+    let config = config.to_str().unwrap().to_owned();
+
+    // 10 messages read and checkpointed (the clean stop checkpoints offset 10).
+    assert_eq!(send(&brokers, &topic, &trips("read", 10)), 10);
+    let service = Service::start(&["--config", &config]);
+    service.wait_for("the first 10 events", 60, |s| {
+        (s.json("/healthz")["events"]["accepted"] == 10).then_some(())
+    });
+    service.stop("TERM", 20);
+
+    // 20 more while the service is down; the broker's restart applies the retention to all 30.
+    assert_eq!(send(&brokers, &topic, &trips("lost", 20)), 20);
+    broker_sh("stop");
+    broker_sh("start");
+    let watermarks: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    let offsets = || {
+        watermarks
+            .fetch_watermarks(&topic, 0, Duration::from_secs(5))
+            .unwrap()
+    };
+    // Nothing retained: the earliest offset is the end (tansu then says (0, 0), a real Kafka
+    // (30, 30)).
+    common::poll_until("retention to delete the unread messages", 60, || {
+        let (low, high) = offsets();
+        (low == high).then_some(())
+    });
+    // 5 that the retention, already applied, leaves alone until its next round.
+    assert_eq!(send(&brokers, &topic, &trips("kept", 5)), 5);
+    assert_eq!(offsets(), (30, 35));
+
+    let service = Service::start(&["--config", &config]);
+    service.wait_for("the 5 retained events", 60, |s| {
+        (s.json("/healthz")["events"]["accepted"] == 15).then_some(())
+    });
+    let m = metrics(&service.get("/metrics").1);
+    assert_eq!(
+        sum(
+            &m,
+            "modeshare_kafka_skipped_messages_total",
+            &[("topic", topic.as_str()), ("partition", "0")]
+        ),
+        20.0
+    );
+    let log = service.stop("TERM", 20);
+    assert!(
+        log.iter().any(|l| l.contains("retention deleted messages")
+            && l.contains("checkpoint_ends_at=10")
+            && l.contains("earliest_retained=30")),
+        "{log:?}"
+    );
+    drop(watermarks);
+    broker_sh("stop");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -412,3 +412,24 @@ fn every_metric_family_is_documented() {
         );
     }
 }
+
+#[test]
+fn messages_retention_deleted_are_counted_per_partition() {
+    let p = pipeline();
+    let mut snapshot = Snapshot::build(p.settings(), p.zones(), &[&p], p.watermark());
+    snapshot.kafka = Some(crate::snapshot::BrokerStatus {
+        skipped: vec![("trips".into(), 3, 20)],
+        ..Default::default()
+    });
+    let families = snapshot_families(&snapshot);
+    let family = family(&families, "modeshare_kafka_skipped_messages_total").unwrap();
+    assert_eq!(family.get_field_type(), MetricType::COUNTER);
+    assert_eq!(
+        value(
+            &families,
+            "modeshare_kafka_skipped_messages_total",
+            &[("topic", "trips"), ("partition", "3")]
+        ),
+        Some(20.0)
+    );
+}
