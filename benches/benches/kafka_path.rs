@@ -87,7 +87,11 @@ fn produce_steady(
     let (brokers, topic) = (brokers.to_owned(), topic.to_owned());
     let interval = Duration::from_secs_f64(1.0 / rate);
     std::thread::spawn(move || {
-        let p = EventProducer::connect(&brokers, &KafkaOptions::new([("linger.ms", "0")])).unwrap();
+        let p = EventProducer::connect_without_idempotence(
+            &brokers,
+            &KafkaOptions::new([("linger.ms", "0")]),
+        )
+        .unwrap();
         let origin = Instant::now();
         let mut sent_at = Vec::with_capacity(count);
         for i in 0..count {
@@ -134,7 +138,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let producer = EventProducer::connect(&brokers, &KafkaOptions::default()).unwrap();
+    let producer =
+        EventProducer::connect_without_idempotence(&brokers, &KafkaOptions::default()).unwrap();
 
     // 1. Fill a topic, then read it bare.
     let topic = unique("events");
