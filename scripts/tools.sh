@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the tests and scripts/monitor.sh use, installed when missing; idempotent.
 #
-#   scripts/tools.sh install               all of them
+#   scripts/tools.sh install               those the tests use (prometheus, chromium)
 #   scripts/tools.sh install prometheus    prometheus and promtool (the metrics-path tests, monitor.sh)
 #   scripts/tools.sh install chromium      chromium and chromedriver (the live page's browser test)
+#   scripts/tools.sh install wrk           wrk, the HTTP load generator of the http_load bench
+#                                          (benches are run by hand, so CI does not install it)
 set -euo pipefail
 
 # tool group → the commands it provides and the Debian packages that provide them
@@ -11,6 +13,7 @@ commands_of() {
   case "$1" in
     prometheus) echo "prometheus promtool" ;;
     chromium) echo "chromium chromedriver" ;;
+    wrk) echo "wrk" ;;
     *) return 1 ;;
   esac
 }
@@ -18,6 +21,7 @@ packages_of() {
   case "$1" in
     prometheus) echo "prometheus" ;;
     chromium) echo "chromium chromium-driver" ;;
+    wrk) echo "wrk" ;;
   esac
 }
 
@@ -28,7 +32,7 @@ install() {
   fi
   for group in "${groups[@]}"; do
     if ! commands_of "$group" >/dev/null; then
-      echo "tools.sh: unknown tool group $group (prometheus, chromium)" >&2
+      echo "tools.sh: unknown tool group $group (prometheus, chromium, wrk)" >&2
       return 2
     fi
     for command in $(commands_of "$group"); do
@@ -64,7 +68,7 @@ case "${1:-}" in
     install "$@"
     ;;
   *)
-    echo "usage: scripts/tools.sh install [prometheus|chromium]..." >&2
+    echo "usage: scripts/tools.sh install [prometheus|chromium|wrk]..." >&2
     exit 2
     ;;
 esac

@@ -23,6 +23,7 @@ use modeshare_benches::{
     admin_env, admin_get, broker_script, listener_addresses, repo_root, unique,
 };
 use modeshare_kafka::EventProducer;
+use modeshare_kafka::config::KafkaOptions;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
@@ -86,7 +87,11 @@ fn produce_steady(
     let (brokers, topic) = (brokers.to_owned(), topic.to_owned());
     let interval = Duration::from_secs_f64(1.0 / rate);
     std::thread::spawn(move || {
-        let p = EventProducer::connect(&brokers, &[("linger.ms".into(), "0".into())]).unwrap();
+        let p = EventProducer::connect_without_idempotence(
+            &brokers,
+            &KafkaOptions::new([("linger.ms", "0")]),
+        )
+        .unwrap();
         let origin = Instant::now();
         let mut sent_at = Vec::with_capacity(count);
         for i in 0..count {
@@ -133,7 +138,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let producer = EventProducer::connect(&brokers, &[]).unwrap();
+    let producer =
+        EventProducer::connect_without_idempotence(&brokers, &KafkaOptions::default()).unwrap();
 
     // 1. Fill a topic, then read it bare.
     let topic = unique("events");

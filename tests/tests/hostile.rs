@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use modeshare_core::decode::{
-    Decoded, Format, FormatDecoder, FormatsConfig, Gtfs, GtfsTables, RegistrationPoints,
+    Decoded, Format, FormatDecoder, FormatsConfig, Gtfs, GtfsTables, Reason, RegistrationPoints,
 };
 use modeshare_core::pipeline::Settings;
 use modeshare_core::pipeline::{Outcome, Pipeline};
@@ -122,11 +122,21 @@ fn mutate(rng: &mut Rng, record: &[u8]) -> Vec<u8> {
             let piece = r[at..end].to_vec();
             r.splice(at..at, piece);
         }
-        // Many distinct source names (bounded state).
+        // Many distinct source names (bounded state), and names that are not names: control
+        // characters, whitespace at either end, empty, too long.
         _ => {
-            let name = format!("\"source\":\"s{}\",", rng.next());
+            let n = rng.next();
+            let name = match rng.below(6) {
+                0 => format!("s{n}\\u0007"),
+                1 => format!(" s{n}"),
+                2 => format!("s{n}\\t"),
+                3 => String::new(),
+                4 => "ø".repeat(33),
+                _ => format!("s{n}"),
+            };
+            let field = format!("\"source\":\"{name}\",");
             let i = r.iter().position(|b| *b == b'{').map_or(0, |i| i + 1);
-            r.splice(i..i, name.into_bytes());
+            r.splice(i..i, field.into_bytes());
         }
     }
     r
@@ -286,6 +296,18 @@ fn mutated_records_of_every_format_get_an_outcome_and_never_panic() {
     assert!(
         totals.by_source.len() <= MAX_SOURCES + 1,
         "sources stay bounded"
+    );
+    // No name that breaks the source rule is ever a source: such events are `invalid_source`,
+    // counted under the input's name.
+    for (name, _) in &totals.by_source {
+        let valid = (1..=64).contains(&name.len())
+            && !name.chars().any(char::is_control)
+            && name.trim() == name;
+        assert!(valid, "source {name:?} was counted as a source of its own");
+    }
+    assert!(
+        totals.rejections.get(&Reason::InvalidSource).copied() > Some(0),
+        "the fuzzer sends invalid sources"
     );
     assert!(
         totals.events.rejected > cases as u64 / 4,

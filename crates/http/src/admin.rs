@@ -11,12 +11,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use prometheus::Registry;
 use serde_json::json;
 use tokio::sync::watch;
 use tower_http::validate_request::ValidateRequestHeaderLayer;
 
 use crate::auth::{BearerAuth, TokenHashes};
+use crate::metrics::Metrics;
 use crate::server::MetricsOn;
 use crate::snapshot::Snapshot;
 
@@ -26,25 +26,25 @@ pub const REALM: &str = "modeshare admin";
 #[derive(Clone)]
 struct AdminState {
     latest: watch::Receiver<Arc<Snapshot>>,
-    registry: Registry,
+    metrics: Arc<Metrics>,
 }
 
 /// The admin routes behind the bearer-token check (without the limits, which
 /// [`crate::listener::with_limits`] adds).
 pub fn router(
     latest: watch::Receiver<Arc<Snapshot>>,
-    registry: Registry,
+    metrics: Arc<Metrics>,
     metrics_on: MetricsOn,
     tokens: TokenHashes,
 ) -> Router {
     let mut router = Router::new().route("/api/report", get(report));
     if metrics_on == MetricsOn::Admin {
-        router = router.route("/metrics", get(metrics));
+        router = router.route("/metrics", get(scrape));
     }
     let endpoints = endpoints(metrics_on);
     router
         .fallback(move || not_found(endpoints.clone()))
-        .with_state(AdminState { latest, registry })
+        .with_state(AdminState { latest, metrics })
         .layer(ValidateRequestHeaderLayer::custom(BearerAuth::new(
             tokens, REALM,
         )))
@@ -63,8 +63,8 @@ async fn report(State(state): State<AdminState>) -> Json<serde_json::Value> {
     Json(serde_json::to_value(&s.report).unwrap_or_default())
 }
 
-async fn metrics(State(state): State<AdminState>) -> Response {
-    crate::metrics::answer(&state.registry)
+async fn scrape(State(state): State<AdminState>) -> Response {
+    state.metrics.answer().await
 }
 
 async fn not_found(endpoints: Vec<&'static str>) -> Response {

@@ -1,25 +1,41 @@
 //! `/metrics`: the process counters and state gauges of docs/design.md ("Interfaces"), encoded
-//! from the latest snapshot at scrape time, so label values that vanish from the state vanish
-//! from the scrape.
+//! from the latest snapshot, so label values that vanish from the state vanish from the scrape.
+//!
+//! What a snapshot says changes only when the pipeline publishes one (every
+//! `http.publish_interval` at most), so its families — the gauges, and the event counters it
+//! carries — are encoded once per published snapshot, by the first scrape that sees it, and
+//! every other scrape serves the same bytes: a scrape costs the pipeline nothing, and many
+//! scrapes cost little more than one. What changes between snapshots is gathered at every
+//! scrape from the [`Registry`]: the service's own counters, the process's CPU, memory and
+//! descriptors (Linux), and how long each listener took to answer each route.
 //!
 //! Names follow `modeshare_<what>_<unit>`; counters end in `_total`; ratios are 0–1; labels are
-//! bounded (zones and groups from config, modes and reasons from fixed lists, sources capped).
+//! bounded (zones and groups from config, modes and reasons from fixed lists, sources capped,
+//! routes from the routers).
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use axum::body::Bytes;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::{CounterVec, Encoder, GaugeVec, IntCounterVec, Opts, Registry, TextEncoder};
-use tokio::sync::watch;
+use prometheus::{
+    CounterVec, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
+    TextEncoder,
+};
+use tokio::sync::{Mutex, watch};
 
 use modeshare_core::publish::ZoneWindow;
 use modeshare_core::vocabulary::Mode;
 
 use crate::snapshot::Snapshot;
 
-/// Encodes the latest snapshot on every `collect()`.
+/// Encodes the latest snapshot on every `collect()` (the service serves [`Metrics`] instead,
+/// which encodes each snapshot once).
 pub struct SnapshotCollector {
     latest: watch::Receiver<Arc<Snapshot>>,
     descs: Vec<Desc>,
@@ -61,6 +77,7 @@ struct Families {
     connected: GaugeVec,
     unsaved: GaugeVec,
     checkpoint_failures: CounterVec,
+    skipped_messages: CounterVec,
     share_by_basis: GaugeVec,
     gap_by_basis: GaugeVec,
     filled_person_trips: GaugeVec,
@@ -188,6 +205,11 @@ impl Families {
                 "Checkpoint writes that failed (the previous checkpoint and commit stood).",
                 &[],
             ),
+            skipped_messages: counter(
+                "modeshare_kafka_skipped_messages_total",
+                "Messages retention deleted before they were read (the partition's checkpoint ended before its earliest retained offset): never counted in any state.",
+                &["topic", "partition"],
+            ),
             share_by_basis: gauge(
                 "modeshare_mode_share_by_basis_ratio",
                 "Share of person trips of a mode group (0–1) on a basis: measured (measured modes only, as modeshare_mode_share_ratio) or filled (unmeasured modes filled from the survey); absent for empty windows.",
@@ -251,7 +273,7 @@ impl Families {
         }
     }
 
-    fn all(&self) -> [&dyn Collector; 34] {
+    fn all(&self) -> [&dyn Collector; 35] {
         [
             &self.events,
             &self.late,
@@ -275,6 +297,7 @@ impl Families {
             &self.connected,
             &self.unsaved,
             &self.checkpoint_failures,
+            &self.skipped_messages,
             &self.share_by_basis,
             &self.gap_by_basis,
             &self.filled_person_trips,
@@ -422,6 +445,11 @@ impl Families {
             self.checkpoint_failures
                 .with_label_values::<&str>(&[])
                 .inc_by(k.checkpoint_failures as f64);
+            for (topic, partition, skipped) in &k.skipped {
+                self.skipped_messages
+                    .with_label_values(&[topic.as_str(), &partition.to_string()])
+                    .inc_by(*skipped as f64);
+            }
         }
         if let Some(w) = s.watermark {
             self.watermark
@@ -524,26 +552,197 @@ impl Collector for SnapshotCollector {
 
     fn collect(&self) -> Vec<MetricFamily> {
         let snapshot = self.latest.borrow().clone();
-        let families = Families::new();
-        families.fill(&snapshot);
-        let mut out: Vec<MetricFamily> = families.all().iter().flat_map(|c| c.collect()).collect();
-        // A family with no series yet (no goals, no windows) is left out rather than sent empty.
-        out.retain(|mf| !mf.get_metric().is_empty());
-        out
+        snapshot_families(&snapshot)
     }
+}
+
+/// The metric families of one snapshot.
+pub fn snapshot_families(snapshot: &Snapshot) -> Vec<MetricFamily> {
+    let families = Families::new();
+    families.fill(snapshot);
+    let mut out: Vec<MetricFamily> = families.all().iter().flat_map(|c| c.collect()).collect();
+    // A family with no series yet (no goals, no windows) is left out rather than sent empty.
+    out.retain(|mf| !mf.get_metric().is_empty());
+    out.sort_by(|a, b| a.name().cmp(b.name()));
+    out
 }
 
 /// The name of every metric family `/metrics` can carry, whether or not the current state fills
 /// it (dashboards and rules are checked against this list).
 pub fn metric_names() -> Vec<String> {
     let service = ServiceMetrics::new();
+    let requests = RequestMetrics::new();
+    let mut per_scrape: Vec<Box<dyn Collector>> = service.all();
+    per_scrape.push(Box::new(requests.duration.clone()));
+    if let Some(process) = process_collector() {
+        per_scrape.push(process);
+    }
     Families::new()
         .all()
         .iter()
         .flat_map(|c| c.desc())
-        .chain(service.all().iter().flat_map(|c| c.desc()))
+        .chain(per_scrape.iter().flat_map(|c| c.desc()))
         .map(|d| d.fq_name.clone())
         .collect()
+}
+
+/// The process's CPU time, memory, open descriptors and threads (`process_*`), read from
+/// `/proc` at each scrape: on Linux only.
+fn process_collector() -> Option<Box<dyn Collector>> {
+    #[cfg(target_os = "linux")]
+    {
+        Some(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// How long each listener took to answer each route, by status: one histogram for every
+/// listener, each request observed once it has its answer (the shed and timed-out ones too).
+#[derive(Clone)]
+pub struct RequestMetrics {
+    duration: HistogramVec,
+}
+
+/// The `route` of a request no route matched (a 404 of the fallback).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+impl RequestMetrics {
+    fn new() -> RequestMetrics {
+        // INVARIANT: names, labels and buckets are constants that the tests check are valid.
+        #[allow(clippy::expect_used)]
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "modeshare_http_request_duration_seconds",
+                "Time from a request's headers to its answer, by listener (public, admin), route (the router's path, or \"unmatched\") and status.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+                30.0,
+            ]),
+            &["listener", "route", "status"],
+        )
+        .expect("valid metric");
+        RequestMetrics { duration }
+    }
+
+    /// Observes every request of `router` under `listener` (outside every other layer of the
+    /// router, so what the limits answer is observed too).
+    pub fn instrument(&self, router: axum::Router, listener: &'static str) -> axum::Router {
+        router.layer(axum::middleware::from_fn_with_state(
+            (self.clone(), listener),
+            observe_request,
+        ))
+    }
+}
+
+async fn observe_request(
+    State((metrics, listener)): State<(RequestMetrics, &'static str)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    // The route as the router wrote it (`/api/cells`), never the request's own path: bounded.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED_ROUTE.to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    metrics
+        .duration
+        .with_label_values(&[listener, route.as_str(), response.status().as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// What `/metrics` answers: the latest snapshot's families, encoded once per snapshot, after
+/// what the registry gathers at each scrape.
+pub struct Metrics {
+    latest: watch::Receiver<Arc<Snapshot>>,
+    registry: Registry,
+    service: ServiceMetrics,
+    requests: RequestMetrics,
+    /// The snapshot last encoded and its bytes; a scrape that finds another snapshot published
+    /// encodes that one (the others wait for it rather than encode it too).
+    encoded: Mutex<Option<(Arc<Snapshot>, Bytes)>>,
+}
+
+impl Metrics {
+    /// The registry with the service's counters, the request histograms and (Linux) the
+    /// process collector, over the snapshots `latest` publishes.
+    pub fn new(latest: watch::Receiver<Arc<Snapshot>>) -> prometheus::Result<Metrics> {
+        let registry = Registry::new();
+        let service = ServiceMetrics::register(&registry)?;
+        let requests = RequestMetrics::new();
+        registry.register(Box::new(requests.duration.clone()))?;
+        if let Some(process) = process_collector() {
+            registry.register(process)?;
+        }
+        Ok(Metrics {
+            latest,
+            registry,
+            service,
+            requests,
+            encoded: Mutex::new(None),
+        })
+    }
+
+    /// The service's own counters.
+    pub fn service(&self) -> &ServiceMetrics {
+        &self.service
+    }
+
+    /// The request histograms, for each listener's router.
+    pub fn requests(&self) -> &RequestMetrics {
+        &self.requests
+    }
+
+    /// The text of every family, as a scrape gets it.
+    pub async fn text(&self) -> Result<Vec<u8>, prometheus::Error> {
+        let mut body = Vec::with_capacity(64 * 1024);
+        TextEncoder::new().encode(&self.registry.gather(), &mut body)?;
+        body.extend_from_slice(&self.snapshot_text().await?);
+        Ok(body)
+    }
+
+    /// The latest snapshot's families in the text format, encoded once per snapshot.
+    async fn snapshot_text(&self) -> Result<Bytes, prometheus::Error> {
+        let mut encoded = self.encoded.lock().await;
+        let latest = self.latest.borrow().clone();
+        if let Some((snapshot, bytes)) = &*encoded
+            && Arc::ptr_eq(snapshot, &latest)
+        {
+            return Ok(bytes.clone());
+        }
+        let mut text = Vec::new();
+        TextEncoder::new().encode(&snapshot_families(&latest), &mut text)?;
+        let bytes = Bytes::from(text);
+        *encoded = Some((latest, bytes.clone()));
+        Ok(bytes)
+    }
+
+    /// `/metrics`.
+    pub async fn answer(&self) -> Response {
+        match self.text().await {
+            Ok(body) => (
+                [(
+                    header::CONTENT_TYPE,
+                    TextEncoder::new().format_type().to_owned(),
+                )],
+                body,
+            )
+                .into_response(),
+            Err(e) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("encoding metrics failed: {e}"),
+            )
+                .into_response(),
+        }
+    }
 }
 
 /// Counters the service keeps itself, beside the snapshot's: what went wrong outside the
@@ -575,38 +774,13 @@ impl ServiceMetrics {
     }
 
     /// The counters, registered in `registry`.
-    pub fn register(registry: &Registry) -> prometheus::Result<ServiceMetrics> {
+    fn register(registry: &Registry) -> prometheus::Result<ServiceMetrics> {
         let metrics = ServiceMetrics::new();
         for c in metrics.all() {
             registry.register(c)?;
         }
         Ok(metrics)
     }
-}
-
-/// `/metrics`: every collector of `registry` in the text format.
-pub fn answer(registry: &Registry) -> Response {
-    let mut body = Vec::new();
-    let encoder = TextEncoder::new();
-    match encoder.encode(&registry.gather(), &mut body) {
-        Ok(()) => (
-            [(header::CONTENT_TYPE, encoder.format_type().to_owned())],
-            body,
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("encoding metrics failed: {e}"),
-        )
-            .into_response(),
-    }
-}
-
-/// A registry holding the snapshot collector; callers may register more collectors.
-pub fn registry(latest: watch::Receiver<Arc<Snapshot>>) -> prometheus::Result<Registry> {
-    let registry = Registry::new();
-    registry.register(Box::new(SnapshotCollector::new(latest)))?;
-    Ok(registry)
 }
 
 /// Seconds since the epoch of a date's start in UTC (`2025-12-31`), as Grafana's time axis has it.

@@ -11,12 +11,12 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use prometheus::Registry;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::watch;
 
 use crate::health::Health;
+use crate::metrics::Metrics;
 use crate::places::{self, BadRequest, CellsQuery, StopsQuery, ZonePairsQuery};
 use crate::series::SeriesQuery;
 use crate::snapshot::Snapshot;
@@ -31,7 +31,7 @@ pub struct ApiSettings {
 #[derive(Clone)]
 struct AppState {
     latest: watch::Receiver<Arc<Snapshot>>,
-    registry: Registry,
+    metrics: Arc<Metrics>,
     api: ApiSettings,
 }
 
@@ -68,13 +68,13 @@ pub const ENDPOINTS: [&str; 11] = [
 /// The public routes (without the limits, which [`crate::listener::with_limits`] adds).
 pub fn router(
     latest: watch::Receiver<Arc<Snapshot>>,
-    registry: Registry,
+    metrics: Arc<Metrics>,
     api: ApiSettings,
     metrics_on: MetricsOn,
     health: Arc<Health>,
 ) -> Router {
     let metrics_route = match metrics_on {
-        MetricsOn::Public => get(metrics),
+        MetricsOn::Public => get(scrape),
         MetricsOn::Admin => get(metrics_moved),
     };
     Router::new()
@@ -90,14 +90,14 @@ pub fn router(
         .fallback(not_found)
         .with_state(AppState {
             latest: latest.clone(),
-            registry,
+            metrics,
             api,
         })
         .merge(crate::health::router(health, latest))
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
-    crate::metrics::answer(&state.registry)
+async fn scrape(State(state): State<AppState>) -> Response {
+    state.metrics.answer().await
 }
 
 async fn metrics_moved() -> Response {

@@ -46,6 +46,9 @@ pub struct BrokerStatus {
     pub unsaved: Vec<(String, i32, u64)>,
     /// Checkpoint writes that failed since the process started.
     pub checkpoint_failures: u64,
+    /// Messages retention deleted before they were read, per (topic, partition), since the
+    /// process started.
+    pub skipped: Vec<(String, i32, u64)>,
     /// Why the latest checkpoint write failed, until one succeeds again.
     pub checkpoint_error: Option<String>,
 }

@@ -21,6 +21,8 @@ pub struct KafkaHealth {
     /// Since when no broker is reachable (from the start until the first connection).
     down_since: Mutex<Option<Instant>>,
     last_error: Mutex<Option<String>>,
+    /// Messages retention deleted before they were read, per partition, since the start.
+    skipped: Mutex<BTreeMap<(String, i32), u64>>,
 }
 
 impl Default for KafkaHealth {
@@ -31,6 +33,7 @@ impl Default for KafkaHealth {
             connected: AtomicBool::new(false),
             down_since: Mutex::new(Some(Instant::now())),
             last_error: Mutex::default(),
+            skipped: Mutex::default(),
         }
     }
 }
@@ -46,6 +49,8 @@ pub struct KafkaStatus {
     pub connected: bool,
     /// The last error librdkafka reported (no secrets: librdkafka does not log them).
     pub last_error: Option<String>,
+    /// Messages retention deleted before they were read, per topic partition, since the start.
+    pub skipped: BTreeMap<(String, i32), u64>,
 }
 
 impl KafkaHealth {
@@ -117,6 +122,13 @@ impl KafkaHealth {
         }
     }
 
+    /// `count` messages of a partition were deleted by retention before they were read.
+    pub fn record_skipped(&self, topic: &str, partition: i32, count: u64) {
+        if let Ok(mut s) = self.skipped.lock() {
+            *s.entry((topic.to_owned(), partition)).or_default() += count;
+        }
+    }
+
     /// These partitions went to another member.
     pub fn record_revoked(&self, partitions: &[(String, i32)]) {
         if let Ok(mut a) = self.assigned.lock() {
@@ -147,6 +159,7 @@ impl KafkaHealth {
             assigned,
             connected: self.connected.load(Ordering::Relaxed),
             last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
+            skipped: self.skipped.lock().map(|s| s.clone()).unwrap_or_default(),
         }
     }
 }

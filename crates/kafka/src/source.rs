@@ -167,7 +167,9 @@ impl SourceContext {
                     }))
             };
             let offset = match self.starts.start(topic, partition, &mut lookup) {
-                Ok(StartAt::Offset(n)) => Offset::Offset(n),
+                Ok(StartAt::Offset(n)) => {
+                    Offset::Offset(self.past_retention(consumer, topic, partition, n))
+                }
                 Ok(StartAt::Beginning) => Offset::Beginning,
                 Err(reason) => {
                     error!(topic, partition, %reason, "partition refused");
@@ -186,6 +188,54 @@ impl SourceContext {
             }
         }
         assignment
+    }
+}
+
+impl SourceContext {
+    /// Where a partition whose state ends before `next` starts reading: at `next`, unless
+    /// retention deleted messages from `next` on before they were read (the service was down
+    /// longer than the topic keeps messages). Then it starts at the earliest message retained,
+    /// and the messages in between, which no state will ever count, are logged and counted
+    /// (`modeshare_kafka_skipped_messages_total`), never skipped silently. (Gaps inside what is
+    /// retained, transaction markers or compaction, are normal and not counted.)
+    fn past_retention(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        topic: &str,
+        partition: i32,
+        next: i64,
+    ) -> i64 {
+        match consumer.fetch_watermarks(topic, partition, COMMITTED_TIMEOUT) {
+            Ok((earliest, _)) if earliest > next => {
+                let skipped = earliest - next;
+                error!(
+                    topic,
+                    partition,
+                    checkpoint_ends_at = next,
+                    earliest_retained = earliest,
+                    skipped,
+                    "retention deleted messages of this partition before they were read: they \
+                     are not counted; reading continues at the earliest message retained \
+                     (keep topics longer than the service can be down)"
+                );
+                self.health
+                    .record_skipped(topic, partition, u64::try_from(skipped).unwrap_or(0));
+                earliest
+            }
+            Ok(_) => next,
+            Err(e) => {
+                // librdkafka itself resets an offset retention removed to the earliest one
+                // (auto.offset.reset), uncounted: say that it could not be checked.
+                warn!(
+                    topic,
+                    partition,
+                    error = %e,
+                    "cannot read the partition's earliest offset: messages retention may have \
+                     deleted before they were read would not be counted"
+                );
+                next
+            }
+        }
     }
 }
 

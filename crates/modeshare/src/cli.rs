@@ -55,9 +55,10 @@ pub enum Command {
 pub struct ProduceArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Bootstrap brokers, `host:port[,host:port…]`.
+    /// Bootstrap brokers, `host:port[,host:port…]`; default `kafka.brokers` of the
+    /// configuration, whose `[kafka.options]` (TLS, SASL) are used either way.
     #[arg(long, value_name = "BROKERS")]
-    pub brokers: String,
+    pub brokers: Option<String>,
     /// The topic to send to.
     #[arg(long, value_name = "TOPIC")]
     pub topic: String,

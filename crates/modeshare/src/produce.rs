@@ -1,8 +1,12 @@
 //! `modeshare produce`: the operators' validate-and-send. Every line is checked with the same
-//! decoder the service uses; only valid events are sent, keyed by their `source`.
+//! decoder the service uses; only valid events are sent, keyed by their `source`, through an
+//! idempotent producer that waits for every in-sync replica, with the configuration's
+//! `[kafka.options]` (TLS, SASL; secrets read from files or the environment as the service
+//! reads them).
 
 use modeshare_core::decode::{CanonicalDecoder, DecodeError};
 use modeshare_kafka::EventProducer;
+use modeshare_kafka::config::KafkaOptions;
 use modeshare_source::{Line, LineReader};
 
 use crate::cli::{ProduceArgs, open_inputs};
@@ -20,6 +24,20 @@ pub fn run(args: &ProduceArgs) -> Result<(), Failure> {
             args.format
         )));
     }
+    let options = config
+        .kafka
+        .as_ref()
+        .map(|k| k.options.clone())
+        .unwrap_or_default();
+    let brokers = match (&args.brokers, &config.kafka) {
+        (Some(brokers), _) => brokers.clone(),
+        (None, Some(kafka)) => kafka.brokers.clone(),
+        (None, None) => {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "no brokers: pass --brokers host:port, or a --config with [kafka] brokers"
+            )));
+        }
+    };
     let inputs = open_inputs(&args.files)?;
     let decoder = CanonicalDecoder::new(config.settings.factors.clone());
     let max_line = config.input.max_line_bytes;
@@ -64,18 +82,18 @@ pub fn run(args: &ProduceArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::Internal(e.into()))?;
-    let producer = EventProducer::connect(&args.brokers, &[])
-        .map_err(|e| Failure::Usage(anyhow::anyhow!("kafka: {e}")))?;
+    let producer = EventProducer::connect(&brokers, &options)
+        .map_err(|e| Failure::Usage(anyhow::anyhow!("kafka: {}", scrubbed(&options, &e))))?;
     let (sent, failure) = runtime.block_on(producer.send_all(&args.topic, &valid));
     eprintln!(
-        "sent {sent} of {} valid events to {} on {}",
+        "sent {sent} of {} valid events to {} on {brokers}",
         valid.len(),
         args.topic,
-        args.brokers
     );
     if let Some(e) = failure {
         return Err(Failure::Input(anyhow::anyhow!(
-            "delivery failed after {sent} events: {e}"
+            "delivery failed after {sent} events: {}",
+            scrubbed(&options, &e)
         )));
     }
     if rejected > 0 {
@@ -84,4 +102,9 @@ pub fn run(args: &ProduceArgs) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// A librdkafka error's text without any secret value of `options` in it.
+fn scrubbed(options: &KafkaOptions, error: &impl std::fmt::Display) -> String {
+    options.scrub(&error.to_string())
 }

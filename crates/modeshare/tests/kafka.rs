@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use rdkafka::consumer::Consumer;
+
 use common::kafka::{
     GoldenTopic, broker, broker_port, create_topic, create_topic_on, golden_messages, kafka_config,
     read_topic, send,
@@ -130,6 +132,168 @@ fn produce_sends_only_valid_events() {
         "{stderr}"
     );
     assert_eq!(read_topic(&brokers, &topic, valid, 30).len(), valid);
+}
+
+/// `produce --config` uses the file's `[kafka.options]`: a secret read from a `_file` key
+/// reaches librdkafka (whose refusal of the TLS settings stops `produce` before it sends), and
+/// is never shown. No broker needed: the options are refused when the producer is made.
+#[test]
+#[allow(clippy::unwrap_used)]
+fn produce_takes_the_configured_options_and_never_shows_a_secret() {
+    let dir = common::TempDir::new("produce-options");
+    let secret = "pr0duce-s3cret-passw0rd";
+    let password = dir.path().join("key-password");
+    std::fs::write(&password, secret).unwrap();
+    let config = dir.path().join("kafka.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[kafka]\nbrokers = \"127.0.0.1:1\"\n[kafka.options]\n\
+             \"security.protocol\" = \"SSL\"\n\
+             \"ssl.key.location\" = \"/nonexistent/modeshare-client.key\"\n\
+             \"ssl.key.password_file\" = {password:?}\n\
+             [[kafka.topics]]\nname = \"events\"\n"
+        ),
+    )
+    .unwrap();
+    let events = dir.path().join("events.ndjson");
+    std::fs::write(&events, common::kafka::valid_trip("p-1")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_modeshare"))
+        .args(["produce", "--config"])
+        .arg(&config)
+        .args(["--topic", "events"])
+        .arg(&events)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("ssl.key.location"), "{stderr}");
+    assert!(!stderr.contains(secret), "the secret was shown: {stderr}");
+}
+
+/// `produce` is idempotent and every replica acknowledges. A send that spans a broker restart
+/// never loses an event silently: it delivers all, or says how many were delivered before it
+/// failed and exits 1, and the topic holds at least those, none twice; after the restart a new
+/// `produce` is served. (On the local broker, tansu 0.6.0, the producer's session does not
+/// survive the restart: the next batch is answered with an unknown server error, so the
+/// first send ends with exit 1; the broker itself stays up.)
+#[test]
+#[allow(clippy::unwrap_used)]
+fn produce_across_a_broker_restart_loses_nothing_silently() {
+    requires!(Tool::Broker);
+    broker(); // the broker binary is installed
+    // A broker of this test's own: it is stopped and started mid-send.
+    // Tests run at once: each that stops its broker has a port of its own.
+    let port = (broker_port().parse::<u16>().unwrap() + 3).to_string();
+    let script = repo_root().join("scripts/broker.sh");
+    let broker_sh = |command: &str| {
+        let status = Command::new(&script)
+            .args([command, &port])
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/broker.sh {command} {port}");
+    };
+    broker_sh("start");
+    let brokers = format!("127.0.0.1:{port}");
+    let topic = unique("produced-restart");
+    create_topic_on(&topic, 2, &port);
+    let dir = common::TempDir::new("produce-restart");
+    let config = dir.path().join("kafka.toml");
+    std::fs::write(
+        &config,
+        format!(
+            // One message a request, so that sending takes long enough to restart the broker in
+            // the middle of it.
+            "[kafka]\nbrokers = \"{brokers}\"\n[kafka.options]\n\"batch.num.messages\" = \"1\"\n\
+             [[kafka.topics]]\nname = \"{topic}\"\n"
+        ),
+    )
+    .unwrap();
+    let events = dir.path().join("events.ndjson");
+    let count = 20_000;
+    let lines: Vec<u8> = (0..count)
+        .flat_map(|i| {
+            let mut line = common::kafka::valid_trip(&format!("r-{i}"));
+            line.push(b'\n');
+            line
+        })
+        .collect();
+    std::fs::write(&events, lines).unwrap();
+    let produce = || {
+        Command::new(env!("CARGO_BIN_EXE_modeshare"))
+            .args(["produce", "--config"])
+            .arg(&config)
+            .args(["--topic", &topic])
+            .arg(&events)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = produce();
+    // Restart the broker once the first messages are in, while the rest are on their way.
+    let watermarks: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    let stored = |topic: &str| -> i64 {
+        (0..2)
+            .filter_map(|p| {
+                watermarks
+                    .fetch_watermarks(topic, p, Duration::from_secs(2))
+                    .ok()
+            })
+            .map(|(low, high)| high - low)
+            .sum()
+    };
+    common::poll_until("the first messages", 60, || {
+        (stored(&topic) > 0).then_some(())
+    });
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "produce ended before the broker stopped: send more events"
+    );
+    broker_sh("stop");
+    broker_sh("start");
+    let out = first.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("first send, across the restart:\n{stderr}");
+    let sent: usize = stderr
+        .split("sent ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of what was sent: {stderr}"));
+    if sent == count {
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+    } else {
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!("delivery failed after {sent} events")),
+            "{stderr}"
+        );
+    }
+    let received = read_topic(&brokers, &topic, sent, 120);
+    let distinct: std::collections::BTreeSet<&[u8]> =
+        received.iter().map(|r| r.payload.as_slice()).collect();
+    assert!(
+        received.len() >= sent,
+        "{} of {sent} delivered events",
+        received.len()
+    );
+    assert_eq!(distinct.len(), received.len(), "an event written twice");
+
+    // The restarted broker serves a new idempotent producer.
+    let before = stored(&topic);
+    let out = produce().wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("sent {count} of {count} valid events")),
+        "{stderr}"
+    );
+    assert_eq!(stored(&topic) - before, count as i64);
+    drop(watermarks);
+    broker_sh("stop");
 }
 
 /// No broker at start: the service serves and says it is degraded; once a broker appears on
@@ -462,5 +626,124 @@ fn topics_decode_with_their_formats() {
     }
 
     service.stop("TERM", 20);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A partition whose checkpoint ends before the earliest message the broker still retains (the
+/// service was down longer than the topic's retention) is read from that earliest message, and
+/// the messages retention deleted unread are logged and counted, never skipped silently. The
+/// local broker (tansu 0.6.0) applies `retention.ms` when it starts (and every 10 minutes): a
+/// topic kept 1 ms loses everything written before a broker restart.
+#[test]
+#[allow(clippy::unwrap_used)]
+fn messages_retention_deleted_before_they_were_read_are_logged_and_counted() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+
+    requires!(Tool::Broker);
+    broker(); // the broker binary is installed
+    let port = (broker_port().parse::<u16>().unwrap() + 4).to_string();
+    let script = repo_root().join("scripts/broker.sh");
+    let broker_sh = |command: &str| {
+        let status = Command::new(&script)
+            .args([command, &port])
+            .status()
+            .unwrap();
+        assert!(status.success(), "scripts/broker.sh {command} {port}");
+    };
+    broker_sh("start");
+    let brokers = format!("127.0.0.1:{port}");
+    let topic = unique("retained");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    let created = runtime
+        .block_on(
+            admin.create_topics(
+                &[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))
+                    .set("cleanup.policy", "delete")
+                    .set("retention.ms", "1")],
+                &AdminOptions::new(),
+            ),
+        )
+        .unwrap();
+    assert!(created.iter().all(Result::is_ok), "{created:?}");
+    drop(admin);
+    let trips = |prefix: &str, n: usize| -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
+        (0..n)
+            .map(|i| {
+                let id = format!("{prefix}-{i}");
+                (Some(b"voi".to_vec()), common::kafka::valid_trip(&id))
+            })
+            .collect()
+    };
+    let (dir, config) = kafka_config(
+        &brokers,
+        &unique("group"),
+        &unique("dead"),
+        &topic,
+        "",
+        false,
+    );
+    let config = config.to_str().unwrap().to_owned();
+
+    // 10 messages read and checkpointed (the clean stop checkpoints offset 10).
+    assert_eq!(send(&brokers, &topic, &trips("read", 10)), 10);
+    let service = Service::start(&["--config", &config]);
+    service.wait_for("the first 10 events", 60, |s| {
+        (s.json("/healthz")["events"]["accepted"] == 10).then_some(())
+    });
+    service.stop("TERM", 20);
+
+    // 20 more while the service is down; the broker's restart applies the retention to all 30.
+    assert_eq!(send(&brokers, &topic, &trips("lost", 20)), 20);
+    broker_sh("stop");
+    broker_sh("start");
+    let watermarks: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    let offsets = || {
+        watermarks
+            .fetch_watermarks(&topic, 0, Duration::from_secs(5))
+            .unwrap()
+    };
+    // Nothing retained: the earliest offset is the end (tansu then says (0, 0), a real Kafka
+    // (30, 30)).
+    common::poll_until("retention to delete the unread messages", 60, || {
+        let (low, high) = offsets();
+        (low == high).then_some(())
+    });
+    // 5 that the retention, already applied, leaves alone until its next round.
+    assert_eq!(send(&brokers, &topic, &trips("kept", 5)), 5);
+    assert_eq!(offsets(), (30, 35));
+
+    let service = Service::start(&["--config", &config]);
+    service.wait_for("the 5 retained events", 60, |s| {
+        (s.json("/healthz")["events"]["accepted"] == 15).then_some(())
+    });
+    let m = metrics(&service.get("/metrics").1);
+    assert_eq!(
+        sum(
+            &m,
+            "modeshare_kafka_skipped_messages_total",
+            &[("topic", topic.as_str()), ("partition", "0")]
+        ),
+        20.0
+    );
+    let log = service.stop("TERM", 20);
+    assert!(
+        log.iter().any(|l| l.contains("retention deleted messages")
+            && l.contains("checkpoint_ends_at=10")
+            && l.contains("earliest_retained=30")),
+        "{log:?}"
+    );
+    drop(watermarks);
+    broker_sh("stop");
     std::fs::remove_dir_all(&dir).unwrap();
 }

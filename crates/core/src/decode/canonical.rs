@@ -11,8 +11,9 @@ use crate::decode::shared::check::{
 };
 use crate::decode::shared::json::{Json, RawPoint};
 use crate::vocabulary::{
-    EventTimeMs, GeoPoint, Kind, MAX_PERSONS_PER_UNIT, Mode, Observation, PersonTripFactors,
-    PersonTrips, TimeProblem, from_epoch_ms, parse_rfc3339, shorten,
+    EventTimeMs, GeoPoint, Kind, MAX_COUNT_SETTING, MAX_PERSONS_PER_UNIT, MAX_PERSONS_SETTING,
+    Mode, Observation, PersonTripFactors, PersonTrips, TimeProblem, from_epoch_ms, parse_rfc3339,
+    shorten,
 };
 
 /// Every field of the canonical event, each read leniently; unknown fields are ignored so that
@@ -80,14 +81,9 @@ impl CanonicalDecoder {
             )
         })?;
         let raw: RawEvent<'a> = serde_json::from_str(text).map_err(json_error)?;
+        // An empty or otherwise unusable name is `invalid_source` (`check::with_source`).
         let source = match raw.source.as_ref() {
             None => return Err(missing("source")),
-            Some(Json::String(s)) if s.trim().is_empty() => {
-                return Err(DecodeError::new(
-                    Reason::BadValue,
-                    "source: must not be empty",
-                ));
-            }
             Some(Json::String(s)) => s.clone(),
             Some(other) => return Err(wrong_type("source", "a string", other)),
         };
@@ -174,6 +170,12 @@ impl CanonicalDecoder {
                     None => 1.0,
                     Some(v) => positive_number("persons", &v, PersonTrips::MAX_PER_EVENT)?,
                 };
+                let persons = check::plausible(
+                    "persons",
+                    persons,
+                    self.factors.max_persons_per_trip(),
+                    MAX_PERSONS_SETTING,
+                )?;
                 (
                     origin,
                     destination,
@@ -196,6 +198,12 @@ impl CanonicalDecoder {
                     None => return Err(missing("count")),
                     Some(v) => bounded_number("count", &v, 0.0, PersonTrips::MAX_PER_EVENT, "≥ 0")?,
                 };
+                let count = check::plausible(
+                    "count",
+                    count,
+                    self.factors.max_count_per_reading(),
+                    MAX_COUNT_SETTING,
+                )?;
                 let per_unit = match raw.persons_per_unit {
                     None => self.factors.persons_per_unit(mode),
                     Some(v) => positive_number("persons_per_unit", &v, MAX_PERSONS_PER_UNIT)?,

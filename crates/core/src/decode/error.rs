@@ -80,10 +80,17 @@ pub enum Reason {
     TripTooFar,
     /// A stop or registration point that the configured lookup does not know.
     UnknownLocation,
+    /// `source` is empty, longer than 64 bytes, has a control character, or leading or
+    /// trailing whitespace. Such an event is counted under its input's name, never under its
+    /// own `source`.
+    InvalidSource,
+    /// A number beyond its configured plausibility bound (`persons` of a trip, a reading's
+    /// count: `counts.max_persons_per_trip`, `counts.max_count_per_reading`).
+    ImplausibleValue,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 18] = [
         Reason::InvalidJson,
         Reason::MissingField,
         Reason::BadCoordinate,
@@ -100,6 +107,8 @@ impl Reason {
         Reason::TripTooLong,
         Reason::TripTooFar,
         Reason::UnknownLocation,
+        Reason::InvalidSource,
+        Reason::ImplausibleValue,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -120,6 +129,8 @@ impl Reason {
             Reason::TripTooLong => "trip_too_long",
             Reason::TripTooFar => "trip_too_far",
             Reason::UnknownLocation => "unknown_location",
+            Reason::InvalidSource => "invalid_source",
+            Reason::ImplausibleValue => "implausible_value",
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::decode::shared::check::{self, check_start_range, missing, person_trip
 use crate::decode::shared::gtfs::{Gtfs, TripMode};
 use crate::decode::shared::local_time::{LocalTimeRule, LocalTimes};
 use crate::decode::shared::table::{Column, Header};
+use crate::vocabulary::MAX_COUNT_SETTING;
 use crate::vocabulary::{
     ConfigErrors, EventTimeMs, Kind, Mode, Observation, PersonTripFactors, shorten,
 };
@@ -63,8 +64,8 @@ impl TidesConfig {
         errors: &mut ConfigErrors,
     ) -> Option<TidesSettings> {
         let key = |k: &str| format!("formats.tides.{k}");
-        if self.source.trim().is_empty() {
-            errors.push(key("source"), "must not be empty");
+        if let Some(problem) = check::source_problem(&self.source) {
+            errors.push(key("source"), problem);
         }
         let default_mode = match self.default_mode.as_str() {
             "reject" => None,
@@ -255,7 +256,14 @@ impl TidesBinding<'_> {
             },
             None => 1,
         };
-        let per_unit = self.decoder.factors.persons_per_unit(mode);
+        let factors = &self.decoder.factors;
+        let count = check::plausible(
+            "event_count",
+            count as f64,
+            factors.max_count_per_reading(),
+            MAX_COUNT_SETTING,
+        )?;
+        let per_unit = factors.persons_per_unit(mode);
         Ok(Observation {
             kind: Kind::Count,
             id: Some(id),
@@ -266,7 +274,7 @@ impl TidesBinding<'_> {
             place,
             destination: None,
             reported_distance_m: None,
-            person_trips: person_trips("event_count × persons_per_unit", count as f64 * per_unit)?,
+            person_trips: person_trips("event_count × persons_per_unit", count * per_unit)?,
             coverage: None,
         })
     }

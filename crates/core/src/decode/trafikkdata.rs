@@ -20,6 +20,7 @@ use serde::Deserialize;
 use super::error::{DecodeError, Decoded, Reason, SkipReason};
 use crate::decode::shared::check::{self, check_start_range, person_trips};
 use crate::decode::shared::table::{Column, Header};
+use crate::vocabulary::MAX_COUNT_SETTING;
 use crate::vocabulary::{
     ConfigErrors, EventTimeMs, GeoPoint, Kind, Mode, Observation, PersonTripFactors, parse_rfc3339,
     shorten,
@@ -43,8 +44,8 @@ pub struct TrafikkdataConfig {
 impl TrafikkdataConfig {
     /// The per-point modes, each `bicycle` or `car_driver`.
     pub(crate) fn validate(&self, errors: &mut ConfigErrors) -> BTreeMap<String, Mode> {
-        if self.source.trim().is_empty() {
-            errors.push("formats.trafikkdata.source", "must not be empty");
+        if let Some(problem) = check::source_problem(&self.source) {
+            errors.push("formats.trafikkdata.source", problem);
         }
         let mut modes = BTreeMap::new();
         for (point, name) in &self.point_modes {
@@ -318,7 +319,14 @@ impl TrafikkdataBinding<'_> {
             },
             None => None,
         };
-        let per_unit = self.decoder.factors.persons_per_unit(mode);
+        let factors = &self.decoder.factors;
+        let volume = check::plausible(
+            &volume_column.name,
+            volume,
+            factors.max_count_per_reading(),
+            MAX_COUNT_SETTING,
+        )?;
+        let per_unit = factors.persons_per_unit(mode);
         Ok(Observation {
             kind: Kind::Count,
             id: Some(Cow::Owned(format!("{point_id}/{}", start.to_rfc3339()))),

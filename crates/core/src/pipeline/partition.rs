@@ -188,8 +188,8 @@ impl Pipeline {
         input: &str,
         now: Option<EventTimeMs>,
     ) {
-        let source = error.event_source.as_deref().unwrap_or(input);
-        self.totals.observe_rejected(source, error.reason, now);
+        self.totals
+            .observe_rejected(error.event_source.as_deref(), input, error.reason, now);
     }
 
     /// Observes one item of a format decoder: an event gets its outcome (`None` for a row that

@@ -98,9 +98,23 @@ impl Totals {
         self.read_from(source, seen_at).events.duplicates += 1;
     }
 
-    pub fn observe_rejected(&mut self, source: &str, reason: Reason, seen_at: Option<EventTimeMs>) {
+    /// Counts a rejected event under its `source` when that source is tracked already (it had
+    /// an event accepted or counted as a duplicate), else under `input`, the topic or file it
+    /// came from: a rejected event never takes one of the [`MAX_SOURCES`] slots, so events
+    /// that are rejected anyway cannot crowd out the real sources.
+    pub fn observe_rejected(
+        &mut self,
+        source: Option<&str>,
+        input: &str,
+        reason: Reason,
+        seen_at: Option<EventTimeMs>,
+    ) {
         self.events.rejected += 1;
         *self.rejections.entry(reason).or_default() += 1;
+        let source = match source {
+            Some(name) if self.by_source.iter().any(|(n, _)| n == name) => name,
+            _ => input,
+        };
         let s = self.read_from(source, seen_at);
         s.events.rejected += 1;
         *s.rejections.entry(reason).or_default() += 1;
@@ -317,3 +331,6 @@ impl SavedTotals {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,6 +13,7 @@ use std::ops::{Add, AddAssign};
 use serde::Deserialize;
 
 use super::config_error::ConfigErrors;
+use super::message::number_text;
 use super::mode::Mode;
 
 /// An amount of person trips with a resolution of 10⁻⁶.
@@ -108,19 +109,41 @@ pub struct CountsConfig {
     /// Explicit person trips per counted unit by mode; wins over the transfer factor. Every
     /// mode not named here and not a boarding mode defaults to 1.0.
     pub persons_per_unit: BTreeMap<String, f64>,
+    /// The most `persons` one trip may carry; beyond it a trip is `implausible_value`.
+    pub max_persons_per_trip: f64,
+    /// The largest count one reading (a counter's interval, a boarding event) may carry;
+    /// beyond it a count is `implausible_value`.
+    pub max_count_per_reading: f64,
 }
 
-/// The validated per-mode factor for counts without their own `persons_per_unit`.
+/// The validated per-mode factor for counts without their own `persons_per_unit`, and the
+/// plausibility bounds of what one event may carry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PersonTripFactors {
     per_mode: [f64; Mode::COUNT],
+    max_persons_per_trip: f64,
+    max_count_per_reading: f64,
 }
 
 impl PersonTripFactors {
     pub fn persons_per_unit(&self, mode: Mode) -> f64 {
         self.per_mode[mode.index()]
     }
+
+    /// `counts.max_persons_per_trip`.
+    pub fn max_persons_per_trip(&self) -> f64 {
+        self.max_persons_per_trip
+    }
+
+    /// `counts.max_count_per_reading`.
+    pub fn max_count_per_reading(&self) -> f64 {
+        self.max_count_per_reading
+    }
 }
+
+/// The settings a rejection as `implausible_value` names.
+pub(crate) const MAX_PERSONS_SETTING: &str = "counts.max_persons_per_trip";
+pub(crate) const MAX_COUNT_SETTING: &str = "counts.max_count_per_reading";
 
 /// The largest accepted persons-per-unit factor, in config and in events.
 pub(crate) const MAX_PERSONS_PER_UNIT: f64 = 1000.0;
@@ -165,6 +188,24 @@ impl CountsConfig {
                 Some(m) => per_mode[m.index()] = factor,
             }
         }
-        PersonTripFactors { per_mode }
+        let mut bound = |key: &str, value: f64| {
+            if (1.0..=PersonTrips::MAX_PER_EVENT).contains(&value) {
+                value
+            } else {
+                errors.push(
+                    key,
+                    format!(
+                        "{value} must be ≥ 1 and ≤ {}",
+                        number_text(PersonTrips::MAX_PER_EVENT)
+                    ),
+                );
+                PersonTrips::MAX_PER_EVENT
+            }
+        };
+        PersonTripFactors {
+            per_mode,
+            max_persons_per_trip: bound(MAX_PERSONS_SETTING, self.max_persons_per_trip),
+            max_count_per_reading: bound(MAX_COUNT_SETTING, self.max_count_per_reading),
+        }
     }
 }

@@ -20,8 +20,8 @@ mod event;
 
 pub use config_error::{ConfigError, ConfigErrors};
 pub use event::{Axis, GeoPoint, Kind, Observation};
-pub(crate) use factor::MAX_PERSONS_PER_UNIT;
 pub use factor::{CountsConfig, PersonTripFactors, PersonTrips};
+pub(crate) use factor::{MAX_COUNT_SETTING, MAX_PERSONS_PER_UNIT, MAX_PERSONS_SETTING};
 pub(crate) use message::{number_text, shorten};
 pub(crate) use mode::is_label_safe;
 pub use mode::{GroupsConfig, Mode, ModeGroup, ModeGroups, ModeSet};

@@ -11,22 +11,22 @@ use crate::server::ApiSettings;
 const ZONES: &str = r#"{"type":"FeatureCollection","features":[
  {"type":"Feature","properties":{"name":"Fornebu"},"geometry":{"type":"Polygon","coordinates":[[[10.60,59.88],[10.65,59.88],[10.65,59.91],[10.60,59.91],[10.60,59.88]]]}}]}"#;
 
-/// The snapshot of one trip, and a registry over it.
-fn published() -> (watch::Receiver<Arc<Snapshot>>, Registry) {
+/// The snapshot of one trip, and the metrics over it.
+fn published() -> (watch::Receiver<Arc<Snapshot>>, Arc<Metrics>) {
     let mut p = crate::test_support::live_pipeline(ZONES);
     let line = br#"{"kind":"trip","id":"1","source":"voi","mode":"bicycle","start_time":1714608000000,"origin":{"lat":59.89,"lon":10.62}}"#;
     p.observe_line(line, "test", None);
     let snapshot = Snapshot::build(p.settings(), p.zones(), &[&p], p.watermark());
     // The receiver keeps the last snapshot after the sender is gone.
     let (_, rx) = watch::channel(Arc::new(snapshot));
-    let registry = crate::metrics::registry(rx.clone()).unwrap();
-    (rx, registry)
+    let metrics = Arc::new(Metrics::new(rx.clone()).unwrap());
+    (rx, metrics)
 }
 
 fn admin(metrics_on: MetricsOn) -> Router {
-    let (latest, registry) = published();
+    let (latest, metrics) = published();
     let tokens = TokenHashes::parse(&[token_sha256("admin-token")]).unwrap();
-    router(latest, registry, metrics_on, tokens)
+    router(latest, metrics, metrics_on, tokens)
 }
 
 struct Idle;
@@ -44,11 +44,11 @@ impl crate::health::Probe for Idle {
 }
 
 fn public(metrics_on: MetricsOn) -> Router {
-    let (latest, registry) = published();
+    let (latest, metrics) = published();
     let health = crate::health::Health::new(std::time::Duration::from_secs(1), Arc::new(Idle));
     crate::server::router(
         latest,
-        registry,
+        metrics,
         ApiSettings { k: 10 },
         metrics_on,
         Arc::new(health),

@@ -21,8 +21,7 @@ fn line(id: u32, mode: &str, minute: i64) -> String {
 
 fn gather(p: &Pipeline) -> Vec<MetricFamily> {
     let snapshot = Snapshot::build(p.settings(), p.zones(), &[p], p.watermark());
-    let (_tx, rx) = watch::channel(Arc::new(snapshot));
-    registry(rx).unwrap().gather()
+    snapshot_families(&snapshot)
 }
 
 fn family<'a>(families: &'a [MetricFamily], name: &str) -> Option<&'a MetricFamily> {
@@ -279,5 +278,158 @@ fn shares_by_basis_coverage_bands_and_transit_access() {
             &[("mode", "bicycle")]
         ),
         None
+    );
+}
+
+fn published(p: &Pipeline) -> Arc<Snapshot> {
+    Arc::new(Snapshot::build(
+        p.settings(),
+        p.zones(),
+        &[p],
+        p.watermark(),
+    ))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn each_snapshot_is_encoded_once_and_the_rest_per_scrape() {
+    let mut p = pipeline();
+    p.observe_line(line(1, "bicycle", 0).as_bytes(), "test", None);
+    let (publish, latest) = watch::channel(published(&p));
+    let metrics = Metrics::new(latest).unwrap();
+
+    let first = metrics.snapshot_text().await.unwrap();
+    let again = metrics.snapshot_text().await.unwrap();
+    // The same bytes, not an equal copy: the second scrape encoded nothing.
+    assert_eq!(first.as_ptr(), again.as_ptr());
+    let scrape = text(&metrics.text().await.unwrap());
+    assert!(scrape.contains(r#"modeshare_events_total{outcome="accepted",source="voi"} 1"#));
+
+    // What is not in the snapshot moves between scrapes of one snapshot.
+    metrics
+        .service()
+        .dead_letter_failures
+        .with_label_values(&["topic_missing"])
+        .inc();
+    let scrape = text(&metrics.text().await.unwrap());
+    assert!(
+        scrape.contains(r#"modeshare_dead_letter_failures_total{reason="topic_missing"} 1"#),
+        "{scrape}"
+    );
+    assert_eq!(
+        metrics.snapshot_text().await.unwrap().as_ptr(),
+        first.as_ptr()
+    );
+
+    // A new snapshot is encoded at the next scrape.
+    p.observe_line(line(2, "walk", 1).as_bytes(), "test", None);
+    publish.send(published(&p)).unwrap();
+    let next = metrics.snapshot_text().await.unwrap();
+    assert_ne!(next.as_ptr(), first.as_ptr());
+    assert!(text(&next).contains(r#"modeshare_events_total{outcome="accepted",source="voi"} 2"#));
+
+    // Each family once in the whole answer.
+    let scrape = text(&metrics.text().await.unwrap());
+    let mut types: Vec<&str> = scrape
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    let all = types.len();
+    types.sort_unstable();
+    types.dedup();
+    assert_eq!(types.len(), all, "a family appears twice");
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_process_is_measured_at_every_scrape() {
+    let (_publish, latest) = watch::channel(published(&pipeline()));
+    let metrics = Metrics::new(latest).unwrap();
+    let scrape = text(&metrics.text().await.unwrap());
+    for family in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_threads",
+        "process_start_time_seconds",
+    ] {
+        assert!(
+            scrape.contains(&format!("# TYPE {family} ")),
+            "{family} missing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_request_is_timed_by_listener_route_and_status() {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    let (_publish, latest) = watch::channel(published(&pipeline()));
+    let metrics = Metrics::new(latest).unwrap();
+    let app = Router::new().route("/items/{id}", get(|| async { "ok" }));
+    let app = metrics.requests().instrument(app, "public");
+    for path in ["/items/1", "/items/2", "/nothing/here"] {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        app.clone().oneshot(request).await.unwrap();
+    }
+    let scrape = text(&metrics.text().await.unwrap());
+    // The route as written, never the path asked for: the label stays bounded.
+    assert!(
+        scrape.contains(
+            r#"modeshare_http_request_duration_seconds_count{listener="public",route="/items/{id}",status="200"} 2"#
+        ),
+        "{scrape}"
+    );
+    assert!(scrape.contains(
+        r#"modeshare_http_request_duration_seconds_count{listener="public",route="unmatched",status="404"} 1"#
+    ));
+    assert!(!scrape.contains("/items/1"));
+}
+
+#[test]
+fn every_metric_family_is_documented() {
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/metrics.md"),
+    )
+    .unwrap();
+    let names = metric_names();
+    assert!(names.contains(&"modeshare_http_request_duration_seconds".to_owned()));
+    #[cfg(target_os = "linux")]
+    assert!(names.contains(&"process_cpu_seconds_total".to_owned()));
+    for name in names {
+        assert!(
+            docs.contains(&format!("`{name}`")),
+            "{name} is not in docs/metrics.md"
+        );
+    }
+}
+
+#[test]
+fn messages_retention_deleted_are_counted_per_partition() {
+    let p = pipeline();
+    let mut snapshot = Snapshot::build(p.settings(), p.zones(), &[&p], p.watermark());
+    snapshot.kafka = Some(crate::snapshot::BrokerStatus {
+        skipped: vec![("trips".into(), 3, 20)],
+        ..Default::default()
+    });
+    let families = snapshot_families(&snapshot);
+    let family = family(&families, "modeshare_kafka_skipped_messages_total").unwrap();
+    assert_eq!(family.get_field_type(), MetricType::COUNTER);
+    assert_eq!(
+        value(
+            &families,
+            "modeshare_kafka_skipped_messages_total",
+            &[("topic", "trips"), ("partition", "3")]
+        ),
+        Some(20.0)
     );
 }

@@ -291,6 +291,11 @@ impl KafkaLink {
                 .collect(),
             assigned: assigned.into_iter().collect(),
             last_error: status.last_error,
+            skipped: status
+                .skipped
+                .into_iter()
+                .map(|((t, p), n)| (t, p, n))
+                .collect(),
             unsaved: partitions
                 .iter()
                 .filter_map(|((topic, partition), p)| {

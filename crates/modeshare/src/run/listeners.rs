@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use modeshare_http::health::Health;
 use modeshare_http::listener::{self, Limits};
+use modeshare_http::metrics::Metrics;
 use modeshare_http::server::{self, MetricsOn};
 use modeshare_http::snapshot::Snapshot;
 use modeshare_http::{admin, tls};
-use prometheus::Registry;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
@@ -32,7 +32,7 @@ const OTHER_FILES: u64 = 1024;
 pub(super) fn start(
     config: &AppConfig,
     latest: watch::Receiver<Arc<Snapshot>>,
-    registry: Registry,
+    metrics: Arc<Metrics>,
     health: Arc<Health>,
     http: &Handle,
     shutdown: &CancellationToken,
@@ -40,7 +40,7 @@ pub(super) fn start(
     let limits = config.limits;
     let public_router = server::router(
         latest.clone(),
-        registry.clone(),
+        metrics.clone(),
         server::ApiSettings {
             k: config.settings.k,
         },
@@ -58,13 +58,17 @@ pub(super) fn start(
         MetricsOn::Admin => "",
     };
     info!(%address, "serving the page, {metrics_note}/healthz, /livez, /readyz and /api/* on http://{address}");
-    let mut served = vec![http.spawn(listener::serve(
-        public,
-        None,
-        listener::with_limits(public_router, &limits),
-        limits,
-        shutdown.clone(),
-    ))];
+    let mut served = vec![
+        http.spawn(listener::serve(
+            public,
+            None,
+            metrics
+                .requests()
+                .instrument(listener::with_limits(public_router, &limits), "public"),
+            limits,
+            shutdown.clone(),
+        )),
+    ];
 
     if let Some(settings) = &config.admin {
         let acceptor = match &settings.tls {
@@ -75,7 +79,12 @@ pub(super) fn start(
             None => None,
         };
         let scheme = if acceptor.is_some() { "https" } else { "http" };
-        let router = admin::router(latest, registry, config.metrics_on, settings.tokens.clone());
+        let router = admin::router(
+            latest,
+            metrics.clone(),
+            config.metrics_on,
+            settings.tokens.clone(),
+        );
         let socket = {
             let _on_http = http.enter();
             bind(settings.listen)?
@@ -83,13 +92,17 @@ pub(super) fn start(
         let address = local_address(&socket)?;
         let routes = admin::endpoints(config.metrics_on).join(", ");
         info!(%address, tokens = settings.tokens.len(), "admin listener: {routes} at {scheme}://{address}");
-        served.push(http.spawn(listener::serve(
-            socket,
-            acceptor,
-            listener::with_limits(router, &limits),
-            limits,
-            shutdown.clone(),
-        )));
+        served.push(
+            http.spawn(listener::serve(
+                socket,
+                acceptor,
+                metrics
+                    .requests()
+                    .instrument(listener::with_limits(router, &limits), "admin"),
+                limits,
+                shutdown.clone(),
+            )),
+        );
     }
     Ok(http.spawn(async move {
         for listener in served {

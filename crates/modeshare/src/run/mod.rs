@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use modeshare_http::health::Health;
-use modeshare_http::metrics;
+use modeshare_http::metrics::Metrics;
 use modeshare_http::snapshot::Snapshot;
 use modeshare_source::Input;
 use tokio::sync::{mpsc, watch};
@@ -141,10 +141,8 @@ pub async fn serve(
     // Until the first publish: no events yet, but the goals and windows are known.
     let empty = Snapshot::build(&config.settings, &config.zones, &[], None);
     let (snapshots, latest) = watch::channel(Arc::new(empty));
-    // Registering the one collector in a new registry fails only on a bug.
-    let registry = metrics::registry(latest.clone()).map_err(|e| Failure::Internal(e.into()))?;
-    let counters =
-        metrics::ServiceMetrics::register(&registry).map_err(|e| Failure::Internal(e.into()))?;
+    // Registering the collectors in a new registry fails only on a bug.
+    let metrics = Arc::new(Metrics::new(latest.clone()).map_err(|e| Failure::Internal(e.into()))?);
     // Waits on the brokers during the stop give up here, leaving time for the rest of it.
     let give_up = CancellationToken::new();
     tokio::spawn(give_up_after(
@@ -157,7 +155,7 @@ pub async fn serve(
             KafkaLink::connect(
                 settings,
                 &config,
-                counters.dead_letter_failures.clone(),
+                metrics.service().dead_letter_failures.clone(),
                 &shutdown,
                 &give_up,
             )
@@ -172,7 +170,7 @@ pub async fn serve(
     let http = listeners::start(
         &config,
         latest,
-        registry,
+        metrics,
         health.clone(),
         http,
         &http_shutdown,

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use modeshare_kafka::EventProducer;
+use modeshare_kafka::config::KafkaOptions;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -109,13 +110,16 @@ pub fn kafka_config(
 }
 
 /// Sends messages with a fresh producer and waits for their delivery; returns how many were
-/// delivered (failures are reported on stderr).
+/// delivered (failures are reported on stderr). Not idempotent: the tests count exact messages,
+/// and the local broker's idempotence writes duplicates (see
+/// `EventProducer::connect_without_idempotence`).
 pub fn send(brokers: &str, topic: &str, messages: &[(Option<Vec<u8>>, Vec<u8>)]) -> usize {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let producer = EventProducer::connect(brokers, &[]).unwrap();
+    let producer =
+        EventProducer::connect_without_idempotence(brokers, &KafkaOptions::default()).unwrap();
     let (sent, failure) = runtime.block_on(producer.send_all(topic, messages));
     if let Some(e) = failure {
         eprintln!("sending to {topic} failed after {sent} messages: {e}");

@@ -172,9 +172,50 @@ fn every_rejection_has_a_reason_and_a_message_naming_field_and_value() {
             &["source: expected a string, got 7"],
         ),
         (
-            with(TRIP, "source", Some(r#""  ""#)),
-            Reason::BadValue,
+            with(TRIP, "source", Some(r#""""#)),
+            Reason::InvalidSource,
             &["source: must not be empty"],
+        ),
+        (
+            with(TRIP, "source", Some(r#""  ""#)),
+            Reason::InvalidSource,
+            &["source: \"  \" has leading or trailing whitespace"],
+        ),
+        (
+            with(TRIP, "source", Some(r#"" voi""#)),
+            Reason::InvalidSource,
+            &["leading or trailing whitespace"],
+        ),
+        (
+            with(TRIP, "source", Some(r#""voi\n""#)),
+            Reason::InvalidSource,
+            &["control character (U+000A)"],
+        ),
+        (
+            with(TRIP, "source", Some(r#""v\u0000i""#)),
+            Reason::InvalidSource,
+            &["control character (U+0000)"],
+        ),
+        (
+            with(TRIP, "source", Some(&format!("\"{}\"", "x".repeat(65)))),
+            Reason::InvalidSource,
+            &["65 bytes, longer than 64"],
+        ),
+        (
+            // 33 two-byte letters: 33 characters, 66 bytes.
+            with(TRIP, "source", Some(&format!("\"{}\"", "ø".repeat(33)))),
+            Reason::InvalidSource,
+            &["66 bytes, longer than 64"],
+        ),
+        (
+            with(TRIP, "persons", Some("101")),
+            Reason::ImplausibleValue,
+            &["persons: 101 is more than counts.max_persons_per_trip (100)"],
+        ),
+        (
+            with(COUNT, "count", Some("1000001")),
+            Reason::ImplausibleValue,
+            &["count: 1000001 is more than counts.max_count_per_reading (1000000)"],
         ),
         (with(TRIP, "kind", None), Reason::MissingField, &["kind"]),
         (
@@ -367,8 +408,8 @@ fn every_rejection_has_a_reason_and_a_message_naming_field_and_value() {
                 "persons_per_unit",
                 Some("10"),
             ),
-            Reason::BadValue,
-            &["count × persons_per_unit: 10000000000 person trips"],
+            Reason::ImplausibleValue,
+            &["count: 1000000000 is more than counts.max_count_per_reading"],
         ),
     ];
     for (line, reason, words) in &cases {
@@ -398,6 +439,74 @@ fn every_rejection_has_a_reason_and_a_message_naming_field_and_value() {
         .filter(|r| !not_canonical.contains(r));
     for r in decoder_reasons {
         assert!(covered.contains(&r), "no case for {r}");
+    }
+}
+
+#[test]
+fn real_source_names_stay_valid() {
+    for name in [
+        "Voi",
+        "reisevaneundersøkelse",
+        "ruter-apc",
+        "Bysykkel Oslo / Urban Sharing",
+        "x",
+        &"ø".repeat(32),
+        &"x".repeat(64),
+        "東京メトロ",
+    ] {
+        let json = serde_json::to_string(name).unwrap();
+        let line = with(TRIP, "source", Some(&json));
+        assert_eq!(decode(&line).unwrap().source, name);
+    }
+}
+
+#[test]
+fn an_invalid_source_is_not_carried_by_the_rejection() {
+    // Counted under the input's name, so such names never become a source of their own.
+    let line = with(TRIP, "source", Some(r#""voi\t""#));
+    assert_eq!(decode(&line).unwrap_err().event_source, None);
+    // It is the event's identity: it is judged before the other fields.
+    let line = with(&line, "mode", Some(r#""hovercraft""#));
+    assert_eq!(decode(&line).unwrap_err().reason, Reason::InvalidSource);
+}
+
+#[test]
+fn plausibility_bounds_come_from_the_configuration() {
+    let mut counts = crate::testing::default_config::<CountsConfig>("counts");
+    counts.max_persons_per_trip = 500.0;
+    counts.max_count_per_reading = 1e9;
+    let mut errors = crate::vocabulary::ConfigErrors::default();
+    let decoder = CanonicalDecoder::new(counts.validate(&mut errors));
+    assert!(errors.is_empty(), "{errors:?}");
+    let line = with(TRIP, "persons", Some("500"));
+    assert!(decoder.decode(line.as_bytes(), None).is_ok());
+    let line = with(TRIP, "persons", Some("501"));
+    let e = decoder.decode(line.as_bytes(), None).unwrap_err();
+    assert_eq!(e.reason, Reason::ImplausibleValue);
+    assert!(e.message.contains("(500)"), "{}", e.message);
+    // With a larger bound, what one event may carry at all still holds.
+    let line = with(
+        &with(COUNT, "count", Some("1e9")),
+        "persons_per_unit",
+        Some("10"),
+    );
+    let e = decoder.decode(line.as_bytes(), None).unwrap_err();
+    assert_eq!(e.reason, Reason::BadValue);
+    assert!(
+        e.message.contains("count × persons_per_unit"),
+        "{}",
+        e.message
+    );
+
+    for bad in [0.5, -1.0, f64::NAN, 2e9] {
+        let mut counts = crate::testing::default_config::<CountsConfig>("counts");
+        counts.max_persons_per_trip = bad;
+        let mut errors = crate::vocabulary::ConfigErrors::default();
+        counts.validate(&mut errors);
+        assert!(
+            errors.to_string().contains("counts.max_persons_per_trip"),
+            "{bad}: {errors}"
+        );
     }
 }
 

@@ -8,7 +8,7 @@ use super::json::Json;
 use crate::decode::error::{DecodeError, Decoded, Reason, SkipReason};
 use crate::vocabulary::{
     Axis, EARLIEST_EVENT_TIME, EventTimeMs, GeoPoint, MAX_AHEAD_OF_CLOCK, Observation, PersonTrips,
-    TimeProblem, number_text,
+    TimeProblem, number_text, shorten,
 };
 
 type Result<'a, T> = std::result::Result<T, DecodeError<'a>>;
@@ -99,12 +99,72 @@ pub(crate) fn time_error<'a>(field: &str, problem: TimeProblem) -> DecodeError<'
     }
 }
 
+/// The longest `source` accepted, in bytes of UTF-8.
+pub(crate) const MAX_SOURCE_BYTES: usize = 64;
+
+/// What is wrong with a `source` name, if anything: it must be 1–64 bytes of UTF-8 without
+/// control characters and without leading or trailing whitespace. A source is a metric label,
+/// a report key and a part of every dedup key: a name no operator would choose (an id, a
+/// payload, a line break) is a producer's bug, not a new source.
+pub(crate) fn source_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("must not be empty".into());
+    }
+    if name.len() > MAX_SOURCE_BYTES {
+        return Some(format!(
+            "{:?} is {} bytes, longer than {MAX_SOURCE_BYTES}",
+            shorten(name),
+            name.len()
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Some(format!(
+            "{:?} has a control character (U+{:04X})",
+            shorten(name),
+            u32::from(c)
+        ));
+    }
+    if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) {
+        return Some(format!(
+            "{:?} has leading or trailing whitespace",
+            shorten(name)
+        ));
+    }
+    None
+}
+
+/// A number within its configured plausibility bound, or `implausible_value` naming the field,
+/// the value and the setting that bounds it. Beyond the bound a value is well-formed but not a
+/// real trip or reading (a test load, a unit error), and one such event would outweigh a day
+/// of real ones.
+pub(crate) fn plausible<'a>(field: &str, value: f64, bound: f64, setting: &str) -> Result<'a, f64> {
+    if value > bound {
+        return Err(DecodeError::new(
+            Reason::ImplausibleValue,
+            format!(
+                "{field}: {} is more than {setting} ({})",
+                number_text(value),
+                number_text(bound)
+            ),
+        ));
+    }
+    Ok(value)
+}
+
 /// Stamps an event's `source` on its observation, or on its rejection so that the rejection
-/// is counted under the source rather than the input's name.
+/// is counted under the source rather than the input's name. A `source` that breaks the rules
+/// of [`source_problem`] rejects the event as `invalid_source`, without a source: it is
+/// counted under the input's name.
 pub(crate) fn with_source<'a>(
     result: Result<'a, Observation<'a>>,
     source: Cow<'a, str>,
 ) -> Result<'a, Observation<'a>> {
+    if let Some(problem) = source_problem(&source) {
+        return Err(DecodeError::new(
+            Reason::InvalidSource,
+            format!("source: {problem}"),
+        ));
+    }
     match result {
         Ok(mut obs) => {
             obs.source = source;

@@ -382,3 +382,19 @@ proptest! {
         prop_assert_eq!(got.len(), rows.len());
     }
 }
+
+#[test]
+fn a_boarding_count_beyond_the_plausibility_bound_is_rejected() {
+    let stop = "NSR:Quay:11";
+    let rows = [
+        row("p1", T, "Passenger boarded", stop, RAIL, "1000000"),
+        row("p2", T, "Passenger boarded", stop, RAIL, "1000001"),
+    ];
+    let got = outcomes(&decoder(), &table(&rows));
+    assert!(got[0].starts_with("event rail p1"), "{}", got[0]);
+    assert_eq!(
+        got[1],
+        "rejected implausible_value: event_count: 1000001 is more than \
+         counts.max_count_per_reading (1000000)"
+    );
+}

@@ -221,3 +221,30 @@ fn registration_points_read_the_api_json_and_reject_broken_lists() {
             .contains("line 2")
     );
 }
+
+#[test]
+fn a_volume_beyond_the_plausibility_bound_is_rejected() {
+    let from = "2024-05-01T07:00+02:00";
+    let to = "2024-05-01T08:00+02:00";
+    let table = [
+        HEADER.to_owned(),
+        row("12345B999", from, to, "Totalt", "1000000", "100,0", "-"),
+        row(
+            "12345B999",
+            to,
+            "2024-05-01T09:00+02:00",
+            "Totalt",
+            "1000001",
+            "100,0",
+            "-",
+        ),
+    ]
+    .join("\r\n");
+    let got = outcomes(&decoder(1.0, &[]), table.as_bytes());
+    assert!(got[0].starts_with("event bicycle"), "{}", got[0]);
+    assert_eq!(
+        got[1],
+        "rejected implausible_value: Trafikkmengde: 1000001 is more than \
+         counts.max_count_per_reading (1000000)"
+    );
+}
