@@ -1,6 +1,7 @@
 //! modeshare's HTTP face: `/metrics` for Prometheus, `/healthz`, and the JSON API
 //! (`/api/zones`, the hex map `/api/cells`, the zone pairs `/api/od`, the stop places
-//! `/api/stops`, the trends `/api/series`, and its OpenAPI description) on the public listener;
+//! `/api/stops`, the trends `/api/series`, the zones' outlines `/api/outlines`, and its OpenAPI
+//! description) on the public listener;
 //! the raw report on the admin listener.
 //!
 //! Listeners are kept apart by trust level, each a router of its own (`server.rs` the public
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod health;
 pub mod listener;
 pub mod metrics;
+pub mod outlines;
 pub mod places;
 pub mod series;
 pub mod server;

@@ -51,7 +51,7 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub const PAGE: &str = include_str!("page.html");
 
 /// Every route, as the 404 answer and the OpenAPI description list them.
-pub const ENDPOINTS: [&str; 11] = [
+pub const ENDPOINTS: [&str; 12] = [
     "/",
     "/metrics",
     "/healthz",
@@ -62,6 +62,7 @@ pub const ENDPOINTS: [&str; 11] = [
     "/api/od",
     "/api/stops",
     "/api/series",
+    "/api/outlines",
     "/api/openapi.json",
 ];
 
@@ -86,6 +87,7 @@ pub fn router(
         .route("/api/od", get(zone_pairs))
         .route("/api/stops", get(stops))
         .route("/api/series", get(trend))
+        .route("/api/outlines", get(outlines))
         .route("/api/openapi.json", get(openapi))
         .fallback(not_found)
         .with_state(AppState {
@@ -212,6 +214,11 @@ async fn stops(State(state): State<AppState>, Query(query): Query<StopsQuery>) -
 async fn trend(State(state): State<AppState>, Query(query): Query<SeriesQuery>) -> Response {
     let s = state.latest.borrow().clone();
     answer(crate::series::answer(&s, &query))
+}
+
+async fn outlines(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let s = state.latest.borrow().clone();
+    Json(crate::outlines::outlines(&s))
 }
 
 async fn page() -> Response {

@@ -150,6 +150,8 @@ pub struct Snapshot {
     /// What the place APIs need to name and divide their numbers.
     pub groups: ModeGroups,
     pub zone_names: Vec<String>,
+    /// The configured zones (shared, not copied), for their outlines on `/api/outlines`.
+    pub zones: Zones,
     /// What the breakdowns and the filled basis were computed with, published beside them so
     /// that planners can see every factor.
     pub bands: DistanceBands,
@@ -225,6 +227,7 @@ impl Snapshot {
             places,
             groups: settings.groups.clone(),
             zone_names: zones.iter().map(|(_, z)| z.name.clone()).collect(),
+            zones: zones.clone(),
             bands: settings.bands.clone(),
             access: settings.access.clone(),
             survey: settings.survey.clone(),

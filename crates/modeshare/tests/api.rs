@@ -1,8 +1,8 @@
 //! The HTTP API against its OpenAPI description: `modeshare run` on the simulator serves
 //! `/api/openapi.json`, which documents every route, and every answer (the zones with both
 //! bases, coverage, distance bands and transit access, the hex map at several resolutions,
-//! zones and windows, the zone pairs, the stop places, the errors) validates against its
-//! schema; the published cells, pairs and stop places obey the k rule.
+//! zones and windows, the zone pairs, the stop places, the zones' outlines, the errors) validates
+//! against its schema; the published cells, pairs and stop places obey the k rule.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
@@ -177,6 +177,28 @@ fn every_answer_matches_the_served_openapi_description() {
             .unwrap()
             > 0.0
     );
+
+    // The zones' outlines: one feature per zone of /api/zones, named as there.
+    assert!(
+        !schema(&openapi, "Outlines").is_valid(&json!({ "type": "FeatureCollection",
+            "features": [{ "type": "Feature", "id": "Bærum", "properties": { "name": "Bærum" },
+                           "geometry": { "type": "Polygon", "coordinates": [] } }] })),
+        "an outline without its note and attribution, or not a MultiPolygon, fails"
+    );
+    let outlines = service.json("/api/outlines");
+    let outlined: Vec<&Value> = outlines["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["properties"]["name"])
+        .collect();
+    let zone_names: Vec<Value> = day["zones"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|z| json!(z))
+        .collect();
+    assert_eq!(outlined, zone_names.iter().collect::<Vec<_>>());
 
     // Requests the API cannot answer: 400 with the documented error.
     for path in [

@@ -138,6 +138,10 @@ fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
     let gaps = per_group(&all, "/goal_gaps");
     let recorded_gaps = "zone_group_window:modeshare_goal_gap:ratio";
     wait_until_recorded(api, recorded_gaps, &["group"], &gaps, 1e-12);
+    // The default goals were due on 2025-12-31: their path is the target itself now, so the
+    // gap to the path is the gap to the goal.
+    let path_gaps = "zone_group_window:modeshare_goal_path_gap:ratio";
+    wait_until_recorded(api, path_gaps, &["group"], &gaps, 1e-12);
     // The survey-filled basis: one half measures walking only, the other everything else, so
     // each instance alone fills other modes; the rules fill from the sums, as one instance does.
     let filled = per_group(&all, "/filled/shares");
@@ -151,6 +155,9 @@ fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
     // modeshare rounds each filled mode to 10⁻⁶ person trips; Prometheus divides floats.
     let recorded_filled = "zone_group_window:modeshare_mode_share_filled:ratio";
     wait_until_recorded(api, recorded_filled, &["group"], &filled, 1e-8);
+    let filled_gaps = per_group(&all, "/filled/goal_gaps");
+    let path_gaps_filled = "zone_group_window:modeshare_goal_path_gap_filled:ratio";
+    wait_until_recorded(api, path_gaps_filled, &["group"], &filled_gaps, 1e-8);
     // Shares within distance bands, and the first and last mile.
     let bands = from_zones(&all, |z| {
         let mut out = Vec::new();
@@ -182,12 +189,13 @@ fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
         assert_eq!(sample_value(&sample), 0.0, "{sample}");
     }
 
-    // Every dashboard query runs on this Prometheus; the goal, share and mode panels show data.
+    // Every dashboard query runs on this Prometheus; the goal, trend, share and mode panels
+    // show data.
     for (row, expr) in dashboard_queries() {
         let result = api
             .query(&expr)
             .unwrap_or_else(|e| panic!("{row}: {e}\n{}", prometheus.log()));
-        let with_data = ["Goals", "Shares", "Person trips", "Coverage"];
+        let with_data = ["Goals", "Trend", "Shares", "Person trips", "Coverage"];
         if with_data.iter().any(|r| row.starts_with(r)) {
             assert!(!result.is_empty(), "{row}: {expr} returns nothing");
         }

@@ -3,6 +3,8 @@
 //! An event is in every zone whose polygon contains its exact point in the OGC sense: a point
 //! on the boundary is outside. The zone name is the feature's `name` property, verbatim.
 
+use std::sync::Arc;
+
 use geo::{BoundingRect, Contains, Coord, MultiPolygon, Rect};
 
 use crate::vocabulary::GeoPoint;
@@ -17,6 +19,9 @@ pub struct Zone {
     pub name: String,
     /// The feature's `note` property, e.g. to say a boundary is approximate.
     pub note: Option<String>,
+    /// The feature's `attribution` property: whose boundary it is and under which licence,
+    /// shown wherever the outline is.
+    pub attribution: Option<String>,
     pub area: MultiPolygon<f64>,
     pub bbox: Rect<f64>,
 }
@@ -32,10 +37,11 @@ pub enum ZoneError {
     Feature { index: usize, message: String },
 }
 
-/// All configured zones, in file order.
+/// All configured zones, in file order. Cloning shares them: every published snapshot holds
+/// the zones for their outlines.
 #[derive(Debug, Clone, Default)]
 pub struct Zones {
-    zones: Vec<Zone>,
+    zones: Arc<[Zone]>,
 }
 
 impl Zones {
@@ -67,10 +73,11 @@ impl Zones {
             if zones.iter().any(|z| z.name == name) {
                 return Err(fail(format!("zone name {name:?} is used twice")));
             }
-            let note = match property("note") {
+            let text = |key: &str| match property(key) {
                 Some(serde_json::Value::String(s)) => Some(s.clone()),
                 _ => None,
             };
+            let (note, attribution) = (text("note"), text("attribution"));
             let Some(geometry) = feature.geometry else {
                 return Err(fail(format!("zone {name:?} has no geometry")));
             };
@@ -103,11 +110,14 @@ impl Zones {
             zones.push(Zone {
                 name,
                 note,
+                attribution,
                 area,
                 bbox,
             });
         }
-        Ok(Zones { zones })
+        Ok(Zones {
+            zones: zones.into(),
+        })
     }
 
     pub fn len(&self) -> usize {

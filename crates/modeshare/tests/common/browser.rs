@@ -1,5 +1,6 @@
 //! Debian's Chromium driven through WebDriver (its `chromedriver`, installed by
-//! `scripts/tools.sh`): a session on a page, scripts run in it, screenshots.
+//! `scripts/tools.sh`): a session on a page, scripts run in it (waiting for promises too), window
+//! sizes, screenshots.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -78,6 +79,25 @@ impl Browser {
             "execute/sync",
             Some(&json!({ "script": script, "args": [] })),
         )
+    }
+
+    /// Runs `script` (a function body whose last argument is a callback) in the page and
+    /// returns what it passes the callback: for promises, such as reading a download link.
+    pub fn execute_async(&self, script: &str) -> Value {
+        self.command(
+            "POST",
+            "execute/async",
+            Some(&json!({ "script": script, "args": [] })),
+        )
+    }
+
+    /// Resizes the window to `width` × `height` CSS pixels (in headless Chromium, the viewport).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.command(
+            "POST",
+            "window/rect",
+            Some(&json!({ "width": width, "height": height })),
+        );
     }
 
     /// Polls `script` until `ready` accepts its value, failing after the deadline.

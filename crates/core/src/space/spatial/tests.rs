@@ -53,6 +53,14 @@ fn the_default_zones_are_named_and_nested() {
             .as_deref()
             .is_some_and(|n| n.contains("Approximate"))
     );
+    // Kartverket's boundary comes with its licence; the hand-drawn ones have none.
+    assert!(
+        z.get(ZoneId(0))
+            .attribution
+            .as_deref()
+            .is_some_and(|a| a.contains("Kartverket") && a.contains("CC BY 4.0"))
+    );
+    assert_eq!(z.get(ZoneId(1)).attribution, None);
     let mut index = SpatialIndex::new(z, Resolution::Nine);
     // Fornebu (IT Fornebu), Sandvika station, Oslo city hall.
     assert_eq!(
