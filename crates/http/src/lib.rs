@@ -2,10 +2,10 @@
 //! (`/api/zones`, the hex map `/api/cells`, the zone pairs `/api/od`, the stop places
 //! `/api/stops`, the trends `/api/series`, the zones' outlines `/api/outlines`, and its OpenAPI
 //! description) on the public listener;
-//! the raw report on the admin listener.
+//! the raw report on the admin listener; the operators' pushes on the ingest listener.
 //!
 //! Listeners are kept apart by trust level, each a router of its own (`server.rs` the public
-//! one, `admin.rs` the admin one) inside the stack every listener shares (`listener.rs`:
+//! one, `admin.rs` the admin one, `ingest.rs` the operators' one) inside the stack every listener shares (`listener.rs`:
 //! timeouts, load shedding, connection and size limits; `tls.rs`; `auth.rs`: bearer tokens
 //! checked against hashes).
 //!
@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod ingest;
 pub mod listener;
 pub mod metrics;
 pub mod outlines;

@@ -14,7 +14,7 @@
 //! routes from the routers).
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{MatchedPath, Request, State};
@@ -29,6 +29,7 @@ use prometheus::{
 };
 use tokio::sync::{Mutex, watch};
 
+use modeshare_core::decode::Reason;
 use modeshare_core::publish::ZoneWindow;
 use modeshare_core::vocabulary::Mode;
 
@@ -746,10 +747,124 @@ impl Metrics {
 }
 
 /// Counters the service keeps itself, beside the snapshot's: what went wrong outside the
-/// state (dead letters that cannot be delivered). Registered once, gathered at every scrape.
+/// state (dead letters that cannot be delivered), and the operators' pushes. Registered once,
+/// gathered at every scrape.
 #[derive(Clone)]
 pub struct ServiceMetrics {
     pub dead_letter_failures: IntCounterVec,
+    pub ingest: IngestMetrics,
+}
+
+/// The ingest API's, per operator (a configured name: bounded). Tokens are never a label.
+#[derive(Clone)]
+pub struct IngestMetrics {
+    requests: IntCounterVec,
+    events: IntCounterVec,
+    rejections: IntCounterVec,
+    bytes: IntCounterVec,
+    duration: HistogramVec,
+    auth_failures: IntCounterVec,
+}
+
+impl IngestMetrics {
+    fn new() -> IngestMetrics {
+        // INVARIANT: names, labels and buckets are constants that the tests check are valid.
+        #[allow(clippy::expect_used)]
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
+        };
+        #[allow(clippy::expect_used)]
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "modeshare_ingest_request_duration_seconds",
+                "Time from an authenticated push's headers to its answer, by operator: reading the body, judging each item and waiting until the accepted ones are durable.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                30.0,
+            ]),
+            &["operator"],
+        )
+        .expect("valid metric");
+        IngestMetrics {
+            requests: counter(
+                "modeshare_ingest_requests_total",
+                "Authenticated pushes by operator and HTTP status (401s are modeshare_ingest_auth_failures_total).",
+                &["operator", "status"],
+            ),
+            events: counter(
+                "modeshare_ingest_events_total",
+                "Items of answered pushes by operator and outcome: accepted (durable, then counted by the pipeline), rejected at the edge (never reaching the pipeline), duplicate (an earlier item of the same request had its source and id; delivered and counted as a duplicate by the pipeline).",
+                &["operator", "outcome"],
+            ),
+            rejections: counter(
+                "modeshare_ingest_rejections_total",
+                "Items rejected at the edge by operator and reason (the reasons of modeshare_rejections_total, and source_not_allowed, missing_id).",
+                &["operator", "reason"],
+            ),
+            bytes: counter(
+                "modeshare_ingest_bytes_total",
+                "Body bytes of authenticated pushes read whole, by operator.",
+                &["operator"],
+            ),
+            duration,
+            auth_failures: counter(
+                "modeshare_ingest_auth_failures_total",
+                "Pushes refused 401, by why: missing (no bearer token) or wrong (a token no operator holds).",
+                &["why"],
+            ),
+        }
+    }
+
+    fn all(&self) -> Vec<Box<dyn Collector>> {
+        vec![
+            Box::new(self.requests.clone()),
+            Box::new(self.events.clone()),
+            Box::new(self.rejections.clone()),
+            Box::new(self.bytes.clone()),
+            Box::new(self.duration.clone()),
+            Box::new(self.auth_failures.clone()),
+        ]
+    }
+
+    /// An authenticated request's answer.
+    pub fn observe_request(&self, operator: &str, status: u16, bytes: u64, took: Duration) {
+        self.requests
+            .with_label_values(&[operator, &status.to_string()])
+            .inc();
+        self.bytes.with_label_values(&[operator]).inc_by(bytes);
+        self.duration
+            .with_label_values(&[operator])
+            .observe(took.as_secs_f64());
+    }
+
+    /// The items of an answered push.
+    pub fn observe_events(
+        &self,
+        operator: &str,
+        accepted: u64,
+        duplicates: u64,
+        rejected: &[Reason],
+    ) {
+        let events = |outcome: &str, n: u64| {
+            self.events
+                .with_label_values(&[operator, outcome])
+                .inc_by(n);
+        };
+        events("accepted", accepted);
+        events("duplicate", duplicates);
+        events("rejected", rejected.len() as u64);
+        for reason in rejected {
+            self.rejections
+                .with_label_values(&[operator, reason.as_str()])
+                .inc();
+        }
+    }
+
+    /// A push refused 401.
+    pub fn auth_failure(&self, why: &'static str) {
+        self.auth_failures.with_label_values(&[why]).inc();
+    }
 }
 
 impl ServiceMetrics {
@@ -766,11 +881,14 @@ impl ServiceMetrics {
         .expect("valid metric");
         ServiceMetrics {
             dead_letter_failures,
+            ingest: IngestMetrics::new(),
         }
     }
 
     fn all(&self) -> Vec<Box<dyn Collector>> {
-        vec![Box::new(self.dead_letter_failures.clone())]
+        let mut all: Vec<Box<dyn Collector>> = vec![Box::new(self.dead_letter_failures.clone())];
+        all.extend(self.ingest.all());
+        all
     }
 
     /// The counters, registered in `registry`.

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::{DecodeError, Reason};
 use crate::decode::shared::check::{
@@ -303,6 +303,69 @@ fn positive_number<'a>(field: &str, v: &Json<'_>, max: f64) -> Result<'a, f64> {
         ));
     }
     Ok(n)
+}
+
+/// The canonical event of an observation, as one JSON line without its newline: what the
+/// ingest API writes for each item it accepts, whatever format it arrived in, so that the
+/// pipeline reads it back as the same observation. Times are epoch milliseconds; a count
+/// carries its person trips as `count` with `persons_per_unit` 1, so the factors that made
+/// them are not applied twice. A counter's measured share of its interval (trafikkdata
+/// `Dekningsgrad`) has no canonical field and is not carried.
+pub fn encode(observation: &Observation<'_>) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Point {
+        lat: f64,
+        lon: f64,
+    }
+    #[derive(Serialize)]
+    struct Event<'e> {
+        kind: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'e str>,
+        source: &'e str,
+        mode: &'static str,
+        start_time: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        end_time: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        origin: Option<Point>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        destination: Option<Point>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        location: Option<Point>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        distance_m: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        persons: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        count: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        persons_per_unit: Option<f64>,
+    }
+    let point = |p: GeoPoint| Point {
+        lat: p.lat(),
+        lon: p.lon(),
+    };
+    let o = observation;
+    let trip = o.kind == Kind::Trip;
+    let amount = o.person_trips.as_f64();
+    let event = Event {
+        kind: if trip { "trip" } else { "count" },
+        id: o.id.as_deref(),
+        source: o.source.as_ref(),
+        mode: o.mode.as_str(),
+        start_time: o.start_time.0,
+        end_time: o.end_time.map(|t| t.0),
+        origin: trip.then(|| point(o.place)),
+        destination: o.destination.map(point),
+        location: (!trip).then(|| point(o.place)),
+        distance_m: o.reported_distance_m,
+        persons: trip.then_some(amount),
+        count: (!trip).then_some(amount),
+        persons_per_unit: (!trip).then_some(1.0),
+    };
+    // Serialising a struct of strings and finite numbers cannot fail.
+    serde_json::to_vec(&event).unwrap_or_default()
 }
 
 #[cfg(test)]

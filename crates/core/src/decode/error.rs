@@ -87,10 +87,15 @@ pub enum Reason {
     /// A number beyond its configured plausibility bound (`persons` of a trip, a reading's
     /// count: `counts.max_persons_per_trip`, `counts.max_count_per_reading`).
     ImplausibleValue,
+    /// Pushed by an operator that may not write the event's `source` (the ingest API).
+    SourceNotAllowed,
+    /// A pushed count without an `id`: a retried request would count it twice (the ingest
+    /// API).
+    MissingId,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 18] = [
+    pub const ALL: [Reason; 20] = [
         Reason::InvalidJson,
         Reason::MissingField,
         Reason::BadCoordinate,
@@ -109,6 +114,8 @@ impl Reason {
         Reason::UnknownLocation,
         Reason::InvalidSource,
         Reason::ImplausibleValue,
+        Reason::SourceNotAllowed,
+        Reason::MissingId,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -131,6 +138,8 @@ impl Reason {
             Reason::UnknownLocation => "unknown_location",
             Reason::InvalidSource => "invalid_source",
             Reason::ImplausibleValue => "implausible_value",
+            Reason::SourceNotAllowed => "source_not_allowed",
+            Reason::MissingId => "missing_id",
         }
     }
 }

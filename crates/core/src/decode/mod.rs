@@ -21,7 +21,7 @@ mod table_decoder;
 
 mod format;
 
-pub use canonical::CanonicalDecoder;
+pub use canonical::{CanonicalDecoder, encode as encode_canonical};
 pub use error::{DecodeError, Decoded, Reason, SkipReason};
 pub use format::{Format, FormatDecoder, FormatError, FormatSettings, FormatsConfig, Framing};
 pub use mds::{MdsConfig, MdsDecoder, MdsSettings, MdsVersion, ProviderConfig};
