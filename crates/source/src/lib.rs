@@ -1,4 +1,6 @@
-//! Local inputs: files and stdin, framed into lines of bounded length.
+//! Local inputs: files and stdin, framed into lines of bounded length; the ingest spool
+//! (`spool.rs`), where pushed events wait, durable, until the service has read and checkpointed
+//! them.
 //!
 //! Owns reading bytes and splitting them into events; knows nothing of what a line means
 //! (that is `modeshare-core`'s job). A line longer than the limit is reported without ever
@@ -11,6 +13,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 pub mod simulator;
+pub mod spool;
 
 /// `[input]`.
 #[derive(Debug, Clone, Deserialize)]
