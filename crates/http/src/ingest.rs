@@ -7,7 +7,8 @@
 //!   page; the version from the `Content-Type`'s `version` parameter or `?version=`, else
 //!   inferred as for files.
 //! - `POST /ingest/v1/tables/{format}`: one CSV table with its header, in `trafikkdata`,
-//!   `tides` or an operator layout (`voi`, `csv:voi`).
+//!   `tides` or an operator layout (`oslobysykkel`, `csv:oslobysykkel`).
+//! - `GET /ingest/v1/openapi.json`: the routes' OpenAPI description ([`OPENAPI`]).
 //!
 //! Each item is judged by the decoder a file or a Kafka topic of its format gets, then by who
 //! pushed it: an event of a source the operator may not write is `source_not_allowed`, a count
@@ -59,12 +60,17 @@ pub const REALM: &str = "modeshare ingest";
 /// Rejections listed one by one in an answer; the rest are counted.
 pub const LISTED_REJECTIONS: usize = 100;
 
-/// Every route, as the 404 answer lists them.
-pub const ENDPOINTS: [&str; 3] = [
+/// Every route, as the 404 answer and the OpenAPI description list them.
+pub const ENDPOINTS: [&str; 4] = [
     "/ingest/v1/events",
     "/ingest/v1/trips",
     "/ingest/v1/tables/{format}",
+    "/ingest/v1/openapi.json",
 ];
+
+/// The OpenAPI description of the ingest routes (served at `/ingest/v1/openapi.json`, without
+/// a token: it is documentation).
+pub const OPENAPI: &str = include_str!("ingest/openapi.json");
 
 /// An operator allowed to push: its name (a metric label and the dead letters' header), the
 /// sources it may write, and the hashes of its tokens.
@@ -212,6 +218,7 @@ pub fn router(api: IngestApi) -> Router {
         .route("/ingest/v1/events", post(events))
         .route("/ingest/v1/trips", post(trips))
         .route("/ingest/v1/tables/{format}", post(tables))
+        .route("/ingest/v1/openapi.json", axum::routing::get(openapi))
         .fallback(not_found)
         .with_state(Arc::new(api))
 }
@@ -821,6 +828,10 @@ impl MediaType {
 
 fn wall_clock() -> EventTimeMs {
     EventTimeMs(jiff::Timestamp::now().as_millisecond())
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 async fn not_found() -> Response {

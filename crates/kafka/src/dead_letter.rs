@@ -24,6 +24,8 @@ pub const HEADER_MESSAGE: &str = "modeshare.message";
 pub const HEADER_TOPIC: &str = "modeshare.source.topic";
 pub const HEADER_PARTITION: &str = "modeshare.source.partition";
 pub const HEADER_OFFSET: &str = "modeshare.source.offset";
+/// On an item an operator pushed to the ingest API: the operator's name.
+pub const HEADER_OPERATOR: &str = "modeshare.operator";
 /// On a dead letter whose payload was cut to fit the producer's limit: the payload's length
 /// and SHA-256 (hex) before the cut.
 pub const HEADER_ORIGINAL_LENGTH: &str = "modeshare.original.length";
@@ -36,9 +38,13 @@ pub struct DeadLetter {
     pub payload: Vec<u8>,
     pub reason: &'static str,
     pub message: String,
+    /// Where it was read: a topic, partition and offset; for an item pushed to the ingest API,
+    /// `ingest`, -1 and the item's index in its request.
     pub topic: String,
     pub partition: i32,
     pub offset: i64,
+    /// The operator that pushed it (the ingest API).
+    pub operator: Option<String>,
 }
 
 /// The dead-letter producer.
@@ -135,6 +141,12 @@ impl DeadLetters {
                     key: HEADER_OFFSET,
                     value: Some(offset.as_str()),
                 });
+            if let Some(operator) = &l.operator {
+                headers = headers.insert(Header {
+                    key: HEADER_OPERATOR,
+                    value: Some(operator.as_str()),
+                });
+            }
             if let Some(cut) = &fitted.cut {
                 headers = headers
                     .insert(Header {
@@ -255,6 +267,7 @@ mod tests {
             topic: "t".into(),
             partition: 3,
             offset: 7,
+            operator: None,
         }
     }
 

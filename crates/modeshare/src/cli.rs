@@ -49,6 +49,28 @@ pub enum Command {
     /// is sent and the exit status is 3; with `--allow-rejects` the valid events are sent and
     /// the exit status is still 3. Exit 0 only when every event was valid and delivered.
     Produce(ProduceArgs),
+    /// Tokens of the operators' ingest API.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a fresh random token (256 bits) for operator NAME on stdout, once, and on stderr
+    /// the `[[ingest.operators]]` lines that let it in (with the token's SHA-256, never the
+    /// token). To rotate a token, add the new hash beside the old one, hand out the new token,
+    /// then remove the old hash.
+    New(TokenNewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenNewArgs {
+    /// The operator's name (its metrics label, and the dead letters' header).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The sources it may write (repeatable); default: NAME.
+    #[arg(long = "source", value_name = "SOURCE")]
+    pub sources: Vec<String>,
 }
 
 #[derive(Debug, Args)]

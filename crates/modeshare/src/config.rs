@@ -72,6 +72,8 @@ pub struct ConfigFile {
     pub http: HttpConfig,
     /// The admin listener (off unless `listen` is set).
     pub admin: AdminConfig,
+    /// The operators' ingest listener (off unless an operator is configured).
+    pub ingest: IngestConfig,
     /// The service's own settings: how long a stop may take.
     pub run: RunConfig,
     /// The k rule of published cell-level outputs.
@@ -326,6 +328,8 @@ pub struct AppConfig {
     pub limits: Limits,
     /// The admin listener, when configured.
     pub admin: Option<AdminSettings>,
+    /// The operators' ingest listener, when an operator is configured.
+    pub ingest: Option<IngestSettings>,
     /// How long a stop may take.
     pub shutdown_timeout: std::time::Duration,
     pub state: StateSettings,
@@ -486,6 +490,20 @@ impl ConfigFile {
                 }
             }
         }
+        let topic_format = |name: &str| {
+            let topics = self
+                .kafka
+                .as_ref()
+                .map(|k| k.topics.as_slice())
+                .unwrap_or_default();
+            topics
+                .iter()
+                .find(|t| t.name == name)
+                .map(|t| t.format.clone())
+        };
+        let ingest = self
+            .ingest
+            .validate(kafka.as_ref(), &topic_format, &mut errors);
         if self.input.max_line_bytes < 64 {
             errors.push("input.max_line_bytes", "must be at least 64 bytes");
         }
@@ -524,6 +542,7 @@ impl ConfigFile {
             metrics_on,
             limits,
             admin,
+            ingest,
             shutdown_timeout,
             state,
             simulator,
@@ -614,7 +633,10 @@ fn env_value(raw: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
 }
 
+mod ingest;
 mod secrets;
+
+pub use ingest::{IngestConfig, IngestSettings, OperatorConfig};
 
 #[cfg(test)]
 mod tests;

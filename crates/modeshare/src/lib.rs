@@ -13,3 +13,4 @@ pub mod rejections;
 pub mod replay;
 pub mod run;
 pub mod state_dir;
+pub mod token;

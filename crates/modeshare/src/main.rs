@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use modeshare::cli::{Cli, Command, RunArgs};
-use modeshare::{generate, produce, replay, run};
+use modeshare::{generate, produce, replay, run, token};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run::run(&args),
         Some(Command::Generate(args)) => generate::run(&args),
         Some(Command::Produce(args)) => produce::run(&args),
+        Some(Command::Token(command)) => token::run(&command),
         None => run::run(&RunArgs::default()),
     };
     match result {

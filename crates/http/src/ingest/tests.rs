@@ -404,9 +404,8 @@ async fn over_its_rate_an_operator_is_told_when_to_come_back() {
         .unwrap();
     assert!((1..=2).contains(&wait), "{wait}");
     // Another operator has a bucket of its own.
-    let tier = TIER_TRIP.replace("tier\"", "tier\"");
     assert_eq!(
-        events(&f.app, "tier-token", tier).await.status,
+        events(&f.app, "tier-token", TIER_TRIP).await.status,
         StatusCode::OK
     );
 }
@@ -533,4 +532,46 @@ async fn table_rows_get_the_operators_source() {
     .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.body);
     assert!(a.body["message"].as_str().unwrap().contains("trafikkdata"));
+}
+
+#[tokio::test]
+async fn the_openapi_description_names_every_route() {
+    let f = fixture(limits());
+    let spec: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+    for route in ENDPOINTS {
+        assert!(
+            spec["paths"].get(route).is_some(),
+            "{route} is not described"
+        );
+    }
+    assert_eq!(spec["paths"].as_object().unwrap().len(), ENDPOINTS.len());
+    let answer = f
+        .app
+        .clone()
+        .oneshot(
+            Request::get("/ingest/v1/openapi.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let a = push(
+        &f.app,
+        "/ingest/v1/nope",
+        Some("voi-new"),
+        "application/json",
+        "",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    // Every status the routes answer is described.
+    for status in ["200", "400", "401", "403", "413", "415", "429", "503"] {
+        assert!(
+            spec["paths"]["/ingest/v1/events"]["post"]["responses"]
+                .get(status)
+                .is_some(),
+            "{status}"
+        );
+    }
 }

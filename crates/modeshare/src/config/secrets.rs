@@ -5,8 +5,8 @@
 //! empty list included). A trailing newline is not part of the value; a list is one item per
 //! line (blank lines and `#` comments left out).
 //!
-//! The keys that take it: `admin.token_sha256` (a list), every `kafka.options.*` (a text).
-//! A later listener's tokens are added to [`SECRET_KEYS`].
+//! The keys that take it: `admin.token_sha256` and each `ingest.operators[].token_sha256`
+//! (lists), every `kafka.options.*` (a text).
 //!
 //! Errors name the key and the file, never what the file holds.
 
@@ -21,10 +21,11 @@ enum Shape {
     Lines,
 }
 
-/// The keys that may be read from a file: a table's path, and the key in it (`*`: every key
-/// of the table).
+/// The keys that may be read from a file: a table's path (an array of tables: each of them),
+/// and the key in it (`*`: every key of the table).
 const SECRET_KEYS: &[(&[&str], &str, Shape)] = &[
     (&["admin"], "token_sha256", Shape::Lines),
+    (&["ingest", "operators"], "token_sha256", Shape::Lines),
     (&["kafka", "options"], "*", Shape::Text),
 ];
 
@@ -36,44 +37,72 @@ pub const FILE_SUFFIX: &str = "_file";
 pub fn read_secret_files(merged: &mut toml::Table) -> Vec<String> {
     let mut problems = Vec::new();
     for (path, key, shape) in SECRET_KEYS {
-        let Some(table) = table_at(merged, path) else {
-            continue;
-        };
-        let named: Vec<String> = table
-            .keys()
-            .filter(|k| match k.strip_suffix(FILE_SUFFIX) {
-                Some(base) => *key == "*" || base == *key,
-                None => false,
-            })
-            .cloned()
-            .collect();
-        for file_key in named {
-            let Some(value) = table.remove(&file_key) else {
-                continue;
-            };
-            let full = format!("{}.{file_key}", path.join("."));
-            let base = file_key[..file_key.len() - FILE_SUFFIX.len()].to_owned();
-            let Some(file) = value.as_str() else {
-                problems.push(format!("{full}: must be a file name"));
-                continue;
-            };
-            match read(Path::new(file), *shape) {
-                Ok(secret) => {
-                    table.insert(base, secret);
-                }
-                Err(e) => problems.push(format!("{full}: cannot read {file}: {e}")),
-            }
+        for (name, table) in tables_at(merged, path) {
+            read_files_of(&name, table, key, *shape, &mut problems);
         }
     }
     problems
 }
 
-fn table_at<'a>(merged: &'a mut toml::Table, path: &[&str]) -> Option<&'a mut toml::Table> {
-    let mut table = merged;
-    for part in path {
-        table = table.get_mut(*part)?.as_table_mut()?;
+/// Replaces every `K_file` of `table` (named `name`) that names `key` by `K` read from its
+/// file.
+fn read_files_of(
+    name: &str,
+    table: &mut toml::Table,
+    key: &str,
+    shape: Shape,
+    problems: &mut Vec<String>,
+) {
+    let named: Vec<String> = table
+        .keys()
+        .filter(|k| match k.strip_suffix(FILE_SUFFIX) {
+            Some(base) => key == "*" || base == key,
+            None => false,
+        })
+        .cloned()
+        .collect();
+    for file_key in named {
+        let Some(value) = table.remove(&file_key) else {
+            continue;
+        };
+        let full = format!("{name}.{file_key}");
+        let base = file_key[..file_key.len() - FILE_SUFFIX.len()].to_owned();
+        let Some(file) = value.as_str() else {
+            problems.push(format!("{full}: must be a file name"));
+            continue;
+        };
+        match read(Path::new(file), shape) {
+            Ok(secret) => {
+                table.insert(base, secret);
+            }
+            Err(e) => problems.push(format!("{full}: cannot read {file}: {e}")),
+        }
     }
-    Some(table)
+}
+
+/// The tables at `path`, each with its name as messages give it: one table, or each table of
+/// an array of tables (`ingest.operators[1]`).
+fn tables_at<'a>(merged: &'a mut toml::Table, path: &[&str]) -> Vec<(String, &'a mut toml::Table)> {
+    let Some((last, parents)) = path.split_last() else {
+        return Vec::new();
+    };
+    let mut table = merged;
+    for part in parents {
+        match table.get_mut(*part).and_then(toml::Value::as_table_mut) {
+            Some(t) => table = t,
+            None => return Vec::new(),
+        }
+    }
+    let name = path.join(".");
+    match table.get_mut(*last) {
+        Some(toml::Value::Table(t)) => vec![(name, t)],
+        Some(toml::Value::Array(items)) => items
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, item)| Some((format!("{name}[{i}]"), item.as_table_mut()?)))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn read(path: &Path, shape: Shape) -> std::io::Result<toml::Value> {

@@ -7,9 +7,10 @@
 //! |---|---|
 //! | shutdown | leave the loop |
 //! | the publish tick (`http.publish_interval`) | [`publish`](Aggregator::publish) |
-//! | the checkpoint tick (`[state] interval`, Kafka) | [`checkpoint`](Aggregator::checkpoint) |
+//! | the checkpoint tick (`[state] interval`, Kafka or the spool) | [`checkpoint`](Aggregator::checkpoint) |
 //! | a batch of lines (files, the simulator) | [`on_lines`](Aggregator::on_lines) |
 //! | a batch of a Kafka partition's records | [`on_batch`](Aggregator::on_batch) |
+//! | a batch of the ingest spool's lines | [`on_spool`](Aggregator::on_spool) |
 //! | partitions revoked | [`on_revoked`](Aggregator::on_revoked) |
 //! | partitions assigned | [`on_assigned`](Aggregator::on_assigned) |
 //! | the source closed the channel | leave the loop |
@@ -19,7 +20,7 @@
 //!
 //! After the loop, in this order: [`drain`](Aggregator::drain) applies what the source sent
 //! before it stopped, [`final_checkpoint`](Aggregator::final_checkpoint) checkpoints every
-//! Kafka partition and then commits their offsets, and
+//! Kafka partition and then commits their offsets (and checkpoints the spool's), and
 //! [`publish_last`](Aggregator::publish_last) publishes the final state.
 
 use std::sync::Arc;
@@ -35,11 +36,21 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use super::kafka_link::KafkaLink;
-use super::partitions::{PartitionKey, PartitionState, Partitions, local_partition};
+use super::partitions::{
+    PartitionKey, PartitionState, Partitions, local_partition, spool_partition,
+};
 use super::publishing::Publisher;
-use super::sources::{LineBatch, Message};
+use super::sources::{LineBatch, Message, SpoolBatch};
+use super::spool_link::SpoolLink;
 use crate::clock::wall_clock;
 use crate::config::AppConfig;
+
+/// What the pipeline task reports back to: the Kafka group (offsets, dead letters) or the
+/// ingest spool (with the state restored for it), or neither for files and the simulator.
+pub(super) struct Links {
+    pub kafka: Option<KafkaLink>,
+    pub spool: Option<(SpoolLink, PartitionState)>,
+}
 
 /// Runs the pipeline task until the source stops: applies batches, dead-letters rejections,
 /// stores offsets, publishes snapshots, checkpoints, drains on shutdown.
@@ -47,18 +58,24 @@ pub(super) async fn aggregate(
     config: AppConfig,
     mut received: mpsc::Receiver<Message>,
     snapshots: watch::Sender<Arc<Snapshot>>,
-    kafka: Option<KafkaLink>,
+    Links { kafka, spool }: Links,
     health: Arc<Health>,
     shutdown: CancellationToken,
     give_up: CancellationToken,
 ) {
     let mut publish_tick = ticks(config.publish_interval);
     let mut checkpoint_tick = ticks(config.state.interval);
-    let reads_kafka = kafka.is_some();
+    let checkpoints = kafka.is_some() || spool.is_some();
+    let mut partitions = Partitions::new();
+    let spool = spool.map(|(link, restored)| {
+        partitions.insert(spool_partition(), restored);
+        link
+    });
     let mut aggregator = Aggregator {
-        partitions: Partitions::new(),
+        partitions,
         publisher: Publisher::new(snapshots),
         kafka,
+        spool,
         health,
         give_up,
         config,
@@ -70,7 +87,7 @@ pub(super) async fn aggregate(
             // Ticks before data: with `biased`, a channel that always holds a batch (a backlog,
             // a back-fill) would otherwise hold back publishing and checkpoints.
             _ = publish_tick.tick() => aggregator.publish(),
-            _ = checkpoint_tick.tick(), if reads_kafka => aggregator.checkpoint().await,
+            _ = checkpoint_tick.tick(), if checkpoints => aggregator.checkpoint().await,
             message = received.recv() => match message {
                 Some(message) => aggregator.on_message(message).await,
                 // The source stopped on its own and everything it sent has been applied.
@@ -96,6 +113,8 @@ struct Aggregator {
     partitions: Partitions,
     publisher: Publisher,
     kafka: Option<KafkaLink>,
+    /// The ingest spool, when operators push without Kafka.
+    spool: Option<SpoolLink>,
     /// Publishes and checkpoints, for the health endpoints.
     health: Arc<Health>,
     /// Cuts short waits on the brokers (dead-letter deliveries, the final commit) late in a
@@ -110,6 +129,7 @@ impl Aggregator {
         match message {
             Message::Lines(batch) => self.on_lines(&batch),
             Message::Kafka(batch) => self.on_batch(&batch).await,
+            Message::Spool(batch) => self.on_spool(batch),
             Message::Revoked(revoked) => self.on_revoked(&revoked).await,
             Message::Assigned(assigned) => self.on_assigned(assigned),
         }
@@ -123,6 +143,28 @@ impl Aggregator {
             .entry(local_partition())
             .or_insert_with(|| PartitionState::new(config));
         observe_lines(&mut state.pipeline, batch, config.input.max_line_bytes);
+        state.last_event_at = wall_clock().0;
+        self.publisher.state_changed();
+    }
+
+    /// Durable lines of the ingest spool, into its partition, which then reaches `batch.next`.
+    fn on_spool(&mut self, batch: SpoolBatch) {
+        let config = &self.config;
+        let state = self
+            .partitions
+            .entry(spool_partition())
+            .or_insert_with(|| PartitionState::from_beginning(config));
+        let lines = LineBatch {
+            input: spool_partition().0,
+            lines: batch.lines,
+            now: wall_clock(),
+            too_long: Vec::new(),
+        };
+        observe_lines(&mut state.pipeline, &lines, config.input.max_line_bytes);
+        if let Some(offsets) = state.offsets.as_mut() {
+            offsets.next = Some(i64::try_from(batch.next).unwrap_or(i64::MAX));
+            offsets.unsaved += 1;
+        }
         state.last_event_at = wall_clock().0;
         self.publisher.state_changed();
     }
@@ -196,13 +238,25 @@ impl Aggregator {
     }
 
     /// The checkpoint tick: every Kafka partition with anything new is checkpointed, then its
-    /// offset committed in the background.
+    /// offset committed in the background; the spool's partition is checkpointed, then the
+    /// spool trimmed.
     async fn checkpoint(&mut self) {
+        let mut saved = true;
         if let Some(kafka) = &mut self.kafka {
             let keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
-            if kafka.checkpoint(&mut self.partitions, &keys, None).await {
-                self.health.checkpointed();
-            }
+            saved &= kafka.checkpoint(&mut self.partitions, &keys, None).await;
+        }
+        saved &= self.checkpoint_spool().await;
+        if saved {
+            self.health.checkpointed();
+        }
+    }
+
+    /// The spool's partition, when there is one: whether its state is saved.
+    async fn checkpoint_spool(&mut self) -> bool {
+        match (&self.spool, self.partitions.get_mut(&spool_partition())) {
+            (Some(spool), Some(state)) => spool.checkpoint(state).await,
+            _ => true,
         }
     }
 
@@ -217,6 +271,7 @@ impl Aggregator {
     /// Checkpoints every Kafka partition whose dead letters are delivered, then commits their
     /// offsets, waiting for the broker until the stop gives up on it.
     async fn final_checkpoint(&mut self) {
+        self.checkpoint_spool().await;
         if let Some(kafka) = &mut self.kafka {
             let keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
             let give_up = self.give_up.clone();

@@ -106,6 +106,11 @@ impl KafkaLink {
         self.dead_letters.settled(give_up).await;
     }
 
+    /// The brokers' state as the consumer sees it (for other producers' callbacks).
+    pub(super) fn health(&self) -> Arc<modeshare_kafka::KafkaHealth> {
+        self.source.health()
+    }
+
     /// The consumer, for the source task.
     pub(super) fn source(&self) -> Arc<KafkaSource> {
         self.source.clone()
@@ -397,5 +402,6 @@ fn dead_letter(
         topic: batch.topic.to_string(),
         partition: batch.partition,
         offset: record.offset,
+        operator: None,
     }
 }

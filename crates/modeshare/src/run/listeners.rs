@@ -1,10 +1,13 @@
 //! The service's listeners, one per trust level, each its own router inside the stack every
-//! listener shares (`modeshare_http::listener`): the public one on `http.listen`, and the admin
-//! one on `[admin] listen` when configured (bearer tokens, TLS or loopback). They run on the
-//! HTTP runtime, apart from the pipeline.
+//! listener shares (`modeshare_http::listener`): the public one on `http.listen`, the admin
+//! one on `[admin] listen` when configured, and the operators' ingest one on `[ingest] listen`
+//! when an operator is configured (both with bearer tokens, and TLS or loopback). They run on
+//! the HTTP runtime, apart from the pipeline.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use axum::Router;
 
 use modeshare_http::health::Health;
 use modeshare_http::listener::{self, Limits};
@@ -34,6 +37,7 @@ pub(super) fn start(
     latest: watch::Receiver<Arc<Snapshot>>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
+    ingest: Option<modeshare_http::ingest::IngestApi>,
     http: &Handle,
     shutdown: &CancellationToken,
 ) -> Result<JoinHandle<Result<(), Failure>>, Failure> {
@@ -71,38 +75,41 @@ pub(super) fn start(
     ];
 
     if let Some(settings) = &config.admin {
-        let acceptor = match &settings.tls {
-            Some((cert, key)) => Some(
-                tls::acceptor(cert, key)
-                    .map_err(|e| Failure::Usage(anyhow::anyhow!("admin: {e}")))?,
-            ),
-            None => None,
-        };
-        let scheme = if acceptor.is_some() { "https" } else { "http" };
         let router = admin::router(
             latest,
             metrics.clone(),
             config.metrics_on,
             settings.tokens.clone(),
         );
-        let socket = {
-            let _on_http = http.enter();
-            bind(settings.listen)?
-        };
-        let address = local_address(&socket)?;
         let routes = admin::endpoints(config.metrics_on).join(", ");
-        info!(%address, tokens = settings.tokens.len(), "admin listener: {routes} at {scheme}://{address}");
-        served.push(
-            http.spawn(listener::serve(
-                socket,
-                acceptor,
-                metrics
-                    .requests()
-                    .instrument(listener::with_limits(router, &limits), "admin"),
-                limits,
-                shutdown.clone(),
-            )),
-        );
+        let authenticated = Authenticated {
+            name: "admin",
+            address: settings.listen,
+            tls: settings.tls.as_ref(),
+            limits,
+        };
+        served.push(authenticated.serve(router, &metrics, http, shutdown, |address, scheme| {
+            info!(%address, tokens = settings.tokens.len(), "admin listener: {routes} at {scheme}://{address}");
+        })?);
+    }
+    if let (Some(settings), Some(api)) = (&config.ingest, ingest) {
+        let routes = modeshare_http::ingest::ENDPOINTS.join(", ");
+        let authenticated = Authenticated {
+            name: "ingest",
+            address: settings.listen,
+            tls: settings.tls.as_ref(),
+            limits: Limits {
+                max_request_bytes: settings.max_body_bytes,
+                ..limits
+            },
+        };
+        let router = modeshare_http::ingest::router(api);
+        served.push(authenticated.serve(router, &metrics, http, shutdown, |address, scheme| {
+            if scheme == "http" && !address.ip().is_loopback() {
+                warn!(%address, "the ingest listener serves plain HTTP beyond loopback (allow_plain_http): only behind a proxy that terminates TLS");
+            }
+            info!(%address, operators = settings.operators.len(), "ingest listener: {routes} at {scheme}://{address}");
+        })?);
     }
     Ok(http.spawn(async move {
         for listener in served {
@@ -113,6 +120,52 @@ pub(super) fn start(
         }
         Ok(())
     }))
+}
+
+/// A listener behind bearer tokens (admin, ingest): HTTPS when it has a certificate.
+struct Authenticated<'a> {
+    name: &'static str,
+    address: SocketAddr,
+    tls: Option<&'a (std::path::PathBuf, std::path::PathBuf)>,
+    limits: Limits,
+}
+
+impl Authenticated<'_> {
+    /// Binds it on the `http` runtime and serves `router` there until `shutdown`; `announce`
+    /// is told the bound address and the scheme.
+    fn serve(
+        self,
+        router: Router,
+        metrics: &Metrics,
+        http: &Handle,
+        shutdown: &CancellationToken,
+        announce: impl FnOnce(SocketAddr, &str),
+    ) -> Result<JoinHandle<std::io::Result<()>>, Failure> {
+        let acceptor = match self.tls {
+            Some((cert, key)) => Some(
+                tls::acceptor(cert, key)
+                    .map_err(|e| Failure::Usage(anyhow::anyhow!("{}: {e}", self.name)))?,
+            ),
+            None => None,
+        };
+        let socket = {
+            let _on_http = http.enter();
+            bind(self.address)?
+        };
+        announce(
+            local_address(&socket)?,
+            if acceptor.is_some() { "https" } else { "http" },
+        );
+        Ok(http.spawn(listener::serve(
+            socket,
+            acceptor,
+            metrics
+                .requests()
+                .instrument(listener::with_limits(router, &self.limits), self.name),
+            self.limits,
+            shutdown.clone(),
+        )))
+    }
 }
 
 /// A listening socket with a backlog for bursts of connections (called inside the runtime
@@ -139,7 +192,7 @@ fn local_address(listener: &TcpListener) -> Result<SocketAddr, Failure> {
 /// `max_connections` (4,096 by default; many systems start processes at 1,024), up to the
 /// hard limit; warns when even that is too low.
 pub(super) fn raise_open_files_limit(config: &AppConfig) {
-    let listeners = 1 + u64::from(config.admin.is_some());
+    let listeners = 1 + u64::from(config.admin.is_some()) + u64::from(config.ingest.is_some());
     let needed = listeners * connections(&config.limits) + OTHER_FILES;
     match rlimit::increase_nofile_limit(needed) {
         Ok(now) if now < needed => warn!(

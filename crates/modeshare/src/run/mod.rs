@@ -16,7 +16,10 @@
 //!   partition is revoked and at shutdown.
 //! - `publishing.rs`: snapshots for the HTTP server, the places on a slower cadence.
 //!
-//! - `listeners.rs`: the public listener and the admin listener, on a runtime of their own.
+//! - `listeners.rs`: the public listener, the admin listener and the operators' ingest
+//!   listener, on a runtime of their own.
+//! - `ingest.rs`: where pushes go with Kafka (the ingest topic); `spool_link.rs`: without it,
+//!   the spool pushes are fsynced to, which the pipeline reads as a partition of its own.
 //! - `probe.rs`: what the health endpoints ask of the live service (input waiting, state being
 //!   restored, the brokers now).
 //!
@@ -30,17 +33,20 @@
 
 mod aggregator;
 mod dead_letters;
+mod ingest;
 mod kafka_link;
 mod listeners;
 mod partitions;
 mod probe;
 mod publishing;
 mod sources;
+mod spool_link;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use modeshare_http::health::Health;
+use modeshare_http::ingest::EventSink;
 use modeshare_http::metrics::Metrics;
 use modeshare_http::snapshot::Snapshot;
 use modeshare_source::Input;
@@ -49,10 +55,12 @@ use tokio::task::JoinError;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use self::aggregator::aggregate;
+use self::aggregator::{Links, aggregate};
+use self::ingest::KafkaSink;
 use self::kafka_link::KafkaLink;
 use self::probe::ServiceProbe;
 use self::sources::Message;
+use self::spool_link::SpoolLink;
 use crate::cli::{RunArgs, open_inputs};
 use crate::config::AppConfig;
 use crate::failure::Failure;
@@ -163,6 +171,36 @@ pub async fn serve(
         ),
         None => None,
     };
+    if config.ingest.is_some() && config.kafka.is_none() && !inputs.is_empty() {
+        return Err(Failure::Usage(anyhow::anyhow!(
+            "operators push to the ingest spool, which the service reads instead of --input files: \
+             replay the files with `modeshare replay`, or push them"
+        )));
+    }
+    let spool = match (&config.ingest, &config.kafka) {
+        (Some(settings), None) => Some(SpoolLink::open(&config, settings)?),
+        _ => None,
+    };
+    let ingest = match &config.ingest {
+        Some(settings) => {
+            let sink: Arc<dyn EventSink> = match (&spool, &kafka, &config.kafka) {
+                (Some((link, _)), _, _) => Arc::new(link.sink()),
+                (None, Some(link), Some(kafka_settings)) => Arc::new(KafkaSink::connect(
+                    kafka_settings,
+                    settings.topic.as_deref().unwrap_or_default(),
+                    settings.delivery_timeout,
+                    link.health(),
+                )?),
+                _ => {
+                    return Err(Failure::Internal(anyhow::anyhow!(
+                        "operators are configured but there is neither a spool nor [kafka]"
+                    )));
+                }
+            };
+            Some(ingest::api(&config, settings, sink, &metrics))
+        }
+        None => None,
+    };
     let (batches, received) = mpsc::channel::<Message>(CHANNEL_BATCHES);
     let probe = ServiceProbe::new(batches.downgrade(), kafka.as_ref().map(KafkaLink::probe));
     let health = Arc::new(Health::new(config.publish_interval, Arc::new(probe)));
@@ -172,16 +210,24 @@ pub async fn serve(
         latest,
         metrics,
         health.clone(),
+        ingest,
         http,
         &http_shutdown,
     )?;
 
-    let source = sources::spawn(&config, inputs, kafka.as_ref(), batches, &shutdown);
+    let source = sources::spawn(
+        &config,
+        inputs,
+        kafka.as_ref(),
+        spool.as_ref().map(|(link, _)| link),
+        batches,
+        &shutdown,
+    );
     let pipeline = tokio::spawn(aggregate(
         config,
         received,
         snapshots,
-        kafka,
+        Links { kafka, spool },
         health,
         shutdown.clone(),
         give_up,

@@ -9,7 +9,8 @@ use modeshare_core::pipeline::Pipeline;
 use crate::clock::wall_clock;
 use crate::config::AppConfig;
 use crate::partition_checkpoints::RestoredPartition;
-/// An input partition: a Kafka topic partition, or `("local", 0)` for files and the simulator.
+/// An input partition: a Kafka topic partition, `("local", 0)` for files and the simulator, or
+/// `("ingest-spool", 0)` for the ingest spool.
 pub(super) type PartitionKey = (Arc<str>, i32);
 
 /// The state of every input partition this instance owns.
@@ -19,11 +20,16 @@ pub(super) fn local_partition() -> PartitionKey {
     (Arc::from("local"), 0)
 }
 
+/// The ingest spool's partition.
+pub(super) fn spool_partition() -> PartitionKey {
+    (Arc::from(super::spool_link::SPOOL_TOPIC), 0)
+}
+
 /// One input partition's state and when it last received events (processing time).
 pub(super) struct PartitionState {
     pub(super) pipeline: Pipeline,
     pub(super) last_event_at: i64,
-    /// Kafka partitions only: how far the state reaches and what is checkpointed.
+    /// Kafka partitions and the spool's: how far the state reaches and what is checkpointed.
     pub(super) offsets: Option<PartitionOffsets>,
 }
 

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::kafka_link::KafkaLink;
+use super::spool_link::SpoolLink;
 use crate::clock::wall_clock;
 use crate::config::AppConfig;
 use crate::failure::Failure;
@@ -28,6 +29,8 @@ const BACKFILL_STEP: DurationMs = DurationMs(30 * 60_000);
 pub(super) enum Message {
     Lines(LineBatch),
     Kafka(PartitionBatch),
+    /// Lines of the ingest spool.
+    Spool(SpoolBatch),
     /// Kafka took these partitions away: their state is checkpointed and dropped.
     Revoked(Vec<(String, i32)>),
     /// These partitions are ours, with the state their checkpoints restored.
@@ -46,6 +49,13 @@ pub(super) struct LineBatch {
     pub(super) too_long: Vec<u64>,
 }
 
+/// Durable lines of the ingest spool, and the spool offset after them.
+pub(super) struct SpoolBatch {
+    /// Newline-separated canonical events.
+    pub(super) lines: Vec<u8>,
+    pub(super) next: u64,
+}
+
 impl From<SourceEvent> for Message {
     fn from(event: SourceEvent) -> Message {
         match event {
@@ -56,16 +66,19 @@ impl From<SourceEvent> for Message {
     }
 }
 
-/// Starts the source task: the Kafka consumer when `[kafka]` is configured, else the simulator
-/// when there are no inputs, else the inputs.
+/// Starts the source task: the Kafka consumer when `[kafka]` is configured, else the ingest
+/// spool when operators push, else the simulator when there are no inputs, else the inputs.
 pub(super) fn spawn(
     config: &AppConfig,
     inputs: Vec<Input>,
     kafka: Option<&KafkaLink>,
+    spool: Option<&SpoolLink>,
     batches: mpsc::Sender<Message>,
     shutdown: &CancellationToken,
 ) -> JoinHandle<Result<(), Failure>> {
-    if let Some(kafka) = kafka {
+    if let Some(spool) = spool {
+        spool.spawn_reader(batches, shutdown.clone())
+    } else if let Some(kafka) = kafka {
         let source = kafka.source();
         let stop = shutdown.clone();
         tokio::spawn(async move {

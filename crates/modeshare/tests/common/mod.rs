@@ -9,6 +9,7 @@ pub mod prometheus;
 pub mod promql;
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -30,6 +31,9 @@ pub struct Service {
     pub address: String,
     /// The admin listener (the tests' services all open one, for the report).
     pub admin: String,
+    /// The operators' ingest listener, when operators are configured and it has been logged
+    /// (see [`Service::ingest_address`]).
+    pub ingest: String,
     pub log: mpsc::Receiver<String>,
 }
 
@@ -71,6 +75,7 @@ impl Service {
             child,
             address: String::new(),
             admin: String::new(),
+            ingest: String::new(),
             log,
         };
         std::thread::spawn(move || {
@@ -91,6 +96,8 @@ impl Service {
                 .expect("no addresses logged in 30 s");
             if line.contains("admin listener") {
                 service.admin = address(&line, "at http://").unwrap_or_default();
+            } else if line.contains("ingest listener") {
+                service.ingest = address(&line, "://").unwrap_or_default();
             } else if let Some(a) = address(&line, "on http://") {
                 service.address = a;
             }
@@ -100,6 +107,27 @@ impl Service {
 
     pub fn get(&self, path: &str) -> (u16, String) {
         http(&self.address, "GET", path, None).unwrap()
+    }
+
+    /// The ingest listener's address, read from the log when it was not logged yet.
+    pub fn ingest_address(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.ingest.is_empty() {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .log
+                .recv_timeout(wait)
+                .expect("no ingest listener logged in 30 s");
+            if line.contains("ingest listener") {
+                let rest = line.split("://").nth(1).unwrap_or_default();
+                self.ingest = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+        }
+        self.ingest.clone()
     }
 
     pub fn json(&self, path: &str) -> Value {
@@ -229,12 +257,18 @@ pub fn sum(
 
 /// The report of `modeshare replay --config CONFIG --zones <golden zones> FILES`.
 pub fn replay(config: &Path, files: &[&Path]) -> Value {
+    let zones = golden("zones.geojson");
+    let mut args = vec![OsStr::new("--config"), config.as_os_str()];
+    args.extend([OsStr::new("--zones"), zones.as_os_str()]);
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    replay_report_of(&args)
+}
+
+/// The report of `modeshare replay ARGS`, which must succeed.
+pub fn replay_report_of(args: &[&OsStr]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_modeshare"))
-        .args(["replay", "--config"])
-        .arg(config)
-        .arg("--zones")
-        .arg(golden("zones.geojson"))
-        .args(files)
+        .arg("replay")
+        .args(args)
         .output()
         .unwrap();
     assert!(

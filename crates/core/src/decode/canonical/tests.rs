@@ -608,7 +608,7 @@ proptest! {
         let amount = PersonTrips::from_f64(micros as f64 / 1e6).unwrap();
         let observation = Observation {
             kind: if trip { Kind::Trip } else { Kind::Count },
-            id: (trip || micros % 2 == 0).then(|| Cow::Borrowed("id-7")),
+            id: (trip || micros % 2 == 0).then_some(Cow::Borrowed("id-7")),
             source: Cow::Borrowed("voi"),
             mode: Mode::ALL[mode],
             start_time: EventTimeMs(start),
