@@ -91,7 +91,9 @@ impl ReplayPart {
 
 /// Every part's ids, shard by shard: entry `s` holds shard `s` of each part, in the order of
 /// `parts`; give each to [`IdShard::resolve`].
-pub fn shards_by_index(parts: &mut [ReplayPart]) -> Vec<Vec<&mut IdShard>> {
+pub fn shards_by_index<'a>(
+    parts: impl IntoIterator<Item = &'a mut ReplayPart>,
+) -> Vec<Vec<&'a mut IdShard>> {
     let mut by_index: Vec<Vec<&mut IdShard>> = (0..SHARDS).map(|_| Vec::new()).collect();
     for part in parts {
         for (s, shard) in part
