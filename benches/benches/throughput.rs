@@ -1,6 +1,8 @@
-//! End-to-end single-thread throughput over generated canonical events, next to a plain typed
-//! `serde_json` decode of the same bytes: the replay pipeline (decode → classify → bin → total)
-//! and the live one (… → windows, watermark, dedup horizon).
+//! End-to-end throughput over generated canonical events, next to a plain typed `serde_json`
+//! decode of the same bytes on one thread: the replay pipeline (decode → classify → bin →
+//! total) and the live one (… → windows, watermark, dedup horizon) on one thread, and
+//! `modeshare replay` of the same bytes as a file (in the page cache) on one thread and on
+//! `THREADS` (default: one per core), with the scaling between them.
 //!
 //! `cargo bench -p modeshare-benches --bench throughput`
 //!
@@ -8,13 +10,15 @@
 //! - `ROUNDS=n`: the measures run interleaved, one of each per round, and each prints the median
 //!   of its rounds (5): on a shared machine back-to-back runs vary by a factor of two, and
 //!   interleaving gives every measure the same share of the noise.
-//! - `MEASURES=replay,live`: only these (`decode`, `replay`, `live`), for example under
-//!   `valgrind --tool=callgrind` with `ROUNDS=1`.
+//! - `MEASURES=replay,live`: only these (`decode`, `replay`, `live`, `file1`, `fileN`), for
+//!   example under `valgrind --tool=callgrind` with `ROUNDS=1`.
+//! - `THREADS=n`: the threads of `fileN`.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use std::time::Instant;
 
+use modeshare::cli::ReplayArgs;
 use modeshare_benches::{ZONES, settings};
 use modeshare_core::pipeline::{Outcome, Pipeline, Settings};
 use modeshare_core::space::Zones;
@@ -54,7 +58,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// One measure: its name, what it prints, and the seconds of each round.
 struct Measure<'a> {
     name: &'static str,
-    label: &'static str,
+    label: String,
     run: Box<dyn FnMut() -> usize + 'a>,
     seconds: Vec<f64>,
 }
@@ -92,6 +96,26 @@ fn pipeline_run<'a>(
     }
 }
 
+/// `modeshare replay --threads N FILE` without printing: the events read.
+fn file_run<'a>(
+    config: &'a modeshare::config::AppConfig,
+    file: &'a str,
+    threads: u16,
+    expected: usize,
+) -> impl FnMut() -> usize + 'a {
+    move || {
+        let args = ReplayArgs {
+            threads: Some(threads),
+            files: vec![file.to_owned()],
+            ..ReplayArgs::default()
+        };
+        let (pipeline, _) = modeshare::replay::read(config, &args).unwrap();
+        let accepted = pipeline.totals().events.accepted as usize;
+        assert_eq!(accepted, expected, "every generated event must be accepted");
+        accepted
+    }
+}
+
 fn main() {
     let events: usize = env_or("EVENTS", 1_000_000);
     let rounds: usize = env_or::<usize>("ROUNDS", 5).max(1);
@@ -104,11 +128,22 @@ fn main() {
         .filter(|l| !l.is_empty())
         .collect();
     let settings = settings(h3o::Resolution::Nine);
+    let config = modeshare_benches::config(h3o::Resolution::Nine);
+    let threads: u16 = env_or(
+        "THREADS",
+        std::thread::available_parallelism().map_or(2, |n| n.get() as u16),
+    );
+    let file = std::env::temp_dir().join(format!(
+        "modeshare-throughput-{}.ndjson",
+        std::process::id()
+    ));
+    std::fs::write(&file, &data).unwrap();
+    let file = file.display().to_string();
 
     let mut measures = vec![
         Measure {
             name: "decode",
-            label: "typed serde_json decode only:            ",
+            label: "typed serde_json decode only:            ".into(),
             run: Box::new(|| {
                 lines
                     .iter()
@@ -119,13 +154,28 @@ fn main() {
         },
         Measure {
             name: "replay",
-            label: "replay: decode → classify → bin → total: ",
+            label: "replay: decode → classify → bin → total: ".into(),
             run: Box::new(pipeline_run(&lines, &settings, false)),
             seconds: Vec::new(),
         },
         Measure {
+            name: "file1",
+            label: "replay of the file on 1 thread:          ".into(),
+            run: Box::new(file_run(&config, &file, 1, lines.len())),
+            seconds: Vec::new(),
+        },
+        Measure {
+            name: "fileN",
+            label: format!(
+                "{:<41}",
+                format!("replay of the file on {threads} threads:")
+            ),
+            run: Box::new(file_run(&config, &file, threads, lines.len())),
+            seconds: Vec::new(),
+        },
+        Measure {
             name: "live",
-            label: "live:   … → windows, watermark, horizon: ",
+            label: "live:   … → windows, watermark, horizon: ".into(),
             run: Box::new(pipeline_run(&lines, &settings, true)),
             seconds: Vec::new(),
         },
@@ -172,6 +222,20 @@ fn main() {
             n / best
         );
     }
+    let median_of = |name: &str| {
+        measures
+            .iter()
+            .find(|m| m.name == name)
+            .map(Measure::median)
+    };
+    if let (Some(one), Some(many)) = (median_of("file1"), median_of("fileN")) {
+        println!(
+            "scaling on {threads} threads: {:.2} × the one-thread file replay ({:.2} per thread)",
+            one / many,
+            one / many / f64::from(threads)
+        );
+    }
+    let _ = std::fs::remove_file(&file);
     if let Some(rss) = modeshare_benches::peak_rss_mib() {
         println!("peak RSS: {rss:.0} MiB (the input is held in memory)");
     }
