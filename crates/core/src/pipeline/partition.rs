@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::settings::Settings;
 use crate::decode::{CanonicalDecoder, DecodeError, Decoded, SkipReason};
 use crate::publish::Report;
-use crate::space::{SpatialIndex, TripClasses, ZoneId, Zones};
+use crate::space::{SpatialIndex, StopMemo, TripClasses, ZoneId, Zones};
 use crate::state::{
     Breakdown, DedupKey, DedupMemory, IdShard, SavedClassTally, SavedDedup, SavedTotals,
     SavedWindowBreakdowns, SavedWindows, Totals, WindowState,
@@ -37,6 +37,8 @@ pub struct Pipeline {
     windows: Option<WindowState>,
     /// The zones of the current trip's destination (live: they feed the zone pairs).
     destination_zones: Vec<ZoneId>,
+    /// The stops near points seen lately (docks and stations repeat their coordinates).
+    stops_near: StopMemo,
 }
 
 impl Pipeline {
@@ -50,6 +52,7 @@ impl Pipeline {
             dedup,
             totals,
             destination_zones: Vec::new(),
+            stops_near: StopMemo::default(),
         }
     }
 
@@ -178,7 +181,10 @@ impl Pipeline {
         };
         let classes = TripClasses {
             band: self.settings.bands.band_of(&obs),
-            access: self.settings.access.judge(&obs),
+            access: self
+                .settings
+                .access
+                .judge_remembering(&obs, &mut self.stops_near),
         };
         let placement = self.spatial.place(obs.place);
         let late = match &mut self.windows {
@@ -215,7 +221,10 @@ impl Pipeline {
         }
         let classes = TripClasses {
             band: self.settings.bands.band_of(&obs),
-            access: self.settings.access.judge(&obs),
+            access: self
+                .settings
+                .access
+                .judge_remembering(&obs, &mut self.stops_near),
         };
         let placement = self.spatial.place(obs.place);
         self.totals
