@@ -99,12 +99,17 @@ pub fn write_events(out: &mut Vec<u8>, first: usize, n: usize, seed: u64, spec: 
 /// The settings of the embedded default configuration, loaded as `modeshare run` loads them
 /// (the binary's loader, no file, no environment), at a resolution.
 pub fn settings(resolution: h3o::Resolution) -> modeshare_core::pipeline::Settings {
+    config(resolution).settings
+}
+
+/// The embedded default configuration, loaded as `modeshare run` loads it, at a resolution.
+pub fn config(resolution: h3o::Resolution) -> modeshare::config::AppConfig {
     let overrides = modeshare::config::Overrides {
         resolution: Some(u8::from(resolution)),
         ..Default::default()
     };
     match modeshare::config::load(None, std::iter::empty(), &overrides) {
-        Ok(config) => config.settings,
+        Ok(config) => config,
         Err(e) => panic!("the embedded default configuration: {e}"),
     }
 }

@@ -162,7 +162,7 @@ pub fn open_inputs(paths: &[String]) -> Result<Vec<Input>, Failure> {
         .collect()
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct ReplayArgs {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -176,6 +176,16 @@ pub struct ReplayArgs {
     /// replay completes). Line-by-line inputs resume at the line; others at their start.
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+    /// Read on N threads (default: one per core). Files are cut into parts at line starts
+    /// (other formats: whole files) and read side by side; the report is the same for any N.
+    /// With `--state`, or when an input is stdin or another stream, the replay reads on one
+    /// thread.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    /// The size in bytes of the parts files of lines are cut into when read on several threads
+    /// (for tests: small parts put part boundaries everywhere).
+    #[arg(long, value_name = "BYTES", hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunk_bytes: Option<u64>,
     /// Input files: newline-delimited JSON, an MDS page, or a CSV table; `-` reads stdin.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<String>,

@@ -1,4 +1,9 @@
 //! `modeshare replay`: files or stdin → the report on stdout, a summary on stderr.
+//!
+//! Files are read on `--threads` threads ([`parallel`]); stdin, other streams and `--state`
+//! (whose checkpoints hold one pipeline at one input position) on this one.
+
+mod parallel;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -21,21 +26,8 @@ use crate::state_dir::StateDir;
 
 pub fn run(args: &ReplayArgs) -> Result<(), Failure> {
     let config = args.common.load_config()?;
-    let inputs = open_inputs(&args.files)?;
     let started = Instant::now();
-    let mut checkpoints = args
-        .state
-        .as_deref()
-        .map(|dir| Checkpoints::new(dir, &config, &args.files, args.format.as_deref()));
-    let (pipeline, examples) = replay_inputs(
-        &config,
-        args.format.as_deref(),
-        inputs,
-        checkpoints.as_mut(),
-    )?;
-    if let Some(c) = &checkpoints {
-        c.finish();
-    }
+    let (pipeline, examples) = read(&config, args)?;
     let report = pipeline.report();
     let mut stdout = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut stdout, &report)
@@ -53,16 +45,58 @@ pub fn run(args: &ReplayArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Reads the inputs `args` names into one replay pipeline, on `--threads` threads where it can;
+/// the rejections with their first examples.
+pub fn read(config: &AppConfig, args: &ReplayArgs) -> Result<(Pipeline, RejectionLog), Failure> {
+    let inputs = open_inputs(&args.files)?;
+    let threads = args
+        .threads
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let one_thread_because = if args.state.is_some() {
+        Some("--state checkpoints one pipeline")
+    } else if !parallel::can_read(&inputs) {
+        Some("stdin and other streams cannot be read in parts")
+    } else {
+        None
+    };
+    match one_thread_because {
+        None if threads > 1 => {
+            let forced = forced_format(config, args.format.as_deref())?;
+            let progress = progress_bar(&inputs);
+            parallel::replay(
+                config,
+                forced.as_ref(),
+                inputs,
+                threads,
+                args.chunk_bytes,
+                &progress,
+            )
+        }
+        reason => {
+            if let (Some(reason), true) = (reason, args.threads.is_some_and(|t| t > 1)) {
+                eprintln!("reading on one thread: {reason}");
+            }
+            let mut checkpoints = args
+                .state
+                .as_deref()
+                .map(|dir| Checkpoints::new(dir, config, &args.files, args.format.as_deref()));
+            let read = replay_inputs(config, args.format.as_deref(), inputs, checkpoints.as_mut())?;
+            if let Some(c) = &checkpoints {
+                c.finish();
+            }
+            Ok(read)
+        }
+    }
+}
+
 fn replay_inputs(
     config: &AppConfig,
     format: Option<&str>,
     inputs: Vec<Input>,
     mut checkpoints: Option<&mut Checkpoints>,
 ) -> Result<(Pipeline, RejectionLog), Failure> {
-    let forced = format
-        .map(|f| Format::parse(f, &config.formats))
-        .transpose()
-        .map_err(|e| Failure::Usage(anyhow::anyhow!("--format: {e}")))?;
+    let forced = forced_format(config, format)?;
     let restored = match checkpoints.as_deref() {
         Some(c) => c.load(config)?,
         None => None,
@@ -156,6 +190,14 @@ fn replay_inputs(
     }
     progress.finish_and_clear();
     Ok((pipeline, examples))
+}
+
+/// The format `--format` names, if it was given.
+fn forced_format(config: &AppConfig, format: Option<&str>) -> Result<Option<Format>, Failure> {
+    format
+        .map(|f| Format::parse(f, &config.formats))
+        .transpose()
+        .map_err(|e| Failure::Usage(anyhow::anyhow!("--format: {e}")))
 }
 
 /// Why an input was not read to its end: the input itself, or the checkpoint taken part-way.

@@ -7,7 +7,8 @@
 //! being held in memory whole, so one 10 GB line cannot exhaust memory.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -274,6 +275,18 @@ impl Input {
         })
     }
 
+    /// Opens bytes `range` of a file (see [`line_aligned_ranges`]): reading stops at its end.
+    pub fn open_range(path: &str, range: Range<u64>) -> io::Result<Input> {
+        let mut file = File::open(Path::new(path))?;
+        file.seek(SeekFrom::Start(range.start))?;
+        let len = range.end.saturating_sub(range.start);
+        Ok(Input {
+            name: path.to_owned(),
+            size: Some(len),
+            reader: Box::new(BufReader::with_capacity(1 << 20, file.take(len))),
+        })
+    }
+
     /// Opens a file at byte `offset` (to resume reading it); stdin cannot be resumed.
     pub fn open_at(path: &str, offset: u64) -> io::Result<Input> {
         if path == "-" {
@@ -299,6 +312,47 @@ impl Input {
             reader: Box::new(BufReader::with_capacity(1 << 20, file)),
         })
     }
+}
+
+/// Cuts the first `size` bytes of a file into byte ranges of about `chunk` bytes, each starting
+/// at the start of a line (just after a `\n`, or at 0), so that every line — blank, too long or
+/// last without its `\n` — lies in exactly one range and a [`LineReader`] over each range in
+/// turn reads the lines of the whole file. A range ends where the first line to end at or past
+/// its nominal end does; a line longer than `chunk` makes its range longer. Reads a few bytes
+/// per range (more when a long line crosses a nominal end).
+pub fn line_aligned_ranges(path: &str, size: u64, chunk: u64) -> io::Result<Vec<Range<u64>>> {
+    let chunk = chunk.max(1);
+    let mut file = File::open(Path::new(path))?;
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    let mut block = vec![0; 64 * 1024];
+    while start < size {
+        let nominal = start.saturating_add(chunk);
+        if nominal >= size {
+            ranges.push(start..size);
+            break;
+        }
+        // The next line starts after the first `\n` at or after the nominal end's last byte.
+        let mut at = nominal - 1;
+        file.seek(SeekFrom::Start(at))?;
+        let end = loop {
+            let n = match file.read(&mut block) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                break size;
+            }
+            if let Some(i) = memchr::memchr(b'\n', &block[..n]) {
+                break (at + i as u64 + 1).min(size);
+            }
+            at += n as u64;
+        };
+        ranges.push(start..end);
+        start = end;
+    }
+    Ok(ranges)
 }
 
 #[cfg(test)]

@@ -114,3 +114,72 @@ fn json_records_are_lines_or_pretty_documents() {
         [(1, "{\n\"a\": 1".to_owned())]
     );
 }
+
+/// Every line of `input` read range by range: (line number within the whole file, line).
+fn lines_by_range(path: &str, input: &[u8], chunk: u64) -> Vec<(u64, Result<Vec<u8>, u64>)> {
+    let ranges = line_aligned_ranges(path, input.len() as u64, chunk).unwrap();
+    let mut out = Vec::new();
+    let (mut first_line, mut expected_start) = (0, 0);
+    for range in ranges {
+        assert_eq!(range.start, expected_start, "ranges are contiguous");
+        assert!(
+            range.start == 0 || input[range.start as usize - 1] == b'\n',
+            "{range:?} starts a line"
+        );
+        expected_start = range.end;
+        let input = Input::open_range(path, range.clone()).unwrap();
+        let mut r = LineReader::new(input.reader, 6);
+        while let Some(line) = r.next_line().unwrap() {
+            let item = match line {
+                Line::Text(t) => Ok(t.to_vec()),
+                Line::TooLong { len } => Err(len),
+            };
+            out.push((first_line + r.line_no(), item));
+        }
+        assert_eq!(r.bytes_read(), range.end - range.start);
+        first_line += r.line_no();
+    }
+    assert_eq!(expected_start, input.len() as u64, "ranges cover the file");
+    out
+}
+
+#[test]
+fn line_aligned_ranges_read_the_lines_of_the_whole_file() {
+    let path = std::env::temp_dir().join(format!("modeshare-ranges-{}", std::process::id()));
+    let path = path.to_str().unwrap();
+    let inputs: [&[u8]; 5] = [
+        b"a\r\n\n  \r\nbb\n\tc\nlast",
+        b"12345\n123456\n1234567890123\nok\n\n",
+        b"\n\n\nx\n",
+        b"no newline at all, and too long",
+        b"",
+    ];
+    for input in inputs {
+        std::fs::write(path, input).unwrap();
+        let whole = lines(input, 6, 64);
+        for chunk in 1..=input.len() as u64 + 2 {
+            assert_eq!(
+                lines_by_range(path, input, chunk),
+                whole,
+                "{:?} in chunks of {chunk}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn a_range_ends_after_the_line_that_crosses_its_nominal_end() {
+    let path = std::env::temp_dir().join(format!("modeshare-ranges-end-{}", std::process::id()));
+    let path = path.to_str().unwrap();
+    std::fs::write(path, b"aaaa\nbb\ncccccccccc\nd\n").unwrap();
+    // "aaaa\n" ends exactly at 5; "bb\n" ends before 10, so the range runs on to the end of
+    // the line that crosses 10.
+    assert_eq!(
+        line_aligned_ranges(path, 21, 5).unwrap(),
+        vec![0..5, 5..19, 19..21]
+    );
+    assert_eq!(line_aligned_ranges(path, 21, 100).unwrap(), vec![0..21]);
+    std::fs::remove_file(path).unwrap();
+}

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::settings::Settings;
 use crate::decode::{CanonicalDecoder, DecodeError, Decoded, SkipReason};
 use crate::publish::Report;
-use crate::space::{SpatialIndex, TripClasses, ZoneId, Zones};
+use crate::space::{SpatialIndex, StopMemo, TripClasses, ZoneId, Zones};
 use crate::state::{
-    Breakdown, DedupKey, DedupMemory, SavedClassTally, SavedDedup, SavedTotals,
+    Breakdown, DedupKey, DedupMemory, IdShard, SavedClassTally, SavedDedup, SavedTotals,
     SavedWindowBreakdowns, SavedWindows, Totals, WindowState,
 };
 use crate::vocabulary::{EventTimeMs, Observation};
@@ -37,6 +37,8 @@ pub struct Pipeline {
     windows: Option<WindowState>,
     /// The zones of the current trip's destination (live: they feed the zone pairs).
     destination_zones: Vec<ZoneId>,
+    /// The stops near points seen lately (docks and stations repeat their coordinates).
+    stops_near: StopMemo,
 }
 
 impl Pipeline {
@@ -50,6 +52,7 @@ impl Pipeline {
             dedup,
             totals,
             destination_zones: Vec::new(),
+            stops_near: StopMemo::default(),
         }
     }
 
@@ -64,6 +67,12 @@ impl Pipeline {
     pub fn live(settings: Settings, zones: Zones) -> Pipeline {
         let dedup = DedupMemory::with_horizon(settings.dedup_horizon);
         Pipeline::new(settings, zones, dedup, true)
+    }
+
+    /// A pipeline for one part of a replay read on several threads: as
+    /// [`Pipeline::for_replay`], and each id's input position is remembered too.
+    pub(crate) fn for_replay_part(settings: Settings, zones: Zones) -> Pipeline {
+        Pipeline::new(settings, zones, DedupMemory::positioned(), false)
     }
 
     /// Whether this is a live pipeline (windows and a dedup horizon), not a batch replay's.
@@ -120,6 +129,11 @@ impl Pipeline {
         self.observe(decoded, input, now)
     }
 
+    /// A canonical line decoded as a replay decodes it (no clock).
+    pub(crate) fn decode<'a>(&self, line: &'a [u8]) -> Result<Observation<'a>, DecodeError<'a>> {
+        self.decoder.decode(line, None)
+    }
+
     /// Observes one decoded event of any format; `input` and `now` as for
     /// [`Pipeline::observe_line`].
     pub fn observe<'a>(
@@ -127,6 +141,18 @@ impl Pipeline {
         decoded: Result<Observation<'a>, DecodeError<'a>>,
         input: &str,
         now: Option<EventTimeMs>,
+    ) -> Outcome<'a> {
+        self.observe_at(decoded, input, now, 0)
+    }
+
+    /// [`Pipeline::observe`] of the event at input `position` (which a positioned dedup
+    /// memory keeps for the id's first sighting).
+    pub(crate) fn observe_at<'a>(
+        &mut self,
+        decoded: Result<Observation<'a>, DecodeError<'a>>,
+        input: &str,
+        now: Option<EventTimeMs>,
+        position: u64,
     ) -> Outcome<'a> {
         let obs = match decoded {
             Ok(obs) => obs,
@@ -138,7 +164,7 @@ impl Pipeline {
         if let Some(id) = &obs.id
             && !self
                 .dedup
-                .remember(DedupKey::new(&obs.source, id), obs.start_time)
+                .remember_at(DedupKey::new(&obs.source, id), obs.start_time, position)
         {
             self.totals.observe_duplicate(&obs.source, now);
             return Outcome::Duplicate;
@@ -155,7 +181,10 @@ impl Pipeline {
         };
         let classes = TripClasses {
             band: self.settings.bands.band_of(&obs),
-            access: self.settings.access.judge(&obs),
+            access: self
+                .settings
+                .access
+                .judge_remembering(&obs, &mut self.stops_near),
         };
         let placement = self.spatial.place(obs.place);
         let late = match &mut self.windows {
@@ -178,6 +207,49 @@ impl Pipeline {
         self.totals
             .observe_accepted(&obs, (placement.cell, placement.zones), classes, late, now);
         Outcome::Accepted
+    }
+
+    /// Turns an event this replay pipeline accepted into a duplicate (see
+    /// [`Totals::retract_accepted`]); `false`, changing nothing, when `decoded` is not an
+    /// event it could have accepted. Replay pipelines only: windows cannot take an event back.
+    pub(crate) fn retract(&mut self, decoded: Result<Observation<'_>, DecodeError<'_>>) -> bool {
+        let Ok(obs) = decoded else {
+            return false;
+        };
+        if self.windows.is_some() || obs.id.is_none() {
+            return false;
+        }
+        let classes = TripClasses {
+            band: self.settings.bands.band_of(&obs),
+            access: self
+                .settings
+                .access
+                .judge_remembering(&obs, &mut self.stops_near),
+        };
+        let placement = self.spatial.place(obs.place);
+        self.totals
+            .retract_accepted(&obs, (placement.cell, placement.zones), classes);
+        true
+    }
+
+    /// The dedup memory (a replay part's shards are resolved through it).
+    pub(crate) fn dedup_mut(&mut self) -> &mut DedupMemory {
+        &mut self.dedup
+    }
+
+    /// Adds what `other` observed to this pipeline's totals, and its ids to this one's memory
+    /// when both are positioned (replay parts whose ids were already resolved, so no id is
+    /// in both).
+    pub(crate) fn absorb(&mut self, mut other: Pipeline) {
+        self.totals.merge(&other.totals);
+        let mine = self.dedup.shards_mut();
+        for (mine, theirs) in mine.iter_mut().zip(other.dedup.shards_mut()) {
+            let later = IdShard::resolve(&mut [mine, theirs]);
+            debug_assert!(
+                later.is_empty(),
+                "parts merged before their ids were resolved"
+            );
+        }
     }
 
     /// Counts an event rejected before decoding (for example a line over the size limit);

@@ -241,6 +241,53 @@ impl TransitStops {
     }
 }
 
+/// Slots of the stop memo (24 bytes each): the docks and stations of a city's bike and scooter
+/// fleets fit without often taking each other's slot.
+const STOP_MEMO_SLOTS: usize = 4096;
+
+/// The nearest stop of exact points seen lately, in a direct-mapped table: bike docks and
+/// stations repeat their coordinates, and the index lookup (an R-tree on the sphere, then
+/// great-circle distances) becomes a compare. A point takes the slot its coordinates hash to,
+/// replacing what was there: memory is fixed.
+#[derive(Debug, Clone, Default)]
+pub struct StopMemo {
+    /// (latitude bits, longitude bits, answer): the answer is 0 for an empty slot, 1 for no
+    /// stop within the radius, 2 + the stop's index for a stop. Allocated on first use.
+    slots: Vec<(u64, u64, u32)>,
+}
+
+impl StopMemo {
+    fn nearest_within(
+        &mut self,
+        stops: &TransitStops,
+        point: GeoPoint,
+        radius_m: f64,
+    ) -> Option<StopId> {
+        if self.slots.is_empty() {
+            self.slots = vec![(0, 0, 0); STOP_MEMO_SLOTS];
+        }
+        let (lat, lon) = (point.lat().to_bits(), point.lon().to_bits());
+        let h = (lat ^ lon.rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let slot = &mut self.slots[(h >> (64 - STOP_MEMO_SLOTS.trailing_zeros())) as usize];
+        match *slot {
+            (slot_lat, slot_lon, 1) if slot_lat == lat && slot_lon == lon => return None,
+            (slot_lat, slot_lon, answer) if answer > 1 && slot_lat == lat && slot_lon == lon => {
+                return Some(StopId(answer - 2));
+            }
+            _ => {}
+        }
+        let nearest = stops.nearest_within(point, radius_m);
+        let answer = match nearest {
+            None => Some(1),
+            Some(stop) => stop.0.checked_add(2),
+        };
+        if let Some(answer) = answer {
+            *slot = (lat, lon, answer);
+        }
+        nearest
+    }
+}
+
 /// The validated `[transit_access]`.
 #[derive(Debug, Clone, Default)]
 pub struct TransitAccess {
@@ -326,13 +373,29 @@ impl TransitAccess {
 
     /// The access class of a trip of a judged mode; `None` for other modes and for counts.
     pub fn judge(&self, obs: &Observation<'_>) -> Option<AccessFacts> {
+        self.judge_with(obs, |p| self.stops.nearest_within(p, self.radius_m))
+    }
+
+    /// [`TransitAccess::judge`], with the stops near points `memo` remembers (one memo per
+    /// `TransitAccess`: it holds this radius's answers).
+    pub fn judge_remembering(
+        &self,
+        obs: &Observation<'_>,
+        memo: &mut StopMemo,
+    ) -> Option<AccessFacts> {
+        self.judge_with(obs, |p| memo.nearest_within(&self.stops, p, self.radius_m))
+    }
+
+    fn judge_with(
+        &self,
+        obs: &Observation<'_>,
+        mut nearest: impl FnMut(GeoPoint) -> Option<StopId>,
+    ) -> Option<AccessFacts> {
         if obs.kind != Kind::Trip || !self.modes.contains(obs.mode) || !self.is_enabled() {
             return None;
         }
-        let origin_stop = self.stops.nearest_within(obs.place, self.radius_m);
-        let destination_stop = obs
-            .destination
-            .and_then(|d| self.stops.nearest_within(d, self.radius_m));
+        let origin_stop = nearest(obs.place);
+        let destination_stop = obs.destination.and_then(nearest);
         let access = match (origin_stop, destination_stop, obs.destination) {
             (Some(_), Some(_), _) => Access::StopToStop,
             (Some(_), None, _) => Access::FromStop,

@@ -12,7 +12,7 @@ mod spatial;
 mod classes;
 
 pub use access::{
-    Access, AccessFacts, MAX_RADIUS_M, StopConfig, StopId, StopPlace, TransitAccess,
+    Access, AccessFacts, MAX_RADIUS_M, StopConfig, StopId, StopMemo, StopPlace, TransitAccess,
     TransitAccessConfig, TransitStops,
 };
 pub use classes::TripClasses;

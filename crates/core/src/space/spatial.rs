@@ -5,6 +5,10 @@
 //! only the latter are tested point-in-polygon. A cell counts as wholly inside (or outside) a zone
 //! only when the zone's boundary is farther from the cell's centre than 1.5 × the cell's
 //! circumradius, so no point of the cell can be on the other side.
+//!
+//! A memo remembers the cell and zones of exact points seen lately ([`PointMemo`]): counters,
+//! docks and stations send the same coordinates again and again, and the cell — the costliest
+//! step of placing — is then a lookup.
 
 use std::collections::HashMap;
 
@@ -93,7 +97,77 @@ pub struct SpatialIndex {
     zones: Zones,
     resolution: Resolution,
     cache: CellMap<CellZones>,
+    memo: PointMemo,
     found: Vec<ZoneId>,
+}
+
+/// Slots of the point memo: a few hundred counters and docks fit without often taking each
+/// other's slot, and the table (48 bytes a slot) stays within a core's L2 cache.
+const MEMO_SLOTS: usize = 4096;
+/// A point in more zones than this is not memoised.
+const MEMO_ZONES: usize = 5;
+
+/// The cell and zones of exact points seen lately, in a direct-mapped table: a point takes the
+/// slot its coordinates hash to, replacing what was there. Memory is fixed, and a stream of
+/// points that never repeat (GPS trips) costs a hash and a compare each.
+#[derive(Debug, Clone, Default)]
+struct PointMemo {
+    /// Allocated on first use.
+    slots: Vec<MemoSlot>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct MemoSlot {
+    /// The point's coordinates, bit for bit; meaningful when `cell` is set.
+    lat: u64,
+    lon: u64,
+    cell: Option<CellIndex>,
+    zone_count: u8,
+    zones: [ZoneId; MEMO_ZONES],
+}
+
+const EMPTY_SLOT: MemoSlot = MemoSlot {
+    lat: 0,
+    lon: 0,
+    cell: None,
+    zone_count: 0,
+    zones: [ZoneId(0); MEMO_ZONES],
+};
+
+impl PointMemo {
+    /// The slot of a point's coordinate bits.
+    fn slot(&mut self, lat: u64, lon: u64) -> &mut MemoSlot {
+        if self.slots.is_empty() {
+            self.slots = vec![EMPTY_SLOT; MEMO_SLOTS];
+        }
+        let h = (lat ^ lon.rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        &mut self.slots[(h >> (64 - MEMO_SLOTS.trailing_zeros())) as usize]
+    }
+
+    /// The cell and zones remembered for the point, copied into `zones`.
+    fn recall(&mut self, lat: u64, lon: u64, zones: &mut Vec<ZoneId>) -> Option<CellIndex> {
+        let slot = self.slot(lat, lon);
+        let cell = slot.cell.filter(|_| slot.lat == lat && slot.lon == lon)?;
+        zones.clear();
+        zones.extend_from_slice(&slot.zones[..usize::from(slot.zone_count)]);
+        Some(cell)
+    }
+
+    /// Remembers the point's cell and zones (unless it lies in too many zones).
+    fn remember(&mut self, lat: u64, lon: u64, cell: CellIndex, zones: &[ZoneId]) {
+        let Some(count) = u8::try_from(zones.len())
+            .ok()
+            .filter(|n| usize::from(*n) <= MEMO_ZONES)
+        else {
+            return;
+        };
+        let slot = self.slot(lat, lon);
+        slot.lat = lat;
+        slot.lon = lon;
+        slot.cell = Some(cell);
+        slot.zone_count = count;
+        slot.zones[..zones.len()].copy_from_slice(zones);
+    }
 }
 
 impl SpatialIndex {
@@ -102,6 +176,7 @@ impl SpatialIndex {
             zones,
             resolution,
             cache: CellMap::default(),
+            memo: PointMemo::default(),
             found: Vec::new(),
         }
     }
@@ -116,8 +191,16 @@ impl SpatialIndex {
 
     /// The point's cell at the configured resolution and every zone containing the point.
     pub fn place(&mut self, point: GeoPoint) -> Placement<'_> {
+        let (lat, lon) = (point.lat().to_bits(), point.lon().to_bits());
+        if let Some(cell) = self.memo.recall(lat, lon, &mut self.found) {
+            return Placement {
+                cell,
+                zones: &self.found,
+            };
+        }
         let cell = cell_of(point, self.resolution);
         self.zones_of(point, cell);
+        self.memo.remember(lat, lon, cell, &self.found);
         Placement {
             cell,
             zones: &self.found,

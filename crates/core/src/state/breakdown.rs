@@ -86,6 +86,33 @@ impl Breakdown {
         }
     }
 
+    /// Takes back an event [`Breakdown::observe`] counted (with `holds_event`); a tally left
+    /// with neither events nor person trips is removed, as if the event had never come.
+    pub fn retract(
+        &mut self,
+        zones: &[ZoneId],
+        classes: TripClasses,
+        mode: Mode,
+        amount: PersonTrips,
+    ) {
+        let mut take = |class: Class, zone: ZoneId| {
+            let k = key(zone, class, mode);
+            if let Some(t) = self.0.get_mut(&k) {
+                t.events = t.events.saturating_sub(1);
+                t.person_trips = t.person_trips.less(amount);
+                if t.events == 0 && t.person_trips.is_zero() {
+                    self.0.remove(&k);
+                }
+            }
+        };
+        for zone in zones {
+            take(Class::Band(classes.band), *zone);
+            if let Some(facts) = classes.access {
+                take(Class::Access(facts.access), *zone);
+            }
+        }
+    }
+
     /// Adds every tally of `other`.
     pub fn merge(&mut self, other: &Breakdown) {
         for (k, t) in &other.0 {

@@ -18,7 +18,7 @@ mod window;
 pub(crate) use breakdown::SavedClassTally;
 pub use breakdown::{Breakdown, Class, ZoneBreakdown};
 pub(crate) use dedup::SavedDedup;
-pub use dedup::{DedupConfig, DedupKey, DedupMemory};
+pub use dedup::{DedupConfig, DedupKey, DedupMemory, IdShard, SHARDS};
 pub(crate) use places::SavedPlaces;
 pub use places::{CellWindow, Piece, PlaceBuckets, StopTotals, StopUse, ZonePair};
 pub use tally::{ModeTally, ModeTotals};

@@ -24,6 +24,14 @@ impl ModeTotals {
         t.person_trips += person_trips;
     }
 
+    /// Takes back one event of `mode` and its person trips, exactly as [`ModeTotals::add`]
+    /// added them.
+    pub fn remove(&mut self, mode: Mode, person_trips: PersonTrips) {
+        let t = &mut self.0[mode.index()];
+        t.events = t.events.saturating_sub(1);
+        t.person_trips = t.person_trips.less(person_trips);
+    }
+
     /// Adds person trips without counting an event (a count's share of a later bucket).
     pub fn add_person_trips(&mut self, mode: Mode, person_trips: PersonTrips) {
         self.0[mode.index()].person_trips += person_trips;

@@ -93,6 +93,37 @@ impl Totals {
             .observe(zones, classes, obs.mode, obs.person_trips, true);
     }
 
+    /// Turns an event [`Totals::observe_accepted`] counted (on time, in a replay) into a
+    /// duplicate: the state is then exactly as if the event had been a duplicate when it came
+    /// (a cell left without events is removed). A replay read in parts on several threads
+    /// retracts an event that a part counted when an earlier part had seen its id first.
+    pub fn retract_accepted(
+        &mut self,
+        obs: &Observation<'_>,
+        (cell, zones): (CellIndex, &[ZoneId]),
+        classes: TripClasses,
+    ) {
+        self.events.accepted = self.events.accepted.saturating_sub(1);
+        self.events.duplicates += 1;
+        let source = self.source(&obs.source);
+        source.events.accepted = source.events.accepted.saturating_sub(1);
+        source.events.duplicates += 1;
+        source.partial_coverage = source
+            .partial_coverage
+            .saturating_sub(u64::from(obs.coverage.is_some_and(|c| c < 1.0)));
+        for zone in zones {
+            self.by_zone[zone.0 as usize].remove(obs.mode, obs.person_trips);
+        }
+        if let Some(totals) = self.by_cell.get_mut(&cell) {
+            totals.remove(obs.mode, obs.person_trips);
+            if totals.events() == 0 {
+                self.by_cell.remove(&cell);
+            }
+        }
+        self.breakdown
+            .retract(zones, classes, obs.mode, obs.person_trips);
+    }
+
     pub fn observe_duplicate(&mut self, source: &str, seen_at: Option<EventTimeMs>) {
         self.events.duplicates += 1;
         self.read_from(source, seen_at).events.duplicates += 1;

@@ -62,6 +62,11 @@ impl PersonTrips {
         PersonTrips(micros)
     }
 
+    /// The amount less `rhs` (saturating at zero): takes back exactly what was added.
+    pub(crate) fn less(self, rhs: PersonTrips) -> PersonTrips {
+        PersonTrips(self.0.saturating_sub(rhs.0))
+    }
+
     /// Splits the amount in proportion to `weights`, exactly: the parts always add up to the
     /// whole (the remainder of the rounding goes to the first parts, one unit each).
     pub fn split(self, weights: &[u64]) -> Vec<PersonTrips> {

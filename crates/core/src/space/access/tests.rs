@@ -297,4 +297,30 @@ proptest! {
             prop_assert_eq!(index.nearest_within(p, radius), scan);
         }
     }
+
+    /// With a memo, every lookup of a probe sent several times answers as the index does.
+    #[test]
+    fn remembered_stops_are_the_index_answers(
+        stops in proptest::collection::vec((0.0..360.0f64, 0.0..3_000.0f64), 1..40),
+        probes in proptest::collection::vec((0.0..360.0f64, 0.0..3_000.0f64), 1..20),
+        order in proptest::collection::vec(0usize..20, 1..100),
+        radius in 1.0..1_000.0f64,
+    ) {
+        let centre = point(LYSAKER.0, LYSAKER.1);
+        let listed: Vec<(String, GeoPoint)> = stops
+            .iter()
+            .enumerate()
+            .map(|(i, (bearing, m))| (format!("stop {i}"), away(centre, *bearing, *m)))
+            .collect();
+        let index = TransitStops::build(&[], &listed, &Zones::default());
+        let mut memo = StopMemo::default();
+        for i in order {
+            let (bearing, m) = probes[i % probes.len()];
+            let p = away(centre, bearing, m);
+            prop_assert_eq!(
+                memo.nearest_within(&index, p, radius),
+                index.nearest_within(p, radius)
+            );
+        }
+    }
 }

@@ -177,3 +177,38 @@ proptest! {
         }
     }
 }
+
+/// Points sent again and again (counters, docks) among points that never repeat, more than
+/// the memo has slots: every placement equals a fresh index's, cell and zones.
+#[test]
+fn remembered_points_are_placed_as_fresh_ones() {
+    let z = zones(DEFAULT_ZONES);
+    let mut index = SpatialIndex::new(z.clone(), Resolution::Nine);
+    let sites: Vec<GeoPoint> = (0..300)
+        .map(|i| {
+            point(
+                59.88 + f64::from(i) * 3.1e-4,
+                10.45 + f64::from(i % 17) * 0.011,
+            )
+        })
+        .collect();
+    let mut remembered = 0;
+    for i in 0..20_000u32 {
+        let p = if i % 3 == 0 {
+            sites[(i as usize * 7) % sites.len()]
+        } else {
+            point(
+                59.84 + f64::from(i) * 1e-5,
+                10.34 + f64::from(i % 997) * 3e-4,
+            )
+        };
+        let (lat, lon) = (p.lat().to_bits(), p.lon().to_bits());
+        let slot = *index.memo.slot(lat, lon);
+        remembered += usize::from(slot.cell.is_some() && slot.lat == lat && slot.lon == lon);
+        let got = index.place(p);
+        let (cell, zones) = (got.cell, got.zones.to_vec());
+        assert_eq!(cell, cell_of(p, Resolution::Nine), "{p:?}");
+        assert_eq!(zones, naive(&z, p), "{p:?}");
+    }
+    assert!(remembered > 5_000, "the sites are remembered: {remembered}");
+}
