@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Service, poll_until, replay_report_of, unique};
+use common::kafka::{broker, create_topic, read_topic};
+use common::{Service, Tool, poll_until, replay_report_of, requires, unique};
 use modeshare_http::auth::token_sha256;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -37,6 +38,43 @@ struct Setup {
 
 impl Setup {
     fn new(name: &str) -> Setup {
+        Setup::with(name, "", "")
+    }
+
+    /// Pushes to an ingest topic on the project's broker, read by the service's own group.
+    fn with_kafka(name: &str, delivery_timeout: &str) -> (Setup, KafkaParts) {
+        let parts = KafkaParts {
+            brokers: broker(),
+            topic: unique("ingest"),
+            dead: unique("dead"),
+        };
+        create_topic(&parts.topic, 2);
+        create_topic(&parts.dead, 1);
+        let setup = Setup::with_brokers(name, &parts, delivery_timeout);
+        (setup, parts)
+    }
+
+    fn with_brokers(name: &str, parts: &KafkaParts, delivery_timeout: &str) -> Setup {
+        Setup::with(
+            name,
+            &format!(
+                "topic = \"{}\"\ndelivery_timeout = \"{delivery_timeout}\"\n",
+                parts.topic
+            ),
+            &format!(
+                "[kafka]\nbrokers = \"{}\"\ngroup_id = \"{}\"\ndead_letter_topic = \"{}\"\n\
+                 [kafka.options]\n\"session.timeout.ms\" = \"6000\"\n\
+                 [[kafka.topics]]\nname = \"{}\"\nformat = \"canonical\"\n",
+                parts.brokers,
+                unique("group"),
+                parts.dead,
+                parts.topic
+            ),
+        )
+    }
+
+    /// `ingest` goes into `[ingest]`, `sections` after everything.
+    fn with(name: &str, ingest: &str, sections: &str) -> Setup {
         let dir = std::env::temp_dir().join(unique(name));
         std::fs::create_dir_all(&dir).unwrap();
         let key = rcgen::KeyPair::generate().unwrap();
@@ -64,7 +102,7 @@ listen = "127.0.0.1:0"
 requests_per_second = 1000.0
 burst = 1000
 max_body_bytes = 1048576
-
+{ingest}
 [ingest.tls]
 cert = "{dir}/cert.pem"
 key = "{dir}/key.pem"
@@ -78,6 +116,8 @@ token_sha256 = ["{voi}", "{voi_next}"]
 name = "oslobysykkel"
 sources = ["oslobysykkel"]
 token_sha256_file = "{dir}/bysykkel-hashes"
+
+{sections}
 "#,
                 dir = dir.display(),
                 voi = token_sha256(VOI_TOKEN),
@@ -105,6 +145,13 @@ token_sha256_file = "{dir}/bysykkel-hashes"
             .build()
             .unwrap()
     }
+}
+
+/// The broker, the ingest topic and the dead-letter topic of a setup with Kafka.
+struct KafkaParts {
+    brokers: String,
+    topic: String,
+    dead: String,
 }
 
 impl Drop for Setup {
@@ -381,13 +428,23 @@ impl Read for FailingReader {
     }
 }
 
+#[test]
+fn kill_9_while_operators_push_to_the_spool_loses_nothing_acknowledged() {
+    push_through_kills(&Setup::new("ingest-kill"));
+}
+
+#[test]
+fn kill_9_while_operators_push_to_kafka_loses_nothing_acknowledged() {
+    requires!(Tool::Broker);
+    let (setup, _) = Setup::with_kafka("ingest-kafka-kill", "10s");
+    push_through_kills(&setup);
+}
+
 /// Three clients push batches and retry each until it is acknowledged, while the service is
 /// killed with SIGKILL at seeded moments and started again on the same state. Afterwards its
 /// state equals a replay of every acknowledged event: nothing acknowledged lost, nothing
 /// counted twice (`read` and `duplicates` may be higher: retries).
-#[test]
-fn kill_9_while_operators_push_loses_nothing_acknowledged() {
-    let setup = Setup::new("ingest-kill");
+fn push_through_kills(setup: &Setup) {
     let seed: u64 = std::env::var("MODESHARE_TEST_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -476,4 +533,117 @@ fn kill_9_while_operators_push_loses_nothing_acknowledged() {
     for key in ["zones", "cells"] {
         assert_eq!(report[key], expected[key], "{key}");
     }
+}
+
+/// With Kafka, a 200 means the brokers hold every accepted event, keyed by its source, and
+/// every rejected item is in the dead-letter topic with the operator who pushed it; the
+/// service then counts the events from the topic like any other.
+#[test]
+fn with_kafka_accepted_events_are_on_the_ingest_topic_and_rejections_carry_the_operator() {
+    requires!(Tool::Broker);
+    let (setup, kafka) = Setup::with_kafka("ingest-kafka", "10s");
+    let mut service = setup.start();
+    let address = service.ingest_address();
+    let client = setup.client();
+    let good: Vec<String> = (0..25)
+        .map(|i| trip("voi", &format!("kafka-{i}"), 30, "e_scooter"))
+        .collect();
+    let body = format!(
+        "{}\n{{\"kind\":\"trip\"\n{}\n",
+        good[..10].join("\n"),
+        good[10..].join("\n")
+    );
+    let (status, answer) = events(&client, &address, VOI_TOKEN, body);
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["accepted"], 25, "{answer}");
+    assert_eq!(answer["rejected"], 1, "{answer}");
+
+    // On the topic at once (the 200 waited for the brokers), each keyed by its source.
+    let on_topic = read_topic(&kafka.brokers, &kafka.topic, 25, 30);
+    let ids: BTreeSet<String> = on_topic
+        .iter()
+        .map(|m| {
+            let event: Value = serde_json::from_slice(&m.payload).unwrap();
+            assert_eq!(event["source"], "voi");
+            event["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let expected: BTreeSet<String> = (0..25).map(|i| format!("kafka-{i}")).collect();
+    assert_eq!(ids, expected);
+
+    let dead = read_topic(&kafka.brokers, &kafka.dead, 1, 30);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].headers["modeshare.operator"], "voi");
+    assert_eq!(dead[0].headers["modeshare.reason"], "invalid_json");
+    assert_eq!(
+        dead[0].headers["modeshare.source.offset"], "11",
+        "its line in the request"
+    );
+    assert_eq!(dead[0].payload, b"{\"kind\":\"trip\"");
+
+    let report = service.wait_for("the pushed events counted", 60, |s| {
+        let r = s.admin_json("/api/report");
+        (r["events"]["accepted"].as_u64() == Some(25)).then_some(r)
+    });
+    let expected = replay(&setup.config, &good.join("\n"), &setup.dir);
+    for key in ["zones", "cells"] {
+        assert_eq!(report[key], expected[key], "{key}");
+    }
+    // Pushed sources feed the per-source series the stale-feed and rejection alerts read.
+    let metrics = common::metrics(&service.get("/metrics").1);
+    let voi = [("source", "voi")];
+    assert_eq!(
+        common::sum(
+            &metrics,
+            "modeshare_events_total",
+            &[("source", "voi"), ("outcome", "accepted")]
+        ),
+        25.0
+    );
+    assert!(
+        common::sum(
+            &metrics,
+            "modeshare_source_last_event_timestamp_seconds",
+            &voi
+        ) > 0.0
+    );
+}
+
+/// A broker that does not confirm within `ingest.delivery_timeout` is a 503 with
+/// `Retry-After`: the operator sends again later, and nothing was acknowledged.
+#[test]
+fn brokers_that_do_not_confirm_in_time_answer_503() {
+    let parts = KafkaParts {
+        brokers: format!("127.0.0.1:{}", common::free_port()),
+        topic: unique("ingest"),
+        dead: unique("dead"),
+    };
+    let setup = Setup::with_brokers("ingest-no-broker", &parts, "1s");
+    let mut service = setup.start();
+    let address = service.ingest_address();
+    let started = std::time::Instant::now();
+    let (status, answer) = events(
+        &setup.client(),
+        &address,
+        VOI_TOKEN,
+        trip("voi", "unconfirmed", 5, "bicycle"),
+    );
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("ingest.delivery_timeout"),
+        "{answer}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let text = service.get("/metrics").1;
+    assert!(
+        text.contains(r#"modeshare_ingest_requests_total{operator="voi",status="503"} 1"#),
+        "{text}"
+    );
 }
