@@ -324,17 +324,36 @@ impl Answer {
 }
 
 /// What a request's items came to.
+/// A request's (or a pulled page's) items, judged.
 #[derive(Debug, Default)]
-struct Judged {
-    events: Vec<PushedEvent>,
-    rejected: Vec<RejectedItem>,
+pub struct Judged {
+    pub events: Vec<PushedEvent>,
+    pub rejected: Vec<RejectedItem>,
     /// Items that were read (events, not skipped rows).
-    read: u64,
+    pub read: u64,
     /// Accepted events whose source and id an earlier item of the request had: delivered (the
     /// pipeline counts them as duplicates), and reported.
-    duplicates: u64,
+    pub duplicates: u64,
     /// Rows that are not events (a trafikkdata lane row, a TIDES alighting).
-    skipped: u64,
+    pub skipped: u64,
+}
+
+/// A page of MDS trips pulled from an operator's Provider API (`[[providers]]`), judged as a
+/// push of the same page is: by `decoder` (the provider's MDS version), every trip given
+/// `source`, which `operator` (the provider) may write.
+pub fn judge_pulled_page(
+    decoder: &FormatDecoder,
+    operator: &Operator,
+    source: &str,
+    page: &[u8],
+) -> Judged {
+    judge_items(
+        operator,
+        &ItemDecoder::Trips(decoder),
+        page,
+        Some(source),
+        usize::MAX,
+    )
 }
 
 impl IngestApi {
@@ -577,58 +596,13 @@ impl IngestApi {
         body: &[u8],
         table_source: Option<&str>,
     ) -> Judged {
-        let now = wall_clock();
-        let mut judge = Judge {
+        judge_items(
             operator,
+            decoder,
+            body,
             table_source,
-            seen: HashSet::new(),
-            judged: Judged::default(),
-        };
-        match decoder {
-            ItemDecoder::Lines(decoder) => {
-                for (i, line) in body.split(|b| *b == b'\n').enumerate() {
-                    let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    if line.iter().all(u8::is_ascii_whitespace) {
-                        continue;
-                    }
-                    let index = i as u64 + 1;
-                    if line.len() > self.limits.max_line_bytes {
-                        let e = DecodeError::line_too_long(
-                            line.len() as u64,
-                            self.limits.max_line_bytes,
-                        );
-                        judge.reject(index, &e, line);
-                        continue;
-                    }
-                    decoder.decode_record(line, Some(now), &mut |raw, decoded| {
-                        judge.item(index, &raw, decoded);
-                    });
-                }
-            }
-            ItemDecoder::Trips(decoder) => {
-                let mut index = 0u64;
-                let mut each = |record: &[u8]| {
-                    decoder.decode_record(record, Some(now), &mut |raw, decoded| {
-                        if matches!(decoded, Decoded::Event(_)) {
-                            index += 1;
-                        }
-                        judge.item(index, &raw, decoded);
-                    });
-                };
-                match array_items(body) {
-                    Some(items) => items.iter().for_each(|item| each(item.get().as_bytes())),
-                    None => each(body),
-                }
-            }
-            ItemDecoder::Table(decoder) => {
-                let mut index = 0u64;
-                decoder.decode_record(body, Some(now), &mut |raw, decoded| {
-                    index += 1;
-                    judge.item(index, &raw, decoded);
-                });
-            }
-        }
-        judge.judged
+            self.limits.max_line_bytes,
+        )
     }
 
     /// Delivers what was accepted (and the rejections, for the dead-letter topic), and the
@@ -693,6 +667,65 @@ impl IngestApi {
             retry_after: None,
         }
     }
+}
+
+/// Every item of a body, judged: lines over `max_line_bytes` rejected whole.
+fn judge_items(
+    operator: &Operator,
+    decoder: &ItemDecoder<'_>,
+    body: &[u8],
+    table_source: Option<&str>,
+    max_line_bytes: usize,
+) -> Judged {
+    let now = wall_clock();
+    let mut judge = Judge {
+        operator,
+        table_source,
+        seen: HashSet::new(),
+        judged: Judged::default(),
+    };
+    match decoder {
+        ItemDecoder::Lines(decoder) => {
+            for (i, line) in body.split(|b| *b == b'\n').enumerate() {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                let index = i as u64 + 1;
+                if line.len() > max_line_bytes {
+                    let e = DecodeError::line_too_long(line.len() as u64, max_line_bytes);
+                    judge.reject(index, &e, line);
+                    continue;
+                }
+                decoder.decode_record(line, Some(now), &mut |raw, decoded| {
+                    judge.item(index, &raw, decoded);
+                });
+            }
+        }
+        ItemDecoder::Trips(decoder) => {
+            let mut index = 0u64;
+            let mut each = |record: &[u8]| {
+                decoder.decode_record(record, Some(now), &mut |raw, decoded| {
+                    if matches!(decoded, Decoded::Event(_)) {
+                        index += 1;
+                    }
+                    judge.item(index, &raw, decoded);
+                });
+            };
+            match array_items(body) {
+                Some(items) => items.iter().for_each(|item| each(item.get().as_bytes())),
+                None => each(body),
+            }
+        }
+        ItemDecoder::Table(decoder) => {
+            let mut index = 0u64;
+            decoder.decode_record(body, Some(now), &mut |raw, decoded| {
+                index += 1;
+                judge.item(index, &raw, decoded);
+            });
+        }
+    }
+    judge.judged
 }
 
 /// How a request's body is cut into items.

@@ -24,8 +24,8 @@ use axum::response::{IntoResponse, Response};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    CounterVec, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    CounterVec, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use tokio::sync::{Mutex, watch};
 
@@ -753,6 +753,7 @@ impl Metrics {
 pub struct ServiceMetrics {
     pub dead_letter_failures: IntCounterVec,
     pub ingest: IngestMetrics,
+    pub providers: ProviderMetrics,
 }
 
 /// The ingest API's, per operator (a configured name: bounded). Tokens are never a label.
@@ -867,6 +868,97 @@ impl IngestMetrics {
     }
 }
 
+/// The polling of operators' Provider APIs, per provider (a configured name: bounded).
+#[derive(Clone)]
+pub struct ProviderMetrics {
+    next_hour: IntGaugeVec,
+    hours: IntCounterVec,
+    pages: IntCounterVec,
+    trips: IntCounterVec,
+    errors: IntCounterVec,
+}
+
+impl ProviderMetrics {
+    fn new() -> ProviderMetrics {
+        // INVARIANT: names and labels are constants that the tests check are valid.
+        #[allow(clippy::expect_used)]
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric")
+        };
+        #[allow(clippy::expect_used)]
+        let next_hour = IntGaugeVec::new(
+            Opts::new(
+                "modeshare_provider_next_hour_timestamp_seconds",
+                "The start of the next hour to fetch from each provider (every hour before it is fetched or skipped): time() minus it is how far polling is behind.",
+            ),
+            &["provider"],
+        )
+        .expect("valid metric");
+        ProviderMetrics {
+            next_hour,
+            hours: counter(
+                "modeshare_provider_hours_total",
+                "Hours polled by provider and outcome: fetched, empty (a valid answer without trips), skipped (answered 202, not processed yet, for longer than give_up_after).",
+                &["provider", "outcome"],
+            ),
+            pages: counter(
+                "modeshare_provider_pages_total",
+                "Pages fetched and made durable, by provider.",
+                &["provider"],
+            ),
+            trips: counter(
+                "modeshare_provider_trips_total",
+                "Trips of fetched pages by provider and outcome: accepted (durable, then counted by the pipeline), rejected (with Kafka, dead-lettered), duplicate (within one page).",
+                &["provider", "outcome"],
+            ),
+            errors: counter(
+                "modeshare_provider_errors_total",
+                "Polls that failed after their retries, by provider and kind (auth, token, rate_limited, server_error, client_error, network, too_many_pages, sink, checkpoint): the hour is asked for again later.",
+                &["provider", "kind"],
+            ),
+        }
+    }
+
+    fn all(&self) -> Vec<Box<dyn Collector>> {
+        vec![
+            Box::new(self.next_hour.clone()),
+            Box::new(self.hours.clone()),
+            Box::new(self.pages.clone()),
+            Box::new(self.trips.clone()),
+            Box::new(self.errors.clone()),
+        ]
+    }
+
+    /// The next hour to fetch (ms since the epoch).
+    pub fn next_hour(&self, provider: &str, start_ms: i64) {
+        self.next_hour
+            .with_label_values(&[provider])
+            .set(start_ms.div_euclid(1000));
+    }
+
+    /// An hour done: `fetched`, `empty` or `skipped`.
+    pub fn hour(&self, provider: &str, outcome: &'static str) {
+        self.hours.with_label_values(&[provider, outcome]).inc();
+    }
+
+    /// A page made durable, with its trips.
+    pub fn page(&self, provider: &str, accepted: u64, duplicates: u64, rejected: u64) {
+        self.pages.with_label_values(&[provider]).inc();
+        for (outcome, n) in [
+            ("accepted", accepted),
+            ("duplicate", duplicates),
+            ("rejected", rejected),
+        ] {
+            self.trips.with_label_values(&[provider, outcome]).inc_by(n);
+        }
+    }
+
+    /// A poll that failed.
+    pub fn error(&self, provider: &str, kind: &str) {
+        self.errors.with_label_values(&[provider, kind]).inc();
+    }
+}
+
 impl ServiceMetrics {
     fn new() -> ServiceMetrics {
         // INVARIANT: names and labels are constants that the tests check are valid.
@@ -882,12 +974,14 @@ impl ServiceMetrics {
         ServiceMetrics {
             dead_letter_failures,
             ingest: IngestMetrics::new(),
+            providers: ProviderMetrics::new(),
         }
     }
 
     fn all(&self) -> Vec<Box<dyn Collector>> {
         let mut all: Vec<Box<dyn Collector>> = vec![Box::new(self.dead_letter_failures.clone())];
         all.extend(self.ingest.all());
+        all.extend(self.providers.all());
         all
     }
 

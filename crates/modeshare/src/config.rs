@@ -74,6 +74,9 @@ pub struct ConfigFile {
     pub admin: AdminConfig,
     /// The operators' ingest listener (off unless an operator is configured).
     pub ingest: IngestConfig,
+    /// Operators' MDS Provider APIs polled for trips.
+    #[serde(default)]
+    pub providers: Vec<ProviderConfig>,
     /// The service's own settings: how long a stop may take.
     pub run: RunConfig,
     /// The k rule of published cell-level outputs.
@@ -328,8 +331,11 @@ pub struct AppConfig {
     pub limits: Limits,
     /// The admin listener, when configured.
     pub admin: Option<AdminSettings>,
-    /// The operators' ingest listener, when an operator is configured.
+    /// The push path (the ingest topic or the spool) when an operator or a provider is
+    /// configured; its listener is on only with operators.
     pub ingest: Option<IngestSettings>,
+    /// The Provider APIs polled for trips.
+    pub providers: Vec<ProviderSettings>,
     /// How long a stop may take.
     pub shutdown_timeout: std::time::Duration,
     pub state: StateSettings,
@@ -501,9 +507,29 @@ impl ConfigFile {
                 .find(|t| t.name == name)
                 .map(|t| t.format.clone())
         };
-        let ingest = self
-            .ingest
-            .validate(kafka.as_ref(), &topic_format, &mut errors);
+        let providers = providers::validate(&self.providers, &mut errors);
+        for (i, p) in providers.iter().enumerate() {
+            for o in &self.ingest.operators {
+                if o.name == p.name {
+                    errors.push(format!("providers[{i}].name"), format!("{:?} is also an operator's name: dead letters and metrics would mix them", p.name));
+                }
+                if o.sources.contains(&p.source) {
+                    errors.push(
+                        format!("providers[{i}].source"),
+                        format!(
+                            "{:?} is also written by operator {:?}: a source has one writer",
+                            p.source, o.name
+                        ),
+                    );
+                }
+            }
+        }
+        let ingest = self.ingest.validate(
+            kafka.as_ref(),
+            &topic_format,
+            !providers.is_empty(),
+            &mut errors,
+        );
         if self.input.max_line_bytes < 64 {
             errors.push("input.max_line_bytes", "must be at least 64 bytes");
         }
@@ -543,6 +569,7 @@ impl ConfigFile {
             limits,
             admin,
             ingest,
+            providers,
             shutdown_timeout,
             state,
             simulator,
@@ -634,9 +661,11 @@ fn env_value(raw: &str) -> toml::Value {
 }
 
 mod ingest;
+mod providers;
 mod secrets;
 
 pub use ingest::{IngestConfig, IngestSettings, OperatorConfig};
+pub use providers::{DEFAULT_LOOK_BACK, ProviderAuth, ProviderConfig, ProviderSettings};
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@ pub mod generate;
 pub mod gtfs;
 pub mod partition_checkpoints;
 pub mod produce;
+pub mod providers;
 pub mod rejections;
 pub mod replay;
 pub mod run;

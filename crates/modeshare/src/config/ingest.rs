@@ -56,7 +56,8 @@ pub struct OperatorConfig {
     pub token_sha256: Vec<String>,
 }
 
-/// The validated `[ingest]`, when an operator is configured.
+/// The validated `[ingest]`, when an operator or a provider is configured (the listener is on
+/// only with operators).
 #[derive(Debug, Clone)]
 pub struct IngestSettings {
     pub listen: SocketAddr,
@@ -77,9 +78,11 @@ impl IngestConfig {
         &self,
         kafka: Option<&KafkaSettings>,
         formats_of_topics: &dyn Fn(&str) -> Option<String>,
+        polled: bool,
         errors: &mut ConfigErrors,
     ) -> Option<IngestSettings> {
-        if self.operators.is_empty() {
+        // Polled trips take the push path too (the ingest topic, or the spool).
+        if self.operators.is_empty() && !polled {
             return None;
         }
         let listen = self.listen.parse::<SocketAddr>().unwrap_or_else(|_| {

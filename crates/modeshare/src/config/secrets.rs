@@ -6,7 +6,8 @@
 //! line (blank lines and `#` comments left out).
 //!
 //! The keys that take it: `admin.token_sha256` and each `ingest.operators[].token_sha256`
-//! (lists), every `kafka.options.*` (a text).
+//! (lists), every `kafka.options.*`, and each `providers[].token` and
+//! `providers[].client_secret` (texts).
 //!
 //! Errors name the key and the file, never what the file holds.
 
@@ -27,6 +28,8 @@ const SECRET_KEYS: &[(&[&str], &str, Shape)] = &[
     (&["admin"], "token_sha256", Shape::Lines),
     (&["ingest", "operators"], "token_sha256", Shape::Lines),
     (&["kafka", "options"], "*", Shape::Text),
+    (&["providers"], "token", Shape::Text),
+    (&["providers"], "client_secret", Shape::Text),
 ];
 
 /// The suffix that names a file.

@@ -756,3 +756,76 @@ fn a_kafka_secret_in_every_form_is_never_shown() {
         "{e}"
     );
 }
+
+#[test]
+fn providers_are_checked_with_their_defaults_and_secrets_from_files() {
+    let dir = std::env::temp_dir().join(format!("modeshare-providers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("secret");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let text = format!(
+        r#"
+[[providers]]
+name = "voi"
+url = "https://mds.voi.example/"
+version = "2.0"
+source = "voi"
+token_url = "https://auth.voi.example/token"
+client_id = "baerum"
+client_secret_file = "{}"
+"#,
+        secret.display()
+    );
+    let config = load_with(Some(&text), &[], &Overrides::default()).unwrap();
+    let p = &config.providers[0];
+    assert_eq!(p.url, "https://mds.voi.example");
+    assert_eq!(p.interval, std::time::Duration::from_secs(3600));
+    assert_eq!(p.delay, std::time::Duration::from_secs(3600));
+    assert_eq!(p.give_up_after, std::time::Duration::from_secs(72 * 3600));
+    assert_eq!(p.start_ms, None);
+    match &p.auth {
+        ProviderAuth::ClientCredentials { client_secret, .. } => {
+            assert_eq!(client_secret.expose(), "s3cret");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        !format!("{config:?}").contains("s3cret"),
+        "the secret in Debug"
+    );
+    // Polled trips take the push path: the spool, with no listener's operators.
+    assert!(config.ingest.is_some_and(|i| i.operators.is_empty()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_provider_is_refused_with_every_problem() {
+    let text = r#"
+[[ingest.operators]]
+name = "voi"
+sources = ["voi"]
+token_sha256 = ["0000000000000000000000000000000000000000000000000000000000000000"]
+
+[[providers]]
+name = "voi"
+url = "ftp://mds.example"
+version = "3.0"
+source = "voi"
+start = "2026-11-01T00:30:00Z"
+token = "t"
+client_id = "x"
+"#;
+    let e = load_with(Some(text), &[], &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    for expected in [
+        "providers[0].url",
+        "providers[0].version: \"3.0\" is not \"1.2\" or \"2.0\"",
+        "providers[0].start",
+        "providers[0].token",
+        "providers[0].name: \"voi\" is also an operator's name",
+        "providers[0].source: \"voi\" is also written by operator",
+    ] {
+        assert!(e.contains(expected), "{expected} in {e}");
+    }
+}

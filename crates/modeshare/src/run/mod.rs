@@ -64,6 +64,8 @@ use self::spool_link::SpoolLink;
 use crate::cli::{RunArgs, open_inputs};
 use crate::config::AppConfig;
 use crate::failure::Failure;
+use crate::providers::Poller;
+use crate::state_dir::StateDir;
 
 /// Batches in flight between the source and the pipeline; `send().await` is the backpressure.
 const CHANNEL_BATCHES: usize = 16;
@@ -181,26 +183,38 @@ pub async fn serve(
         (Some(settings), None) => Some(SpoolLink::open(&config, settings)?),
         _ => None,
     };
-    let ingest = match &config.ingest {
-        Some(settings) => {
-            let sink: Arc<dyn EventSink> = match (&spool, &kafka, &config.kafka) {
-                (Some((link, _)), _, _) => Arc::new(link.sink()),
-                (None, Some(link), Some(kafka_settings)) => Arc::new(KafkaSink::connect(
-                    kafka_settings,
-                    settings.topic.as_deref().unwrap_or_default(),
-                    settings.delivery_timeout,
-                    link.health(),
-                )?),
-                _ => {
-                    return Err(Failure::Internal(anyhow::anyhow!(
-                        "operators are configured but there is neither a spool nor [kafka]"
-                    )));
-                }
-            };
-            Some(ingest::api(&config, settings, sink, &metrics))
+    let mut ingest = None;
+    if let Some(settings) = &config.ingest {
+        let sink: Arc<dyn EventSink> = match (&spool, &kafka, &config.kafka) {
+            (Some((link, _)), _, _) => Arc::new(link.sink()),
+            (None, Some(link), Some(kafka_settings)) => Arc::new(KafkaSink::connect(
+                kafka_settings,
+                settings.topic.as_deref().unwrap_or_default(),
+                settings.delivery_timeout,
+                link.health(),
+            )?),
+            _ => {
+                return Err(Failure::Internal(anyhow::anyhow!(
+                    "operators are configured but there is neither a spool nor [kafka]"
+                )));
+            }
+        };
+        for provider in &config.providers {
+            let poller = Poller::new(
+                provider.clone(),
+                &config.formats,
+                &config.settings.factors,
+                sink.clone(),
+                metrics.service().providers.clone(),
+                StateDir::new(&config.state.dir),
+            )
+            .map_err(|e| Failure::Usage(anyhow::anyhow!("provider {}: {e}", provider.name)))?;
+            tokio::spawn(poller.run(shutdown.clone()));
         }
-        None => None,
-    };
+        if !settings.operators.is_empty() {
+            ingest = Some(ingest::api(&config, settings, sink, &metrics));
+        }
+    }
     let (batches, received) = mpsc::channel::<Message>(CHANNEL_BATCHES);
     let probe = ServiceProbe::new(batches.downgrade(), kafka.as_ref().map(KafkaLink::probe));
     let health = Arc::new(Health::new(config.publish_interval, Arc::new(probe)));

@@ -1,0 +1,38 @@
+use super::*;
+
+#[test]
+fn an_hour_is_asked_for_by_its_start_in_utc() {
+    // 2024-05-02T07:00:00Z
+    assert_eq!(
+        hour_parameter(EventTimeMs(1_714_633_200_000)),
+        "2024-05-02T07"
+    );
+}
+
+#[test]
+fn the_next_page_is_followed_only_when_named() {
+    assert_eq!(
+        next_link(br#"{"trips":[],"links":{"next":"https://p/trips?page=2"}}"#).as_deref(),
+        Some("https://p/trips?page=2")
+    );
+    assert_eq!(next_link(br#"{"trips":[],"links":{"next":null}}"#), None);
+    assert_eq!(next_link(br#"{"trips":[],"links":{"next":""}}"#), None);
+    assert_eq!(next_link(br#"{"data":{"trips":[]}}"#), None);
+    assert_eq!(next_link(b"not json"), None);
+}
+
+#[test]
+fn backoff_honours_retry_after_and_grows_with_jitter_up_to_a_ceiling() {
+    assert_eq!(
+        backoff(1, Some(Duration::from_secs(7))),
+        Duration::from_secs(7)
+    );
+    for attempt in 1..10 {
+        let wait = backoff(attempt, None);
+        let ceiling = FIRST_BACKOFF.saturating_mul(1 << attempt).min(MAX_BACKOFF);
+        assert!(
+            wait <= ceiling && wait >= ceiling / 2,
+            "{attempt}: {wait:?}"
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! Polling operators' MDS Provider APIs (`[[providers]]`): one task per provider asks for each
+//! complete hour in order (an hour is complete `delay` after it ends), judges every page as the
+//! push API judges a pushed page (the same decoder; every trip gets the provider's `source`),
+//! and hands the accepted trips and the rejections to the push API's sink — the ingest topic
+//! with `[kafka]`, else the spool. Only once the sink holds an hour is the next hour to fetch
+//! written (`<state dir>/providers/<name>.ckpt`): a crash re-fetches at most that hour, whose
+//! trips then count as duplicates, never twice.
+//!
+//! An hour answered 202 (not processed yet) is asked for again until `give_up_after` past its
+//! end, then skipped (counted and logged) so later hours are not held back forever. A request
+//! that fails after its retries leaves the hour for the next poll.
+
+mod client;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use modeshare_core::decode::{Format, FormatDecoder, FormatSettings};
+use modeshare_core::vocabulary::{EventTimeMs, PersonTripFactors};
+use modeshare_http::auth::TokenHashes;
+use modeshare_http::ingest::{Delivery, EventSink, Operator, judge_pulled_page};
+use modeshare_http::metrics::ProviderMetrics;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+pub use self::client::{FetchError, Hour, ProviderClient, accept, hour_parameter};
+use crate::clock::wall_clock;
+use crate::config::{DEFAULT_LOOK_BACK, ProviderSettings};
+use crate::state_dir::StateDir;
+
+const HOUR_MS: i64 = 3_600_000;
+/// The longest wait before an hour answered 202, or a failed one, is asked for again.
+const RETRY_NOT_READY: Duration = Duration::from_secs(300);
+
+/// The next hour to fetch, as checkpointed.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Cursor {
+    /// The start of the next hour to fetch (ms since the epoch, UTC).
+    next_hour: i64,
+}
+
+/// One provider's polling task.
+pub struct Poller {
+    settings: ProviderSettings,
+    client: ProviderClient,
+    decoder: FormatDecoder,
+    operator: Operator,
+    sink: Arc<dyn EventSink>,
+    metrics: ProviderMetrics,
+    state: StateDir,
+}
+
+impl Poller {
+    pub fn new(
+        settings: ProviderSettings,
+        formats: &FormatSettings,
+        factors: &PersonTripFactors,
+        sink: Arc<dyn EventSink>,
+        metrics: ProviderMetrics,
+        state: StateDir,
+    ) -> Result<Poller, FetchError> {
+        let decoder = FormatDecoder::new(&Format::Mds(settings.version), formats, factors);
+        let operator = Operator {
+            name: settings.name.clone(),
+            sources: vec![settings.source.clone()],
+            tokens: TokenHashes::default(),
+        };
+        Ok(Poller {
+            client: ProviderClient::new(settings.clone())?,
+            settings,
+            decoder,
+            operator,
+            sink,
+            metrics,
+            state,
+        })
+    }
+
+    /// Polls until `shutdown`.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let name = self.settings.name.clone();
+        let mut next = self.restored_cursor();
+        info!(provider = %name, next_hour = %EventTimeMs(next).to_rfc3339(), "polling the Provider API at {}", self.settings.url);
+        loop {
+            self.metrics.next_hour(&name, next);
+            let wait = match self.poll_due_hours(&mut next, &shutdown).await {
+                Ok(()) => self.settings.interval,
+                Err(()) => self.settings.interval.min(RETRY_NOT_READY),
+            };
+            self.metrics.next_hour(&name, next);
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Fetches every complete hour from `next` on, in order; `Err` when an hour must be asked
+    /// for again sooner than the interval (202, a failure).
+    async fn poll_due_hours(
+        &mut self,
+        next: &mut i64,
+        shutdown: &CancellationToken,
+    ) -> Result<(), ()> {
+        let name = self.settings.name.clone();
+        let delay = i64::try_from(self.settings.delay.as_millis()).unwrap_or(i64::MAX);
+        while *next + HOUR_MS <= wall_clock().0.saturating_sub(delay) {
+            if shutdown.is_cancelled() {
+                return Ok(());
+            }
+            let hour = EventTimeMs(*next);
+            match self.client.fetch_hour(hour).await {
+                Ok(Hour::Pages(pages)) => {
+                    if !self.deliver_hour(hour, &pages).await {
+                        return Err(());
+                    }
+                    self.metrics
+                        .hour(&name, if empty(&pages) { "empty" } else { "fetched" });
+                }
+                Ok(Hour::NotReady) => {
+                    let waited = wall_clock().0 - (*next + HOUR_MS);
+                    let give_up =
+                        i64::try_from(self.settings.give_up_after.as_millis()).unwrap_or(i64::MAX);
+                    if waited < give_up {
+                        return Err(());
+                    }
+                    warn!(provider = %name, hour = %hour.to_rfc3339(), "the provider has answered 202 (not processed yet) for {} h: the hour is skipped", waited / HOUR_MS);
+                    self.metrics.hour(&name, "skipped");
+                }
+                Err(e) => {
+                    warn!(provider = %name, hour = %hour.to_rfc3339(), kind = e.kind(), "{e}; asked again later");
+                    self.metrics.error(&name, e.kind());
+                    return Err(());
+                }
+            }
+            *next += HOUR_MS;
+            self.save_cursor(*next);
+        }
+        Ok(())
+    }
+
+    /// Every page of an hour, judged and delivered; `false` when the sink cannot take them
+    /// now (the hour is fetched again later).
+    async fn deliver_hour(&mut self, hour: EventTimeMs, pages: &[Vec<u8>]) -> bool {
+        let name = self.settings.name.clone();
+        for (i, page) in pages.iter().enumerate() {
+            let judged =
+                judge_pulled_page(&self.decoder, &self.operator, &self.settings.source, page);
+            let accepted = judged.events.len() as u64 - judged.duplicates;
+            let (duplicates, rejected) = (judged.duplicates, judged.rejected.len() as u64);
+            if !judged.rejected.is_empty() {
+                let first = &judged.rejected[0];
+                warn!(provider = %name, hour = %hour.to_rfc3339(), page = i + 1, rejected, "rejected trips, the first at item {}: {} ({})", first.index, first.message, first.reason.as_str());
+            }
+            if judged.events.is_empty() && judged.rejected.is_empty() {
+                self.metrics.page(&name, 0, 0, 0);
+                continue;
+            }
+            let delivery = Delivery {
+                operator: Arc::from(name.as_str()),
+                events: judged.events,
+                rejected: judged.rejected,
+            };
+            if let Err(e) = self.sink.deliver(delivery).await {
+                warn!(provider = %name, hour = %hour.to_rfc3339(), "the fetched trips cannot be made durable now: {e}");
+                self.metrics.error(&name, "sink");
+                return false;
+            }
+            self.metrics.page(&name, accepted, duplicates, rejected);
+        }
+        true
+    }
+
+    /// The checkpointed next hour, else `start`, else the hour 24 h before now.
+    fn restored_cursor(&self) -> i64 {
+        let path = self.cursor_path();
+        match self.state.read(&path) {
+            Ok(Some(bytes)) => match serde_json::from_slice::<Cursor>(&bytes) {
+                Ok(cursor) => return cursor.next_hour,
+                Err(e) => {
+                    warn!(provider = %self.settings.name, "{}: {e}; starting from the configured start", path.display())
+                }
+            },
+            Ok(None) => {}
+            Err(e) => {
+                warn!(provider = %self.settings.name, "{}: {e}; starting from the configured start", path.display())
+            }
+        }
+        self.settings.start_ms.unwrap_or_else(|| {
+            let back = i64::try_from(DEFAULT_LOOK_BACK.as_millis()).unwrap_or(0);
+            (wall_clock().0 - back).div_euclid(HOUR_MS) * HOUR_MS
+        })
+    }
+
+    fn save_cursor(&self, next_hour: i64) {
+        let bytes = serde_json::to_vec(&Cursor { next_hour }).unwrap_or_default();
+        if let Err(e) = self.state.write(&self.cursor_path(), &bytes) {
+            // The hour is fetched again after a restart; its trips then count as duplicates.
+            warn!(provider = %self.settings.name, "cannot save the next hour to fetch: {e}");
+            self.metrics.error(&self.settings.name, "checkpoint");
+        }
+    }
+
+    fn cursor_path(&self) -> std::path::PathBuf {
+        self.state.file(&["providers", &self.settings.name])
+    }
+}
+
+/// Whether the pages hold no trip at all (an empty hour is a valid answer).
+fn empty(pages: &[Vec<u8>]) -> bool {
+    pages.iter().all(|p| {
+        serde_json::from_slice::<serde_json::Value>(p).is_ok_and(|v| {
+            let trips = v
+                .get("trips")
+                .or_else(|| v.get("data").and_then(|d| d.get("trips")));
+            trips.and_then(|t| t.as_array()).is_some_and(Vec::is_empty)
+        })
+    })
+}

@@ -1,0 +1,339 @@
+//! Polling operators' MDS Provider APIs, against a Provider API the test serves on loopback
+//! (axum): two providers, MDS 2.0 behind OAuth client credentials and MDS 1.2 behind a bearer
+//! token, serving the project's MDS samples (`tests/fixtures/formats/`) hour by hour with a
+//! `links.next` chain of 5 pages, a 500 then success, a 429 with `Retry-After`, a page with a
+//! bad trip, an empty hour, an OAuth token the API stops accepting, and a 202 for the newest
+//! hour. The live report then equals `modeshare replay` of the same trips, and every served
+//! page was fetched exactly once.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use common::{Service, TempDir, replay_report_of, repo_root};
+use serde_json::{Value, json};
+
+const HOUR_MS: i64 = 3_600_000;
+const BEARER: &str = "provider-1.2-token";
+
+/// What the test's Provider API serves and what it was asked.
+#[derive(Default)]
+struct Api {
+    /// (version, hour parameter) → the pages' trips.
+    hours: BTreeMap<(String, String), Vec<Vec<Value>>>,
+    /// The hour answered 202, per version.
+    not_ready: String,
+    /// Hours whose first request fails: (version, hour) → status.
+    fail_once: BTreeMap<(String, String), StatusCode>,
+    /// Requests served 200, as (version, hour, page).
+    served: Vec<(String, String, usize)>,
+    /// OAuth tokens issued; the first stops being accepted after 3 requests.
+    tokens_issued: usize,
+    first_token_uses: usize,
+}
+
+type Shared = Arc<Mutex<Api>>;
+
+#[derive(serde::Deserialize)]
+struct TripsQuery {
+    end_time: String,
+    page: Option<usize>,
+}
+
+async fn token(State(api): State<Shared>, headers: HeaderMap, body: String) -> Response {
+    // client_id:client_secret = modeshare:s3cret
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if basic != "Basic bW9kZXNoYXJlOnMzY3JldA==" || !body.contains("grant_type=client_credentials")
+    {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let mut api = api.lock().unwrap();
+    api.tokens_issued += 1;
+    let token = format!("oauth-{}", api.tokens_issued);
+    axum::Json(json!({"access_token": token, "token_type": "bearer", "expires_in": 3600}))
+        .into_response()
+}
+
+async fn trips(
+    State(api): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Path(version): axum::extract::Path<String>,
+    Query(q): Query<TripsQuery>,
+) -> Response {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut api = api.lock().unwrap();
+    if version == "v2" {
+        assert_eq!(accept, "application/vnd.mds+json;version=2.0");
+        if auth == "Bearer oauth-1" {
+            api.first_token_uses += 1;
+            if api.first_token_uses > 3 {
+                return StatusCode::UNAUTHORIZED.into_response();
+            }
+        } else if !auth.starts_with("Bearer oauth-") {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+    } else {
+        assert_eq!(accept, "application/vnd.mds.provider+json;version=1.2");
+        if auth != format!("Bearer {BEARER}") {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+    }
+    let key = (version.clone(), q.end_time.clone());
+    if q.end_time == api.not_ready {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    if let Some(status) = api.fail_once.remove(&key) {
+        let mut answer = status.into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            answer
+                .headers_mut()
+                .insert(header::RETRY_AFTER, "1".parse().unwrap());
+        }
+        return answer;
+    }
+    let Some(pages) = api.hours.get(&key).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let page = q.page.unwrap_or(1);
+    let next = (page < pages.len())
+        .then(|| format!("/{version}/trips?end_time={}&page={}", q.end_time, page + 1));
+    api.served.push((version.clone(), q.end_time.clone(), page));
+    let trips = pages[page - 1].clone();
+    // `links.next` is absolute in MDS; the test server knows its own address only through
+    // the Host header.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let next = next.map(|n| format!("http://{host}{n}"));
+    let body = if version == "v2" {
+        json!({"version": "2.0.0", "trips": trips, "links": {"next": next}})
+    } else {
+        json!({"version": "1.2.0", "data": {"trips": trips}, "links": {"next": next}})
+    };
+    axum::Json(body).into_response()
+}
+
+/// The sample trips of a version, with ids made unique to `tag`.
+fn sample_trips(version: &str, tag: &str) -> Vec<Value> {
+    let dir = repo_root().join("tests/fixtures/formats");
+    let trips: Vec<Value> = if version == "v2" {
+        std::fs::read_to_string(dir.join("mds-2.0-trips.synthetic.ndjson"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    } else {
+        let page: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("mds-1.2-page.synthetic.json")).unwrap(),
+        )
+        .unwrap();
+        page["data"]["trips"].as_array().unwrap().clone()
+    };
+    trips
+        .into_iter()
+        .map(|mut t| {
+            let id = format!("{}-{tag}", t["trip_id"].as_str().unwrap_or("no-id"));
+            t["trip_id"] = json!(id);
+            t
+        })
+        .collect()
+}
+
+fn hour_parameter(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).unwrap().to_string()[..13].to_owned()
+}
+
+#[test]
+fn polled_hours_equal_a_replay_of_the_same_trips_each_page_fetched_once() {
+    let now = jiff::Timestamp::now().as_millisecond();
+    let current = now.div_euclid(HOUR_MS) * HOUR_MS;
+    let first = current - 6 * HOUR_MS;
+    let hour = |i: i64| hour_parameter(first + i * HOUR_MS);
+    let mut api = Api {
+        not_ready: hour(5),
+        ..Api::default()
+    };
+    let mut all_trips: Vec<Value> = Vec::new();
+    for version in ["v2", "v1"] {
+        let page = |tag: String, all: &mut Vec<Value>| {
+            let trips = sample_trips(version, &tag);
+            all.extend(trips.clone());
+            trips
+        };
+        let v = version.to_owned();
+        // Hour 0: a chain of 5 pages.
+        let chain = (1..=5)
+            .map(|p| page(format!("h0p{p}"), &mut all_trips))
+            .collect();
+        api.hours.insert((v.clone(), hour(0)), chain);
+        // Hour 1: a 500, then the page.
+        api.hours.insert(
+            (v.clone(), hour(1)),
+            vec![page("h1".into(), &mut all_trips)],
+        );
+        api.fail_once
+            .insert((v.clone(), hour(1)), StatusCode::INTERNAL_SERVER_ERROR);
+        // Hour 2: a 429 with Retry-After, then the page.
+        api.hours.insert(
+            (v.clone(), hour(2)),
+            vec![page("h2".into(), &mut all_trips)],
+        );
+        api.fail_once
+            .insert((v.clone(), hour(2)), StatusCode::TOO_MANY_REQUESTS);
+        // Hour 3: a page with a trip that does not decode.
+        let mut bad = page("h3".into(), &mut all_trips);
+        let broken = json!({"trip_id": format!("broken-{version}"), "start_time": "soon"});
+        bad.push(broken.clone());
+        all_trips.push(broken);
+        api.hours.insert((v.clone(), hour(3)), vec![bad]);
+        // Hour 4: no trips.
+        api.hours.insert((v.clone(), hour(4)), vec![Vec::new()]);
+    }
+    let shared: Shared = Arc::new(Mutex::new(api));
+    let address = serve(shared.clone());
+
+    let dir = TempDir::new("providers");
+    std::fs::write(dir.path().join("client-secret"), "s3cret\n").unwrap();
+    let start = jiff::Timestamp::from_millisecond(first).unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[state]
+dir = "{state}"
+interval = "200ms"
+
+[[providers]]
+name = "voi"
+url = "http://{address}/v2"
+version = "2.0"
+source = "voi"
+start = "{start}"
+delay = "0s"
+interval = "1s"
+token_url = "http://{address}/oauth/token"
+client_id = "modeshare"
+client_secret_file = "{secret}"
+
+[[providers]]
+name = "tier"
+url = "http://{address}/v1"
+version = "1.2"
+source = "tier"
+start = "{start}"
+delay = "0s"
+interval = "1s"
+token = "{BEARER}"
+"#,
+            state = dir.path().join("state").display(),
+            secret = dir.path().join("client-secret").display(),
+        ),
+    )
+    .unwrap();
+    let service = Service::start(&["--config", config.to_str().unwrap()]);
+
+    let file = dir.path().join("trips.ndjson");
+    let lines: Vec<String> = all_trips.iter().map(Value::to_string).collect();
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let expected = replay_report_of(&[
+        OsStr::new("--config"),
+        config.as_os_str(),
+        OsStr::new("--format"),
+        OsStr::new("mds"),
+        file.as_os_str(),
+    ]);
+    let accepted = expected["events"]["accepted"].as_u64().unwrap();
+    assert!(accepted > 50, "{expected}");
+    let report = service.wait_for("every polled trip counted", 60, |s| {
+        let r = s.admin_json("/api/report");
+        (r["events"]["accepted"].as_u64() == Some(accepted)).then_some(r)
+    });
+    for key in ["zones", "cells"] {
+        assert_eq!(report[key], expected[key], "{key}");
+    }
+
+    // Each page of hours 0–4 fetched exactly once (retries are not served pages), and the
+    // hour answered 202 is not counted as fetched.
+    let metrics = common::metrics(&service.get("/metrics").1);
+    let api = shared.lock().unwrap();
+    let mut served = api.served.clone();
+    served.sort();
+    let mut unique = served.clone();
+    unique.dedup();
+    assert_eq!(served, unique, "a page fetched twice");
+    assert_eq!(served.len(), 2 * (5 + 1 + 1 + 1 + 1), "{served:?}");
+    assert_eq!(api.tokens_issued, 2, "the refused token was renewed once");
+    let hours = |p: &str, o: &str| {
+        common::sum(
+            &metrics,
+            "modeshare_provider_hours_total",
+            &[("provider", p), ("outcome", o)],
+        )
+    };
+    for provider in ["voi", "tier"] {
+        assert_eq!(hours(provider, "fetched"), 4.0, "{provider}");
+        assert_eq!(hours(provider, "empty"), 1.0, "{provider}");
+        let next = common::sum(
+            &metrics,
+            "modeshare_provider_next_hour_timestamp_seconds",
+            &[("provider", provider)],
+        );
+        assert_eq!(
+            next as i64 * 1000,
+            first + 5 * HOUR_MS,
+            "waits on the 202 hour"
+        );
+        let rejected = common::sum(
+            &metrics,
+            "modeshare_provider_trips_total",
+            &[("provider", provider), ("outcome", "rejected")],
+        );
+        assert!(rejected >= 1.0, "{provider}: the broken trip");
+    }
+}
+
+/// Serves the Provider API on a loopback port from a thread of its own.
+fn serve(api: Shared) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let app = Router::new()
+                .route("/oauth/token", post(token))
+                .route("/{version}/trips", get(trips))
+                .with_state(api);
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    address
+}
