@@ -872,6 +872,7 @@ impl IngestMetrics {
 #[derive(Clone)]
 pub struct ProviderMetrics {
     next_hour: IntGaugeVec,
+    delay: IntGaugeVec,
     hours: IntCounterVec,
     pages: IntCounterVec,
     trips: IntCounterVec,
@@ -894,8 +895,18 @@ impl ProviderMetrics {
             &["provider"],
         )
         .expect("valid metric");
+        #[allow(clippy::expect_used)]
+        let delay = IntGaugeVec::new(
+            Opts::new(
+                "modeshare_provider_delay_seconds",
+                "Each provider's configured delay: an hour is asked for this long after it ends, so polling is behind by time() minus the next hour's start, minus an hour, minus this.",
+            ),
+            &["provider"],
+        )
+        .expect("valid metric");
         ProviderMetrics {
             next_hour,
+            delay,
             hours: counter(
                 "modeshare_provider_hours_total",
                 "Hours polled by provider and outcome: fetched, empty (a valid answer without trips), skipped (answered 202, not processed yet, for longer than give_up_after).",
@@ -922,6 +933,7 @@ impl ProviderMetrics {
     fn all(&self) -> Vec<Box<dyn Collector>> {
         vec![
             Box::new(self.next_hour.clone()),
+            Box::new(self.delay.clone()),
             Box::new(self.hours.clone()),
             Box::new(self.pages.clone()),
             Box::new(self.trips.clone()),
@@ -934,6 +946,13 @@ impl ProviderMetrics {
         self.next_hour
             .with_label_values(&[provider])
             .set(start_ms.div_euclid(1000));
+    }
+
+    /// The provider's configured delay.
+    pub fn delay(&self, provider: &str, delay: Duration) {
+        self.delay
+            .with_label_values(&[provider])
+            .set(i64::try_from(delay.as_secs()).unwrap_or(i64::MAX));
     }
 
     /// An hour done: `fetched`, `empty` or `skipped`.

@@ -160,8 +160,12 @@ struct PageData<'a> {
 struct RawTrip<'a> {
     #[serde(borrow, default)]
     version: Option<Json<'a>>,
+    /// A 1.x page's trips are in `data.trips`...
     #[serde(borrow, default)]
     data: Option<PageData<'a>>,
+    /// ...a 2.0 page's at the top.
+    #[serde(borrow, default)]
+    trips: Option<Vec<&'a RawValue>>,
     #[serde(borrow, default)]
     provider_id: Option<Json<'a>>,
     #[serde(borrow, default)]
@@ -242,11 +246,15 @@ impl MdsDecoder {
             Ok(raw) => raw,
             Err(e) => return each(record, Decoded::Event(Err(e))),
         };
-        let Some(page) = &raw.data else {
-            return each(
-                record,
-                Decoded::Event(self.decode_trip(raw, self.version, now)),
-            );
+        let trips = match (&raw.data, &raw.trips) {
+            (Some(page), _) => page.trips.as_ref().ok_or_else(|| missing("data.trips")),
+            (None, Some(trips)) => Ok(trips),
+            (None, None) => {
+                return each(
+                    record,
+                    Decoded::Event(self.decode_trip(raw, self.version, now)),
+                );
+            }
         };
         let page_version = match (self.version, &raw.version) {
             (MdsVersion::Infer, Some(Json::String(v))) if v.starts_with('2') => MdsVersion::V2,
@@ -255,8 +263,9 @@ impl MdsDecoder {
             }
             (version, _) => version,
         };
-        let Some(trips) = &page.trips else {
-            return each(record, Decoded::Event(Err(missing("data.trips"))));
+        let trips = match trips {
+            Ok(trips) => trips,
+            Err(e) => return each(record, Decoded::Event(Err(e))),
         };
         for trip in trips {
             let text = trip.get();

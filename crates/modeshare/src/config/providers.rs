@@ -99,10 +99,22 @@ pub(super) fn validate(
         if checked.iter().any(|other| other.name == p.name) {
             errors.push(key("name"), format!("{:?} is configured twice", p.name));
         }
-        if !(p.url.starts_with("https://") || p.url.starts_with("http://")) {
+        if let Err(why) = base_url(&p.url) {
+            // A URL with credentials in it is not echoed.
+            let shown = if p.url.contains('@') {
+                "the URL".to_owned()
+            } else {
+                format!("{:?}", p.url)
+            };
+            errors.push(key("url"), format!("{shown} {why}"));
+        }
+        if checked.iter().any(|other| other.source == p.source) {
             errors.push(
-                key("url"),
-                format!("{:?} is not an http(s) URL of a Provider API", p.url),
+                key("source"),
+                format!(
+                    "{:?} is another provider's source too: a source has one writer",
+                    p.source
+                ),
             );
         }
         let version = match p.version.as_str() {
@@ -153,7 +165,29 @@ pub(super) fn validate(
                 None
             }
         });
+        if give_up_after <= delay {
+            errors.push(
+                key("give_up_after"),
+                "must be longer than delay: an hour is first asked for delay after it ends",
+            );
+        }
         let auth = auth_checked(p, &key, errors);
+        if auth != ProviderAuth::None {
+            for (field, url) in [("url", Some(&p.url)), ("token_url", p.token_url.as_ref())] {
+                if let Some(url) = url
+                    && url.starts_with("http://")
+                    && !url.contains('@')
+                    && !is_loopback(url)
+                {
+                    errors.push(
+                        key(field),
+                        format!(
+                            "{url:?}: credentials would cross the network in plain text; use https"
+                        ),
+                    );
+                }
+            }
+        }
         checked.push(ProviderSettings {
             name: p.name.clone(),
             url: p.url.trim_end_matches('/').to_owned(),
@@ -213,4 +247,41 @@ fn auth_checked(
             }
         },
     }
+}
+
+/// Why `url` cannot be a Provider API's base URL: it must be http(s) with a host, and carry no
+/// credentials, query or fragment (the service appends `/trips?end_time=…`, and logs it).
+fn base_url(url: &str) -> Result<(), &'static str> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("is not an http(s) URL of a Provider API");
+    };
+    if scheme != "https" && scheme != "http" {
+        return Err("is not an http(s) URL of a Provider API");
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err("has no host");
+    }
+    if authority.contains('@') {
+        return Err("carries credentials: use token_file or client_secret_file");
+    }
+    if rest.contains(['?', '#']) {
+        return Err("has a query or fragment: give the base URL, trips are at {url}/trips");
+    }
+    Ok(())
+}
+
+/// Whether an http(s) URL's host is a loopback address.
+fn is_loopback(url: &str) -> bool {
+    let authority = url
+        .split_once("://")
+        .map_or("", |(_, rest)| rest.split('/').next().unwrap_or_default());
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

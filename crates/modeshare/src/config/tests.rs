@@ -814,6 +814,21 @@ source = "voi"
 start = "2026-11-01T00:30:00Z"
 token = "t"
 client_id = "x"
+
+[[providers]]
+name = "tier"
+url = "http://mds.tier.example/v1?key=abc"
+version = "1.2"
+source = "tier"
+delay = "2h"
+give_up_after = "1h"
+token = "t"
+
+[[providers]]
+name = "ryde"
+url = "http://user:pw@mds.ryde.example"
+version = "2.0"
+source = "tier"
 "#;
     let e = load_with(Some(text), &[], &Overrides::default())
         .unwrap_err()
@@ -825,7 +840,13 @@ client_id = "x"
         "providers[0].token",
         "providers[0].name: \"voi\" is also an operator's name",
         "providers[0].source: \"voi\" is also written by operator",
+        "providers[1].url: \"http://mds.tier.example/v1?key=abc\" has a query",
+        "providers[1].url: \"http://mds.tier.example/v1?key=abc\": credentials would cross the network in plain text",
+        "providers[1].give_up_after: must be longer than delay",
+        "providers[2].url: the URL carries credentials",
+        "providers[2].source: \"tier\" is another provider's source too",
     ] {
         assert!(e.contains(expected), "{expected} in {e}");
     }
+    assert!(!e.contains("pw@"), "a password in the message: {e}");
 }

@@ -21,8 +21,12 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// An OAuth token is renewed this long before it expires.
 const RENEW_BEFORE: Duration = Duration::from_secs(60);
-/// Pages of one hour followed at most (a `links.next` loop must end).
+/// Pages of one hour followed at most.
 const MAX_PAGES: usize = 10_000;
+/// Bytes of one hour's pages held at most before they are delivered together.
+const MAX_HOUR_BYTES: usize = 256 << 20;
+/// The longest OAuth token lifetime believed.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// What the provider answered for an hour.
 #[derive(Debug, PartialEq, Eq)]
@@ -48,11 +52,34 @@ pub enum FetchError {
     Network(String),
     #[error("the OAuth token endpoint failed: {0}")]
     Token(String),
-    #[error("page {page} links to more than {MAX_PAGES} pages")]
-    TooManyPages { page: usize },
+    #[error("the hour's pages do not end: {0}")]
+    TooManyPages(String),
+    #[error(
+        "links.next of page {page} leaves the Provider API ({next}): not followed, so no token goes elsewhere"
+    )]
+    ForeignLink { page: usize, next: String },
 }
 
 impl FetchError {
+    /// Whether asking again cannot mend it while the provider stays as it is: an hour that
+    /// fails so past `give_up_after` is skipped, like one that stays 202. Credentials, rate
+    /// limits, server errors and the network are waited out instead.
+    pub fn is_lasting(&self) -> bool {
+        match self {
+            FetchError::Status { status, .. } => {
+                status.is_client_error()
+                    && ![
+                        StatusCode::UNAUTHORIZED,
+                        StatusCode::FORBIDDEN,
+                        StatusCode::TOO_MANY_REQUESTS,
+                    ]
+                    .contains(status)
+            }
+            FetchError::TooManyPages(_) | FetchError::ForeignLink { .. } => true,
+            FetchError::Auth(_) | FetchError::Network(_) | FetchError::Token(_) => false,
+        }
+    }
+
     /// The `kind` label of `modeshare_provider_errors_total`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -64,7 +91,8 @@ impl FetchError {
             FetchError::Status { .. } => "client_error",
             FetchError::Network(_) => "network",
             FetchError::Token(_) => "token",
-            FetchError::TooManyPages { .. } => "too_many_pages",
+            FetchError::TooManyPages(_) => "too_many_pages",
+            FetchError::ForeignLink { .. } => "foreign_link",
         }
     }
 }
@@ -106,17 +134,38 @@ impl ProviderClient {
             hour_parameter(hour)
         );
         let mut pages = Vec::new();
+        let mut bytes = 0;
+        let mut visited = std::collections::HashSet::new();
         loop {
             let Some(body) = self.get(&url).await? else {
                 return Ok(Hour::NotReady);
             };
+            visited.insert(url);
+            bytes += body.len();
             let next = next_link(&body);
             pages.push(body);
-            match next {
-                Some(next) if pages.len() < MAX_PAGES => url = next,
-                Some(_) => return Err(FetchError::TooManyPages { page: pages.len() }),
-                None => return Ok(Hour::Pages(pages)),
+            let Some(next) = next.map(|n| absolute(n, &self.settings.url)) else {
+                return Ok(Hour::Pages(pages));
+            };
+            if !same_origin(&next, &self.settings.url) {
+                return Err(FetchError::ForeignLink {
+                    page: pages.len(),
+                    next,
+                });
             }
+            if visited.contains(&next) {
+                return Err(FetchError::TooManyPages(format!(
+                    "page {} links back to {next}",
+                    pages.len()
+                )));
+            }
+            if pages.len() >= MAX_PAGES || bytes > MAX_HOUR_BYTES {
+                return Err(FetchError::TooManyPages(format!(
+                    "over {MAX_PAGES} pages or {} MiB",
+                    MAX_HOUR_BYTES >> 20
+                )));
+            }
+            url = next;
         }
     }
 
@@ -228,7 +277,8 @@ impl ProviderClient {
         }
         let token: TokenAnswer = serde_json::from_slice(&body)
             .map_err(|e| FetchError::Token(format!("{token_url} answered no access_token: {e}")))?;
-        let lifetime = Duration::from_secs(token.expires_in.unwrap_or(3600));
+        let lifetime =
+            Duration::from_secs(token.expires_in.unwrap_or(3600)).min(MAX_TOKEN_LIFETIME);
         let renew_at = Instant::now() + lifetime.saturating_sub(RENEW_BEFORE);
         let secret = Secret::new(token.access_token);
         self.token = Some((secret.clone(), renew_at));
@@ -263,6 +313,34 @@ pub fn hour_parameter(hour: EventTimeMs) -> String {
     rfc.get(..13).unwrap_or(&rfc).to_owned()
 }
 
+/// Whether `link` is on the scheme, host and port of `base` (a Provider API's URL).
+fn same_origin(link: &str, base: &str) -> bool {
+    let origin = |url: &str| -> Option<String> {
+        let (scheme, rest) = url.split_once("://")?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        Some(format!(
+            "{}://{}",
+            scheme.to_ascii_lowercase(),
+            authority.to_ascii_lowercase()
+        ))
+    };
+    origin(link).is_some_and(|o| Some(o) == origin(base))
+}
+
+/// `link` made absolute on `base`'s origin when it is a path (`/trips?page=2`).
+fn absolute(link: String, base: &str) -> String {
+    if !link.starts_with('/') || link.starts_with("//") {
+        return link;
+    }
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            format!("{scheme}://{authority}{link}")
+        }
+        None => link,
+    }
+}
+
 /// `links.next` of a page, when it names one.
 fn next_link(page: &[u8]) -> Option<String> {
     #[derive(Deserialize)]
@@ -287,7 +365,7 @@ fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
         return wait.min(MAX_BACKOFF * 5);
     }
     let ceiling = FIRST_BACKOFF
-        .saturating_mul(1 << attempt.min(16))
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
         .min(MAX_BACKOFF);
     ceiling.mul_f64(rand::rng().random_range(0.5..=1.0))
 }

@@ -81,10 +81,20 @@ impl Poller {
     pub async fn run(mut self, shutdown: CancellationToken) {
         let name = self.settings.name.clone();
         let mut next = self.restored_cursor();
+        // Written at once, so that a restart before the first hour is fetched does not move
+        // a default start (24 h before now) along with the clock.
+        self.save_cursor(next);
+        self.metrics.delay(&name, self.settings.delay);
         info!(provider = %name, next_hour = %EventTimeMs(next).to_rfc3339(), "polling the Provider API at {}", self.settings.url);
         loop {
             self.metrics.next_hour(&name, next);
-            let wait = match self.poll_due_hours(&mut next, &shutdown).await {
+            // A stop does not wait for a fetch or its retries: the hour in progress is fetched
+            // again at the next start.
+            let polled = tokio::select! {
+                () = shutdown.cancelled() => return,
+                polled = self.poll_due_hours(&mut next) => polled,
+            };
+            let wait = match polled {
                 Ok(()) => self.settings.interval,
                 Err(()) => self.settings.interval.min(RETRY_NOT_READY),
             };
@@ -98,18 +108,14 @@ impl Poller {
 
     /// Fetches every complete hour from `next` on, in order; `Err` when an hour must be asked
     /// for again sooner than the interval (202, a failure).
-    async fn poll_due_hours(
-        &mut self,
-        next: &mut i64,
-        shutdown: &CancellationToken,
-    ) -> Result<(), ()> {
+    async fn poll_due_hours(&mut self, next: &mut i64) -> Result<(), ()> {
         let name = self.settings.name.clone();
         let delay = i64::try_from(self.settings.delay.as_millis()).unwrap_or(i64::MAX);
         while *next + HOUR_MS <= wall_clock().0.saturating_sub(delay) {
-            if shutdown.is_cancelled() {
-                return Ok(());
-            }
             let hour = EventTimeMs(*next);
+            let waited = wall_clock().0 - (*next + HOUR_MS);
+            let give_up =
+                i64::try_from(self.settings.give_up_after.as_millis()).unwrap_or(i64::MAX);
             match self.client.fetch_hour(hour).await {
                 Ok(Hour::Pages(pages)) => {
                     if !self.deliver_hour(hour, &pages).await {
@@ -119,13 +125,15 @@ impl Poller {
                         .hour(&name, if empty(&pages) { "empty" } else { "fetched" });
                 }
                 Ok(Hour::NotReady) => {
-                    let waited = wall_clock().0 - (*next + HOUR_MS);
-                    let give_up =
-                        i64::try_from(self.settings.give_up_after.as_millis()).unwrap_or(i64::MAX);
                     if waited < give_up {
                         return Err(());
                     }
                     warn!(provider = %name, hour = %hour.to_rfc3339(), "the provider has answered 202 (not processed yet) for {} h: the hour is skipped", waited / HOUR_MS);
+                    self.metrics.hour(&name, "skipped");
+                }
+                Err(e) if e.is_lasting() && waited >= give_up => {
+                    warn!(provider = %name, hour = %hour.to_rfc3339(), kind = e.kind(), "{e}; asked for since the hour ended {} h ago: the hour is skipped", waited / HOUR_MS);
+                    self.metrics.error(&name, e.kind());
                     self.metrics.hour(&name, "skipped");
                 }
                 Err(e) => {

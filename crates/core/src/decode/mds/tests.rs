@@ -128,6 +128,15 @@ fn every_trip_of_a_page_is_an_event_of_its_own_with_its_own_bytes() {
             .unwrap_err()
             .starts_with("trip_too_short: the trip lasted 30 s")
     );
+    // A 2.0 page has its trips at the top.
+    let flat = format!(
+        r#"{{"version":"2.0.0","trips":[{V20_TRIP},{rebalance}],"links":{{"next":null}}}}"#
+    );
+    let items = decode(&d, &flat);
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1].0, rebalance);
+    assert!(items[0].1.is_ok());
+    assert!(decode(&d, r#"{"version":"2.0.0","trips":[]}"#).is_empty());
     // An empty page has no events; a page without trips is one rejection.
     assert!(decode(&d, r#"{"version":"2.0.0","data":{"trips":[]}}"#).is_empty());
     assert!(

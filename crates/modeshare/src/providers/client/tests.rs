@@ -29,10 +29,35 @@ fn backoff_honours_retry_after_and_grows_with_jitter_up_to_a_ceiling() {
     );
     for attempt in 1..10 {
         let wait = backoff(attempt, None);
-        let ceiling = FIRST_BACKOFF.saturating_mul(1 << attempt).min(MAX_BACKOFF);
+        let ceiling = FIRST_BACKOFF
+            .saturating_mul(1 << (attempt - 1))
+            .min(MAX_BACKOFF);
         assert!(
             wait <= ceiling && wait >= ceiling / 2,
             "{attempt}: {wait:?}"
         );
     }
+}
+
+#[test]
+fn next_links_are_followed_only_on_the_provider_apis_origin() {
+    let base = "https://mds.voi.example/provider";
+    assert!(same_origin(
+        "https://mds.voi.example/provider/trips?page=2",
+        base
+    ));
+    assert!(same_origin("https://MDS.voi.example/other", base));
+    assert!(!same_origin("http://mds.voi.example/provider/trips", base));
+    assert!(!same_origin("https://mds.voi.example:8443/trips", base));
+    assert!(!same_origin("https://evil.example/mds.voi.example/", base));
+    assert!(!same_origin(
+        "https://mds.voi.example.evil.example/trips",
+        base
+    ));
+    assert!(!same_origin("/trips?page=2", base));
+    assert_eq!(
+        absolute("/trips?page=2".into(), base),
+        "https://mds.voi.example/trips?page=2"
+    );
+    assert_eq!(absolute("https://x/y".into(), base), "https://x/y");
 }
