@@ -52,6 +52,27 @@ pub enum Command {
     /// Tokens of the operators' ingest API.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The operators' MDS Provider APIs the service polls (`[[providers]]`).
+    #[command(subcommand)]
+    Providers(ProvidersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProvidersCommand {
+    /// Fetch the latest complete hour (minus `delay`) from each configured provider and print
+    /// what it got — pages, trips accepted, rejections with reasons, or why the request
+    /// failed — without changing any state: the command to run when an operator says "it's
+    /// live". Exit 0 when every provider answered, 1 when one failed.
+    Check(ProvidersCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProvidersCheckArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Only this provider (its `name`).
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

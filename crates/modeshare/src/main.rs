@@ -2,8 +2,8 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use modeshare::cli::{Cli, Command, RunArgs};
-use modeshare::{generate, produce, replay, run, token};
+use modeshare::cli::{Cli, Command, ProvidersCommand, RunArgs};
+use modeshare::{generate, produce, providers, replay, run, token};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Some(Command::Generate(args)) => generate::run(&args),
         Some(Command::Produce(args)) => produce::run(&args),
         Some(Command::Token(command)) => token::run(&command),
+        Some(Command::Providers(ProvidersCommand::Check(args))) => providers::check(&args),
         None => run::run(&RunArgs::default()),
     };
     match result {

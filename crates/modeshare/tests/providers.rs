@@ -432,3 +432,47 @@ fn kill_9_in_a_page_chain_neither_loses_nor_doubles_an_hour() {
     assert_eq!(report["events"]["read"], accepted);
     assert_eq!(report["events"]["duplicates"], 0);
 }
+
+/// `modeshare providers check` fetches the latest complete hour of each provider and prints
+/// what it got, storing nothing: voi's hour with its trips and the broken one's reason, tier's
+/// failure (the API has no such hour) with exit status 1.
+#[test]
+fn providers_check_prints_the_latest_hour_and_stores_nothing() {
+    let first = first_hour();
+    let (mut api, pages) = scenario(first);
+    api.not_ready = String::new();
+    let latest = hour_parameter(first + 5 * HOUR_MS);
+    let mut trips = sample_trips("v2", "latest");
+    trips.push(json!({"trip_id": "broken-latest", "start_time": "soon"}));
+    api.hours.insert(("v2".into(), latest.clone()), vec![trips]);
+    let address = serve(Arc::new(Mutex::new(api)));
+    let dir = TempDir::new("providers-check");
+    let (config, _) = configure(&dir, &address, first, &pages);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_modeshare"))
+        .args(["providers", "check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let voi: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("voi "))
+        .collect();
+    assert!(
+        voi[0].contains(&latest[..10]) && voi[0].ends_with("credentials accepted"),
+        "{stdout}"
+    );
+    assert!(
+        voi[1].contains("1 page(s):") && voi[1].contains("as source \"voi\""),
+        "{stdout}"
+    );
+    assert!(!voi[1].contains(" 0 rejected"), "the broken trip: {stdout}");
+    assert!(voi.iter().any(|l| l.contains("e.g.")), "{stdout}");
+    let tier = stdout.lines().find(|l| l.starts_with("tier ")).unwrap();
+    assert!(
+        tier.contains("FAILED (client_error)") && tier.contains("404"),
+        "{stdout}"
+    );
+    assert!(!dir.path().join("state").exists(), "the check stored state");
+}

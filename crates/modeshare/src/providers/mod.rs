@@ -10,6 +10,7 @@
 //! end, then skipped (counted and logged) so later hours are not held back forever. A request
 //! that fails after its retries leaves the hour for the next poll.
 
+mod check;
 mod client;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+pub use self::check::check;
 pub use self::client::{FetchError, Hour, ProviderClient, accept, hour_parameter};
 use crate::clock::wall_clock;
 use crate::config::{DEFAULT_LOOK_BACK, ProviderSettings};
