@@ -20,6 +20,7 @@ pub mod ingest;
 pub mod listener;
 pub mod metrics;
 pub mod outlines;
+pub mod place_answers;
 pub mod places;
 pub mod series;
 pub mod server;

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::place_answers::PlaceAnswers;
 use crate::places::{self, BadRequest, CellsQuery, StopsQuery, ZonePairsQuery};
 use crate::series::SeriesQuery;
 use crate::snapshot::Snapshot;
@@ -33,6 +34,7 @@ struct AppState {
     latest: watch::Receiver<Arc<Snapshot>>,
     metrics: Arc<Metrics>,
     api: ApiSettings,
+    place_answers: Arc<PlaceAnswers>,
 }
 
 /// Which listener serves `/metrics` (`http.metrics_on`). Its numbers are exact (Prometheus sums
@@ -94,6 +96,7 @@ pub fn router(
             latest: latest.clone(),
             metrics,
             api,
+            place_answers: Arc::new(PlaceAnswers::default()),
         })
         .merge(crate::health::router(health, latest))
 }
@@ -195,7 +198,13 @@ fn answer(result: Result<serde_json::Value, BadRequest>) -> Response {
 
 async fn cells(State(state): State<AppState>, Query(query): Query<CellsQuery>) -> Response {
     let s = state.latest.borrow().clone();
-    answer(places::cells(&s, &query, state.api.k))
+    let question = format!(
+        "cells {:?} {:?} {:?}",
+        query.resolution, query.window, query.zone
+    );
+    kept_answer(state.place_answers.answer(&s.places, question, || {
+        places::cells(&s, &query, state.api.k)
+    }))
 }
 
 async fn zone_pairs(
@@ -203,12 +212,29 @@ async fn zone_pairs(
     Query(query): Query<ZonePairsQuery>,
 ) -> Response {
     let s = state.latest.borrow().clone();
-    answer(places::zone_pairs(&s, &query, state.api.k))
+    let question = format!("od {:?}", query.window);
+    kept_answer(state.place_answers.answer(&s.places, question, || {
+        places::zone_pairs(&s, &query, state.api.k)
+    }))
 }
 
 async fn stops(State(state): State<AppState>, Query(query): Query<StopsQuery>) -> Response {
     let s = state.latest.borrow().clone();
-    answer(places::stops(&s, &query, state.api.k))
+    let question = format!(
+        "stops {:?} {:?} {:?}",
+        query.window, query.zone, query.limit
+    );
+    kept_answer(state.place_answers.answer(&s.places, question, || {
+        places::stops(&s, &query, state.api.k)
+    }))
+}
+
+/// A place endpoint's JSON bytes, or its refusal.
+fn kept_answer(result: Result<axum::body::Bytes, BadRequest>) -> Response {
+    match result {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(BadRequest(value)) => (StatusCode::BAD_REQUEST, Json(value)).into_response(),
+    }
 }
 
 async fn trend(State(state): State<AppState>, Query(query): Query<SeriesQuery>) -> Response {
