@@ -20,7 +20,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use common::{Service, TempDir, replay_report_of, repo_root};
+use common::kafka::{broker, create_topic, read_topic};
+use common::{Service, TempDir, Tool, replay_report_of, repo_root, requires, unique};
 use serde_json::{Value, json};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -241,6 +242,17 @@ fn first_hour() -> i64 {
 /// A configuration polling both providers of the test's API from `first`, and the report of
 /// `modeshare replay` of the same `pages` with it.
 fn configure(dir: &TempDir, address: &str, first: i64, pages: &[Value]) -> (PathBuf, Value) {
+    configure_with(dir, address, first, pages, "")
+}
+
+/// The same, with `sections` appended to the configuration.
+fn configure_with(
+    dir: &TempDir,
+    address: &str,
+    first: i64,
+    pages: &[Value],
+    sections: &str,
+) -> (PathBuf, Value) {
     std::fs::write(dir.path().join("client-secret"), "s3cret\n").unwrap();
     let start = jiff::Timestamp::from_millisecond(first).unwrap();
     let config = dir.path().join("config.toml");
@@ -278,6 +290,8 @@ token = "{BEARER}"
 [formats.mds.providers."5f7114d1-4091-46ee-b492-e55875f7de00"]
 source = "voi"
 vehicle_type = "scooter"
+
+{sections}
 "#,
             state = dir.path().join("state").display(),
             secret = dir.path().join("client-secret").display(),
@@ -475,4 +489,47 @@ fn providers_check_prints_the_latest_hour_and_stores_nothing() {
         "{stdout}"
     );
     assert!(!dir.path().join("state").exists(), "the check stored state");
+}
+
+/// With Kafka, polled trips go through the push API's ingest topic, keyed by source, and the
+/// broken trips to the dead-letter topic with the provider's name; the service counts them from
+/// the topic, equal to replay.
+#[test]
+fn with_kafka_polled_trips_go_through_the_ingest_topic() {
+    requires!(Tool::Broker);
+    let first = first_hour();
+    let (api, pages) = scenario(first);
+    let address = serve(Arc::new(Mutex::new(api)));
+    let brokers = broker();
+    let (topic, dead) = (unique("polled"), unique("dead"));
+    create_topic(&topic, 2);
+    create_topic(&dead, 1);
+    let dir = TempDir::new("providers-kafka");
+    let sections = format!(
+        "[ingest]\ntopic = \"{topic}\"\n\
+         [kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\ndead_letter_topic = \"{dead}\"\n\
+         [[kafka.topics]]\nname = \"{topic}\"\nformat = \"canonical\"\n",
+        unique("group")
+    );
+    let (config, expected) = configure_with(&dir, &address, first, &pages, &sections);
+    let service = Service::start(&["--config", config.to_str().unwrap()]);
+    let accepted = expected["events"]["accepted"].as_u64().unwrap();
+    let report = service.wait_for("every polled trip counted from the topic", 90, |s| {
+        let r = s.admin_json("/api/report");
+        (r["events"]["accepted"].as_u64() == Some(accepted)).then_some(r)
+    });
+    for key in ["zones", "cells"] {
+        assert_eq!(report[key], expected[key], "{key}");
+    }
+    let letters = read_topic(&brokers, &dead, 2, 30);
+    let broken: Vec<&str> = letters
+        .iter()
+        .filter(|l| String::from_utf8_lossy(&l.payload).contains("broken-"))
+        .map(|l| l.headers["modeshare.operator"].as_str())
+        .collect();
+    assert_eq!(broken.len(), 2, "one broken trip per provider");
+    assert!(
+        broken.contains(&"voi") && broken.contains(&"tier"),
+        "{broken:?}"
+    );
 }
