@@ -8,9 +8,9 @@
 //!   brokers have been unreachable for over 30 s (take the instance out of the Service, do not
 //!   restart it); else 200.
 //! - `/healthz`: the JSON it always gave (status, watermark, events, Kafka), with the status
-//!   `ok`, `degraded` (the brokers unreachable now, or checkpoints failing: still 200) or
-//!   `stalled` (503, as `/livez`), the time since the last publish and the age of the last
-//!   checkpoint.
+//!   `ok`, `degraded` (the brokers unreachable now, checkpoints failing, or a polled Provider
+//!   API over [`PROVIDER_BEHIND`] behind: still 200) or `stalled` (503, as `/livez`), the time
+//!   since the last publish, the age of the last checkpoint, and each polled provider.
 //!
 //! The pipeline reports its publishes and checkpoints to [`Health`]; what only the binary can
 //! see (input waiting, state being restored, the brokers) it answers through [`Probe`].
@@ -34,6 +34,22 @@ pub const BROKER_GRACE: Duration = Duration::from_secs(30);
 /// Publishes that may be missed while input waits before the pipeline counts as stalled.
 pub const STALL_PUBLISHES: u32 = 3;
 
+/// How far behind a polled Provider API may fall before `/healthz` says `degraded` (the
+/// alert `ModeshareProviderBehind` has the same threshold).
+pub const PROVIDER_BEHIND: Duration = Duration::from_secs(3 * 3600);
+
+/// A polled Provider API at this moment.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProviderNow {
+    pub name: String,
+    /// The start of the next hour to fetch (RFC 3339).
+    pub next_hour: String,
+    /// Complete hours past their delay that are not fetched yet, in seconds.
+    pub behind_seconds: u64,
+    /// Why the last poll failed, until an hour is fetched again.
+    pub last_error: Option<String>,
+}
+
 /// What the service knows of its brokers at this moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BrokersNow {
@@ -50,6 +66,10 @@ pub trait Probe: Send + Sync {
     fn restoring(&self) -> bool;
     /// The brokers, when the service reads Kafka.
     fn brokers(&self) -> Option<BrokersNow>;
+    /// The polled Provider APIs.
+    fn providers(&self) -> Vec<ProviderNow> {
+        Vec::new()
+    }
 }
 
 /// The times health is judged by, shared by the pipeline task and the handlers.
@@ -183,9 +203,14 @@ async fn healthz(State(state): State<HealthState>) -> Response {
     }
     // Degraded, not dead, while Kafka is away (the service keeps serving and reconnects) or
     // checkpoints cannot be written (a crash would read more again).
+    let providers = state.health.probe.providers();
+    let provider_behind = providers
+        .iter()
+        .any(|p| p.behind_seconds > PROVIDER_BEHIND.as_secs());
     let status = match &kafka {
         _ if !v.live => "stalled",
         Some(k) if !k.connected || k.checkpoint_error.is_some() => "degraded",
+        _ if provider_behind => "degraded",
         _ => "ok",
     };
     let code = if v.live {
@@ -203,6 +228,7 @@ async fn healthz(State(state): State<HealthState>) -> Response {
         "since_last_publish_seconds": seconds(v.since_last_publish),
         "last_checkpoint_age_seconds": seconds(v.last_checkpoint_age),
         "kafka": kafka,
+        "providers": providers,
     });
     (code, Json(body)).into_response()
 }

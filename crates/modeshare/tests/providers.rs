@@ -330,6 +330,23 @@ fn polled_hours_equal_a_replay_of_the_same_trips_each_page_fetched_once() {
         assert_eq!(report[key], expected[key], "{key}");
     }
 
+    // /healthz: each provider waits on the 202 hour, less than an hour behind, without error.
+    let health: Value = serde_json::from_str(&service.get("/healthz").1).unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+    let providers = health["providers"].as_array().unwrap();
+    assert_eq!(providers.len(), 2, "{health}");
+    for p in providers {
+        assert_eq!(
+            p["next_hour"],
+            jiff::Timestamp::from_millisecond(first + 5 * HOUR_MS)
+                .unwrap()
+                .to_string(),
+            "{health}"
+        );
+        assert!(p["behind_seconds"].as_u64().unwrap() < 3600, "{health}");
+        assert!(p["last_error"].is_null(), "{health}");
+    }
+
     // Each page of hours 0–4 fetched exactly once (retries are not served pages), and the
     // hour answered 202 is not counted as fetched.
     let metrics = common::metrics(&service.get("/metrics").1);

@@ -16,6 +16,7 @@ struct Hand {
     pending: AtomicBool,
     restoring: AtomicBool,
     brokers: Mutex<Option<BrokersNow>>,
+    providers: Mutex<Vec<ProviderNow>>,
 }
 
 impl Probe for Hand {
@@ -27,6 +28,9 @@ impl Probe for Hand {
     }
     fn brokers(&self) -> Option<BrokersNow> {
         *self.brokers.lock().unwrap()
+    }
+    fn providers(&self) -> Vec<ProviderNow> {
+        self.providers.lock().unwrap().clone()
     }
 }
 
@@ -140,4 +144,34 @@ async fn restoring_state_is_not_ready() {
     assert_eq!(get(&app, "/livez").await.0, StatusCode::OK);
     probe.restoring.store(false, Ordering::Relaxed);
     assert_eq!(get(&app, "/readyz").await.0, StatusCode::OK);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_provider_over_3_h_behind_degrades_healthz_but_not_readiness() {
+    let (probe, health, app) = setup(None);
+    health.published();
+    let provider = |behind: u64| ProviderNow {
+        name: "voi".into(),
+        next_hour: "2026-12-05T01:00:00Z".into(),
+        behind_seconds: behind,
+        last_error: Some("auth: the provider refused the credentials".into()),
+    };
+    *probe.providers.lock().unwrap() = vec![provider(PROVIDER_BEHIND.as_secs())];
+    let (status, body) = get(&app, "/healthz").await;
+    assert_eq!((status, &body["status"]), (StatusCode::OK, &json!("ok")));
+    assert_eq!(body["providers"][0]["name"], "voi");
+    assert!(
+        body["providers"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("auth")
+    );
+    *probe.providers.lock().unwrap() = vec![provider(PROVIDER_BEHIND.as_secs() + 1)];
+    let (status, body) = get(&app, "/healthz").await;
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::OK, &json!("degraded"))
+    );
+    assert_eq!(get(&app, "/readyz").await.0, StatusCode::OK);
+    assert_eq!(get(&app, "/livez").await.0, StatusCode::OK);
 }

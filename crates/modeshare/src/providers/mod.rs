@@ -13,12 +13,14 @@
 mod check;
 mod client;
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use modeshare_core::decode::{Format, FormatDecoder, FormatSettings};
 use modeshare_core::vocabulary::{EventTimeMs, PersonTripFactors};
 use modeshare_http::auth::TokenHashes;
+use modeshare_http::health::ProviderNow;
 use modeshare_http::ingest::{Delivery, EventSink, Operator, judge_pulled_page};
 use modeshare_http::metrics::ProviderMetrics;
 use serde::{Deserialize, Serialize};
@@ -34,6 +36,61 @@ use crate::state_dir::StateDir;
 const HOUR_MS: i64 = 3_600_000;
 /// The longest wait before an hour answered 202, or a failed one, is asked for again.
 const RETRY_NOT_READY: Duration = Duration::from_secs(300);
+
+/// Where each provider stands, for `/healthz`: shared by the pollers and the service's probe.
+#[derive(Clone, Default)]
+pub struct ProviderBoard(Arc<Mutex<BTreeMap<String, Standing>>>);
+
+#[derive(Clone)]
+struct Standing {
+    next_hour: i64,
+    delay: Duration,
+    last_error: Option<String>,
+}
+
+impl ProviderBoard {
+    fn update(&self, name: &str, change: impl FnOnce(&mut Standing)) {
+        if let Ok(mut board) = self.0.lock()
+            && let Some(standing) = board.get_mut(name)
+        {
+            change(standing);
+        }
+    }
+
+    fn start(&self, name: &str, next_hour: i64, delay: Duration) {
+        if let Ok(mut board) = self.0.lock() {
+            board.insert(
+                name.to_owned(),
+                Standing {
+                    next_hour,
+                    delay,
+                    last_error: None,
+                },
+            );
+        }
+    }
+
+    /// Every provider now: how far behind, and why the last poll failed.
+    pub fn now(&self) -> Vec<ProviderNow> {
+        let now = wall_clock().0;
+        let Ok(board) = self.0.lock() else {
+            return Vec::new();
+        };
+        board
+            .iter()
+            .map(|(name, s)| {
+                let delay = i64::try_from(s.delay.as_millis()).unwrap_or(i64::MAX);
+                let behind = now.saturating_sub(delay) - HOUR_MS - s.next_hour;
+                ProviderNow {
+                    name: name.clone(),
+                    next_hour: EventTimeMs(s.next_hour).to_rfc3339(),
+                    behind_seconds: u64::try_from(behind / 1000).unwrap_or(0),
+                    last_error: s.last_error.clone(),
+                }
+            })
+            .collect()
+    }
+}
 
 /// The next hour to fetch, as checkpointed.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -51,6 +108,7 @@ pub struct Poller {
     sink: Arc<dyn EventSink>,
     metrics: ProviderMetrics,
     state: StateDir,
+    board: ProviderBoard,
 }
 
 impl Poller {
@@ -61,6 +119,7 @@ impl Poller {
         sink: Arc<dyn EventSink>,
         metrics: ProviderMetrics,
         state: StateDir,
+        board: ProviderBoard,
     ) -> Result<Poller, FetchError> {
         let decoder = FormatDecoder::new(&Format::Mds(settings.version), formats, factors);
         let operator = Operator {
@@ -76,6 +135,7 @@ impl Poller {
             sink,
             metrics,
             state,
+            board,
         })
     }
 
@@ -87,6 +147,7 @@ impl Poller {
         // a default start (24 h before now) along with the clock.
         self.save_cursor(next);
         self.metrics.delay(&name, self.settings.delay);
+        self.board.start(&name, next, self.settings.delay);
         info!(provider = %name, next_hour = %EventTimeMs(next).to_rfc3339(), "polling the Provider API at {}", self.settings.url);
         loop {
             self.metrics.next_hour(&name, next);
@@ -141,11 +202,18 @@ impl Poller {
                 Err(e) => {
                     warn!(provider = %name, hour = %hour.to_rfc3339(), kind = e.kind(), "{e}; asked again later");
                     self.metrics.error(&name, e.kind());
+                    let error = format!("{}: {e}", e.kind());
+                    self.board.update(&name, |s| s.last_error = Some(error));
                     return Err(());
                 }
             }
             *next += HOUR_MS;
             self.save_cursor(*next);
+            let next_hour = *next;
+            self.board.update(&name, |s| {
+                s.next_hour = next_hour;
+                s.last_error = None;
+            });
         }
         Ok(())
     }
@@ -175,6 +243,8 @@ impl Poller {
             if let Err(e) = self.sink.deliver(delivery).await {
                 warn!(provider = %name, hour = %hour.to_rfc3339(), "the fetched trips cannot be made durable now: {e}");
                 self.metrics.error(&name, "sink");
+                let error = format!("sink: {e}");
+                self.board.update(&name, |s| s.last_error = Some(error));
                 return false;
             }
             self.metrics.page(&name, accepted, duplicates, rejected);

@@ -64,7 +64,7 @@ use self::spool_link::SpoolLink;
 use crate::cli::{RunArgs, open_inputs};
 use crate::config::AppConfig;
 use crate::failure::Failure;
-use crate::providers::Poller;
+use crate::providers::{Poller, ProviderBoard};
 use crate::state_dir::StateDir;
 
 /// Batches in flight between the source and the pipeline; `send().await` is the backpressure.
@@ -183,6 +183,7 @@ pub async fn serve(
         (Some(settings), None) => Some(SpoolLink::open(&config, settings)?),
         _ => None,
     };
+    let board = ProviderBoard::default();
     let mut ingest = None;
     if let Some(settings) = &config.ingest {
         let sink: Arc<dyn EventSink> = match (&spool, &kafka, &config.kafka) {
@@ -207,6 +208,7 @@ pub async fn serve(
                 sink.clone(),
                 metrics.service().providers.clone(),
                 StateDir::new(&config.state.dir),
+                board.clone(),
             )
             .map_err(|e| Failure::Usage(anyhow::anyhow!("provider {}: {e}", provider.name)))?;
             tokio::spawn(poller.run(shutdown.clone()));
@@ -216,7 +218,11 @@ pub async fn serve(
         }
     }
     let (batches, received) = mpsc::channel::<Message>(CHANNEL_BATCHES);
-    let probe = ServiceProbe::new(batches.downgrade(), kafka.as_ref().map(KafkaLink::probe));
+    let probe = ServiceProbe::new(
+        batches.downgrade(),
+        kafka.as_ref().map(KafkaLink::probe),
+        board,
+    );
     let health = Arc::new(Health::new(config.publish_interval, Arc::new(probe)));
     let http_shutdown = CancellationToken::new();
     let http = listeners::start(

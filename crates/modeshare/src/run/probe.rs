@@ -5,18 +5,20 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use modeshare_http::health::{BrokersNow, Probe};
+use modeshare_http::health::{BrokersNow, Probe, ProviderNow};
 use modeshare_kafka::KafkaHealth;
 use tokio::sync::mpsc;
 
 use super::sources::Message;
 use crate::partition_checkpoints::PartitionCheckpoints;
+use crate::providers::ProviderBoard;
 
 /// The service's answers to [`Probe`].
 pub(super) struct ServiceProbe {
     /// The channel to the pipeline, without keeping it open.
     input: mpsc::WeakSender<Message>,
     kafka: Option<KafkaProbe>,
+    providers: ProviderBoard,
 }
 
 /// From Kafka: the brokers, the checkpoints restored but not yet taken, and whether the
@@ -28,8 +30,16 @@ pub(super) struct KafkaProbe {
 }
 
 impl ServiceProbe {
-    pub(super) fn new(input: mpsc::WeakSender<Message>, kafka: Option<KafkaProbe>) -> ServiceProbe {
-        ServiceProbe { input, kafka }
+    pub(super) fn new(
+        input: mpsc::WeakSender<Message>,
+        kafka: Option<KafkaProbe>,
+        providers: ProviderBoard,
+    ) -> ServiceProbe {
+        ServiceProbe {
+            input,
+            kafka,
+            providers,
+        }
     }
 }
 
@@ -54,5 +64,9 @@ impl Probe for ServiceProbe {
                 down_for,
             }
         })
+    }
+
+    fn providers(&self) -> Vec<ProviderNow> {
+        self.providers.now()
     }
 }
