@@ -46,7 +46,8 @@ pub struct ProviderNow {
     pub next_hour: String,
     /// Complete hours past their delay that are not fetched yet, in seconds.
     pub behind_seconds: u64,
-    /// Why the last poll failed, until an hour is fetched again.
+    /// The kind of the last poll's failure (`auth`, `server_error`…; the log has the
+    /// message), until an hour is fetched again.
     pub last_error: Option<String>,
 }
 

@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use crate::places::BadRequest;
 use crate::snapshot::Places;
 
-/// Answers kept for one set of places at most; a new set clears them.
+/// Answers kept for one set of places at most; a new set clears them, and so does one more.
 const MAX_ANSWERS: usize = 256;
 
 /// The place endpoints' answers for the latest places.
@@ -53,8 +53,12 @@ impl PlaceAnswers {
         let bytes = Bytes::from(serde_json::to_vec(&build()?).unwrap_or_default());
         if let Ok(mut kept) = self.kept.lock()
             && kept.places.as_ref().is_some_and(|p| Arc::ptr_eq(p, places))
-            && kept.answers.len() < MAX_ANSWERS
         {
+            // Full (many spellings of questions, say): start again rather than refuse to
+            // keep the questions asked now.
+            if kept.answers.len() >= MAX_ANSWERS {
+                kept.answers.clear();
+            }
             kept.answers.insert(question, bytes.clone());
         }
         Ok(bytes)

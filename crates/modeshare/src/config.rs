@@ -75,7 +75,6 @@ pub struct ConfigFile {
     /// The operators' ingest listener (off unless an operator is configured).
     pub ingest: IngestConfig,
     /// Operators' MDS Provider APIs polled for trips.
-    #[serde(default)]
     pub providers: Vec<ProviderConfig>,
     /// The service's own settings: how long a stop may take.
     pub run: RunConfig,

@@ -37,7 +37,7 @@ fn the_same_question_about_the_same_places_is_built_once() {
 }
 
 #[test]
-fn refusals_are_not_kept_and_the_answers_are_bounded() {
+fn refusals_are_not_kept_and_a_full_set_starts_again() {
     let answers = PlaceAnswers::default();
     let places = places();
     for _ in 0..2 {
@@ -51,7 +51,12 @@ fn refusals_are_not_kept_and_the_answers_are_bounded() {
             .answer(&places, format!("stops {i}"), || Ok(json!(i)))
             .unwrap();
     }
+    // Full, the answers start again: the newest questions are kept.
     let kept = answers.kept.lock().unwrap().answers.len();
-    assert_eq!(kept, MAX_ANSWERS);
-    assert_eq!(answers.hits(), 0);
+    assert_eq!(kept, 10);
+    let last = format!("stops {}", MAX_ANSWERS + 9);
+    answers
+        .answer(&places, last, || Ok(json!("built again")))
+        .unwrap();
+    assert_eq!(answers.hits(), 1);
 }

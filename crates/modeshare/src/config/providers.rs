@@ -100,13 +100,7 @@ pub(super) fn validate(
             errors.push(key("name"), format!("{:?} is configured twice", p.name));
         }
         if let Err(why) = base_url(&p.url) {
-            // A URL with credentials in it is not echoed.
-            let shown = if p.url.contains('@') {
-                "the URL".to_owned()
-            } else {
-                format!("{:?}", p.url)
-            };
-            errors.push(key("url"), format!("{shown} {why}"));
+            errors.push(key("url"), format!("{} {why}", shown(&p.url)));
         }
         if checked.iter().any(|other| other.source == p.source) {
             errors.push(
@@ -176,13 +170,13 @@ pub(super) fn validate(
             for (field, url) in [("url", Some(&p.url)), ("token_url", p.token_url.as_ref())] {
                 if let Some(url) = url
                     && url.starts_with("http://")
-                    && !url.contains('@')
                     && !is_loopback(url)
                 {
                     errors.push(
                         key(field),
                         format!(
-                            "{url:?}: credentials would cross the network in plain text; use https"
+                            "{}: credentials would cross the network in plain text; use https",
+                            shown(url)
                         ),
                     );
                 }
@@ -225,11 +219,8 @@ fn auth_checked(
         (None, false) => ProviderAuth::None,
         (None, true) => match (&p.token_url, &p.client_id, &p.client_secret) {
             (Some(token_url), Some(client_id), Some(client_secret)) => {
-                if !(token_url.starts_with("https://") || token_url.starts_with("http://")) {
-                    errors.push(
-                        key("token_url"),
-                        format!("{token_url:?} is not an http(s) URL"),
-                    );
+                if let Err(why) = base_url(token_url) {
+                    errors.push(key("token_url"), format!("{} {why}", shown(token_url)));
                 }
                 ProviderAuth::ClientCredentials {
                     token_url: token_url.clone(),
@@ -269,6 +260,15 @@ fn base_url(url: &str) -> Result<(), &'static str> {
         return Err("has a query or fragment: give the base URL, trips are at {url}/trips");
     }
     Ok(())
+}
+
+/// A URL for a message: not echoed when it may hold credentials.
+fn shown(url: &str) -> String {
+    if url.contains('@') {
+        "the URL".to_owned()
+    } else {
+        format!("{url:?}")
+    }
 }
 
 /// Whether an http(s) URL's host is a loopback address.

@@ -71,6 +71,8 @@ impl FetchError {
                     && ![
                         StatusCode::UNAUTHORIZED,
                         StatusCode::FORBIDDEN,
+                        StatusCode::REQUEST_TIMEOUT,
+                        StatusCode::TOO_EARLY,
                         StatusCode::TOO_MANY_REQUESTS,
                     ]
                     .contains(status)
@@ -140,11 +142,11 @@ impl ProviderClient {
             let Some(body) = self.get(&url).await? else {
                 return Ok(Hour::NotReady);
             };
-            visited.insert(url);
+            visited.insert(url.clone());
             bytes += body.len();
             let next = next_link(&body);
             pages.push(body);
-            let Some(next) = next.map(|n| absolute(n, &self.settings.url)) else {
+            let Some(next) = next.map(|n| absolute(n, &url)) else {
                 return Ok(Hour::Pages(pages));
             };
             if !same_origin(&next, &self.settings.url) {
@@ -315,30 +317,17 @@ pub fn hour_parameter(hour: EventTimeMs) -> String {
 
 /// Whether `link` is on the scheme, host and port of `base` (a Provider API's URL).
 fn same_origin(link: &str, base: &str) -> bool {
-    let origin = |url: &str| -> Option<String> {
-        let (scheme, rest) = url.split_once("://")?;
-        let authority = rest.split(['/', '?', '#']).next()?;
-        Some(format!(
-            "{}://{}",
-            scheme.to_ascii_lowercase(),
-            authority.to_ascii_lowercase()
-        ))
-    };
-    origin(link).is_some_and(|o| Some(o) == origin(base))
+    match (reqwest::Url::parse(link), reqwest::Url::parse(base)) {
+        (Ok(link), Ok(base)) => link.origin() == base.origin(),
+        _ => false,
+    }
 }
 
-/// `link` made absolute on `base`'s origin when it is a path (`/trips?page=2`).
-fn absolute(link: String, base: &str) -> String {
-    if !link.starts_with('/') || link.starts_with("//") {
-        return link;
-    }
-    match base.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-            format!("{scheme}://{authority}{link}")
-        }
-        None => link,
-    }
+/// `link` resolved against the page it came from (`?page=2`, `/trips?page=2`, or a whole URL).
+fn absolute(link: String, page: &str) -> String {
+    reqwest::Url::parse(page)
+        .and_then(|page| page.join(&link))
+        .map_or(link, String::from)
 }
 
 /// `links.next` of a page, when it names one.

@@ -109,7 +109,13 @@ pub struct Poller {
     metrics: ProviderMetrics,
     state: StateDir,
     board: ProviderBoard,
+    /// The hour that failed in a way no retry mends, and in how many polls in a row.
+    lasting_failures: (i64, u32),
 }
+
+/// Polls in a row an hour must fail in a lasting way, past `give_up_after`, before it is
+/// skipped: a backlog's first failure (a wrong URL, a provider's hiccup) skips nothing.
+const LASTING_FAILURES_TO_SKIP: u32 = 3;
 
 impl Poller {
     pub fn new(
@@ -136,6 +142,7 @@ impl Poller {
             metrics,
             state,
             board,
+            lasting_failures: (0, 0),
         })
     }
 
@@ -194,7 +201,7 @@ impl Poller {
                     warn!(provider = %name, hour = %hour.to_rfc3339(), "the provider has answered 202 (not processed yet) for {} h: the hour is skipped", waited / HOUR_MS);
                     self.metrics.hour(&name, "skipped");
                 }
-                Err(e) if e.is_lasting() && waited >= give_up => {
+                Err(e) if e.is_lasting() && waited >= give_up && self.failed_lastingly(*next) => {
                     warn!(provider = %name, hour = %hour.to_rfc3339(), kind = e.kind(), "{e}; asked for since the hour ended {} h ago: the hour is skipped", waited / HOUR_MS);
                     self.metrics.error(&name, e.kind());
                     self.metrics.hour(&name, "skipped");
@@ -202,13 +209,15 @@ impl Poller {
                 Err(e) => {
                     warn!(provider = %name, hour = %hour.to_rfc3339(), kind = e.kind(), "{e}; asked again later");
                     self.metrics.error(&name, e.kind());
-                    let error = format!("{}: {e}", e.kind());
+                    // /healthz is public: the kind only (the log has the whole message).
+                    let error = e.kind().to_owned();
                     self.board.update(&name, |s| s.last_error = Some(error));
                     return Err(());
                 }
             }
             *next += HOUR_MS;
             self.save_cursor(*next);
+            self.metrics.next_hour(&name, *next);
             let next_hour = *next;
             self.board.update(&name, |s| {
                 s.next_hour = next_hour;
@@ -216,6 +225,16 @@ impl Poller {
             });
         }
         Ok(())
+    }
+
+    /// Counts a lasting failure of `hour`; whether it has now failed so in enough polls in a
+    /// row to be skipped.
+    fn failed_lastingly(&mut self, hour: i64) -> bool {
+        self.lasting_failures = match self.lasting_failures {
+            (h, n) if h == hour => (h, n + 1),
+            _ => (hour, 1),
+        };
+        self.lasting_failures.1 >= LASTING_FAILURES_TO_SKIP
     }
 
     /// Every page of an hour, judged and delivered; `false` when the sink cannot take them
@@ -243,7 +262,7 @@ impl Poller {
             if let Err(e) = self.sink.deliver(delivery).await {
                 warn!(provider = %name, hour = %hour.to_rfc3339(), "the fetched trips cannot be made durable now: {e}");
                 self.metrics.error(&name, "sink");
-                let error = format!("sink: {e}");
+                let error = "sink".to_owned();
                 self.board.update(&name, |s| s.last_error = Some(error));
                 return false;
             }

@@ -47,6 +47,7 @@ fn next_links_are_followed_only_on_the_provider_apis_origin() {
         base
     ));
     assert!(same_origin("https://MDS.voi.example/other", base));
+    assert!(same_origin("https://mds.voi.example:443/trips", base));
     assert!(!same_origin("http://mds.voi.example/provider/trips", base));
     assert!(!same_origin("https://mds.voi.example:8443/trips", base));
     assert!(!same_origin("https://evil.example/mds.voi.example/", base));
@@ -55,9 +56,14 @@ fn next_links_are_followed_only_on_the_provider_apis_origin() {
         base
     ));
     assert!(!same_origin("/trips?page=2", base));
+    let page = "https://mds.voi.example/provider/trips?end_time=2026-12-05T06";
     assert_eq!(
-        absolute("/trips?page=2".into(), base),
+        absolute("/trips?page=2".into(), page),
         "https://mds.voi.example/trips?page=2"
     );
-    assert_eq!(absolute("https://x/y".into(), base), "https://x/y");
+    assert_eq!(
+        absolute("?page=2".into(), page),
+        "https://mds.voi.example/provider/trips?page=2"
+    );
+    assert_eq!(absolute("https://x/y".into(), page), "https://x/y");
 }
