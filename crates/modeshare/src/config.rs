@@ -383,7 +383,8 @@ pub fn load(
 }
 
 /// The configuration as one TOML table: the embedded default (which sets every key that has a
-/// default), then `file`, then the `MODESHARE__*` variables of `env`, then `overrides`.
+/// default), then `file` (its relative paths made relative to its folder), then the
+/// `MODESHARE__*` variables of `env`, then `overrides`.
 pub fn layered(
     file: Option<&Path>,
     env: impl IntoIterator<Item = (String, String)>,
@@ -396,9 +397,11 @@ pub fn layered(
     if let Some(path) = file {
         let text =
             std::fs::read_to_string(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
-        let layer: toml::Table = text
+        let mut layer: toml::Table = text
             .parse()
             .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+        let folder = path.parent().unwrap_or(Path::new(""));
+        paths::resolve_relative_to(&mut layer, folder);
         // A survey is one table: a file's [survey] replaces the default's whole, so that the
         // shares of two surveys never mix.
         if layer.contains_key("survey") {
@@ -660,6 +663,7 @@ fn env_value(raw: &str) -> toml::Value {
 }
 
 mod ingest;
+mod paths;
 mod providers;
 mod secrets;
 

@@ -32,6 +32,11 @@ const SECRET_KEYS: &[(&[&str], &str, Shape)] = &[
     (&["providers"], "client_secret", Shape::Text),
 ];
 
+/// The tables that hold a secret (a `K_file` key of theirs names a file).
+pub(super) fn secret_tables() -> impl Iterator<Item = &'static [&'static str]> {
+    SECRET_KEYS.iter().map(|(path, _, _)| *path)
+}
+
 /// The suffix that names a file.
 pub const FILE_SUFFIX: &str = "_file";
 
@@ -85,7 +90,10 @@ fn read_files_of(
 
 /// The tables at `path`, each with its name as messages give it: one table, or each table of
 /// an array of tables (`ingest.operators[1]`).
-fn tables_at<'a>(merged: &'a mut toml::Table, path: &[&str]) -> Vec<(String, &'a mut toml::Table)> {
+pub(super) fn tables_at<'a>(
+    merged: &'a mut toml::Table,
+    path: &[&str],
+) -> Vec<(String, &'a mut toml::Table)> {
     let Some((last, parents)) = path.split_last() else {
         return Vec::new();
     };

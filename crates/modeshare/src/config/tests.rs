@@ -286,12 +286,11 @@ fn unknown_keys_are_refused_with_their_path() {
     assert!(e.contains("c.toml"), "{e}");
 }
 
-/// Every file shipped in config/ loads and validates (run from the repository root so that
-/// relative zone paths resolve as documented).
+/// Every file shipped in config/ loads and validates, from whatever directory: the paths in a
+/// file are relative to it.
 #[test]
 fn every_shipped_config_file_loads() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    std::env::set_current_dir(&root).unwrap();
     let mut checked = 0;
     for dir in ["config", "config/examples"] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
@@ -849,4 +848,71 @@ source = "tier"
         assert!(e.contains(expected), "{expected} in {e}");
     }
     assert!(!e.contains("pw@"), "a password in the message: {e}");
+}
+
+/// Paths in a configuration file are relative to its folder; the same path from the
+/// environment stays relative to the working directory, and absolute paths are kept.
+#[test]
+fn paths_in_a_file_are_relative_to_its_folder() {
+    let dir = std::env::temp_dir().join(format!(
+        "modeshare-config-paths-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    let etc = dir.join("etc");
+    std::fs::create_dir_all(etc.join("zones")).unwrap();
+    std::fs::write(etc.join("zones/city.geojson"), DEFAULT_ZONES).unwrap();
+    std::fs::write(etc.join("hashes"), format!("{}\n", "ab".repeat(32))).unwrap();
+    let file = etc.join("modeshare.toml");
+    std::fs::write(
+        &file,
+        "[spatial]\nzones = \"zones/city.geojson\"\n\
+         [state]\ndir = \"state\"\n\
+         [admin]\nlisten = \"127.0.0.1:0\"\ntoken_sha256_file = \"hashes\"\n\
+         [kafka]\nbrokers = \"127.0.0.1:9092\"\n\
+         [[kafka.topics]]\nname = \"t\"\nformat = \"canonical\"\n\
+         [kafka.options]\n\"ssl.ca.location\" = \"ca.pem\"\n\"ssl.key.location\" = \"/abs/key.pem\"\n\
+         \"client.id\" = \"not/a/path\"\n",
+    )
+    .unwrap();
+    let merged = layered(Some(&file), [], &Overrides::default()).unwrap();
+    let at = |keys: &[&str]| {
+        let mut value = &merged[keys[0]];
+        for key in &keys[1..] {
+            value = &value[*key];
+        }
+        value.as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        at(&["spatial", "zones"]),
+        etc.join("zones/city.geojson").display().to_string()
+    );
+    assert_eq!(
+        at(&["state", "dir"]),
+        etc.join("state").display().to_string()
+    );
+    assert_eq!(
+        at(&["kafka", "options", "ssl.ca.location"]),
+        etc.join("ca.pem").display().to_string()
+    );
+    assert_eq!(
+        at(&["kafka", "options", "ssl.key.location"]),
+        "/abs/key.pem"
+    );
+    assert_eq!(at(&["kafka", "options", "client.id"]), "not/a/path");
+    // The secret file was found beside the configuration file and read.
+    assert_eq!(
+        merged["admin"]["token_sha256"][0].as_str(),
+        Some("ab".repeat(32).as_str())
+    );
+    let config = load(Some(&file), [], &Overrides::default()).unwrap();
+    assert_eq!(config.state.dir, etc.join("state"));
+
+    // The embedded default and the environment stay relative to the working directory.
+    let env = [("MODESHARE__STATE__DIR".to_owned(), "from-env".to_owned())];
+    let merged = layered(Some(&file), env, &Overrides::default()).unwrap();
+    assert_eq!(merged["state"]["dir"].as_str(), Some("from-env"));
+    let merged = layered(None, [], &Overrides::default()).unwrap();
+    assert_eq!(merged["state"]["dir"].as_str(), Some("modeshare-state"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
