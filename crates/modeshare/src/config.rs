@@ -1,6 +1,7 @@
 //! Configuration: the embedded default, then `--config FILE`, then `MODESHARE__SECTION__KEY`
 //! environment variables, then command-line flags; validated all at once.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,8 @@ use modeshare_http::listener::Limits;
 use modeshare_http::server::MetricsOn;
 use modeshare_kafka::{KafkaConfig, KafkaSettings};
 use modeshare_source::InputConfig;
+
+use crate::checkpoint_store::StoreLocation;
 use modeshare_source::simulator::{SimulatorConfig, SimulatorSettings};
 use serde::Deserialize;
 
@@ -262,8 +265,15 @@ pub struct RunConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateConfig {
-    /// Where the live service keeps its checkpoints, one per Kafka partition.
+    /// This instance's own state on local disk (the ingest spool, providers' cursors), and
+    /// the live service's checkpoints unless `url` puts them elsewhere.
     pub dir: PathBuf,
+    /// Where the live service keeps its checkpoints, one per Kafka partition, when not in
+    /// `dir`: `s3://bucket/prefix` and the other stores of [`StoreLocation::parse`].
+    pub url: Option<String>,
+    /// The object store's options (`aws_endpoint`, `aws_region`, …; secrets also from
+    /// `K_file`): texts, or numbers and booleans written as TOML (`aws_allow_http = true`).
+    pub options: BTreeMap<String, toml::Value>,
     /// How often state is checkpointed (the live service and `replay --state`).
     pub interval: String,
     /// What to do with a partition whose checkpoint cannot be used: `refuse` or `rebuild`.
@@ -285,6 +295,8 @@ pub enum OnBadCheckpoint {
 #[derive(Debug, Clone)]
 pub struct StateSettings {
     pub dir: PathBuf,
+    /// Where the live service's partition checkpoints are.
+    pub checkpoints: StoreLocation,
     pub interval: std::time::Duration,
     pub on_bad_checkpoint: OnBadCheckpoint,
 }
@@ -299,8 +311,39 @@ impl StateConfig {
         if self.dir.as_os_str().is_empty() {
             errors.push("state.dir", "is empty; name a directory");
         }
+        let mut options = BTreeMap::new();
+        for (key, value) in &self.options {
+            let text = match value {
+                toml::Value::String(text) => text.clone(),
+                toml::Value::Boolean(_) | toml::Value::Integer(_) | toml::Value::Float(_) => {
+                    value.to_string()
+                }
+                _ => {
+                    errors.push(
+                        format!("state.options.{key}"),
+                        "must be a text, a number or true/false",
+                    );
+                    continue;
+                }
+            };
+            options.insert(key.clone(), text);
+        }
+        let checkpoints = match &self.url {
+            None => StoreLocation::Directory(self.dir.clone()),
+            Some(url) => StoreLocation::parse(url, options).unwrap_or_else(|e| {
+                errors.push("state.url", e);
+                StoreLocation::Directory(self.dir.clone())
+            }),
+        };
+        if self.url.is_none() && !self.options.is_empty() {
+            errors.push(
+                "state.options",
+                "are options of an object store: set state.url too",
+            );
+        }
         StateSettings {
             dir: self.dir.clone(),
+            checkpoints,
             interval: std::time::Duration::from_millis(interval.0.unsigned_abs()),
             on_bad_checkpoint: self.on_bad_checkpoint,
         }

@@ -1,6 +1,8 @@
 //! The `modeshare` command: CLI, configuration layering and validation, and the wiring of the
 //! core and IO crates into commands. Holds no domain logic of its own.
 
+pub mod checkpoint_claim;
+pub mod checkpoint_store;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,6 +1,6 @@
-//! The live service's checkpoints: one file per Kafka partition,
-//! `<state dir>/<group>/<topic>/<partition>.ckpt`, holding the partition's whole state and the
-//! next offset to read.
+//! The live service's checkpoints: one per Kafka partition, `<group>/<topic>/<partition>.ckpt`
+//! in the [`CheckpointStore`], holding the partition's whole state and the next offset to read,
+//! under the claim of the instance that owns the partition ([`crate::checkpoint_claim`]).
 //!
 //! The file, not the group's committed offset, is the truth. When the group assigns a
 //! partition, [`PartitionCheckpoints::start`] (inside the rebalance) restores the file and the
@@ -9,10 +9,15 @@
 //! none while the group has committed offsets, which means state that counted events is gone —
 //! is never replaced by empty state silently: `[state] on_bad_checkpoint` refuses (the service
 //! stops with the reason) or rebuilds the partition from its earliest retained offset.
+//!
+//! Writes are fenced. An assignment claims the partition at once: it writes the checkpoint it
+//! restored again under a new generation, conditional on the version it read. Every later write
+//! is conditional on the version this instance wrote last. An instance that lost the partition
+//! while it was paused (past its session timeout, while another instance took the partition
+//! over) finds the new owner's version: its write is refused with [`WriteError::Fenced`], and
+//! it drops the partition instead of overwriting the new owner's state.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use modeshare_core::pipeline::Pipeline;
@@ -23,8 +28,9 @@ use modeshare_core::space::Zones;
 use modeshare_kafka::{KafkaError, StartAt, StartError, StartPositions};
 use tracing::{info, warn};
 
+use crate::checkpoint_claim::{self, DamagedClaim};
+use crate::checkpoint_store::{CheckpointStore, StoreError, Version};
 use crate::config::OnBadCheckpoint;
-use crate::state_dir::StateDir;
 
 /// Why a partition cannot start: its checkpoint cannot be used, and `[state] on_bad_checkpoint`
 /// does not let the partition be counted again. The service stops with it (the checkpoint is
@@ -38,21 +44,50 @@ pub enum CheckpointStoreError {
          retained offset"
     )]
     Refused(Box<BadCheckpoint>),
-    /// `on_bad_checkpoint = "rebuild"`, but the file cannot be moved aside.
+    /// `on_bad_checkpoint = "rebuild"`, but the checkpoint cannot be moved aside.
     #[error("{bad}; it cannot be set aside: {error}")]
     NotSetAside {
         bad: Box<BadCheckpoint>,
-        error: io::Error,
+        error: StoreError,
     },
+    /// The partition's claim cannot be written: the store is out of reach, or other writers
+    /// kept changing the checkpoint.
+    #[error("{topic} partition {partition}: this instance cannot claim the checkpoint: {error}")]
+    NotClaimed {
+        topic: String,
+        partition: i32,
+        error: StoreError,
+    },
+}
+
+/// Why a checkpoint write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Another instance claimed the partition since this one did: this instance's state of it
+    /// is stale and must be dropped.
+    #[error(
+        "{location}: another instance owns the partition now ({now}); this instance's claim \
+         (generation {ours}) is stale"
+    )]
+    Fenced {
+        location: String,
+        ours: u64,
+        now: String,
+    },
+    /// This instance holds no claim on the partition.
+    #[error("{0}: this instance has not claimed the partition")]
+    NotClaimed(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A partition's checkpoint that cannot be used, where it is, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("{topic} partition {partition}: checkpoint {} {problem}", path.display())]
+#[error("{topic} partition {partition}: checkpoint {location} {problem}")]
 pub struct BadCheckpoint {
     pub topic: String,
     pub partition: i32,
-    pub path: PathBuf,
+    pub location: String,
     pub problem: CheckpointProblem,
 }
 
@@ -60,7 +95,9 @@ pub struct BadCheckpoint {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointProblem {
     #[error("cannot be read: {0}")]
-    Unreadable(io::Error),
+    Unreadable(StoreError),
+    #[error("{0}")]
+    DamagedClaim(DamagedClaim),
     #[error("holds a replay's position, not a Kafka offset")]
     NotAnOffset,
     /// Damaged, foreign, newer, or of another configuration.
@@ -86,10 +123,25 @@ pub struct RestoredPartition {
 /// What each assignment of a partition restored (`None`: it starts empty), oldest first.
 type HandedOver = BTreeMap<(String, i32), VecDeque<Option<RestoredPartition>>>;
 
+/// The claim this instance holds on a partition: its generation, and the version of the
+/// checkpoint it wrote last.
+#[derive(Debug, Clone)]
+struct Claim {
+    generation: u64,
+    version: Version,
+}
+
+/// How many times an assignment reads and claims a checkpoint that others keep changing.
+const CLAIM_ATTEMPTS: usize = 5;
+
 /// Reads and writes the checkpoints of one consumer group.
 pub struct PartitionCheckpoints {
-    dir: StateDir,
+    store: CheckpointStore,
     group: String,
+    /// This instance's name in its claims.
+    owner: String,
+    /// The partitions this instance has claimed.
+    claims: Mutex<BTreeMap<(String, i32), Claim>>,
     settings: Settings,
     zones: Zones,
     fingerprint: Fingerprint,
@@ -100,7 +152,7 @@ pub struct PartitionCheckpoints {
 
 impl PartitionCheckpoints {
     pub fn new(
-        dir: StateDir,
+        store: CheckpointStore,
         group: &str,
         settings: Settings,
         zones: Zones,
@@ -108,8 +160,10 @@ impl PartitionCheckpoints {
     ) -> PartitionCheckpoints {
         PartitionCheckpoints {
             fingerprint: Fingerprint::of(&settings, &zones, true),
-            dir,
+            store,
             group: group.to_owned(),
+            owner: checkpoint_claim::this_instance(),
+            claims: Mutex::new(BTreeMap::new()),
             settings,
             zones,
             on_bad,
@@ -117,8 +171,10 @@ impl PartitionCheckpoints {
         }
     }
 
-    pub fn path(&self, topic: &str, partition: i32) -> PathBuf {
-        self.dir.file(&[&self.group, topic, &partition.to_string()])
+    /// Where a partition's checkpoint is: a file's path or an object's URL.
+    pub fn location(&self, topic: &str, partition: i32) -> String {
+        self.store
+            .location(&[&self.group, topic, &partition.to_string()])
     }
 
     /// The checkpoint of a partition's state, which ends before `next_offset`.
@@ -126,11 +182,59 @@ impl PartitionCheckpoints {
         checkpoint::encode(pipeline, Position::Offset(next_offset), self.fingerprint)
     }
 
-    /// Writes encoded checkpoint bytes atomically and durably.
-    pub fn write(&self, topic: &str, partition: i32, bytes: &[u8]) -> io::Result<PathBuf> {
-        let path = self.path(topic, partition);
-        self.dir.write(&path, bytes)?;
-        Ok(path)
+    /// Writes encoded checkpoint bytes atomically and durably under this instance's claim,
+    /// only over the version it wrote last; where it is.
+    pub fn write(&self, topic: &str, partition: i32, bytes: &[u8]) -> Result<String, WriteError> {
+        let key = (topic.to_owned(), partition);
+        let location = self.location(topic, partition);
+        let claim = self.claims.lock().ok().and_then(|c| c.get(&key).cloned());
+        let Some(claim) = claim else {
+            return Err(WriteError::NotClaimed(location));
+        };
+        let stored = checkpoint_claim::encode(claim.generation, &self.owner, bytes);
+        let partition_text = partition.to_string();
+        let store_key = [self.group.as_str(), topic, &partition_text];
+        let mut written = self.store.write(&store_key, &stored, Some(&claim.version));
+        if matches!(written, Err(StoreError::Conflict(_)))
+            && matches!(self.store.read(&store_key), Ok(None))
+        {
+            // Gone (removed by hand, a lost volume): no other owner's state is in the way. It is
+            // written again, still only where none is.
+            warn!(topic, partition, checkpoint = %location, "the checkpoint had vanished; writing it again");
+            written = self.store.write(&store_key, &stored, None);
+        }
+        match written {
+            Ok(version) => {
+                if let Ok(mut claims) = self.claims.lock() {
+                    claims.insert(key, Claim { version, ..claim });
+                }
+                Ok(location)
+            }
+            Err(StoreError::Conflict(_)) => {
+                self.release(topic, partition);
+                let now = match self.store.read(&store_key) {
+                    Ok(Some(stored)) => match checkpoint_claim::decode(&stored.bytes) {
+                        Ok(c) => format!("claimed by {} at generation {}", c.owner, c.generation),
+                        Err(e) => format!("its checkpoint {e}"),
+                    },
+                    Ok(None) => "its checkpoint was removed".into(),
+                    Err(e) => format!("its checkpoint cannot be read: {e}"),
+                };
+                Err(WriteError::Fenced {
+                    location,
+                    ours: claim.generation,
+                    now,
+                })
+            }
+            Err(e) => Err(WriteError::Store(e)),
+        }
+    }
+
+    /// Forgets this instance's claim on a partition it no longer owns.
+    pub fn release(&self, topic: &str, partition: i32) {
+        if let Ok(mut claims) = self.claims.lock() {
+            claims.remove(&(topic.to_owned(), partition));
+        }
     }
 
     /// What the latest assignment of the partition restored, in assignment order; `None` when
@@ -159,14 +263,12 @@ impl PartitionCheckpoints {
         }
     }
 
-    /// The checkpoint's state, or why it cannot be used (`Ok(None)`: there is no file).
-    fn restore(&self, path: &Path) -> Result<Option<RestoredPartition>, CheckpointProblem> {
-        let bytes = match self.dir.read(path) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => return Ok(None),
-            Err(e) => return Err(CheckpointProblem::Unreadable(e)),
-        };
-        match checkpoint::decode(&bytes, self.settings.clone(), self.zones.clone(), true) {
+    /// The checkpoint's state, or why it cannot be used (`Ok(None)`: none was saved).
+    fn restore(&self, checkpoint: &[u8]) -> Result<Option<RestoredPartition>, CheckpointProblem> {
+        if checkpoint.is_empty() {
+            return Ok(None);
+        }
+        match checkpoint::decode(checkpoint, self.settings.clone(), self.zones.clone(), true) {
             Ok(checkpoint::Restored {
                 pipeline,
                 position: Position::Offset(next_offset),
@@ -182,59 +284,134 @@ impl PartitionCheckpoints {
     /// Where a partition the group assigns starts (see [`StartPositions`]): at the offset its
     /// checkpoint ends at, with the restored state handed over; from its beginning when it has
     /// neither a checkpoint nor a committed offset; otherwise as `[state] on_bad_checkpoint`
-    /// says.
+    /// says. Either way this instance claims the partition's checkpoint first.
     pub fn start_position(
         &self,
         topic: &str,
         partition: i32,
         committed: &mut dyn FnMut() -> Result<Option<i64>, KafkaError>,
     ) -> Result<StartAt, CheckpointStoreError> {
-        let path = self.path(topic, partition);
-        let problem = match self.restore(&path) {
-            Ok(Some(restored)) => {
-                let next = restored.next_offset;
-                info!(topic, partition, file = %path.display(), next_offset = next, "partition state restored");
-                self.hand_over(topic, partition, Some(restored));
-                return Ok(StartAt::Offset(next));
-            }
-            Ok(None) => match committed() {
-                Ok(None) => {
-                    info!(
-                        topic,
-                        partition,
-                        "no checkpoint and no committed offset: reading the partition from its beginning"
-                    );
-                    self.hand_over(topic, partition, None);
-                    return Ok(StartAt::Beginning);
+        let partition_text = partition.to_string();
+        let key = [self.group.as_str(), topic, &partition_text];
+        let location = self.location(topic, partition);
+        let not_claimed = |error| CheckpointStoreError::NotClaimed {
+            topic: topic.to_owned(),
+            partition,
+            error,
+        };
+        for _ in 0..CLAIM_ATTEMPTS {
+            let (start, claim) = self.start_from(topic, partition, &key, &location, committed)?;
+            let (expected, generation, checkpoint) = claim;
+            let stored = checkpoint_claim::encode(generation, &self.owner, &checkpoint);
+            match self.store.write(&key, &stored, expected.as_ref()) {
+                Ok(version) => {
+                    if let Ok(mut claims) = self.claims.lock() {
+                        claims.insert(
+                            (topic.to_owned(), partition),
+                            Claim {
+                                generation,
+                                version,
+                            },
+                        );
+                    }
+                    let (start_at, restored) = start;
+                    info!(topic, partition, checkpoint = %location, generation, "partition claimed");
+                    self.hand_over(topic, partition, restored);
+                    return Ok(start_at);
                 }
-                Ok(Some(offset)) => CheckpointProblem::MissingWhileCommitted(offset),
-                Err(e) => CheckpointProblem::MissingCommitsUnknown(e),
-            },
-            Err(problem) => problem,
+                // Written since it was read (a former owner's last write): read it again.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(not_claimed(e)),
+            }
+        }
+        Err(not_claimed(StoreError::Conflict(location)))
+    }
+
+    /// Where the partition starts and what it restores, with the claim to write: the version
+    /// it replaces, its generation and the checkpoint it carries.
+    #[allow(clippy::type_complexity)]
+    fn start_from(
+        &self,
+        topic: &str,
+        partition: i32,
+        key: &[&str],
+        location: &str,
+        committed: &mut dyn FnMut() -> Result<Option<i64>, KafkaError>,
+    ) -> Result<
+        (
+            (StartAt, Option<RestoredPartition>),
+            (Option<Version>, u64, Vec<u8>),
+        ),
+        CheckpointStoreError,
+    > {
+        let stored = self.store.read(key);
+        let (version, generation) = match &stored {
+            Ok(Some(s)) => (
+                Some(s.version.clone()),
+                checkpoint_claim::decode(&s.bytes).map_or(0, |c| c.generation),
+            ),
+            _ => (None, 0),
+        };
+        // Anything there (or what cannot be read) is set aside before a rebuild.
+        let something_there = !matches!(stored, Ok(None));
+        let claim = |checkpoint: &[u8]| (version.clone(), generation + 1, checkpoint.to_vec());
+        let problem = match stored {
+            Err(e) => CheckpointProblem::Unreadable(e),
+            Ok(stored) => {
+                let checkpoint = match stored.as_ref().map(|s| checkpoint_claim::decode(&s.bytes)) {
+                    None => Ok(&[][..]),
+                    Some(Ok(claimed)) => Ok(claimed.checkpoint),
+                    Some(Err(e)) => Err(CheckpointProblem::DamagedClaim(e)),
+                };
+                match checkpoint.and_then(|c| Ok((c, self.restore(c)?))) {
+                    Ok((checkpoint, Some(restored))) => {
+                        let next = restored.next_offset;
+                        info!(topic, partition, checkpoint = %location, next_offset = next, "partition state restored");
+                        return Ok(((StartAt::Offset(next), Some(restored)), claim(checkpoint)));
+                    }
+                    Ok((_, None)) => match committed() {
+                        Ok(None) => {
+                            info!(
+                                topic,
+                                partition,
+                                "no checkpoint and no committed offset: reading the partition from its beginning"
+                            );
+                            return Ok(((StartAt::Beginning, None), claim(&[])));
+                        }
+                        Ok(Some(offset)) => CheckpointProblem::MissingWhileCommitted(offset),
+                        Err(e) => CheckpointProblem::MissingCommitsUnknown(e),
+                    },
+                    Err(problem) => problem,
+                }
+            }
         };
         let what = Box::new(BadCheckpoint {
             topic: topic.to_owned(),
             partition,
-            path: path.clone(),
+            location: location.to_owned(),
             problem,
         });
         match self.on_bad {
             OnBadCheckpoint::Refuse => Err(CheckpointStoreError::Refused(what)),
             OnBadCheckpoint::Rebuild => {
                 let mut kept = String::new();
-                if path.exists() {
-                    let aside = path.with_extension("ckpt.rejected");
-                    if let Err(error) = std::fs::rename(&path, &aside) {
-                        return Err(CheckpointStoreError::NotSetAside { bad: what, error });
+                if something_there {
+                    match self.store.set_aside(key) {
+                        Ok(aside) => kept = format!("; it is kept as {aside}"),
+                        Err(error) => {
+                            return Err(CheckpointStoreError::NotSetAside { bad: what, error });
+                        }
                     }
-                    kept = format!("; the file is kept as {}", aside.display());
                 }
                 warn!(
                     "{what}; rebuilding the partition from its earliest retained offset \
                      (on_bad_checkpoint = \"rebuild\"){kept}"
                 );
-                self.hand_over(topic, partition, None);
-                Ok(StartAt::Beginning)
+                // Set aside, the checkpoint is gone: the claim creates a new one.
+                Ok((
+                    (StartAt::Beginning, None),
+                    (None, generation + 1, Vec::new()),
+                ))
             }
         }
     }
@@ -256,6 +433,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::checkpoint_store::StoreLocation;
     use crate::config::{self, AppConfig, Overrides};
 
     fn config(resolution: Option<u8>) -> AppConfig {
@@ -270,17 +448,19 @@ mod tests {
         config(None).settings
     }
 
-    fn temp(name: &str) -> StateDir {
+    /// A directory store, and the directory.
+    fn temp(name: &str) -> (CheckpointStore, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!(
             "modeshare-partition-checkpoints-{name}-{}",
             std::process::id()
         ));
         let _ = std::fs::remove_dir_all(&dir);
-        StateDir::new(dir)
+        let store = CheckpointStore::open(&StoreLocation::Directory(dir.clone())).unwrap();
+        (store, dir)
     }
 
-    fn checkpoints(dir: &StateDir, on_bad: OnBadCheckpoint) -> PartitionCheckpoints {
-        PartitionCheckpoints::new(dir.clone(), "group", settings(), Zones::default(), on_bad)
+    fn checkpoints(store: &CheckpointStore, on_bad: OnBadCheckpoint) -> PartitionCheckpoints {
+        PartitionCheckpoints::new(store.clone(), "group", settings(), Zones::default(), on_bad)
     }
 
     fn live_pipeline() -> Pipeline {
@@ -293,31 +473,65 @@ mod tests {
         p
     }
 
+    /// What the store holds for a partition, without its claim.
+    fn stored_checkpoint(store: &CheckpointStore, partition: i32) -> Vec<u8> {
+        let stored = store
+            .read(&["group", "t", &partition.to_string()])
+            .unwrap()
+            .unwrap();
+        checkpoint_claim::decode(&stored.bytes)
+            .unwrap()
+            .checkpoint
+            .to_vec()
+    }
+
+    /// Claims a partition that has no checkpoint yet.
+    fn claim_new(c: &PartitionCheckpoints, partition: i32) {
+        assert_eq!(
+            c.start_position("t", partition, &mut || Ok(None)).unwrap(),
+            StartAt::Beginning
+        );
+        assert!(c.take("t", partition).is_none());
+    }
+
     #[test]
     fn a_saved_partition_starts_at_its_offset_with_its_state() {
-        let dir = temp("saved");
-        let c = checkpoints(&dir, OnBadCheckpoint::Refuse);
+        let (store, dir) = temp("saved");
+        let c = checkpoints(&store, OnBadCheckpoint::Refuse);
+        claim_new(&c, 3);
         let pipeline = live_pipeline();
         c.write("t", 3, &c.encode(&pipeline, 42)).unwrap();
+        let restart = checkpoints(&store, OnBadCheckpoint::Refuse);
         assert_eq!(
-            c.start_position("t", 3, &mut || unreachable!(
-                "the broker is not asked when a checkpoint exists"
-            ))
-            .unwrap(),
+            restart
+                .start_position("t", 3, &mut || unreachable!(
+                    "the broker is not asked when a checkpoint exists"
+                ))
+                .unwrap(),
             StartAt::Offset(42)
         );
-        let restored = c.take("t", 3).unwrap();
+        let restored = restart.take("t", 3).unwrap();
         assert_eq!(restored.next_offset, 42);
         assert_eq!(restored.pipeline.totals().events, pipeline.totals().events);
         assert_eq!(restored.pipeline.totals().events.accepted, 1);
-        assert!(c.take("t", 3).is_none(), "handed over once");
-        std::fs::remove_dir_all(dir.root()).unwrap();
+        assert!(restart.take("t", 3).is_none(), "handed over once");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_partition_is_written_only_under_a_claim() {
+        let (store, dir) = temp("unclaimed");
+        let c = checkpoints(&store, OnBadCheckpoint::Refuse);
+        let e = c.write("t", 0, &c.encode(&live_pipeline(), 1)).unwrap_err();
+        assert!(matches!(e, WriteError::NotClaimed(_)), "{e}");
+        assert!(store.read(&["group", "t", "0"]).unwrap().is_none());
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn assignments_hand_over_in_order() {
-        let dir = temp("order");
-        let c = checkpoints(&dir, OnBadCheckpoint::Refuse);
+        let (store, dir) = temp("order");
+        let c = checkpoints(&store, OnBadCheckpoint::Refuse);
         assert_eq!(
             c.start_position("t", 0, &mut || Ok(None)).unwrap(),
             StartAt::Beginning
@@ -332,13 +546,56 @@ mod tests {
             "the first assignment started empty"
         );
         assert_eq!(c.take("t", 0).unwrap().next_offset, 7);
-        let _ = std::fs::remove_dir_all(dir.root());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// An instance paused past its session timeout while another took its partition over
+    /// writes when it resumes: refused, whether the new owner has written state yet or only
+    /// claimed it, and the store keeps the new owner's state.
+    fn a_stale_owner_is_fenced(store: &CheckpointStore) {
+        let old = checkpoints(store, OnBadCheckpoint::Refuse);
+        claim_new(&old, 5);
+        old.write("t", 5, &old.encode(&live_pipeline(), 10))
+            .unwrap();
+
+        // The new owner claims the partition and restores offset 10, but writes nothing yet.
+        let new = checkpoints(store, OnBadCheckpoint::Refuse);
+        assert_eq!(
+            new.start_position("t", 5, &mut || Ok(Some(10))).unwrap(),
+            StartAt::Offset(10)
+        );
+        let claimed = stored_checkpoint(store, 5);
+        let stale = old.encode(&Pipeline::live(settings(), Zones::default()), 99);
+        let e = old.write("t", 5, &stale).unwrap_err();
+        assert!(matches!(e, WriteError::Fenced { ours: 1, .. }), "{e}");
+        assert!(e.to_string().contains("generation 2"), "{e}");
+        assert_eq!(stored_checkpoint(store, 5), claimed, "the claim stands");
+        // Fenced once, the old owner holds no claim: it writes nothing more.
+        let e = old.write("t", 5, &stale).unwrap_err();
+        assert!(matches!(e, WriteError::NotClaimed(_)), "{e}");
+
+        // The new owner goes on writing.
+        let newer = new.encode(&live_pipeline(), 20);
+        new.write("t", 5, &newer).unwrap();
+        assert_eq!(stored_checkpoint(store, 5), newer);
+    }
+
+    #[test]
+    fn a_stale_owner_is_fenced_in_a_directory() {
+        let (store, dir) = temp("fenced");
+        a_stale_owner_is_fenced(&store);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_stale_owner_is_fenced_in_an_object_store() {
+        a_stale_owner_is_fenced(&CheckpointStore::in_memory());
     }
 
     #[test]
     fn missing_state_with_a_committed_offset_is_refused_or_rebuilt() {
-        let dir = temp("missing");
-        let refuse = checkpoints(&dir, OnBadCheckpoint::Refuse);
+        let (store, dir) = temp("missing");
+        let refuse = checkpoints(&store, OnBadCheckpoint::Refuse);
         let e = refuse
             .start_position("t", 1, &mut || Ok(Some(500)))
             .unwrap_err()
@@ -346,33 +603,36 @@ mod tests {
         assert!(e.contains("committed offset 500"), "{e}");
         assert!(e.contains("on_bad_checkpoint = \"rebuild\""), "{e}");
         assert!(refuse.take("t", 1).is_none());
-        let rebuild = checkpoints(&dir, OnBadCheckpoint::Rebuild);
+        let rebuild = checkpoints(&store, OnBadCheckpoint::Rebuild);
         assert_eq!(
             rebuild
                 .start_position("t", 1, &mut || Ok(Some(500)))
                 .unwrap(),
             StartAt::Beginning
         );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn damaged_or_foreign_checkpoints_are_refused_or_set_aside() {
-        let dir = temp("damaged");
-        let c = checkpoints(&dir, OnBadCheckpoint::Refuse);
+        let (store, dir) = temp("damaged");
+        let c = checkpoints(&store, OnBadCheckpoint::Refuse);
+        claim_new(&c, 2);
         let mut bytes = c.encode(&live_pipeline(), 9);
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         c.write("t", 2, &bytes).unwrap();
+        let file = std::path::PathBuf::from(c.location("t", 2));
         let e = c
             .start_position("t", 2, &mut || Ok(Some(9)))
             .unwrap_err()
             .to_string();
         assert!(e.contains("damaged"), "{e}");
-        assert!(c.path("t", 2).exists(), "a refused file is left alone");
+        assert!(file.exists(), "a refused file is left alone");
 
         // State of another resolution is another configuration.
         let foreign = PartitionCheckpoints::new(
-            dir.clone(),
+            store.clone(),
             "group",
             config(Some(7)).settings,
             Zones::default(),
@@ -390,18 +650,27 @@ mod tests {
             .to_string();
         assert!(e.contains("another configuration"), "{e}");
 
-        let rebuild = checkpoints(&dir, OnBadCheckpoint::Rebuild);
-        std::fs::write(c.path("t", 2), b"not a checkpoint").unwrap();
+        // A claim cut short is damaged too.
+        let rebuild = checkpoints(&store, OnBadCheckpoint::Rebuild);
+        std::fs::write(&file, b"MSCLAIM1\x01").unwrap();
+        let e = c
+            .start_position("t", 2, &mut || Ok(Some(9)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("claim cannot be read"), "{e}");
+
+        std::fs::write(&file, b"not a checkpoint").unwrap();
         assert_eq!(
             rebuild.start_position("t", 2, &mut || Ok(Some(9))).unwrap(),
             StartAt::Beginning
         );
-        assert!(!c.path("t", 2).exists());
         assert_eq!(
-            std::fs::read(c.path("t", 2).with_extension("ckpt.rejected")).unwrap(),
+            std::fs::read(file.with_extension("ckpt.rejected")).unwrap(),
             b"not a checkpoint"
         );
         assert!(rebuild.take("t", 2).is_none());
-        std::fs::remove_dir_all(dir.root()).unwrap();
+        // The rebuilt partition is claimed afresh, with nothing saved yet.
+        assert_eq!(stored_checkpoint(&store, 2), b"");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

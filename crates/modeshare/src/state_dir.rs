@@ -9,6 +9,10 @@
 //! same directory, a replay beside a service — never write into each other's temporary file;
 //! the last rename wins whole. Temporaries that a crash left behind are removed by the next
 //! write of the same checkpoint once they are older than [`STALE_TEMPORARY`].
+//!
+//! [`StateDir::write_if`] replaces a file only while it still holds what the writer expects,
+//! under a lock of that file's own (`.<name>.lock` beside it), so that of two writers that read
+//! the same version only the first replaces it.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
@@ -66,6 +70,34 @@ impl StateDir {
         File::open(dir)?.sync_all()?;
         remove_stale_temporaries(path);
         Ok(())
+    }
+
+    /// Replaces `path` with `bytes` as [`StateDir::write`] does, but only when `expected` says
+    /// yes to what the file holds now (`None`: no file); whether it was replaced. Writers of
+    /// one file take turns: the check and the rename happen under the file's lock.
+    pub fn write_if(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        expected: impl FnOnce(Option<&[u8]>) -> bool,
+    ) -> io::Result<bool> {
+        let dir = path.parent().unwrap_or(&self.root);
+        self.create_dirs(dir)?;
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(dir.join(format!(".{name}.lock")))?;
+        lock.lock()?;
+        let current = self.read(path)?;
+        if !expected(current.as_deref()) {
+            return Ok(false);
+        }
+        self.write(path, bytes)?;
+        Ok(true)
     }
 
     /// Creates `dir` and its parents 0700; directories below the root that exist with more
@@ -232,6 +264,40 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_conditional_write_replaces_only_the_expected_content() {
+        let dir = temp();
+        let path = dir.file(&["g", "t", "0"]);
+        assert!(!dir.write_if(&path, b"a", |now| now.is_some()).unwrap());
+        assert!(dir.write_if(&path, b"a", |now| now.is_none()).unwrap());
+        assert!(!dir.write_if(&path, b"b", |now| now == Some(b"x")).unwrap());
+        assert!(dir.write_if(&path, b"b", |now| now == Some(b"a")).unwrap());
+        assert_eq!(dir.read(&path).unwrap().unwrap(), b"b");
+        assert_eq!(mode(&path), 0o600);
+        fs::remove_dir_all(dir.root()).unwrap();
+    }
+
+    #[test]
+    fn of_writers_that_read_one_version_exactly_one_replaces_it() {
+        let dir = temp();
+        let path = dir.file(&["g", "t", "0"]);
+        dir.write(&path, b"v0").unwrap();
+        let replaced: Vec<bool> = std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..8u8)
+                .map(|i| {
+                    let (dir, path) = (&dir, &path);
+                    scope.spawn(move || {
+                        dir.write_if(path, &[b'w', i], |now| now == Some(b"v0"))
+                            .unwrap()
+                    })
+                })
+                .collect();
+            writers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        assert_eq!(replaced.iter().filter(|r| **r).count(), 1, "{replaced:?}");
+        fs::remove_dir_all(dir.root()).unwrap();
     }
 
     #[test]

@@ -27,6 +27,7 @@ use common::kafka::{
     GoldenTopic, broker, broker_port, create_topic, create_topic_on, golden_messages, kafka_config,
     read_topic, send, send_to_partition, valid_trip,
 };
+use common::s3::S3Server;
 use common::{
     Service, Tool, assert_report_equals, golden, metrics, rejections, replay, replay_report,
     repo_root, requires, sum, unique,
@@ -198,6 +199,79 @@ fn killed_at_random_moments_loses_and_doubles_nothing() {
     );
 
     assert_every_rejection_dead_lettered(brokers, &case.dead, &expected);
+    std::fs::remove_dir_all(&case.dir).unwrap();
+}
+
+/// The same with the checkpoints in an S3 store (a real S3-protocol server on loopback): killed
+/// at random moments, the service loses and doubles nothing, a clean restart restores every
+/// partition from the store, and nothing is checkpointed on the local disk.
+#[test]
+#[allow(clippy::unwrap_used)]
+fn checkpoints_in_an_s3_store_survive_kills() {
+    requires!(Tool::Broker);
+    let seed = env_or(
+        "FAULT_SEED",
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    );
+    eprintln!("S3 kill -9 test: FAULT_SEED={seed}");
+    let mut random = Random(seed);
+    let s3 = S3Server::start();
+    let case = GoldenTopic::new("s3-kills", 4);
+    let env = s3.env("baerum");
+    let (brokers, topic) = (&case.brokers, &case.topic);
+    let stream = mixed_stream(&case.dir, 12_000);
+    let expected = replay(&case.config, &[&case.dir.join("stream.ndjson")]);
+
+    let kills = 3;
+    let mut chunks = stream.chunks(stream.len().div_ceil(kills + 1));
+    let mut highest_read = 0;
+    for kill in 1..=kills {
+        let mut service = case.service_with(&env);
+        let next = chunks.next().unwrap_or_default();
+        assert_eq!(send(brokers, topic, next), next.len());
+        service.wait_for("progress past the last kill", 120, |s| {
+            (events_read(s) > highest_read).then_some(())
+        });
+        let delay = random.next() % 500;
+        std::thread::sleep(Duration::from_millis(delay));
+        let read = events_read(&service);
+        service.child.kill().unwrap();
+        service.child.wait().unwrap();
+        highest_read = highest_read.max(read);
+        eprintln!("kill {kill}/{kills}: {delay} ms after progress, {read} events read");
+    }
+    let rest: Messages = chunks.flatten().cloned().collect();
+    assert_eq!(send(brokers, topic, &rest), rest.len());
+    let service = case.service_with(&env);
+    assert_report_equals(&service, &expected, 180);
+    service.stop("TERM", 20);
+
+    // Each partition's checkpoint is an object of the store, under this instance's claim.
+    for partition in 0..4 {
+        let key = format!("baerum/{}/{topic}/{partition}.ckpt", case.group);
+        let object = std::fs::read(s3.object_file(&key))
+            .unwrap_or_else(|e| panic!("{key} in {}: {e}", s3.root().display()));
+        assert!(object.starts_with(b"MSCLAIM1"), "{key}");
+        assert!(
+            !case.checkpoint(partition).exists(),
+            "a checkpoint on local disk"
+        );
+    }
+    let restarted = case.service_with(&env);
+    assert_report_equals(&restarted, &expected, 60);
+    let log = restarted.stop("TERM", 20);
+    let restored = log
+        .iter()
+        .filter(|l| l.contains("partition state restored"))
+        .count();
+    assert_eq!(restored, 4, "{log:#?}");
+    assert!(
+        !log.iter().any(|l| l.contains("from its beginning")),
+        "{log:#?}"
+    );
     std::fs::remove_dir_all(&case.dir).unwrap();
 }
 

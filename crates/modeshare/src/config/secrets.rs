@@ -7,7 +7,7 @@
 //!
 //! The keys that take it: `admin.token_sha256` and each `ingest.operators[].token_sha256`
 //! (lists), every `kafka.options.*`, and each `providers[].token` and
-//! `providers[].client_secret` (texts).
+//! `providers[].client_secret`, and every `state.options.*` (texts).
 //!
 //! Errors name the key and the file, never what the file holds.
 
@@ -30,6 +30,7 @@ const SECRET_KEYS: &[(&[&str], &str, Shape)] = &[
     (&["kafka", "options"], "*", Shape::Text),
     (&["providers"], "token", Shape::Text),
     (&["providers"], "client_secret", Shape::Text),
+    (&["state", "options"], "*", Shape::Text),
 ];
 
 /// The tables that hold a secret (a `K_file` key of theirs names a file).

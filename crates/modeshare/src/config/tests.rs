@@ -916,3 +916,51 @@ fn paths_in_a_file_are_relative_to_its_folder() {
     assert_eq!(merged["state"]["dir"].as_str(), Some("modeshare-state"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `[state] url` chooses the checkpoint store; its options are texts, numbers or booleans.
+#[test]
+fn the_checkpoint_store_is_a_directory_or_an_object_store() {
+    let c = load_with(
+        Some("[state]\ndir = \"/var/lib/m\"\n"),
+        &[],
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        c.state.checkpoints,
+        StoreLocation::Directory("/var/lib/m".into())
+    );
+    let env = [
+        ("MODESHARE__STATE__URL", "s3://city/baerum"),
+        ("MODESHARE__STATE__OPTIONS__AWS_ALLOW_HTTP", "true"),
+        (
+            "MODESHARE__STATE__OPTIONS__AWS_ENDPOINT",
+            "http://127.0.0.1:9000",
+        ),
+    ];
+    let c = load_with(None, &env, &Overrides::default()).unwrap();
+    let StoreLocation::Object { url, options } = &c.state.checkpoints else {
+        panic!("{:?}", c.state.checkpoints);
+    };
+    assert_eq!(url.as_str(), "s3://city/baerum");
+    assert_eq!(options["aws_allow_http"], "true");
+    assert_eq!(options["aws_endpoint"], "http://127.0.0.1:9000");
+
+    let e = load_with(
+        Some("[state]\nurl = \"ftp://x/y\"\n[state.options]\nlist = [1]\n"),
+        &[],
+        &Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("state.url") && e.contains("ftp"), "{e}");
+    assert!(e.contains("state.options.list"), "{e}");
+    let e = load_with(
+        Some("[state.options]\naws_region = \"eu-north-1\"\n"),
+        &[],
+        &Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("set state.url too"), "{e}");
+}

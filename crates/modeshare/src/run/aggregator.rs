@@ -197,6 +197,9 @@ impl Aggregator {
         for key in &keys {
             self.partitions.remove(key);
         }
+        if let Some(kafka) = &self.kafka {
+            kafka.released(&keys);
+        }
         self.publisher.state_changed();
     }
 

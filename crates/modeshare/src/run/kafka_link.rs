@@ -19,11 +19,11 @@ use tracing::{debug, error, info, warn};
 use super::dead_letters::DeadLetterQueue;
 use super::partitions::{PartitionKey, PartitionOffsets, PartitionState, Partitions};
 use super::probe::KafkaProbe;
+use crate::checkpoint_store::CheckpointStore;
 use crate::clock::wall_clock;
 use crate::config::AppConfig;
 use crate::failure::Failure;
-use crate::partition_checkpoints::{PartitionCheckpoints, RestoredPartition};
-use crate::state_dir::StateDir;
+use crate::partition_checkpoints::{PartitionCheckpoints, RestoredPartition, WriteError};
 
 /// The Kafka consumer, dead-letter producer and partition checkpoints of a service, with each
 /// topic's decoder and how checkpoint writes have gone.
@@ -54,15 +54,17 @@ impl KafkaLink {
             let message = settings.options.scrub(&e.to_string());
             Failure::Usage(anyhow::anyhow!("kafka: {message}"))
         };
+        let store = CheckpointStore::open(&config.state.checkpoints)
+            .map_err(|e| Failure::Usage(anyhow::anyhow!("[state] url: {e}")))?;
         let checkpoints = Arc::new(PartitionCheckpoints::new(
-            StateDir::new(&config.state.dir),
+            store,
             &settings.group_id,
             config.settings.clone(),
             config.zones.clone(),
             config.state.on_bad_checkpoint,
         ));
         info!(
-            dir = %config.state.dir.display(),
+            store = %config.state.checkpoints,
             interval = ?config.state.interval,
             "checkpointing each partition's state"
         );
@@ -98,6 +100,13 @@ impl KafkaLink {
             self.dead_letters.reset(key);
         }
         self.first_assignment.store(true, Ordering::Relaxed);
+    }
+
+    /// These partitions were revoked: this instance's claims on them are gone.
+    pub(super) fn released(&self, keys: &[PartitionKey]) {
+        for (topic, partition) in keys {
+            self.checkpoints.release(topic, *partition);
+        }
     }
 
     /// Waits until every queued dead letter is delivered or given up on (before the final
@@ -198,6 +207,7 @@ impl KafkaLink {
         let health = &mut self.health;
         let mut failed = None;
         let mut committed = Vec::new();
+        let mut fenced = Vec::new();
         for key in keys {
             let Some(state) = partitions.get_mut(key) else {
                 continue;
@@ -220,21 +230,27 @@ impl KafkaLink {
                 tokio::task::spawn_blocking(move || checkpoints.write(&topic, partition, &bytes))
                     .await;
             match written {
-                Ok(Ok(path)) => {
-                    debug!(file = %path.display(), next_offset = next, "checkpoint written");
+                Ok(Ok(location)) => {
+                    debug!(checkpoint = %location, next_offset = next, "checkpoint written");
                     if let Some(offsets) = state.offsets.as_mut() {
                         offsets.checkpointed = Some(next);
                         offsets.unsaved = 0;
                     }
                     committed.push((key.0.clone(), key.1, next));
                 }
+                Ok(Err(e @ WriteError::Fenced { .. })) => {
+                    warn!(
+                        topic = %key.0, partition = key.1, error = %e,
+                        "the partition has a new owner: its state here is stale and dropped, uncommitted"
+                    );
+                    fenced.push(key.clone());
+                }
                 Ok(Err(e)) => {
-                    let file = self.checkpoints.path(&key.0, key.1);
                     error!(
-                        topic = %key.0, partition = key.1, file = %file.display(), error = %e,
+                        topic = %key.0, partition = key.1, error = %e,
                         "cannot write the checkpoint; the previous one stands and its offset stays committed"
                     );
-                    failed = Some(format!("cannot write {}: {e}", file.display()));
+                    failed = Some(format!("cannot write the checkpoint: {e}"));
                     health.failures += 1;
                 }
                 Err(e) => {
@@ -243,6 +259,10 @@ impl KafkaLink {
                     health.failures += 1;
                 }
             }
+        }
+        // Its records still in the channel are left to the new owner, as after a revocation.
+        for key in &fenced {
+            partitions.remove(key);
         }
         saved &= failed.is_none();
         if failed.is_some() || !committed.is_empty() {

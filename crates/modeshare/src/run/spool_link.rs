@@ -19,10 +19,10 @@ use tracing::{debug, error, info};
 
 use super::partitions::{PartitionOffsets, PartitionState};
 use super::sources::{Message, SpoolBatch};
+use crate::checkpoint_store::{CheckpointStore, StoreLocation};
 use crate::config::{AppConfig, IngestSettings};
 use crate::failure::Failure;
 use crate::partition_checkpoints::PartitionCheckpoints;
-use crate::state_dir::StateDir;
 
 /// The spool's partition: its name as a topic, and its number.
 pub(super) const SPOOL_TOPIC: &str = "ingest-spool";
@@ -59,8 +59,10 @@ impl SpoolLink {
         let spool = Spool::open(&dir, limits).map_err(|e| {
             Failure::State(anyhow::anyhow!("the ingest spool {}: {e}", dir.display()))
         })?;
+        // The spool is on this machine's disk: so is its partition's checkpoint.
         let checkpoints = Arc::new(PartitionCheckpoints::new(
-            StateDir::new(&config.state.dir),
+            CheckpointStore::open(&StoreLocation::Directory(config.state.dir.clone()))
+                .map_err(|e| Failure::State(anyhow::anyhow!(e)))?,
             CHECKPOINT_GROUP,
             config.settings.clone(),
             config.zones.clone(),
@@ -169,14 +171,14 @@ impl SpoolLink {
         let bytes = self.checkpoints.encode(&state.pipeline, next);
         let (checkpoints, spool) = (self.checkpoints.clone(), self.spool.clone());
         let written = tokio::task::spawn_blocking(move || {
-            let path = checkpoints.write(SPOOL_TOPIC, 0, &bytes)?;
+            let location = checkpoints.write(SPOOL_TOPIC, 0, &bytes)?;
             let freed = spool.trim_below(u64::try_from(next).unwrap_or(0))?;
-            Ok::<_, std::io::Error>((path, freed))
+            Ok::<_, anyhow::Error>((location, freed))
         })
         .await;
         match written {
-            Ok(Ok((path, freed))) => {
-                debug!(file = %path.display(), next_offset = next, freed, "spool checkpoint written, spool trimmed");
+            Ok(Ok((location, freed))) => {
+                debug!(checkpoint = %location, next_offset = next, freed, "spool checkpoint written, spool trimmed");
                 if let Some(offsets) = state.offsets.as_mut() {
                     offsets.checkpointed = Some(next);
                     offsets.unsaved = 0;

@@ -44,13 +44,22 @@ impl GoldenTopic {
 
     /// `modeshare run` with this configuration and the golden zones.
     pub fn service(&self) -> Service {
+        self.service_with(&[])
+    }
+
+    /// The same with more environment variables.
+    pub fn service_with(&self, env: &[(String, String)]) -> Service {
         let zones = golden("zones.geojson");
-        Service::start(&[
-            "--config",
-            self.config.to_str().unwrap(),
-            "--zones",
-            zones.to_str().unwrap(),
-        ])
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Service::start_with(
+            &[
+                "--config",
+                self.config.to_str().unwrap(),
+                "--zones",
+                zones.to_str().unwrap(),
+            ],
+            &env,
+        )
     }
 
     /// The checkpoint file of a partition.

@@ -7,6 +7,7 @@ pub mod browser;
 pub mod kafka;
 pub mod prometheus;
 pub mod promql;
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
