@@ -474,7 +474,7 @@ pub fn tool(name: &str) -> PathBuf {
     })
 }
 
-fn on_path(name: &str) -> Option<PathBuf> {
+pub fn on_path(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(name))
@@ -494,6 +494,9 @@ pub enum Tool {
     Prometheus,
     /// Debian's `chromium` and `chromedriver` on `PATH` (`scripts/tools.sh install chromium`).
     Chromium,
+    /// The venv with yamllint and kubernetes-validate that `scripts/check-kubernetes` runs in
+    /// (`scripts/tools.sh install kubernetes`), at [`kubernetes_venv`].
+    Kubernetes,
 }
 
 impl Tool {
@@ -503,6 +506,7 @@ impl Tool {
             Tool::Broker => "the local Kafka broker",
             Tool::Prometheus => "Prometheus",
             Tool::Chromium => "Chromium",
+            Tool::Kubernetes => "yamllint and kubernetes-validate",
         }
     }
 
@@ -515,6 +519,9 @@ impl Tool {
             ),
             Tool::Prometheus => "install it with `scripts/tools.sh install prometheus`".to_owned(),
             Tool::Chromium => "install it with `scripts/tools.sh install chromium`".to_owned(),
+            Tool::Kubernetes => {
+                "install them with `scripts/tools.sh install kubernetes`".to_owned()
+            }
         }
     }
 
@@ -530,8 +537,29 @@ impl Tool {
             }
             Tool::Prometheus => missing_commands(&["prometheus", "promtool"]),
             Tool::Chromium => missing_commands(&["chromium", "chromedriver"]),
+            Tool::Kubernetes => {
+                let bin = kubernetes_venv().join("bin");
+                let absent: Vec<&str> = ["python", "yamllint", "kubernetes-validate"]
+                    .into_iter()
+                    .filter(|c| !bin.join(c).is_file())
+                    .collect();
+                (!absent.is_empty())
+                    .then(|| format!("{} not in {}", absent.join(", "), bin.display()))
+            }
         }
     }
+}
+
+/// The venv `scripts/tools.sh install kubernetes` makes: `kubernetes` in `MODESHARE_TOOLS`, or
+/// in `~/.cache/modeshare/tools`.
+pub fn kubernetes_venv() -> PathBuf {
+    let tools = std::env::var_os("MODESHARE_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/modeshare/tools")
+        });
+    tools.join("kubernetes")
 }
 
 /// The commands not on `PATH`, or `None` when all are.
