@@ -36,22 +36,31 @@ fn shipped_configuration_and_rules_pass_promtool() {
         b"",
     );
     assert!(rules.contains("SUCCESS"), "{rules}");
-    // The rules' unit tests: sums over instances, not averages, and every alert firing (and
-    // staying quiet) where it should.
-    let tests = assert_promtool(
-        &[
-            "test",
-            "rules",
-            "deploy/prometheus/tests/modeshare_test.yml",
-        ],
-        b"",
-    );
-    assert!(tests.contains("SUCCESS"), "{tests}");
+    // The rules' unit tests, every file of them: sums over instances, not averages (over three
+    // instances, and while a partition moves between two), and every alert firing (and staying
+    // quiet) where it should.
+    let mut test_files = vec![];
+    for entry in std::fs::read_dir(repo_root().join("deploy/prometheus/tests")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with("_test.yml") {
+            test_files.push(format!("deploy/prometheus/tests/{name}"));
+        }
+    }
+    test_files.sort();
+    for expected in ["instances_test.yml", "modeshare_test.yml"] {
+        assert!(
+            test_files.iter().any(|f| f.ends_with(expected)),
+            "{expected} not found: {test_files:?}"
+        );
+    }
+    let mut tests_text = String::new();
+    for file in &test_files {
+        let tests = assert_promtool(&["test", "rules", file.as_str()], b"");
+        assert!(tests.contains("SUCCESS"), "{file}: {tests}");
+        tests_text.push_str(&std::fs::read_to_string(repo_root().join(file)).unwrap());
+    }
     // Every alert in the rules has a unit test.
     let rules_text = shipped_rules();
-    let tests_text =
-        std::fs::read_to_string(repo_root().join("deploy/prometheus/tests/modeshare_test.yml"))
-            .unwrap();
     for alert in names_after(&rules_text, "- alert:") {
         assert!(
             tests_text.contains(&format!("alertname: {alert}\n")),
