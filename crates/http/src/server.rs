@@ -138,14 +138,18 @@ async fn zones(State(state): State<AppState>) -> Json<serde_json::Value> {
         ),
         None => (None, json!([])),
     };
-    Json(json!({
+    let mut answer = json!({
         "watermark": watermark,
         "goals": s.goals,
         "survey": survey(&s),
         "distance_bands": distance_bands(&s),
         "transit_access": transit_access(&s),
         "windows": windows,
-    }))
+    });
+    if let Some(parts) = &s.parts {
+        answer["parts"] = serde_json::to_value(parts).unwrap_or_default();
+    }
+    Json(answer)
 }
 
 /// The survey the filled basis uses, with every mode share it fills from.

@@ -31,6 +31,33 @@ pub struct GoalView {
     pub baseline_year: Option<i16>,
 }
 
+/// The input partitions a view merged from several instances holds (`/api/zones` `parts`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PartsStatus {
+    /// One per partition, by topic and partition.
+    pub parts: Vec<PartStatus>,
+    /// Partitions below the highest of their topic that no instance has published.
+    pub missing: Vec<MissingPart>,
+}
+
+/// One partition's part of the view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartStatus {
+    pub topic: String,
+    pub partition: i32,
+    /// The instance that owns it (host/process), as it published the part.
+    pub instance: String,
+    /// How old the part is: 0 for the partitions this instance reads itself.
+    pub age_seconds: f64,
+}
+
+/// A partition missing from the view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MissingPart {
+    pub topic: String,
+    pub partition: i32,
+}
+
 /// The Kafka consumer as the service sees it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct BrokerStatus {
@@ -145,6 +172,9 @@ pub struct Snapshot {
     pub watermark: Option<EventTimeMs>,
     /// Present when the service consumes from Kafka.
     pub kafka: Option<BrokerStatus>,
+    /// Present when the view is merged from the parts several instances publish: which
+    /// partitions it holds, from whom, how fresh.
+    pub parts: Option<PartsStatus>,
     /// Per rolling window, for `/api/cells` and `/api/od`; possibly of an earlier watermark.
     pub places: Arc<Places>,
     /// What the place APIs need to name and divide their numbers.
@@ -224,6 +254,7 @@ impl Snapshot {
                 .collect(),
             watermark,
             kafka: None,
+            parts: None,
             places,
             groups: settings.groups.clone(),
             zone_names: zones.iter().map(|(_, z)| z.name.clone()).collect(),

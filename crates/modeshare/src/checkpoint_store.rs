@@ -86,6 +86,14 @@ pub struct Stored {
     pub version: Version,
 }
 
+/// An entry of [`CheckpointStore::list`]: where it is, and a tag that changes whenever it is
+/// written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub location: String,
+    pub tag: String,
+}
+
 /// Why a checkpoint could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -201,6 +209,58 @@ impl CheckpointStore {
         }
     }
 
+    /// Writes a key's bytes whatever the store holds (for what only its writer writes, and
+    /// readers may read a little late).
+    pub fn replace(&self, key: &[&str], bytes: &[u8]) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Directory(dir) => {
+                let path = dir.file(key);
+                dir.write(&path, bytes).map_err(|error| StoreError::Io {
+                    location: path.display().to_string(),
+                    error,
+                })
+            }
+            Backend::Object(object) => object.replace(&object.path(key), bytes),
+        }
+    }
+
+    /// Everything stored under the keys that start with `prefix`.
+    pub fn list(&self, prefix: &[&str]) -> Result<Vec<Listed>, StoreError> {
+        match &self.backend {
+            Backend::Directory(dir) => {
+                let folder = dir.folder(prefix);
+                let mut listed = Vec::new();
+                list_files(&folder, &mut listed).map_err(|error| StoreError::Io {
+                    location: folder.display().to_string(),
+                    error,
+                })?;
+                Ok(listed)
+            }
+            Backend::Object(object) => object.list(&object.prefixed(prefix)),
+        }
+    }
+
+    /// The bytes at a location [`CheckpointStore::list`] gave, or `None` when they are gone.
+    pub fn read_listed(&self, location: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match &self.backend {
+            Backend::Directory(_) => match std::fs::read(location) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(error) => Err(StoreError::Io {
+                    location: location.to_owned(),
+                    error,
+                }),
+            },
+            Backend::Object(object) => {
+                let path = ObjectPath::parse(location).map_err(|e| StoreError::Object {
+                    location: location.to_owned(),
+                    error: e.into(),
+                })?;
+                Ok(object.read(&path)?.map(|stored| stored.bytes))
+            }
+        }
+    }
+
     /// Moves a key's checkpoint aside (`….ckpt.rejected`), so that it is kept for a look but
     /// no longer read; where it is now.
     pub fn set_aside(&self, key: &[&str]) -> Result<String, StoreError> {
@@ -217,6 +277,41 @@ impl CheckpointStore {
             Backend::Object(object) => object.set_aside(&object.path(key)),
         }
     }
+}
+
+/// The files under `folder` (two levels at most: topic folders, then files; no temporaries),
+/// tagged by modification time and length.
+fn list_files(folder: &std::path::Path, listed: &mut Vec<Listed>) -> io::Result<()> {
+    fn walk(folder: &std::path::Path, depth: u8, listed: &mut Vec<Listed>) -> io::Result<()> {
+        let entries = match std::fs::read_dir(folder) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let metadata = entry.metadata()?;
+            if metadata.is_dir() && depth > 0 {
+                walk(&entry.path(), depth - 1, listed)?;
+            } else if metadata.is_file() {
+                let modified = metadata
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                listed.push(Listed {
+                    location: entry.path().display().to_string(),
+                    tag: format!("{modified}-{}", metadata.len()),
+                });
+            }
+        }
+        Ok(())
+    }
+    walk(folder, 2, listed)
 }
 
 /// The `object_store` store for a URL, its credentials from the environment and `options`.
@@ -319,6 +414,14 @@ impl ObjectBackend {
             .collect()
     }
 
+    /// `<prefix>/a/b` for the key prefix `["a", "b"]`.
+    fn prefixed(&self, parts: &[&str]) -> ObjectPath {
+        self.prefix
+            .parts()
+            .chain(parts.iter().map(|p| (*p).into()))
+            .collect()
+    }
+
     fn url_of(&self, path: &ObjectPath) -> String {
         let mut url = self.url.clone();
         url.set_path(&format!("/{path}"));
@@ -394,6 +497,44 @@ impl ObjectBackend {
             }
             Err(error) => Err(StoreError::Object {
                 location: self.url_of(path),
+                error,
+            }),
+        }
+    }
+
+    fn replace(&self, path: &ObjectPath, bytes: &[u8]) -> Result<(), StoreError> {
+        let (store, at) = (self.store.clone(), path.clone());
+        let payload = PutPayload::from(bytes.to_vec());
+        let put = self.run(async move { store.put(&at, payload).await });
+        match put.and_then(|answer| answer) {
+            Ok(_) => Ok(()),
+            Err(error) => Err(StoreError::Object {
+                location: self.url_of(path),
+                error,
+            }),
+        }
+    }
+
+    fn list(&self, prefix: &ObjectPath) -> Result<Vec<Listed>, StoreError> {
+        use futures_util::TryStreamExt;
+        let (store, at) = (self.store.clone(), prefix.clone());
+        let listed = self.run(async move {
+            let objects: Vec<object_store::ObjectMeta> =
+                store.list(Some(&at)).try_collect().await?;
+            Ok::<_, object_store::Error>(objects)
+        });
+        match listed.and_then(|answer| answer) {
+            Ok(objects) => Ok(objects
+                .into_iter()
+                .map(|meta| Listed {
+                    tag: meta.e_tag.clone().unwrap_or_else(|| {
+                        format!("{}-{}", meta.last_modified.timestamp_micros(), meta.size)
+                    }),
+                    location: meta.location.to_string(),
+                })
+                .collect()),
+            Err(error) => Err(StoreError::Object {
+                location: self.url_of(prefix),
                 error,
             }),
         }

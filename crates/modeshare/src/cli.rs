@@ -41,6 +41,11 @@ pub enum Command {
     /// last 24 h and then runs in real time. With `--input` it reads those files instead and
     /// keeps serving. Stops cleanly on SIGINT or SIGTERM.
     Run(RunArgs),
+    /// The whole city's view alone: reads the parts the `run` instances of the Kafka group
+    /// publish (`[view] interval`) from the checkpoint store and serves the page, `/api/*` and
+    /// `/healthz`; no input and no state of its own, so it scales freely. Its `/metrics` has no
+    /// per-zone gauges (the workers export those).
+    Serve(ServeArgs),
     /// Print simulated canonical events (NDJSON) to stdout, starting 24 h ago.
     Generate(GenerateArgs),
     /// Validate events and send the valid ones to Kafka, keyed by `source` (for operators).
@@ -124,6 +129,12 @@ pub struct RunArgs {
     /// Read events from this file (repeatable; `-` is stdin) instead of the simulator.
     #[arg(long = "input", value_name = "FILE")]
     pub inputs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Args)]

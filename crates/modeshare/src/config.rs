@@ -85,6 +85,8 @@ pub struct ConfigFile {
     pub privacy: PrivacyConfig,
     /// Checkpoints (the live service's, and `replay --state`).
     pub state: StateConfig,
+    /// The view of the whole city that instances of a group share.
+    pub view: ViewConfig,
     /// The built-in simulator, the default source of `modeshare run`.
     pub simulator: SimulatorConfig,
     /// Consume from Kafka instead of the simulator.
@@ -350,6 +352,29 @@ impl StateConfig {
     }
 }
 
+/// `[view]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewConfig {
+    /// How often each `run` instance of a Kafka group publishes its partitions' numbers to the
+    /// checkpoint store and reads the other instances' back; `"off"`.
+    pub interval: String,
+}
+
+impl ViewConfig {
+    fn validate(&self, errors: &mut ConfigErrors) -> Option<std::time::Duration> {
+        if self.interval == "off" {
+            return None;
+        }
+        let interval = errors.duration(
+            "view.interval",
+            &self.interval,
+            DurationMs(250)..=DurationMs(3_600_000),
+        );
+        Some(std::time::Duration::from_millis(interval.0.unsigned_abs()))
+    }
+}
+
 /// Values given on the command line; they win over every other layer.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -381,6 +406,9 @@ pub struct AppConfig {
     /// How long a stop may take.
     pub shutdown_timeout: std::time::Duration,
     pub state: StateSettings,
+    /// How often `run` instances of a Kafka group publish their partitions' numbers and read
+    /// the others'; `None`: each shows its own partitions only.
+    pub view_interval: Option<std::time::Duration>,
     pub simulator: SimulatorSettings,
     pub kafka: Option<KafkaSettings>,
 }
@@ -513,6 +541,7 @@ impl ConfigFile {
         let shutdown_timeout = std::time::Duration::from_millis(shutdown_timeout.0.unsigned_abs());
         let simulator = self.simulator.validate(&mut errors);
         let state = self.state.validate(&mut errors);
+        let view_interval = self.view.validate(&mut errors);
         let points = match &self.formats.trafikkdata.registration_points {
             None => RegistrationPoints::parse(DEFAULT_REGISTRATION_POINTS)
                 .map_err(|e| format!("embedded registration points: {e}")),
@@ -617,6 +646,7 @@ impl ConfigFile {
             providers,
             shutdown_timeout,
             state,
+            view_interval,
             simulator,
             kafka,
         })

@@ -15,5 +15,6 @@ pub mod providers;
 pub mod rejections;
 pub mod replay;
 pub mod run;
+pub mod shared_view;
 pub mod state_dir;
 pub mod token;

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Replay(args)) => replay::run(&args),
         Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Serve(args)) => run::serve_view(&args),
         Some(Command::Generate(args)) => generate::run(&args),
         Some(Command::Produce(args)) => produce::run(&args),
         Some(Command::Token(command)) => token::run(&command),

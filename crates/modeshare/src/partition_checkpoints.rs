@@ -230,8 +230,23 @@ impl PartitionCheckpoints {
         }
     }
 
-    /// Forgets this instance's claim on a partition it no longer owns.
-    pub fn release(&self, topic: &str, partition: i32) {
+    /// The generation of this instance's claim on a partition, if it holds one.
+    pub fn generation(&self, topic: &str, partition: i32) -> Option<u64> {
+        let claims = self.claims.lock().ok()?;
+        claims
+            .get(&(topic.to_owned(), partition))
+            .map(|c| c.generation)
+    }
+
+    /// The store the checkpoints are kept in.
+    pub fn store(&self) -> &CheckpointStore {
+        &self.store
+    }
+
+    /// Forgets this instance's claim on a partition another instance owns now. (A revoked
+    /// partition keeps its claim: its last checkpoint is written after the revocation, maybe
+    /// after the group has assigned it here again and it was claimed anew.)
+    fn release(&self, topic: &str, partition: i32) {
         if let Ok(mut claims) = self.claims.lock() {
             claims.remove(&(topic.to_owned(), partition));
         }

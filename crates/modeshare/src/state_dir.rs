@@ -56,6 +56,15 @@ impl StateDir {
         path
     }
 
+    /// The folder of keys that start with `prefix` (each part escaped as in [`StateDir::file`]).
+    pub fn folder(&self, prefix: &[&str]) -> PathBuf {
+        let mut path = self.root.clone();
+        for part in prefix {
+            path.push(component(part));
+        }
+        path
+    }
+
     /// Replaces `path` with `bytes` atomically and durably, as a 0600 file in 0700
     /// directories.
     pub fn write(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {

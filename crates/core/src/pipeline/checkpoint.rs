@@ -136,7 +136,26 @@ pub struct Restored {
 
 /// Encodes a pipeline's state and the position it covers.
 pub fn encode(pipeline: &Pipeline, position: Position, fingerprint: Fingerprint) -> Vec<u8> {
-    let (state, breakdowns) = pipeline.save();
+    encode_saved(pipeline.save(), position, fingerprint)
+}
+
+/// Encodes what a pipeline's published numbers are built from: its state without the ids
+/// remembered for deduplication (the bulk of a live checkpoint). [`decode`] restores a pipeline
+/// that publishes the same numbers; it must not observe events, as it would count duplicates
+/// as new.
+pub fn encode_publishable(
+    pipeline: &Pipeline,
+    position: Position,
+    fingerprint: Fingerprint,
+) -> Vec<u8> {
+    encode_saved(pipeline.save_publishable(), position, fingerprint)
+}
+
+fn encode_saved(
+    (state, breakdowns): (SavedPipeline, SavedBreakdowns),
+    position: Position,
+    fingerprint: Fingerprint,
+) -> Vec<u8> {
     let saved = SavedCheckpoint {
         position,
         state,

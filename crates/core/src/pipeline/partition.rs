@@ -82,10 +82,20 @@ impl Pipeline {
 
     /// The state as a checkpoint stores it: the format-2 part and the breakdowns.
     pub(crate) fn save(&self) -> (SavedPipeline, SavedBreakdowns) {
+        self.save_with(self.dedup.save())
+    }
+
+    /// The state as [`Pipeline::save`] stores it, without the ids remembered for deduplication:
+    /// all that publishing reads.
+    pub(crate) fn save_publishable(&self) -> (SavedPipeline, SavedBreakdowns) {
+        self.save_with(self.dedup.save_forgetting_ids())
+    }
+
+    fn save_with(&self, dedup: SavedDedup) -> (SavedPipeline, SavedBreakdowns) {
         let state = SavedPipeline {
             totals: SavedTotals::save(&self.totals),
             windows: self.windows.as_ref().map(WindowState::save),
-            dedup: self.dedup.save(),
+            dedup,
         };
         let breakdowns = SavedBreakdowns {
             totals: self.totals.breakdown.save(),
@@ -230,6 +240,11 @@ impl Pipeline {
         self.totals
             .retract_accepted(&obs, (placement.cell, placement.zones), classes);
         true
+    }
+
+    /// How many ids the dedup memory holds.
+    pub fn dedup_len(&self) -> usize {
+        self.dedup.len()
     }
 
     /// The dedup memory (a replay part's shards are resolved through it).

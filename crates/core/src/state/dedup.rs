@@ -269,6 +269,19 @@ impl DedupMemory {
         }
     }
 
+    /// The stored form of an empty memory of the same kind (and horizon): for a copy of the
+    /// state that publishes numbers but never observes events.
+    pub(crate) fn save_forgetting_ids(&self) -> SavedDedup {
+        match &self.0 {
+            Memory::Exact(_) | Memory::Positioned(_) => SavedDedup::Exact(Vec::new()),
+            Memory::Horizon { horizon, .. } => SavedDedup::Horizon {
+                horizon: horizon.0,
+                seen: Vec::new(),
+                swept_at: None,
+            },
+        }
+    }
+
     /// The memory a checkpoint stored.
     pub(crate) fn restore(saved: SavedDedup) -> DedupMemory {
         let key = |bytes: [u8; 16]| DedupKey::from_u128(u128::from_le_bytes(bytes));

@@ -292,7 +292,13 @@ fn unknown_keys_are_refused_with_their_path() {
 fn every_shipped_config_file_loads() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut checked = 0;
-    for dir in ["config", "config/examples"] {
+    for dir in [
+        "config",
+        "config/examples",
+        "deploy",
+        "deploy/kubernetes/base",
+        "deploy/kubernetes/overlays/example",
+    ] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "toml") {
@@ -309,7 +315,7 @@ fn every_shipped_config_file_loads() {
             }
         }
     }
-    assert!(checked >= 3, "only {checked} config files found");
+    assert!(checked >= 7, "only {checked} config files found");
 }
 
 #[test]

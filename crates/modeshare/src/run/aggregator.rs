@@ -8,6 +8,7 @@
 //! | shutdown | leave the loop |
 //! | the publish tick (`http.publish_interval`) | [`publish`](Aggregator::publish) |
 //! | the checkpoint tick (`[state] interval`, Kafka or the spool) | [`checkpoint`](Aggregator::checkpoint) |
+//! | the view tick (`[view] interval`, Kafka) | [`publish_parts`](Aggregator::publish_parts) |
 //! | a batch of lines (files, the simulator) | [`on_lines`](Aggregator::on_lines) |
 //! | a batch of a Kafka partition's records | [`on_batch`](Aggregator::on_batch) |
 //! | a batch of the ingest spool's lines | [`on_spool`](Aggregator::on_spool) |
@@ -39,17 +40,28 @@ use super::kafka_link::KafkaLink;
 use super::partitions::{
     PartitionKey, PartitionState, Partitions, local_partition, spool_partition,
 };
-use super::publishing::Publisher;
+use super::publishing::{Others, Publisher};
 use super::sources::{LineBatch, Message, SpoolBatch};
 use super::spool_link::SpoolLink;
+use super::view_link::ViewLink;
 use crate::clock::wall_clock;
 use crate::config::AppConfig;
+use crate::shared_view::PartHeader;
 
 /// What the pipeline task reports back to: the Kafka group (offsets, dead letters) or the
 /// ingest spool (with the state restored for it), or neither for files and the simulator.
 pub(super) struct Links {
     pub kafka: Option<KafkaLink>,
     pub spool: Option<(SpoolLink, PartitionState)>,
+    /// The view the instances of the Kafka group share, when `[view] interval` is not off.
+    pub view: Option<ViewLink>,
+}
+
+/// Where snapshots go: this instance's partitions (for `/metrics`), and the whole city's
+/// when the view is shared (for the API, the page and the health endpoints).
+pub(super) struct Snapshots {
+    pub own: watch::Sender<Arc<Snapshot>>,
+    pub city: Option<watch::Sender<Arc<Snapshot>>>,
 }
 
 /// Runs the pipeline task until the source stops: applies batches, dead-letters rejections,
@@ -57,14 +69,16 @@ pub(super) struct Links {
 pub(super) async fn aggregate(
     config: AppConfig,
     mut received: mpsc::Receiver<Message>,
-    snapshots: watch::Sender<Arc<Snapshot>>,
-    Links { kafka, spool }: Links,
+    snapshots: Snapshots,
+    Links { kafka, spool, view }: Links,
     health: Arc<Health>,
     shutdown: CancellationToken,
     give_up: CancellationToken,
 ) {
     let mut publish_tick = ticks(config.publish_interval);
     let mut checkpoint_tick = ticks(config.state.interval);
+    let mut view_tick = ticks(config.view_interval.unwrap_or(config.state.interval));
+    let shared = view.is_some();
     let checkpoints = kafka.is_some() || spool.is_some();
     let mut partitions = Partitions::new();
     let spool = spool.map(|(link, restored)| {
@@ -73,9 +87,11 @@ pub(super) async fn aggregate(
     });
     let mut aggregator = Aggregator {
         partitions,
-        publisher: Publisher::new(snapshots),
+        publisher: Publisher::new(snapshots.own, snapshots.city),
         kafka,
         spool,
+        view,
+        owner: crate::checkpoint_claim::this_instance(),
         health,
         give_up,
         config,
@@ -88,6 +104,7 @@ pub(super) async fn aggregate(
             // a back-fill) would otherwise hold back publishing and checkpoints.
             _ = publish_tick.tick() => aggregator.publish(),
             _ = checkpoint_tick.tick(), if checkpoints => aggregator.checkpoint().await,
+            _ = view_tick.tick(), if shared => aggregator.publish_parts(),
             message = received.recv() => match message {
                 Some(message) => aggregator.on_message(message).await,
                 // The source stopped on its own and everything it sent has been applied.
@@ -97,6 +114,7 @@ pub(super) async fn aggregate(
     }
     aggregator.drain(&mut received).await;
     aggregator.final_checkpoint().await;
+    aggregator.publish_final_parts().await;
     aggregator.publish_last();
 }
 
@@ -115,6 +133,10 @@ struct Aggregator {
     kafka: Option<KafkaLink>,
     /// The ingest spool, when operators push without Kafka.
     spool: Option<SpoolLink>,
+    /// The view the group's instances share.
+    view: Option<ViewLink>,
+    /// This instance's name in the shared view.
+    owner: String,
     /// Publishes and checkpoints, for the health endpoints.
     health: Arc<Health>,
     /// Cuts short waits on the brokers (dead-letter deliveries, the final commit) late in a
@@ -194,11 +216,10 @@ impl Aggregator {
         if let Some(kafka) = &mut self.kafka {
             kafka.checkpoint(&mut self.partitions, &keys, None).await;
         }
+        // Their last numbers, for the view until their new owner publishes its own.
+        self.publish_parts();
         for key in &keys {
             self.partitions.remove(key);
-        }
-        if let Some(kafka) = &self.kafka {
-            kafka.released(&keys);
         }
         self.publisher.state_changed();
     }
@@ -234,10 +255,52 @@ impl Aggregator {
     fn publish(&mut self) {
         if self.publisher.due() || self.kafka.is_some() {
             let kafka = self.broker_status();
+            let parts = self.view.as_ref().map(ViewLink::parts);
+            let others = parts.as_ref().map(|parts| Others {
+                parts,
+                owner: &self.owner,
+            });
             self.publisher
-                .publish(&self.config, &self.partitions, kafka);
+                .publish(&self.config, &self.partitions, kafka, others);
         }
         self.health.published();
+    }
+
+    /// The view tick: this instance's part of each Kafka partition it has claimed, written
+    /// for the other instances and `modeshare serve`.
+    fn publish_parts(&mut self) {
+        let (Some(view), Some(kafka)) = (&mut self.view, &self.kafka) else {
+            return;
+        };
+        let now = wall_clock().0;
+        let mut parts = Vec::new();
+        for ((topic, partition), state) in &self.partitions {
+            let Some(generation) = kafka.generation(topic, *partition) else {
+                continue;
+            };
+            let header = PartHeader {
+                topic: topic.to_string(),
+                partition: *partition,
+                generation,
+                owner: self.owner.clone(),
+                published_at: now,
+                last_event_at: state.last_event_at,
+            };
+            let bytes = view.view().encode(&header, &state.pipeline);
+            parts.push((topic.to_string(), *partition, bytes));
+        }
+        view.write(parts);
+    }
+
+    /// At a stop: the final state's parts, written before the process ends.
+    async fn publish_final_parts(&mut self) {
+        if let Some(view) = &mut self.view {
+            view.written(&self.give_up).await;
+        }
+        self.publish_parts();
+        if let Some(view) = &mut self.view {
+            view.written(&self.give_up).await;
+        }
     }
 
     /// The checkpoint tick: every Kafka partition with anything new is checkpointed, then its
@@ -288,8 +351,13 @@ impl Aggregator {
     /// The last snapshot, with the places of the final state; the totals go to the log.
     fn publish_last(mut self) {
         let kafka = self.broker_status();
+        let parts = self.view.as_ref().map(ViewLink::parts);
+        let others = parts.as_ref().map(|parts| Others {
+            parts,
+            owner: &self.owner,
+        });
         self.publisher
-            .publish_last(&self.config, &self.partitions, kafka);
+            .publish_last(&self.config, &self.partitions, kafka, others);
         let mut totals = modeshare_core::state::Totals::default();
         for p in self.partitions.values() {
             totals.merge(p.pipeline.totals());

@@ -102,11 +102,14 @@ impl KafkaLink {
         self.first_assignment.store(true, Ordering::Relaxed);
     }
 
-    /// These partitions were revoked: this instance's claims on them are gone.
-    pub(super) fn released(&self, keys: &[PartitionKey]) {
-        for (topic, partition) in keys {
-            self.checkpoints.release(topic, *partition);
-        }
+    /// The claim generation this instance holds on a partition, if it holds one.
+    pub(super) fn generation(&self, topic: &str, partition: i32) -> Option<u64> {
+        self.checkpoints.generation(topic, partition)
+    }
+
+    /// The checkpoint store, which the shared view's parts go to as well.
+    pub(super) fn store(&self) -> CheckpointStore {
+        self.checkpoints.store().clone()
     }
 
     /// Waits until every queued dead letter is delivered or given up on (before the final

@@ -14,7 +14,11 @@
 //!   before their offsets are stored, offsets committed only after the checkpoint that covers
 //!   them (see [`crate::partition_checkpoints`]) is durable — every `[state] interval`, when a
 //!   partition is revoked and at shutdown.
-//! - `publishing.rs`: snapshots for the HTTP server, the places on a slower cadence.
+//! - `publishing.rs`: snapshots for the HTTP server, the places on a slower cadence: this
+//!   instance's (for `/metrics`) and, with `[view] interval`, the whole city's (for the rest).
+//! - `view_link.rs`: the group's shared view ([`crate::shared_view`]): the other instances'
+//!   parts read in the background, this instance's written every `[view] interval`.
+//! - `view_only.rs`: `modeshare serve`, the view alone.
 //!
 //! - `listeners.rs`: the public listener, the admin listener and the operators' ingest
 //!   listener, on a runtime of their own.
@@ -41,6 +45,10 @@ mod probe;
 mod publishing;
 mod sources;
 mod spool_link;
+mod view_link;
+mod view_only;
+
+pub use view_only::serve_view;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,16 +63,18 @@ use tokio::task::JoinError;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use self::aggregator::{Links, aggregate};
+use self::aggregator::{Links, Snapshots, aggregate};
 use self::ingest::KafkaSink;
 use self::kafka_link::KafkaLink;
 use self::probe::ServiceProbe;
 use self::sources::Message;
 use self::spool_link::SpoolLink;
+use self::view_link::ViewLink;
 use crate::cli::{RunArgs, open_inputs};
 use crate::config::AppConfig;
 use crate::failure::Failure;
 use crate::providers::{Poller, ProviderBoard};
+use crate::shared_view::SharedView;
 use crate::state_dir::StateDir;
 
 /// Batches in flight between the source and the pipeline; `send().await` is the backpressure.
@@ -74,6 +84,22 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let config = args.common.load_config()?;
     let inputs = open_inputs(&args.inputs)?;
     listeners::raise_open_files_limit(&config);
+    let timeout = config.shutdown_timeout;
+    on_runtimes(timeout, |http, shutdown| {
+        serve(config, inputs, http, shutdown)
+    })
+}
+
+/// Runs `service` on the service's runtime until it ends (it stops on `shutdown`, which
+/// SIGINT and SIGTERM cancel), with a runtime for the listeners beside it; the stop is
+/// bounded by `timeout`.
+fn on_runtimes<F>(
+    timeout: Duration,
+    service: impl FnOnce(tokio::runtime::Handle, CancellationToken) -> F,
+) -> Result<(), Failure>
+where
+    F: Future<Output = Result<(), Failure>>,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -87,11 +113,10 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::Internal(e.into()))?;
-    let timeout = config.shutdown_timeout;
     let served = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone(), timeout));
-        serve(config, inputs, http.handle(), shutdown).await
+        service(http.handle().clone(), shutdown).await
     });
     // The listeners have stopped by now; anything left on their runtimes is abandoned.
     http.shutdown_timeout(Duration::from_secs(1));
@@ -145,7 +170,7 @@ async fn cancel_on_signal(shutdown: CancellationToken, timeout: Duration) {
 pub async fn serve(
     config: AppConfig,
     inputs: Vec<Input>,
-    http: &tokio::runtime::Handle,
+    http: tokio::runtime::Handle,
     shutdown: CancellationToken,
 ) -> Result<(), Failure> {
     // Until the first publish: no events yet, but the goals and windows are known.
@@ -217,6 +242,30 @@ pub async fn serve(
             ingest = Some(ingest::api(&config, settings, sink, &metrics));
         }
     }
+    // The whole city's view, from the parts the group's instances publish.
+    let view = match (&kafka, &config.kafka, config.view_interval) {
+        (Some(link), Some(settings), Some(interval)) => {
+            let shared = SharedView::new(
+                link.store(),
+                &settings.group_id,
+                config.settings.clone(),
+                config.zones.clone(),
+            );
+            info!(
+                ?interval,
+                "sharing this instance's partitions with the group's view"
+            );
+            Some(ViewLink::start(shared, interval, shutdown.clone()))
+        }
+        _ => None,
+    };
+    let (city, city_latest) = match &view {
+        Some(_) => {
+            let (city, latest) = watch::channel(latest.borrow().clone());
+            (Some(city), latest)
+        }
+        None => (None, latest.clone()),
+    };
     let (batches, received) = mpsc::channel::<Message>(CHANNEL_BATCHES);
     let probe = ServiceProbe::new(
         batches.downgrade(),
@@ -227,11 +276,11 @@ pub async fn serve(
     let http_shutdown = CancellationToken::new();
     let http = listeners::start(
         &config,
-        latest,
+        city_latest,
         metrics,
         health.clone(),
         ingest,
-        http,
+        &http,
         &http_shutdown,
     )?;
 
@@ -246,8 +295,11 @@ pub async fn serve(
     let pipeline = tokio::spawn(aggregate(
         config,
         received,
-        snapshots,
-        Links { kafka, spool },
+        Snapshots {
+            own: snapshots,
+            city,
+        },
+        Links { kafka, spool, view },
         health,
         shutdown.clone(),
         give_up,

@@ -8,27 +8,44 @@ use modeshare_core::state::combined_watermark;
 use modeshare_http::snapshot::{BrokerStatus, Places, Snapshot};
 use tokio::sync::watch;
 
-use super::partitions::{PartitionState, Partitions};
+use super::partitions::{Partitions, local_partition, spool_partition};
+use super::view_link::parts_status;
 use crate::clock::wall_clock;
 use crate::config::AppConfig;
+use crate::shared_view::Part;
 
 /// How often the places (the hex map's cells, the zone pairs) are summed again while the
 /// state changes: summing 28 days of buckets costs more than the rest of a snapshot.
 const PLACES_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Sends snapshots of the partitions' state to the HTTP server, which reads only the latest.
+/// Sends snapshots of the partitions' state to the HTTP server, which reads only the latest:
+/// of this instance's partitions (for `/metrics`) and, when the instances of a group share
+/// their parts, of the whole city (for `/api/*`, the page and `/healthz`).
 pub(super) struct Publisher {
     snapshots: watch::Sender<Arc<Snapshot>>,
     places: PlacesCadence,
+    /// The whole city's snapshots, when the view is shared; its places on their own cadence.
+    city: Option<(watch::Sender<Arc<Snapshot>>, PlacesCadence)>,
     /// The state changed since the last snapshot.
     changed: bool,
 }
 
+/// The other instances' parts of the view, and this instance's name in it.
+pub(super) struct Others<'a> {
+    pub parts: &'a [Arc<Part>],
+    pub owner: &'a str,
+}
+
 impl Publisher {
-    pub(super) fn new(snapshots: watch::Sender<Arc<Snapshot>>) -> Publisher {
+    /// Publishes to `snapshots` alone, or also the whole city's to `city`.
+    pub(super) fn new(
+        snapshots: watch::Sender<Arc<Snapshot>>,
+        city: Option<watch::Sender<Arc<Snapshot>>>,
+    ) -> Publisher {
         Publisher {
             snapshots,
             places: PlacesCadence::default(),
+            city: city.map(|city| (city, PlacesCadence::default())),
             // The first tick publishes: until then the HTTP server shows the empty snapshot it
             // started with.
             changed: true,
@@ -46,15 +63,21 @@ impl Publisher {
         self.changed || self.places.stale
     }
 
-    /// Publishes a snapshot of `partitions`, with the brokers' status when reading Kafka.
+    /// Publishes a snapshot of `partitions`, with the brokers' status when reading Kafka, and
+    /// the whole city's with `others`' parts.
     pub(super) fn publish(
         &mut self,
         config: &AppConfig,
         partitions: &Partitions,
         kafka: Option<BrokerStatus>,
+        others: Option<Others<'_>>,
     ) {
         self.places.stale |= self.changed;
-        self.send(config, partitions, kafka);
+        if let Some((_, places)) = &mut self.city {
+            // Others' parts change on their own: the city's places follow the state's cadence.
+            places.stale = true;
+        }
+        self.send(config, partitions, kafka, others);
         self.changed = false;
     }
 
@@ -64,34 +87,103 @@ impl Publisher {
         config: &AppConfig,
         partitions: &Partitions,
         kafka: Option<BrokerStatus>,
+        others: Option<Others<'_>>,
     ) {
-        self.places.stale = true;
-        self.places.summed_at = None;
-        self.send(config, partitions, kafka);
+        for places in std::iter::once(&mut self.places).chain(self.city.as_mut().map(|c| &mut c.1))
+        {
+            places.stale = true;
+            places.summed_at = None;
+        }
+        self.send(config, partitions, kafka, others);
     }
 
-    fn send(&mut self, config: &AppConfig, partitions: &Partitions, kafka: Option<BrokerStatus>) {
+    fn send(
+        &mut self,
+        config: &AppConfig,
+        partitions: &Partitions,
+        kafka: Option<BrokerStatus>,
+        others: Option<Others<'_>>,
+    ) {
         let now = wall_clock().0;
-        let owned: Vec<&PartitionState> = partitions.values().collect();
-        let clocks: Vec<_> = owned
-            .iter()
-            .map(|p| p.pipeline.clock(p.last_event_at))
+        let owned: Vec<(&Pipeline, i64)> = partitions
+            .values()
+            .map(|p| (&p.pipeline, p.last_event_at))
             .collect();
-        let watermark = combined_watermark(&clocks, now, config.settings.windows.idle_timeout);
-        let pipelines: Vec<&Pipeline> = owned.iter().map(|p| &p.pipeline).collect();
-        let places = self
-            .places
-            .current(|| Places::build(&config.settings, &pipelines, watermark));
-        let mut snapshot = Snapshot::build_with_places(
-            &config.settings,
-            &config.zones,
-            &pipelines,
-            watermark,
-            places,
-        );
+        let mut snapshot = build(config, &owned, now, &mut self.places);
         snapshot.kafka = kafka;
+        let Some((city, city_places)) = &mut self.city else {
+            let _ = self.snapshots.send(Arc::new(snapshot));
+            return;
+        };
+        let others = others.unwrap_or(Others {
+            parts: &[],
+            owner: "",
+        });
+        // Kafka partitions this instance reads are shown live; the others' as published.
+        let own_keys: Vec<(String, i32)> = partitions
+            .keys()
+            .filter(|(topic, _)| !is_local(topic))
+            .map(|(topic, partition)| (topic.to_string(), *partition))
+            .collect();
+        let remote: Vec<&Part> = others
+            .parts
+            .iter()
+            .map(|p| &**p)
+            .filter(|p| {
+                !own_keys
+                    .iter()
+                    .any(|(t, n)| *t == p.topic && *n == p.partition)
+            })
+            .collect();
+        let status = parts_status(&own_keys, others.owner, &remote, now);
+        if remote.is_empty() {
+            snapshot.parts = Some(status);
+            let snapshot = Arc::new(snapshot);
+            let _ = self.snapshots.send(snapshot.clone());
+            let _ = city.send(snapshot);
+            return;
+        }
+        let kafka = snapshot.kafka.clone();
         let _ = self.snapshots.send(Arc::new(snapshot));
+        let all: Vec<(&Pipeline, i64)> = owned
+            .into_iter()
+            .chain(remote.iter().map(|p| (&p.pipeline, p.last_event_at)))
+            .collect();
+        let mut whole = build(config, &all, now, city_places);
+        whole.kafka = kafka;
+        whole.parts = Some(status);
+        let _ = city.send(Arc::new(whole));
     }
+}
+
+/// A snapshot of these pipelines (each with when its partition last saw an event).
+fn build(
+    config: &AppConfig,
+    parts: &[(&Pipeline, i64)],
+    now: i64,
+    places: &mut PlacesCadence,
+) -> Snapshot {
+    let clocks: Vec<_> = parts
+        .iter()
+        .map(|(pipeline, last_event_at)| pipeline.clock(*last_event_at))
+        .collect();
+    let watermark = combined_watermark(&clocks, now, config.settings.windows.idle_timeout);
+    let pipelines: Vec<&Pipeline> = parts.iter().map(|(p, _)| *p).collect();
+    let places = places.current(|| Places::build(&config.settings, &pipelines, watermark));
+    Snapshot::build_with_places(
+        &config.settings,
+        &config.zones,
+        &pipelines,
+        watermark,
+        places,
+    )
+}
+
+/// The partitions of files, the simulator and the spool: this instance's own input, never
+/// shared.
+fn is_local(topic: &str) -> bool {
+    let (local, spool) = (local_partition(), spool_partition());
+    topic == &*local.0 || topic == &*spool.0
 }
 
 /// When the published places were summed, and whether the state changed since.

@@ -49,9 +49,19 @@ impl GoldenTopic {
 
     /// The same with more environment variables.
     pub fn service_with(&self, env: &[(String, String)]) -> Service {
+        self.command("run", env)
+    }
+
+    /// `modeshare serve`: the view this group's instances publish.
+    pub fn serve_with(&self, env: &[(String, String)]) -> Service {
+        self.command("serve", env)
+    }
+
+    fn command(&self, command: &str, env: &[(String, String)]) -> Service {
         let zones = golden("zones.geojson");
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        Service::start_with(
+        Service::start_command(
+            command,
             &[
                 "--config",
                 self.config.to_str().unwrap(),
@@ -60,6 +70,21 @@ impl GoldenTopic {
             ],
             &env,
         )
+    }
+
+    /// The same topic read by another group (its own checkpoints and view): one more, separate
+    /// reading of the same events.
+    pub fn another_group(&self) -> GoldenTopic {
+        let (group, dead) = (unique("group"), unique("dead"));
+        let (dir, config) = kafka_config(&self.brokers, &group, &dead, &self.topic, "", true);
+        GoldenTopic {
+            brokers: self.brokers.clone(),
+            topic: self.topic.clone(),
+            group,
+            dead,
+            dir,
+            config,
+        }
     }
 
     /// The checkpoint file of a partition.
@@ -91,8 +116,9 @@ pub fn create_topic(name: &str, partitions: u32) {
 }
 
 /// Writes a configuration consuming `topic` (on top of the golden one when `golden_settings`),
-/// with a short session timeout so that rebalances are quick, and checkpoints every 200 ms in
-/// the folder's `state`; returns its folder and path.
+/// with a short session timeout so that rebalances are quick, checkpoints every 200 ms in
+/// the folder's `state`, and the instances' parts of the view shared every 500 ms; returns its
+/// folder and path.
 pub fn kafka_config(
     brokers: &str,
     group: &str,
@@ -111,7 +137,7 @@ pub fn kafka_config(
     };
     let state = dir.join("state");
     let text = format!(
-        "{base}\n[state]\ndir = {state:?}\ninterval = \"200ms\"\n[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{group}\"\ndead_letter_topic = \"{dead}\"\n\
+        "{base}\n[state]\ndir = {state:?}\ninterval = \"200ms\"\n[view]\ninterval = \"500ms\"\n[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{group}\"\ndead_letter_topic = \"{dead}\"\n\
          [kafka.options]\n\"session.timeout.ms\" = \"6000\"\n{options}[[kafka.topics]]\nname = \"{topic}\"\nformat = \"canonical\"\n"
     );
     std::fs::write(&config, text).unwrap();

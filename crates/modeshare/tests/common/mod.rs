@@ -55,8 +55,13 @@ impl Service {
 
     /// The same with more environment variables.
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Service {
+        Service::start_command("run", args, env)
+    }
+
+    /// `modeshare COMMAND ARGS` (`run` or `serve`) as [`Service::start_with`] starts `run`.
+    pub fn start_command(command: &str, args: &[&str], env: &[(&str, &str)]) -> Service {
         let mut child = Command::new(env!("CARGO_BIN_EXE_modeshare"))
-            .arg("run")
+            .arg(command)
             .args(args)
             .env("MODESHARE__HTTP__LISTEN", "127.0.0.1:0")
             .env("MODESHARE__ADMIN__LISTEN", "127.0.0.1:0")

@@ -196,6 +196,27 @@ fn a_restored_live_pipeline_continues_exactly_as_the_original() {
 }
 
 #[test]
+fn the_publishable_state_publishes_the_same_numbers_without_the_ids() {
+    let resolution = h3o::Resolution::Nine;
+    let mut original = Pipeline::live(settings(resolution), zones());
+    feed(&mut original, &lines(0..2_000));
+    let fingerprint = Fingerprint::of(original.settings(), original.zones(), true);
+    let whole = encode(&original, Position::Offset(2_000), fingerprint);
+    let publishable = encode_publishable(&original, Position::Offset(2_000), fingerprint);
+    let restored = decode(&publishable, settings(resolution), zones(), true).unwrap();
+    assert_eq!(restored.position, Position::Offset(2_000));
+    assert_eq!(observable(&restored.pipeline), observable(&original));
+    assert!(original.dedup_len() > 1_000);
+    assert_eq!(restored.pipeline.dedup_len(), 0, "no id travels");
+    assert!(
+        publishable.len() + original.dedup_len() * 16 <= whole.len(),
+        "{} bytes publishable, {} whole",
+        publishable.len(),
+        whole.len()
+    );
+}
+
+#[test]
 fn a_version_1_checkpoint_restores_with_empty_cell_windows() {
     #[derive(Serialize)]
     struct Version1<'a> {

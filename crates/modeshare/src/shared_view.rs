@@ -1,0 +1,380 @@
+//! One view of the city from N instances. Every `run` instance of a Kafka group publishes the
+//! publishable state of each partition it owns (its numbers without the ids remembered for
+//! deduplication) every `[view] interval`, into the checkpoint store beside the checkpoints:
+//! `.view/<group>/<topic>/<partition>.ckpt`. Every instance, and `modeshare serve`, reads the
+//! others' parts back and publishes the merge: its own partitions live, the rest as their
+//! owners last published them.
+//!
+//! A part carries the claim generation of the checkpoint its owner holds
+//! ([`crate::checkpoint_claim`]); a reader keeps, per partition, the part of the highest
+//! generation it has seen, so that a former owner's late write never replaces the new owner's
+//! numbers in a view that has seen them.
+//!
+//! Layout of a part: `MSVIEW01`, the generation (u64), when it was published and when its
+//! partition last saw an event (i64 milliseconds since the epoch), the partition (i32), the
+//! topic and the owner (each a u16 length and UTF-8), then the publishable checkpoint
+//! ([`checkpoint::encode_publishable`]). All integers little-endian.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use modeshare_core::pipeline::checkpoint::{self, Fingerprint, Position};
+use modeshare_core::pipeline::{Pipeline, Settings};
+use modeshare_core::space::Zones;
+
+use crate::checkpoint_store::{CheckpointStore, StoreError};
+
+/// The key folder the parts are kept under (no consumer group's folder can be named so: a
+/// group's name has a leading dot escaped).
+const NAMESPACE: &str = ".view";
+
+const MAGIC: &[u8; 8] = b"MSVIEW01";
+
+/// One partition's published state, as some instance published it.
+#[derive(Debug)]
+pub struct Part {
+    pub topic: String,
+    pub partition: i32,
+    /// The claim generation its owner held.
+    pub generation: u64,
+    /// The instance that published it.
+    pub owner: String,
+    /// When it was published, in milliseconds since the epoch.
+    pub published_at: i64,
+    /// When its partition last saw an event (for idle partitions and the combined watermark).
+    pub last_event_at: i64,
+    pub pipeline: Pipeline,
+}
+
+/// What a part says of itself before its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartHeader {
+    pub topic: String,
+    pub partition: i32,
+    pub generation: u64,
+    pub owner: String,
+    pub published_at: i64,
+    pub last_event_at: i64,
+}
+
+/// Encodes a partition's publishable state as a part.
+pub fn encode_part(header: &PartHeader, pipeline: &Pipeline, fingerprint: Fingerprint) -> Vec<u8> {
+    let state = checkpoint::encode_publishable(pipeline, Position::Offset(0), fingerprint);
+    let text = |bytes: &mut Vec<u8>, text: &str| {
+        let text = &text.as_bytes()[..text.len().min(usize::from(u16::MAX))];
+        bytes.extend_from_slice(&(text.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(text);
+    };
+    let mut bytes = Vec::with_capacity(64 + state.len());
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&header.generation.to_le_bytes());
+    bytes.extend_from_slice(&header.published_at.to_le_bytes());
+    bytes.extend_from_slice(&header.last_event_at.to_le_bytes());
+    bytes.extend_from_slice(&header.partition.to_le_bytes());
+    text(&mut bytes, &header.topic);
+    text(&mut bytes, &header.owner);
+    bytes.extend_from_slice(&state);
+    bytes
+}
+
+/// Why a part cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PartError {
+    #[error("not a view part, or cut short")]
+    Damaged,
+    #[error("its state: {0}")]
+    State(checkpoint::CheckpointError),
+}
+
+/// A part's header and the rest of its bytes.
+pub fn decode_header(bytes: &[u8]) -> Result<(PartHeader, &[u8]), PartError> {
+    fn take<const N: usize>(rest: &mut &[u8]) -> Result<[u8; N], PartError> {
+        let (head, tail) = rest.split_first_chunk::<N>().ok_or(PartError::Damaged)?;
+        *rest = tail;
+        Ok(*head)
+    }
+    fn text(rest: &mut &[u8]) -> Result<String, PartError> {
+        let length = usize::from(u16::from_le_bytes(take::<2>(rest)?));
+        let bytes = rest.get(..length).ok_or(PartError::Damaged)?;
+        *rest = &rest[length..];
+        String::from_utf8(bytes.to_vec()).map_err(|_| PartError::Damaged)
+    }
+    let mut rest = bytes
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or(PartError::Damaged)?;
+    let generation = u64::from_le_bytes(take(&mut rest)?);
+    let published_at = i64::from_le_bytes(take(&mut rest)?);
+    let last_event_at = i64::from_le_bytes(take(&mut rest)?);
+    let partition = i32::from_le_bytes(take(&mut rest)?);
+    let topic = text(&mut rest)?;
+    let owner = text(&mut rest)?;
+    let header = PartHeader {
+        topic,
+        partition,
+        generation,
+        owner,
+        published_at,
+        last_event_at,
+    };
+    Ok((header, rest))
+}
+
+/// Where the parts of a consumer group's partitions are published and read.
+#[derive(Clone)]
+pub struct SharedView {
+    store: CheckpointStore,
+    group: String,
+    settings: Settings,
+    zones: Zones,
+    fingerprint: Fingerprint,
+}
+
+impl SharedView {
+    pub fn new(
+        store: CheckpointStore,
+        group: &str,
+        settings: Settings,
+        zones: Zones,
+    ) -> SharedView {
+        SharedView {
+            fingerprint: Fingerprint::of(&settings, &zones, true),
+            store,
+            group: group.to_owned(),
+            settings,
+            zones,
+        }
+    }
+
+    /// The part's bytes for a partition's state.
+    pub fn encode(&self, header: &PartHeader, pipeline: &Pipeline) -> Vec<u8> {
+        encode_part(header, pipeline, self.fingerprint)
+    }
+
+    /// Publishes a part (blocking).
+    pub fn publish(&self, topic: &str, partition: i32, part: &[u8]) -> Result<(), StoreError> {
+        let partition = partition.to_string();
+        self.store
+            .replace(&[NAMESPACE, &self.group, topic, &partition], part)
+    }
+
+    /// Reads what changed since `known` (blocking): every part now published, the unchanged
+    /// ones taken from `known`, with the problems met (a part that cannot be read is left out
+    /// and named).
+    pub fn read(&self, known: &KnownParts) -> Result<(KnownParts, Vec<String>), StoreError> {
+        let listed = self.store.list(&[NAMESPACE, &self.group])?;
+        let mut fresh = KnownParts::default();
+        let mut problems = Vec::new();
+        for entry in listed {
+            if let Some((tag, part)) = known.by_location.get(&entry.location)
+                && *tag == entry.tag
+            {
+                fresh.insert(entry.location, entry.tag, part.clone());
+                continue;
+            }
+            let Some(bytes) = self.store.read_listed(&entry.location)? else {
+                continue;
+            };
+            match self.decode(&bytes) {
+                Ok(part) => fresh.insert(entry.location, entry.tag, Arc::new(part)),
+                Err(e) => problems.push(format!("{}: {e}", entry.location)),
+            }
+        }
+        Ok((fresh, problems))
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Part, PartError> {
+        let (header, state) = decode_header(bytes)?;
+        let restored = checkpoint::decode(state, self.settings.clone(), self.zones.clone(), true)
+            .map_err(PartError::State)?;
+        Ok(Part {
+            topic: header.topic,
+            partition: header.partition,
+            generation: header.generation,
+            owner: header.owner,
+            published_at: header.published_at,
+            last_event_at: header.last_event_at,
+            pipeline: restored.pipeline,
+        })
+    }
+}
+
+/// The parts read so far, by where they are stored, with the tag they had.
+#[derive(Debug, Default, Clone)]
+pub struct KnownParts {
+    by_location: BTreeMap<String, (String, Arc<Part>)>,
+}
+
+impl KnownParts {
+    fn insert(&mut self, location: String, tag: String, part: Arc<Part>) {
+        self.by_location.insert(location, (tag, part));
+    }
+
+    /// One part per partition: of the highest generation (a former owner's late write never
+    /// wins), then the latest published.
+    pub fn parts(&self) -> Vec<Arc<Part>> {
+        let mut best: BTreeMap<(&str, i32), &Arc<Part>> = BTreeMap::new();
+        for (_, part) in self.by_location.values() {
+            let key = (part.topic.as_str(), part.partition);
+            let better = best.get(&key).is_none_or(|b| {
+                (part.generation, part.published_at) > (b.generation, b.published_at)
+            });
+            if better {
+                best.insert(key, part);
+            }
+        }
+        best.into_values().cloned().collect()
+    }
+}
+
+/// The highest generation seen per partition, so that a view never goes back to an older
+/// owner's part once it has shown a newer one.
+#[derive(Debug, Default)]
+pub struct Generations(BTreeMap<(String, i32), u64>);
+
+impl Generations {
+    /// The parts that are not older than what was shown before; remembers them.
+    pub fn keep_newest(&mut self, parts: Vec<Arc<Part>>, shown: &[Arc<Part>]) -> Vec<Arc<Part>> {
+        let mut kept = Vec::with_capacity(parts.len());
+        for part in parts {
+            let key = (part.topic.clone(), part.partition);
+            let highest = self.0.entry(key).or_insert(part.generation);
+            if part.generation >= *highest {
+                *highest = part.generation;
+                kept.push(part);
+            } else if let Some(previous) = shown
+                .iter()
+                .find(|p| p.topic == part.topic && p.partition == part.partition)
+            {
+                kept.push(previous.clone());
+            }
+        }
+        kept
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::config::{self, Overrides};
+
+    fn view(store: &CheckpointStore) -> SharedView {
+        let config = config::load(None, [], &Overrides::default()).unwrap();
+        SharedView::new(store.clone(), "group", config.settings, config.zones)
+    }
+
+    fn pipeline(view: &SharedView, ids: &[&str]) -> Pipeline {
+        let mut p = Pipeline::live(view.settings.clone(), view.zones.clone());
+        for id in ids {
+            let line = format!(
+                r#"{{"kind":"trip","id":"{id}","source":"voi","mode":"e_scooter","start_time":"2024-05-02T07:31:12Z","origin":{{"lat":59.89,"lon":10.62}}}}"#
+            );
+            p.observe_line(line.as_bytes(), "t", None);
+        }
+        p
+    }
+
+    fn header(partition: i32, generation: u64, owner: &str) -> PartHeader {
+        PartHeader {
+            topic: "trips".into(),
+            partition,
+            generation,
+            owner: owner.into(),
+            published_at: 1_700_000_000_000 + i64::from(partition),
+            last_event_at: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn a_part_reads_back_and_a_damaged_one_is_named_never_a_panic() {
+        let view = view(&CheckpointStore::in_memory());
+        let bytes = view.encode(&header(3, 7, "worker-1/9"), &pipeline(&view, &["a", "b"]));
+        let (read, _) = decode_header(&bytes).unwrap();
+        assert_eq!(read, header(3, 7, "worker-1/9"));
+        let part = view.decode(&bytes).unwrap();
+        assert_eq!(part.pipeline.totals().events.accepted, 2);
+        for end in [0, 8, 20, 40, 50] {
+            assert!(view.decode(&bytes[..end]).is_err(), "cut at {end}");
+        }
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        assert!(matches!(view.decode(&flipped), Err(PartError::State(_))));
+    }
+
+    /// What every instance and `serve` read: each partition's part, unchanged ones not read
+    /// again, a damaged one named and left out.
+    fn parts_are_shared(store: &CheckpointStore) {
+        let view = view(store);
+        view.publish(
+            "trips",
+            0,
+            &view.encode(&header(0, 1, "a"), &pipeline(&view, &["x"])),
+        )
+        .unwrap();
+        view.publish(
+            "trips",
+            1,
+            &view.encode(&header(1, 1, "b"), &pipeline(&view, &["y", "z"])),
+        )
+        .unwrap();
+        let (known, problems) = view.read(&KnownParts::default()).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        let parts = known.parts();
+        let accepted: Vec<(i32, u64)> = parts
+            .iter()
+            .map(|p| (p.partition, p.pipeline.totals().events.accepted))
+            .collect();
+        assert_eq!(accepted, [(0, 1), (1, 2)]);
+
+        // Partition 1 moves to c (generation 2); partition 0 is damaged.
+        view.publish(
+            "trips",
+            1,
+            &view.encode(&header(1, 2, "c"), &pipeline(&view, &["y", "z", "w"])),
+        )
+        .unwrap();
+        view.publish("trips", 0, b"MSVIEW01 cut").unwrap();
+        let (again, problems) = view.read(&known).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("0.ckpt"), "{problems:?}");
+        let parts = again.parts();
+        assert_eq!(parts.len(), 1);
+        assert_eq!((parts[0].owner.as_str(), parts[0].generation), ("c", 2));
+        assert_eq!(parts[0].pipeline.totals().events.accepted, 3);
+        let shown = parts.clone();
+
+        // The former owner b writes late: a view that has shown c's part keeps it.
+        view.publish(
+            "trips",
+            1,
+            &view.encode(&header(1, 1, "b"), &pipeline(&view, &["y"])),
+        )
+        .unwrap();
+        let mut generations = Generations::default();
+        let first = generations.keep_newest(shown.clone(), &[]);
+        assert_eq!(first[0].owner, "c");
+        let (late, _) = view.read(&again).unwrap();
+        let kept = generations.keep_newest(late.parts(), &shown);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].owner, "c", "never back to an older owner's part");
+    }
+
+    #[test]
+    fn parts_are_shared_through_a_directory() {
+        let dir = std::env::temp_dir().join(format!("modeshare-view-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = CheckpointStore::open(&crate::checkpoint_store::StoreLocation::Directory(
+            dir.clone(),
+        ))
+        .unwrap();
+        parts_are_shared(&store);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn parts_are_shared_through_an_object_store() {
+        parts_are_shared(&CheckpointStore::in_memory());
+    }
+}
