@@ -4,7 +4,9 @@
 //! 2. `modeshare run` consuming the same topic (decode → bin → windows, offsets stored), timed
 //!    from its first to its last event on `/api/report`;
 //! 3. produce-to-visible latency on `/api/zones` (today's calendar total) at a steady rate of
-//!    half the bare consume rate.
+//!    half the bare consume rate, and 4. the same into a bare consumer;
+//! 5. 1, 2 and 4 instances of one group on a topic of 8 partitions: events/s and each
+//!    instance's CPU.
 //!
 //! ```sh
 //! cargo build --release -p modeshare && cargo bench -p modeshare-benches --bench kafka_path
@@ -44,15 +46,19 @@ fn get(address: &str, path: &str) -> serde_json::Value {
 /// Starts `modeshare run` with a Kafka config; returns the child and the addresses of its
 /// public listener and its admin listener (where the report is).
 fn service(brokers: &str, topic: &str) -> (Child, String, String) {
+    service_in(brokers, topic, &unique("group"))
+}
+
+/// The same as a member of `group`.
+fn service_in(brokers: &str, topic: &str, group: &str) -> (Child, String, String) {
     let dir = std::env::temp_dir().join(unique("config"));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("kafka.toml");
     std::fs::write(
         &config,
         format!(
-            "[state]\ndir = {:?}\n[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\ndead_letter_topic = \"{}\"\n[[kafka.topics]]\nname = \"{topic}\"\n",
+            "[state]\ndir = {:?}\n[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{group}\"\ndead_letter_topic = \"{}\"\n[kafka.options]\n\"session.timeout.ms\" = \"6000\"\n[[kafka.topics]]\nname = \"{topic}\"\n",
             dir.join("state"),
-            unique("group"),
             unique("dead")
         ),
     )
@@ -274,4 +280,112 @@ fn main() {
     println!(
         "produce → bare rdkafka consumer at {rate:.0} events/s ({n} events): p50 {p50:.3} s, p99 {p99:.3} s, max {max:.3} s"
     );
+
+    // 5. Instances of one group on one topic of 8 partitions: each joins the empty topic, then
+    // the events are sent; the rate from the first event read to the last (the sum of the
+    // instances' own counts on /metrics), and each instance's CPU time over that span.
+    for instances in [1, 2, 4] {
+        let topic = unique("instances");
+        broker_script(&["topic", &topic, "8", PORT]);
+        let group = unique("group");
+        let members: Vec<(Child, String, String)> = (0..instances)
+            .map(|_| service_in(&brokers, &topic, &group))
+            .collect();
+        let assigned = |m: &(Child, String, String)| {
+            metric_sum(&m.1, "modeshare_kafka_assigned_partitions") as usize
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while members.iter().map(assigned).sum::<usize>() != 8
+            || members.iter().any(|m| assigned(m) == 0)
+        {
+            assert!(Instant::now() < deadline, "the group did not settle");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let produced = std::thread::spawn({
+            let (brokers, topic, records) = (brokers.clone(), topic.clone(), records.clone());
+            move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let producer =
+                    EventProducer::connect_without_idempotence(&brokers, &KafkaOptions::default())
+                        .unwrap();
+                let t = Instant::now();
+                let (sent, _) = runtime.block_on(producer.send_all(&topic, &records));
+                (sent, t.elapsed())
+            }
+        });
+        let read = || {
+            members
+                .iter()
+                .map(|m| metric_sum(&m.1, "modeshare_events_total"))
+                .sum::<f64>() as usize
+        };
+        let (first, cpu_before) = loop {
+            if read() > 0 {
+                break (
+                    Instant::now(),
+                    members
+                        .iter()
+                        .map(|m| cpu_seconds(&m.0))
+                        .collect::<Vec<_>>(),
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        while read() < records.len() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let span = first.elapsed().as_secs_f64();
+        let cpu: Vec<String> = members
+            .iter()
+            .zip(&cpu_before)
+            .map(|(m, before)| format!("{:.0} %", (cpu_seconds(&m.0) - before) / span * 100.0))
+            .collect();
+        let (sent, producing) = produced.join().unwrap();
+        println!(
+            "{instances} instance(s), 8 partitions: {:>8.0} events/s; CPU per instance {} (producer sent {sent} in {:.1} s)",
+            records.len() as f64 / span,
+            cpu.join(", "),
+            producing.as_secs_f64()
+        );
+        for (mut child, _, _) in members {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The sum of a metric family's samples on an instance's `/metrics`.
+fn metric_sum(address: &str, family: &str) -> f64 {
+    let mut s = TcpStream::connect(address).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(family) && l[family.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The CPU time (user and system) a child has used, in seconds (Linux `/proc`).
+fn cpu_seconds(child: &Child) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap_or_default();
+    // After the command's name in parentheses: fields 14 and 15 of stat(5) are utime and stime.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i)?.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0 // USER_HZ: 100 on Linux
 }
