@@ -1,5 +1,8 @@
-//! Cross-crate and differential tests live in `tests/`; this library only gives them the
-//! repository's fixture folder.
+//! Cross-crate and differential tests live in `tests/`; this library gives them the
+//! repository's fixture folder, and gives them and the service's tests GitHub's heading anchors
+//! ([`anchors`]).
+
+pub mod anchors;
 
 use std::path::PathBuf;
 

@@ -2,15 +2,17 @@
 //! promtool checks the shipped configuration and rules, runs the rules' unit tests and lints
 //! modeshare's `/metrics`; a real Prometheus scraping two instances records shares and goal
 //! gaps equal to those of one instance holding all their events, and runs every Grafana panel's
-//! query; every panel's query parses and reads only metrics modeshare exports or the rules
-//! record; and the monitoring command (docs/metrics.md#prometheus-rules-and-alerts) shows
-//! recorded shares and alerts within a minute.
+//! query — with its variables resolved as Grafana resolves them, and once per goal group —;
+//! every panel's query parses and reads only metrics modeshare exports or the rules record, names
+//! no goal group and selects the job variable; every alert links its section of
+//! docs/runbooks.md; and the monitoring command (docs/metrics.md#prometheus-rules-and-alerts)
+//! shows recorded shares and alerts within a minute.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use common::prometheus::{
@@ -18,10 +20,13 @@ use common::prometheus::{
     per_group, sample_value, two_halves, wait_until_recorded,
 };
 use common::promql::{
-    dashboard_queries, metric_names_in, names_after, recorded_names, rule_expressions,
-    shipped_rules,
+    alert_runbooks, dashboard, dashboard_queries, dashboard_variables, metric_names_in,
+    names_after, panel_queries, recorded_names, rule_expressions, selectors_in, shipped_rules,
+    substitute,
 };
-use common::{Service, TempDir, Tool, free_port, golden, repo_root, requires};
+use common::{Service, TempDir, Tool, free_port, golden, poll_until, repo_root, requires};
+use modeshare_tests::anchors::{heading_anchors, slug};
+use serde_json::Value;
 
 #[test]
 fn shipped_configuration_and_rules_pass_promtool() {
@@ -140,6 +145,19 @@ fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
 
     let prometheus = Prometheus::start(&[&first.address, &second.address]);
     let api = &prometheus.api;
+    // Prometheus loaded every alert with the runbook link the rules file gives it.
+    let runbooks: BTreeMap<String, Vec<String>> =
+        alert_runbooks(&shipped_rules()).into_iter().collect();
+    let loaded = api.alerting_rules().unwrap();
+    assert_eq!(loaded.len(), runbooks.len(), "{loaded:#?}");
+    for rule in &loaded {
+        let name = rule["name"].as_str().unwrap();
+        assert_eq!(
+            rule["annotations"]["runbook_url"].as_str(),
+            runbooks[name].first().map(String::as_str),
+            "{name}"
+        );
+    }
     // Until both instances are scraped and the rules evaluated, the recorded shares are those
     // of one instance, or none.
     let recorded_shares = "zone_group_window:modeshare_mode_share:ratio";
@@ -198,17 +216,126 @@ fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
         assert_eq!(sample_value(&sample), 0.0, "{sample}");
     }
 
-    // Every dashboard query runs on this Prometheus; the goal, trend, share and mode panels
-    // show data.
-    for (row, expr) in dashboard_queries() {
-        let result = api
-            .query(&expr)
-            .unwrap_or_else(|e| panic!("{row}: {e}\n{}", prometheus.log()));
-        let with_data = ["Goals", "Trend", "Shares", "Person trips", "Coverage"];
-        if with_data.iter().any(|r| row.starts_with(r)) {
-            assert!(!result.is_empty(), "{row}: {expr} returns nothing");
+    dashboard_queries_run(api, &all, &expected, &prometheus);
+}
+
+/// The dashboard on the two-instance Prometheus, as Grafana would show it: each variable's
+/// `label_values(METRIC, LABEL)` asked as Grafana asks it gives the values modeshare publishes;
+/// then every panel query runs with the variables set — the goal rows once per goal group, the
+/// panels of every group with all of them — and the goal, share, mode and coverage panels show
+/// data. `all` is `/api/zones` of the instance holding every event, `shares` its shares.
+fn dashboard_queries_run(
+    api: &PrometheusApi,
+    all: &Value,
+    shares: &BTreeMap<Vec<String>, f64>,
+    prometheus: &Prometheus,
+) {
+    let sorted = |values: BTreeSet<String>| values.into_iter().collect::<Vec<_>>();
+    let windows = sorted(
+        all["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["window"].as_str().unwrap().to_owned())
+            .collect(),
+    );
+    let zones = sorted(shares.keys().map(|k| k[0].clone()).collect());
+    let goals: BTreeMap<String, (f64, f64)> = all["goals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let group = g["group"].as_str().unwrap().to_owned();
+            let baseline = g["baseline"].as_f64().unwrap_or(0.0);
+            (group, (g["target"].as_f64().unwrap(), baseline))
+        })
+        .collect();
+    assert_eq!(
+        goals.keys().collect::<Vec<_>>(),
+        ["cycling", "sustainable"],
+        "Bærum's goals"
+    );
+    let expected: BTreeMap<&str, Vec<String>> = BTreeMap::from([
+        ("job", vec!["modeshare".to_owned()]),
+        ("zone", zones),
+        ("window", windows),
+        ("group", goals.keys().cloned().collect()),
+    ]);
+    let variables = dashboard_variables();
+    let names: Vec<&str> = variables.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["job", "zone", "window", "group"]);
+    let mut defaults = BTreeMap::new();
+    for variable in &variables {
+        let name = variable.name.as_str();
+        let want = &expected[name];
+        // A job's request histogram appears after its first scrape; the recorded series after
+        // the rules' first evaluation over both instances.
+        let got = poll_until(&format!("variable {name} = {want:?}"), 30, || {
+            let got = api.label_values(&variable.metric, &variable.label).ok()?;
+            (got == *want).then_some(got)
+        });
+        if variable.multi {
+            assert_eq!(variable.default, "$__all", "{name} opens on every value");
+            defaults.insert(name, format!("({})", got.join("|")));
+        } else {
+            assert!(got.contains(&variable.default), "{name}: {got:?}");
+            defaults.insert(name, variable.default.clone());
         }
     }
+    let (zone, window) = (defaults["zone"].clone(), defaults["window"].clone());
+
+    let with_data = ["Goal", "Shares", "Person trips", "Coverage"];
+    let mut progress_checked = BTreeSet::new();
+    let mut every_group_checked = false;
+    for query in panel_queries() {
+        // A repeated panel runs once per value, the others once with every value, as Grafana
+        // formats several values for Prometheus: `(a|b)`.
+        let runs: Vec<String> = match query.repeat.as_deref() {
+            Some("group") => expected["group"].clone(),
+            None => vec![defaults["group"].clone()],
+            Some(other) => panic!("{}: repeats over {other}", query.place()),
+        };
+        for group in runs {
+            let values = [
+                ("job", defaults["job"].as_str()),
+                ("zone", zone.as_str()),
+                ("window", window.as_str()),
+                ("group", group.as_str()),
+            ];
+            let expr = substitute(&query.expr, &values);
+            let result = api
+                .query(&expr)
+                .unwrap_or_else(|e| panic!("{}: {e}\n{}", query.place(), prometheus.log()));
+            let place = format!("{} ({group})", query.place());
+            if with_data.iter().any(|r| query.row.starts_with(r)) {
+                assert!(!result.is_empty(), "{place}: {expr} returns nothing");
+            }
+            if query.panel == "Gap to the goals over time" {
+                let shown: BTreeSet<&str> = result.iter().map(|s| label(s, "group")).collect();
+                assert_eq!(shown, BTreeSet::from(["cycling", "sustainable"]), "{place}");
+                every_group_checked = true;
+            }
+            // (share − baseline) ÷ (target − baseline): how far along the way to the goal.
+            if query.panel.ends_with("from the baseline to the goal") {
+                let (target, baseline) = goals[&group];
+                let share = shares[&vec![zone.clone(), window.clone(), group.clone()]];
+                let way = (share - baseline) / (target - baseline);
+                assert_eq!(result.len(), 1, "{place}: {result:?}");
+                assert!(
+                    close_within(sample_value(&result[0]), way, 1e-9),
+                    "{place}: {} against {way} (share {share})",
+                    sample_value(&result[0])
+                );
+                progress_checked.insert(group.clone());
+            }
+        }
+    }
+    assert!(every_group_checked, "the gap panel shows every goal group");
+    assert_eq!(
+        progress_checked.into_iter().collect::<Vec<_>>(),
+        expected["group"],
+        "the way to each goal"
+    );
 }
 
 #[test]
@@ -288,6 +415,196 @@ fn the_dashboard_and_the_rules_read_only_exported_or_recorded_metrics() {
             assert!(known.contains(&name), "rule {expr}: {name} is unknown");
         }
     }
+}
+
+/// The repository's address as the workspace's `Cargo.toml` gives it (`repository = "…"`).
+fn repository_url() -> String {
+    let manifest = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
+    manifest
+        .lines()
+        .find_map(|l| {
+            let (key, value) = l.split_once('=')?;
+            (key.trim() == "repository").then(|| value.trim().trim_matches('"').to_owned())
+        })
+        .expect("Cargo.toml names the repository")
+}
+
+/// Every alert's `runbook_url` is an absolute link into the repository's docs/runbooks.md, at
+/// the alert's own section, and every section of the runbooks is an alert's.
+#[test]
+fn every_alert_links_its_section_of_the_runbooks() {
+    let base = format!("{}/blob/main/docs/runbooks.md#", repository_url());
+    assert!(base.starts_with("https://github.com/"), "{base}");
+    let text = std::fs::read_to_string(repo_root().join("docs/runbooks.md")).unwrap();
+    let anchors = heading_anchors(&text);
+    let rules = shipped_rules();
+    let alerts = alert_runbooks(&rules);
+    assert_eq!(alerts.len(), names_after(&rules, "- alert:").len());
+    assert!(alerts.len() >= 13, "{alerts:?}");
+    let mut linked = BTreeSet::new();
+    for (alert, urls) in &alerts {
+        let [url] = urls.as_slice() else {
+            panic!("{alert}: one runbook_url wanted, found {urls:?}");
+        };
+        let parsed = url::Url::parse(url).unwrap_or_else(|e| panic!("{alert}: {url}: {e}"));
+        assert_eq!(parsed.scheme(), "https", "{alert}: {url} is absolute");
+        let anchor = url
+            .strip_prefix(&base)
+            .unwrap_or_else(|| panic!("{alert}: {url} does not start with {base}"));
+        assert!(
+            anchors.contains(anchor),
+            "{alert}: docs/runbooks.md has no heading with anchor #{anchor}"
+        );
+        assert_eq!(anchor, slug(alert), "{alert} links a section of its own");
+        linked.insert(anchor.to_owned());
+    }
+    let sections: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("## ")).collect();
+    for section in &sections {
+        assert!(
+            linked.contains(&slug(section)),
+            "docs/runbooks.md: section {section} is no alert's"
+        );
+    }
+    assert_eq!(sections.len(), alerts.len());
+}
+
+/// The recorded series select no job, so their names and labels hold whatever the scrape job is
+/// called; only ModeshareDown names it (docs/metrics.md#the-job-label), as prometheus.yml does.
+#[test]
+fn only_modeshare_down_names_the_scrape_job() {
+    let rules = shipped_rules();
+    let naming: Vec<String> = rule_expressions(&rules)
+        .into_iter()
+        .filter(|expr| {
+            selectors_in(expr)
+                .iter()
+                .any(|(_, matchers)| matchers.contains("job"))
+        })
+        .collect();
+    assert_eq!(naming, [r#"up{job="modeshare"} == 0"#]);
+    let config =
+        std::fs::read_to_string(repo_root().join("deploy/prometheus/prometheus.yml")).unwrap();
+    assert!(config.contains("- job_name: modeshare\n"), "{config}");
+}
+
+/// One label matcher, `name op "value"`, of a selector's matchers.
+fn matchers(text: &str) -> Vec<(String, String, String)> {
+    text.split(',')
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| {
+            let at = m.find(['=', '!']).unwrap_or_else(|| panic!("matcher {m}"));
+            let op_end = at + m[at..].find('"').unwrap_or_else(|| panic!("matcher {m}"));
+            let value = m[op_end..].trim().trim_matches('"');
+            (
+                m[..at].trim().to_owned(),
+                m[at..op_end].trim().to_owned(),
+                value.to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The dashboard fits any city: goal groups come from the group variable (a row per goal group,
+/// no group named in a query), every query of an exported series selects the job variable, and
+/// the dashboard says it needs the recording rules.
+#[test]
+fn the_dashboard_fits_any_city_and_says_what_it_needs() {
+    let variables = dashboard_variables();
+    let variable = |name: &str| {
+        variables
+            .iter()
+            .find(|v| v.name == name)
+            .unwrap_or_else(|| panic!("no variable {name}: {variables:?}"))
+    };
+    let (job, group) = (variable("job"), variable("group"));
+    assert_eq!((job.default.as_str(), job.multi), ("modeshare", false));
+    assert_eq!(job.label, "job");
+    assert_eq!(
+        (group.metric.as_str(), group.label.as_str()),
+        ("group:modeshare_goal_target:ratio", "group")
+    );
+    assert!(group.multi, "several goal groups at once");
+    for name in ["zone", "window"] {
+        assert!(!variable(name).multi, "{name}");
+    }
+
+    let mut exported: BTreeSet<String> = modeshare_http::metrics::metric_names()
+        .into_iter()
+        .collect();
+    let histogram_series: Vec<String> = exported
+        .iter()
+        .filter(|n| n.ends_with("_seconds"))
+        .flat_map(|n| ["_bucket", "_sum", "_count"].map(|s| format!("{n}{s}")))
+        .collect();
+    exported.extend(histogram_series);
+    exported.insert("up".to_owned());
+    let queries = panel_queries();
+    let (mut per_group, mut with_job) = (0, 0);
+    for query in &queries {
+        let place = query.place();
+        for (name, text) in selectors_in(&query.expr) {
+            let matchers = matchers(&text);
+            for (label, op, value) in &matchers {
+                if label == "group" {
+                    // One value where the panel repeats over the group; several elsewhere.
+                    let want = if query.repeat.as_deref() == Some("group") {
+                        "="
+                    } else {
+                        "=~"
+                    };
+                    assert_eq!(
+                        (op.as_str(), value.as_str()),
+                        (want, "$group"),
+                        "{place}: {name}{{{text}}} names a group"
+                    );
+                    per_group += 1;
+                }
+                if label == "job" {
+                    assert_eq!((op.as_str(), value.as_str()), ("=", "$job"), "{place}");
+                }
+            }
+            if exported.contains(&name) {
+                assert!(
+                    matchers
+                        .iter()
+                        .any(|(l, o, v)| (l.as_str(), o.as_str(), v.as_str())
+                            == ("job", "=", "$job")),
+                    "{place}: {name}{{{text}}} does not select the job"
+                );
+                with_job += 1;
+            }
+        }
+    }
+    assert!(per_group >= 20, "{per_group} group selectors");
+    assert!(with_job >= 15, "{with_job} selectors of exported series");
+    // The goal panels repeat: a row over the goal groups holds the share, the way to the goal,
+    // the trend against the goal path and the share per zone.
+    let repeated: BTreeSet<&str> = queries
+        .iter()
+        .filter(|q| q.repeat.as_deref() == Some("group"))
+        .map(|q| q.panel.as_str())
+        .collect();
+    assert!(repeated.len() >= 4, "{repeated:?}");
+    assert!(
+        repeated.iter().all(|p| p.starts_with("$group")),
+        "{repeated:?}"
+    );
+
+    let dashboard = dashboard();
+    let rules = "deploy/prometheus/rules/modeshare.yml";
+    let description = dashboard["description"].as_str().unwrap();
+    assert!(description.contains(rules), "{description}");
+    let top = &dashboard["panels"][0];
+    assert_eq!(
+        (top["type"].as_str(), top["gridPos"]["y"].as_i64()),
+        (Some("text"), Some(0)),
+        "a note at the top"
+    );
+    let note = top["options"]["content"].as_str().unwrap();
+    assert!(
+        note.contains(rules) && note.contains("recording rules"),
+        "{note}"
+    );
 }
 
 /// The monitoring command of docs/metrics.md: modeshare on its simulator and Prometheus with the

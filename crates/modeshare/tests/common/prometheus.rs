@@ -76,6 +76,47 @@ impl PrometheusApi {
             .unwrap_or_default())
     }
 
+    /// The `data` of a successful API answer at `path`, or the error.
+    fn data(&self, path: &str) -> Result<Value, String> {
+        let (_, body) = self.get(path).map_err(|e| e.to_string())?;
+        let answer: Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+        if answer["status"] != "success" {
+            return Err(format!("{path}: {}", answer["error"]));
+        }
+        Ok(answer["data"].clone())
+    }
+
+    /// The values of `label` on the series of `metric`: what Grafana's
+    /// `label_values(metric, label)` asks Prometheus for
+    /// (`/api/v1/label/<label>/values?match[]=<metric>`), sorted.
+    pub fn label_values(&self, metric: &str, label: &str) -> Result<Vec<String>, String> {
+        let data = self.data(&format!(
+            "/api/v1/label/{}/values?match%5B%5D={}",
+            percent_encode(label),
+            percent_encode(metric)
+        ))?;
+        let mut values: Vec<String> = data
+            .as_array()
+            .ok_or_else(|| format!("not a list: {data}"))?
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        values.sort();
+        Ok(values)
+    }
+
+    /// Every alerting rule Prometheus has loaded, as `/api/v1/rules` gives it (name, query,
+    /// labels, annotations…).
+    pub fn alerting_rules(&self) -> Result<Vec<Value>, String> {
+        let data = self.data("/api/v1/rules?type=alert")?;
+        Ok(data["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+            .collect())
+    }
+
     /// Polls until `ready` holds, failing after the deadline.
     pub fn wait_for<T>(
         &self,
