@@ -26,7 +26,7 @@ pub fn redact(table: &mut toml::Table) {
             }
         }
     }
-    let options: [(&[&str], fn(&str) -> bool); 2] = [
+    let options: [(&[&str], IsSecret); 2] = [
         (&["kafka", "options"], modeshare_kafka::config::is_secret),
         (&["state", "options"], is_secret_store_option),
     ];
@@ -40,6 +40,9 @@ pub fn redact(table: &mut toml::Table) {
         }
     }
 }
+
+/// Whether the value of an option, by its key, is a secret.
+type IsSecret = fn(&str) -> bool;
 
 /// Whether an object store option (the `object_store` crate's names) holds a secret: its keys,
 /// tokens, passwords and secrets (`aws_secret_access_key`, `aws_session_token`,

@@ -28,9 +28,8 @@ use std::sync::Arc;
 use modeshare_core::decode::DecodeError;
 use modeshare_core::pipeline::Pipeline;
 use modeshare_http::health::Health;
-use modeshare_http::snapshot::Snapshot;
 use modeshare_kafka::PartitionBatch;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
@@ -57,7 +56,7 @@ pub(super) struct Links {
 pub(super) async fn aggregate(
     config: AppConfig,
     mut received: mpsc::Receiver<Message>,
-    snapshots: watch::Sender<Arc<Snapshot>>,
+    publisher: Publisher,
     Links { kafka, spool }: Links,
     health: Arc<Health>,
     shutdown: CancellationToken,
@@ -73,7 +72,7 @@ pub(super) async fn aggregate(
     });
     let mut aggregator = Aggregator {
         partitions,
-        publisher: Publisher::new(snapshots),
+        publisher,
         kafka,
         spool,
         health,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::state::combined_watermark;
+use modeshare_http::metrics::PipelineMetrics;
 use modeshare_http::snapshot::{BrokerStatus, Places, Snapshot};
 use tokio::sync::watch;
 
@@ -22,12 +23,18 @@ pub(super) struct Publisher {
     places: PlacesCadence,
     /// The state changed since the last snapshot.
     changed: bool,
+    /// Where the time each publish takes is observed.
+    metrics: PipelineMetrics,
 }
 
 impl Publisher {
-    pub(super) fn new(snapshots: watch::Sender<Arc<Snapshot>>) -> Publisher {
+    pub(super) fn new(
+        snapshots: watch::Sender<Arc<Snapshot>>,
+        metrics: PipelineMetrics,
+    ) -> Publisher {
         Publisher {
             snapshots,
+            metrics,
             places: PlacesCadence::default(),
             // The first tick publishes: until then the HTTP server shows the empty snapshot it
             // started with.
@@ -71,6 +78,7 @@ impl Publisher {
     }
 
     fn send(&mut self, config: &AppConfig, partitions: &Partitions, kafka: Option<BrokerStatus>) {
+        let started = std::time::Instant::now();
         let now = wall_clock().0;
         let owned: Vec<&PartitionState> = partitions.values().collect();
         let clocks: Vec<_> = owned
@@ -91,6 +99,7 @@ impl Publisher {
         );
         snapshot.kafka = kafka;
         let _ = self.snapshots.send(Arc::new(snapshot));
+        self.metrics.published(started.elapsed());
     }
 }
 
