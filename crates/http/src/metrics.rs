@@ -24,8 +24,8 @@ use axum::response::{IntoResponse, Response};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    CounterVec, Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    CounterVec, Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tokio::sync::{Mutex, watch};
 
@@ -719,8 +719,12 @@ impl Metrics {
         {
             return Ok(bytes.clone());
         }
+        let started = Instant::now();
         let mut text = Vec::new();
         TextEncoder::new().encode(&snapshot_families(&latest), &mut text)?;
+        self.service
+            .snapshot_encode
+            .observe(started.elapsed().as_secs_f64());
         let bytes = Bytes::from(text);
         *encoded = Some((latest, bytes.clone()));
         Ok(bytes)
@@ -754,6 +758,92 @@ pub struct ServiceMetrics {
     pub dead_letter_failures: IntCounterVec,
     pub ingest: IngestMetrics,
     pub providers: ProviderMetrics,
+    /// What the pipeline task's publishing and checkpoints take.
+    pub pipeline: PipelineMetrics,
+    /// `modeshare_build_info`: absent until [`ServiceMetrics::build_info`] names the build.
+    build_info: IntGaugeVec,
+    start_time: Gauge,
+    snapshot_encode: Histogram,
+}
+
+/// A histogram without labels; its name, help and buckets are constants.
+fn histogram(name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+    // INVARIANT: names and buckets are constants that the tests check are valid.
+    #[allow(clippy::expect_used)]
+    Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("valid metric")
+}
+
+/// Seconds from 0.5 ms to 30 s: what publishing, encoding and writing a checkpoint take.
+fn duration_buckets() -> Vec<f64> {
+    vec![
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ]
+}
+
+/// What the pipeline task's work outside the events takes: publishing snapshots, and encoding
+/// and writing checkpoints (Kafka partitions' and the ingest spool's), with their size.
+#[derive(Clone)]
+pub struct PipelineMetrics {
+    publish: Histogram,
+    checkpoint: HistogramVec,
+    checkpoint_bytes: Histogram,
+}
+
+impl PipelineMetrics {
+    fn new() -> PipelineMetrics {
+        // INVARIANT: names, labels and buckets are constants that the tests check are valid.
+        #[allow(clippy::expect_used)]
+        let checkpoint = HistogramVec::new(
+            HistogramOpts::new(
+                "modeshare_checkpoint_duration_seconds",
+                "Time to checkpoint one partition's state, by stage: encode (the state into bytes) and write (durably, under the partition's claim).",
+            )
+            .buckets(duration_buckets()),
+            &["stage"],
+        )
+        .expect("valid metric");
+        PipelineMetrics {
+            publish: histogram(
+                "modeshare_publish_duration_seconds",
+                "Time to build a snapshot of the state and publish it to the listeners (summing the places again when due).",
+                duration_buckets(),
+            ),
+            checkpoint,
+            checkpoint_bytes: histogram(
+                "modeshare_checkpoint_size_bytes",
+                "Size of each partition checkpoint written, in bytes.",
+                prometheus::exponential_buckets(1024.0, 4.0, 11).unwrap_or_default(),
+            ),
+        }
+    }
+
+    fn all(&self) -> Vec<Box<dyn Collector>> {
+        vec![
+            Box::new(self.publish.clone()),
+            Box::new(self.checkpoint.clone()),
+            Box::new(self.checkpoint_bytes.clone()),
+        ]
+    }
+
+    /// A snapshot built and published.
+    pub fn published(&self, took: Duration) {
+        self.publish.observe(took.as_secs_f64());
+    }
+
+    /// A partition's state encoded into a checkpoint of `bytes`.
+    pub fn checkpoint_encoded(&self, took: Duration, bytes: usize) {
+        self.checkpoint
+            .with_label_values(&["encode"])
+            .observe(took.as_secs_f64());
+        self.checkpoint_bytes.observe(bytes as f64);
+    }
+
+    /// A checkpoint written durably.
+    pub fn checkpoint_written(&self, took: Duration) {
+        self.checkpoint
+            .with_label_values(&["write"])
+            .observe(took.as_secs_f64());
+    }
 }
 
 /// The ingest API's, per operator (a configured name: bounded). Tokens are never a label.
@@ -990,18 +1080,60 @@ impl ServiceMetrics {
             &["reason"],
         )
         .expect("valid metric");
+        #[allow(clippy::expect_used)]
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "modeshare_build_info",
+                "1, labelled with the version and the git revision of the running binary (modeshare --version).",
+            ),
+            &["version", "revision"],
+        )
+        .expect("valid metric");
+        #[allow(clippy::expect_used)]
+        let start_time = Gauge::with_opts(Opts::new(
+            "modeshare_start_time_seconds",
+            "When the service started (Unix seconds): time() minus it is the uptime, and a change is a restart.",
+        ))
+        .expect("valid metric");
+        start_time.set(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        );
         ServiceMetrics {
             dead_letter_failures,
             ingest: IngestMetrics::new(),
             providers: ProviderMetrics::new(),
+            pipeline: PipelineMetrics::new(),
+            build_info,
+            start_time,
+            snapshot_encode: histogram(
+                "modeshare_snapshot_encode_duration_seconds",
+                "Time to encode a published snapshot's families for /metrics (once per snapshot, by the first scrape after it).",
+                duration_buckets(),
+            ),
         }
     }
 
     fn all(&self) -> Vec<Box<dyn Collector>> {
-        let mut all: Vec<Box<dyn Collector>> = vec![Box::new(self.dead_letter_failures.clone())];
+        let mut all: Vec<Box<dyn Collector>> = vec![
+            Box::new(self.dead_letter_failures.clone()),
+            Box::new(self.build_info.clone()),
+            Box::new(self.start_time.clone()),
+            Box::new(self.snapshot_encode.clone()),
+        ];
         all.extend(self.ingest.all());
         all.extend(self.providers.all());
+        all.extend(self.pipeline.all());
         all
+    }
+
+    /// Names the running build in `modeshare_build_info` (1).
+    pub fn build_info(&self, version: &str, revision: &str) {
+        self.build_info.reset();
+        self.build_info
+            .with_label_values(&[version, revision])
+            .set(1);
     }
 
     /// The counters, registered in `registry`.

@@ -7,13 +7,14 @@ use modeshare_source::Input;
 
 use crate::config::{self, AppConfig, Overrides};
 use crate::failure::Failure;
+use crate::logging::LogFormat;
 
 /// Live mode shares for cities: the share of person trips by walking, cycling, micromobility,
 /// public transport and car, per area, against the city's goals.
 #[derive(Debug, Parser)]
 #[command(
     name = "modeshare",
-    version,
+    version = crate::version::VERSION_LINE,
     about,
     long_about = None,
     propagate_version = true,
@@ -24,6 +25,33 @@ pub struct Cli {
     /// Without a command, `modeshare` runs the service as `modeshare run` would.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// How to write log lines to stderr: `text`, or `json` (one object a line). Default:
+    /// `[log] format` of the configuration, else text.
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Which log lines to write, in the `tracing` filter syntax (`debug`,
+    /// `info,modeshare_kafka=debug`); `RUST_LOG`, when set, wins. Default: info.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+impl Cli {
+    /// The `--config` file of the command, if it takes one.
+    pub fn config_file(&self) -> Option<&std::path::Path> {
+        let common = match &self.command {
+            Some(Command::Replay(a)) => &a.common,
+            Some(Command::Run(a)) => &a.common,
+            Some(Command::Serve(a)) => &a.common,
+            Some(Command::Produce(a)) => &a.common,
+            Some(Command::Providers(ProvidersCommand::Check(a))) => &a.common,
+            Some(Command::Config(ConfigCommand::Check(a) | ConfigCommand::Show(a))) => a,
+            Some(Command::Generate(a)) => return a.config.as_deref(),
+            Some(Command::Token(_) | Command::Completions(_) | Command::Man) | None => {
+                return None;
+            }
+        };
+        common.config.as_deref()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +88,32 @@ pub enum Command {
     /// The operators' MDS Provider APIs the service polls (`[[providers]]`).
     #[command(subcommand)]
     Providers(ProvidersCommand),
+    /// Check the configuration, or print the one in force.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script to stdout (`modeshare completions bash > …`).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) to stdout (`modeshare man | man -l -`).
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load the configuration (the embedded default, `--config`, `MODESHARE__*` variables,
+    /// flags) and list every problem at once: unknown keys, wrong types and values, files that
+    /// cannot be read. Exit 0 when it is usable, 2 when not.
+    Check(CommonArgs),
+    /// Print the configuration in force as TOML — the embedded default, `--config`,
+    /// `MODESHARE__*` variables and flags layered, secrets read from their files — with every
+    /// secret's value shown as "[redacted]". Exit 2 (after printing) when it is not usable.
+    Show(CommonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,13 +227,17 @@ pub struct CommonArgs {
 impl CommonArgs {
     /// The layered configuration with these flags on top (environment from the process).
     pub fn load_config(&self) -> Result<AppConfig, Failure> {
-        let overrides = Overrides {
+        config::load(self.config.as_deref(), std::env::vars(), &self.overrides())
+            .map_err(|e| Failure::Usage(e.into()))
+    }
+
+    /// The flags that override the configuration.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
             zones: self.zones.clone(),
             resolution: self.resolution,
             gtfs: self.gtfs.clone(),
-        };
-        config::load(self.config.as_deref(), std::env::vars(), &overrides)
-            .map_err(|e| Failure::Usage(e.into()))
+        }
     }
 }
 

@@ -92,6 +92,8 @@ pub struct ConfigFile {
     /// Consume from Kafka instead of the simulator.
     #[serde(default)]
     pub kafka: Option<KafkaConfig>,
+    /// How the process logs (read before the rest, see [`log::format_of`]).
+    pub log: LogConfig,
 }
 
 /// `[http]`.
@@ -436,21 +438,20 @@ pub fn load(
     env: impl IntoIterator<Item = (String, String)>,
     overrides: &Overrides,
 ) -> Result<AppConfig, ConfigLoadError> {
-    let fail = |m: String| ConfigLoadError(vec![m]);
     let merged = layered(file, env, overrides)?;
-    let raw: ConfigFile =
-        serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
-            let path = e.path().to_string();
-            fail(format!("{path}: {}", e.into_inner().message()))
-        })?;
-    raw.validate().map_err(|errors| {
-        ConfigLoadError(
-            errors
-                .iter()
-                .map(|e| format!("{}: {}", e.key, e.message))
-                .collect(),
-        )
-    })
+    let read = read::read_all(merged);
+    let mut problems = read.problems;
+    let Some(raw) = read.config else {
+        return Err(ConfigLoadError(problems));
+    };
+    match raw.validate() {
+        Ok(config) if problems.is_empty() => Ok(config),
+        Ok(_) => Err(ConfigLoadError(problems)),
+        Err(errors) => {
+            problems.extend(errors.iter().map(|e| format!("{}: {}", e.key, e.message)));
+            Err(ConfigLoadError(problems))
+        }
+    }
 }
 
 /// The configuration as one TOML table: the embedded default (which sets every key that has a
@@ -481,8 +482,7 @@ pub fn layered(
         merge(&mut merged, layer);
     }
     for (key, value) in env {
-        if let Some(path) = key.strip_prefix(ENV_PREFIX) {
-            let keys: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+        if let Some(keys) = env_keys(&key) {
             set(&mut merged, &keys, env_value(&value)).map_err(|m| fail(format!("{key}: {m}")))?;
         }
     }
@@ -726,6 +726,19 @@ fn set(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(
     Ok(())
 }
 
+/// The key path a `MODESHARE__…` variable sets: `__` separates the levels, each lowercased,
+/// and `_DOT_` inside a level is a dot (`MODESHARE__KAFKA__OPTIONS__SASL_DOT_PASSWORD` sets
+/// `kafka.options."sasl.password"`; a dot in the name itself, where the environment allows
+/// one, is kept). `None` for other variables.
+pub fn env_keys(name: &str) -> Option<Vec<String>> {
+    let path = name.strip_prefix(ENV_PREFIX)?;
+    Some(
+        path.split("__")
+            .map(|level| level.to_lowercase().replace("_dot_", "."))
+            .collect(),
+    )
+}
+
 /// An environment value as TOML (`8`, `true`, `["bicycle"]`), else as a plain string.
 fn env_value(raw: &str) -> toml::Value {
     format!("v = {raw}")
@@ -736,11 +749,15 @@ fn env_value(raw: &str) -> toml::Value {
 }
 
 mod ingest;
+pub mod log;
 mod paths;
 mod providers;
+mod read;
 mod secrets;
+pub mod show;
 
 pub use ingest::{IngestConfig, IngestSettings, OperatorConfig};
+pub use log::LogConfig;
 pub use providers::{DEFAULT_LOOK_BACK, ProviderAuth, ProviderConfig, ProviderSettings};
 
 #[cfg(test)]

@@ -19,12 +19,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::pipeline::Settings;
 use modeshare_core::pipeline::checkpoint;
 use modeshare_core::pipeline::checkpoint::{CheckpointError, Fingerprint, Position};
 use modeshare_core::space::Zones;
+use modeshare_http::metrics::PipelineMetrics;
 use modeshare_kafka::{KafkaError, StartAt, StartError, StartPositions};
 use tracing::{info, warn};
 
@@ -148,6 +150,8 @@ pub struct PartitionCheckpoints {
     on_bad: OnBadCheckpoint,
     /// Restored state waiting for the pipeline task to take it with the assignment notice.
     handed_over: Mutex<HandedOver>,
+    /// Where the time and size of each checkpoint are observed, in the service.
+    metrics: Option<PipelineMetrics>,
 }
 
 impl PartitionCheckpoints {
@@ -168,7 +172,14 @@ impl PartitionCheckpoints {
             zones,
             on_bad,
             handed_over: Mutex::new(BTreeMap::new()),
+            metrics: None,
         }
+    }
+
+    /// Observes how long each checkpoint takes to encode and write, and its size, in `metrics`.
+    pub fn observed_by(mut self, metrics: PipelineMetrics) -> PartitionCheckpoints {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Where a partition's checkpoint is: a file's path or an object's URL.
@@ -179,12 +190,31 @@ impl PartitionCheckpoints {
 
     /// The checkpoint of a partition's state, which ends before `next_offset`.
     pub fn encode(&self, pipeline: &Pipeline, next_offset: i64) -> Vec<u8> {
-        checkpoint::encode(pipeline, Position::Offset(next_offset), self.fingerprint)
+        let started = Instant::now();
+        let bytes = checkpoint::encode(pipeline, Position::Offset(next_offset), self.fingerprint);
+        if let Some(metrics) = &self.metrics {
+            metrics.checkpoint_encoded(started.elapsed(), bytes.len());
+        }
+        bytes
     }
 
     /// Writes encoded checkpoint bytes atomically and durably under this instance's claim,
     /// only over the version it wrote last; where it is.
     pub fn write(&self, topic: &str, partition: i32, bytes: &[u8]) -> Result<String, WriteError> {
+        let started = Instant::now();
+        let written = self.write_claimed(topic, partition, bytes);
+        if let (Some(metrics), Ok(_)) = (&self.metrics, &written) {
+            metrics.checkpoint_written(started.elapsed());
+        }
+        written
+    }
+
+    fn write_claimed(
+        &self,
+        topic: &str,
+        partition: i32,
+        bytes: &[u8],
+    ) -> Result<String, WriteError> {
         let key = (topic.to_owned(), partition);
         let location = self.location(topic, partition);
         let claim = self.claims.lock().ok().and_then(|c| c.get(&key).cloned());
@@ -419,6 +449,8 @@ impl PartitionCheckpoints {
                     }
                 }
                 warn!(
+                    topic,
+                    partition,
                     "{what}; rebuilding the partition from its earliest retained offset \
                      (on_bad_checkpoint = \"rebuild\"){kept}"
                 );

@@ -5,8 +5,9 @@
 //! query — with its variables resolved as Grafana resolves them, and once per goal group —;
 //! every panel's query parses and reads only metrics modeshare exports or the rules record, names
 //! no goal group and selects the job variable; every alert links its section of
-//! docs/runbooks.md; and the monitoring command (docs/metrics.md#prometheus-rules-and-alerts)
-//! shows recorded shares and alerts within a minute.
+//! docs/runbooks.md; the monitoring command (docs/metrics.md#prometheus-rules-and-alerts) shows
+//! recorded shares and alerts within a minute; and the service's own families — the build, the
+//! publish histogram — are scraped.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
@@ -207,6 +208,32 @@ fn recorded_shares_over_two_instances_equal_one_instance_holding_all_events() {
     });
     let access_share = "zone_window:modeshare_transit_access_share:ratio";
     wait_until_recorded(api, access_share, &[], &access, 1e-12);
+
+    // The service's own families reach Prometheus: the build of each instance, and the
+    // histograms of what publishing takes (every instance publishes at its first tick).
+    let builds = api.query("modeshare_build_info").unwrap();
+    assert_eq!(builds.len(), 2, "{builds:?}");
+    for build in &builds {
+        assert_eq!(sample_value(build), 1.0, "{build}");
+        assert_eq!(
+            label(build, "version"),
+            env!("CARGO_PKG_VERSION"),
+            "{build}"
+        );
+        assert!(!label(build, "revision").is_empty(), "{build}");
+    }
+    let publishes = api
+        .query("sum by (instance) (modeshare_publish_duration_seconds_count)")
+        .unwrap();
+    assert_eq!(publishes.len(), 2, "{publishes:?}");
+    assert!(
+        publishes.iter().all(|p| sample_value(p) >= 1.0),
+        "{publishes:?}"
+    );
+    let buckets = api
+        .query(r#"modeshare_publish_duration_seconds_bucket{le="+Inf"}"#)
+        .unwrap();
+    assert_eq!(buckets.len(), 2, "{buckets:?}");
 
     // Both instances' windows end together: the sums cover the same event time.
     for sample in api

@@ -970,3 +970,130 @@ fn the_checkpoint_store_is_a_directory_or_an_object_store() {
     .to_string();
     assert!(e.contains("set state.url too"), "{e}");
 }
+
+/// Unknown keys, wrong types and wrong values are all listed at once, with the checks of the
+/// values that read (`config check` and every command that loads the configuration).
+#[test]
+fn every_problem_is_listed_at_once() {
+    let text = "[spatial]\nresolutoin = 8\nresolution = \"nine\"\n\
+                [windows]\nbucket = 15\n\
+                [spatail]\n\
+                [http]\nlisten = \"nonsense\"\nmetrics_on = \"sideways\"\n\
+                [log]\nformat = \"xml\"\n";
+    let e = load_with(Some(text), &[], &Overrides::default()).unwrap_err();
+    let keys: Vec<&str> = e.0.iter().map(|m| m.split_once(": ").unwrap().0).collect();
+    assert_eq!(
+        keys,
+        [
+            "http.metrics_on",
+            "log.format",
+            "spatail",
+            "spatial.resolution",
+            "spatial.resolutoin",
+            "windows.bucket",
+            "http.listen",
+        ],
+        "{e}"
+    );
+    assert!(e.0[4].contains("unknown field `resolutoin`"), "{e}");
+    assert!(e.0[5].contains("invalid type: integer `15`"), "{e}");
+}
+
+/// An entry of an array of tables without a required key is reported once; the problems of
+/// other entries and sections still are.
+#[test]
+fn a_missing_key_in_an_entry_is_reported_once_with_the_rest() {
+    let text = "[[goals]]\ngroup = \"cycling\"\n\
+                [kafka]\nbrokers = \"127.0.0.1:9092\"\n[[kafka.topics]]\nname = \"t\"\nformatt = \"x\"\n\
+                [run]\nshutdown_timeout = 20\n";
+    let e = load_with(Some(text), &[], &Overrides::default()).unwrap_err();
+    assert_eq!(
+        e.0.iter()
+            .map(|m| m.split_once(": ").unwrap().0)
+            .collect::<Vec<_>>(),
+        [
+            "goals[0]",
+            "kafka.topics[0].formatt",
+            "run.shutdown_timeout"
+        ],
+        "{e}"
+    );
+    assert!(e.0[0].contains("missing field `target`"), "{e}");
+}
+
+/// `_DOT_` in a variable's name is a dot of the key: librdkafka's options from the shell.
+#[test]
+fn a_dot_in_an_environment_key_is_written_dot() {
+    assert_eq!(
+        env_keys("MODESHARE__KAFKA__OPTIONS__SASL_DOT_PASSWORD_FILE").unwrap(),
+        ["kafka", "options", "sasl.password_file"]
+    );
+    assert_eq!(
+        env_keys("MODESHARE__STATE__OPTIONS__AWS_SECRET_ACCESS_KEY").unwrap(),
+        ["state", "options", "aws_secret_access_key"]
+    );
+    assert_eq!(
+        env_keys("MODESHARE__KAFKA__OPTIONS__socket.keepalive.enable").unwrap(),
+        ["kafka", "options", "socket.keepalive.enable"]
+    );
+    assert_eq!(env_keys("RUST_LOG"), None);
+    let kafka = "[kafka]\nbrokers = \"127.0.0.1:9092\"\n[[kafka.topics]]\nname = \"t\"\n";
+    let c = load_with(
+        Some(kafka),
+        &[
+            ("MODESHARE__KAFKA__OPTIONS__SASL_DOT_USERNAME", "city"),
+            (
+                "MODESHARE__KAFKA__OPTIONS__SOCKET_DOT_KEEPALIVE_DOT_ENABLE",
+                "true",
+            ),
+        ],
+        &Overrides::default(),
+    )
+    .unwrap();
+    let options = &c.kafka.unwrap().options;
+    assert_eq!(options.get_exposed("sasl.username"), Some("city"));
+    assert_eq!(options.get_exposed("socket.keepalive.enable"), Some("true"));
+}
+
+/// The log format is read before the rest: the default's, a file's, then the environment's.
+#[test]
+fn the_log_format_comes_from_the_file_then_the_environment() {
+    use crate::logging::LogFormat;
+    let none = std::iter::empty::<(String, String)>;
+    assert_eq!(log::format_of(None, none()), Some(LogFormat::Text));
+    let files = Files::new();
+    let file = files.write("log.toml", "[log]\nformat = \"json\"\n");
+    assert_eq!(
+        log::format_of(Some(Path::new(&file)), none()),
+        Some(LogFormat::Json)
+    );
+    let env = || [("MODESHARE__LOG__FORMAT".to_owned(), "text".to_owned())];
+    assert_eq!(
+        log::format_of(Some(Path::new(&file)), env()),
+        Some(LogFormat::Text)
+    );
+    let bad = files.write("bad.toml", "[log]\nformat = \"xml\"\n");
+    assert_eq!(log::format_of(Some(Path::new(&bad)), none()), None);
+}
+
+/// `config show` hides every secret, whatever table it is in; a list keeps its length.
+#[test]
+fn the_shown_configuration_hides_every_secret() {
+    let text = "[admin]\ntoken_sha256 = [\"aaaa\", \"bbbb\"]\n\
+                [[ingest.operators]]\nname = \"voi\"\nsources = [\"voi\"]\ntoken_sha256 = [\"cccc\"]\n\
+                [[providers]]\nname = \"p\"\nurl = \"https://p\"\nversion = \"2.0\"\nsource = \"p\"\n\
+                token = \"dddd\"\nclient_secret = \"eeee\"\n\
+                [kafka]\nbrokers = \"b:9092\"\n[kafka.options]\n\"sasl.password\" = \"ffff\"\n\"client.id\" = \"city\"\n\
+                [state]\nurl = \"s3://b/p\"\n[state.options]\naws_secret_access_key = \"gggg\"\naws_region = \"eu-north-1\"\n";
+    let mut table: toml::Table = text.parse().unwrap();
+    show::redact(&mut table);
+    let shown = toml::to_string(&table).unwrap();
+    for secret in ["aaaa", "bbbb", "cccc", "dddd", "eeee", "ffff", "gggg"] {
+        assert!(!shown.contains(secret), "{secret} in\n{shown}");
+    }
+    assert_eq!(shown.matches(show::REDACTED).count(), 7, "{shown}");
+    assert!(
+        shown.contains("eu-north-1") && shown.contains("\"city\""),
+        "{shown}"
+    );
+}

@@ -29,9 +29,8 @@ use std::sync::Arc;
 use modeshare_core::decode::DecodeError;
 use modeshare_core::pipeline::Pipeline;
 use modeshare_http::health::Health;
-use modeshare_http::snapshot::Snapshot;
 use modeshare_kafka::PartitionBatch;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
@@ -57,19 +56,12 @@ pub(super) struct Links {
     pub view: Option<ViewLink>,
 }
 
-/// Where snapshots go: this instance's partitions (for `/metrics`), and the whole city's
-/// when the view is shared (for the API, the page and the health endpoints).
-pub(super) struct Snapshots {
-    pub own: watch::Sender<Arc<Snapshot>>,
-    pub city: Option<watch::Sender<Arc<Snapshot>>>,
-}
-
 /// Runs the pipeline task until the source stops: applies batches, dead-letters rejections,
 /// stores offsets, publishes snapshots, checkpoints, drains on shutdown.
 pub(super) async fn aggregate(
     config: AppConfig,
     mut received: mpsc::Receiver<Message>,
-    snapshots: Snapshots,
+    publisher: Publisher,
     Links { kafka, spool, view }: Links,
     health: Arc<Health>,
     shutdown: CancellationToken,
@@ -87,7 +79,7 @@ pub(super) async fn aggregate(
     });
     let mut aggregator = Aggregator {
         partitions,
-        publisher: Publisher::new(snapshots.own, snapshots.city),
+        publisher,
         kafka,
         spool,
         view,

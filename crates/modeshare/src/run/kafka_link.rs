@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use modeshare_core::decode::{DecodeError, Format, FormatDecoder};
 use modeshare_core::pipeline::Outcome;
+use modeshare_http::metrics::PipelineMetrics;
 use modeshare_http::snapshot::BrokerStatus;
 use modeshare_kafka::{DeadLetter, DeadLetters, KafkaSettings, KafkaSource, PartitionBatch};
 use prometheus::IntCounterVec;
@@ -46,6 +47,7 @@ impl KafkaLink {
         settings: &KafkaSettings,
         config: &AppConfig,
         dead_letter_failures: IntCounterVec,
+        metrics: PipelineMetrics,
         shutdown: &CancellationToken,
         give_up: &CancellationToken,
     ) -> Result<KafkaLink, Failure> {
@@ -56,13 +58,16 @@ impl KafkaLink {
         };
         let store = CheckpointStore::open(&config.state.checkpoints)
             .map_err(|e| Failure::Usage(anyhow::anyhow!("[state] url: {e}")))?;
-        let checkpoints = Arc::new(PartitionCheckpoints::new(
-            store,
-            &settings.group_id,
-            config.settings.clone(),
-            config.zones.clone(),
-            config.state.on_bad_checkpoint,
-        ));
+        let checkpoints = Arc::new(
+            PartitionCheckpoints::new(
+                store,
+                &settings.group_id,
+                config.settings.clone(),
+                config.zones.clone(),
+                config.state.on_bad_checkpoint,
+            )
+            .observed_by(metrics),
+        );
         info!(
             store = %config.state.checkpoints,
             interval = ?config.state.interval,
@@ -234,7 +239,7 @@ impl KafkaLink {
                     .await;
             match written {
                 Ok(Ok(location)) => {
-                    debug!(checkpoint = %location, next_offset = next, "checkpoint written");
+                    debug!(topic = %key.0, partition = key.1, checkpoint = %location, next_offset = next, "checkpoint written");
                     if let Some(offsets) = state.offsets.as_mut() {
                         offsets.checkpointed = Some(next);
                         offsets.unsaved = 0;
@@ -257,7 +262,7 @@ impl KafkaLink {
                     health.failures += 1;
                 }
                 Err(e) => {
-                    error!(error = %e, "the checkpoint writer failed");
+                    error!(topic = %key.0, partition = key.1, error = %e, "the checkpoint writer failed");
                     failed = Some(format!("the checkpoint writer failed: {e}"));
                     health.failures += 1;
                 }

@@ -63,10 +63,11 @@ use tokio::task::JoinError;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use self::aggregator::{Links, Snapshots, aggregate};
+use self::aggregator::{Links, aggregate};
 use self::ingest::KafkaSink;
 use self::kafka_link::KafkaLink;
 use self::probe::ServiceProbe;
+use self::publishing::Publisher;
 use self::sources::Message;
 use self::spool_link::SpoolLink;
 use self::view_link::ViewLink;
@@ -178,6 +179,10 @@ pub async fn serve(
     let (snapshots, latest) = watch::channel(Arc::new(empty));
     // Registering the collectors in a new registry fails only on a bug.
     let metrics = Arc::new(Metrics::new(latest.clone()).map_err(|e| Failure::Internal(e.into()))?);
+    metrics
+        .service()
+        .build_info(crate::version::VERSION, crate::version::REVISION);
+    let pipeline_metrics = metrics.service().pipeline.clone();
     // Waits on the brokers during the stop give up here, leaving time for the rest of it.
     let give_up = CancellationToken::new();
     tokio::spawn(give_up_after(
@@ -191,6 +196,7 @@ pub async fn serve(
                 settings,
                 &config,
                 metrics.service().dead_letter_failures.clone(),
+                pipeline_metrics.clone(),
                 &shutdown,
                 &give_up,
             )
@@ -205,7 +211,11 @@ pub async fn serve(
         )));
     }
     let spool = match (&config.ingest, &config.kafka) {
-        (Some(settings), None) => Some(SpoolLink::open(&config, settings)?),
+        (Some(settings), None) => Some(SpoolLink::open(
+            &config,
+            settings,
+            pipeline_metrics.clone(),
+        )?),
         _ => None,
     };
     let board = ProviderBoard::default();
@@ -295,10 +305,7 @@ pub async fn serve(
     let pipeline = tokio::spawn(aggregate(
         config,
         received,
-        Snapshots {
-            own: snapshots,
-            city,
-        },
+        Publisher::new(snapshots, city, pipeline_metrics),
         Links { kafka, spool, view },
         health,
         shutdown.clone(),

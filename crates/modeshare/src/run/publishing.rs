@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::state::combined_watermark;
+use modeshare_http::metrics::PipelineMetrics;
 use modeshare_http::snapshot::{BrokerStatus, Places, Snapshot};
 use tokio::sync::watch;
 
@@ -28,6 +29,8 @@ pub(super) struct Publisher {
     city: Option<(watch::Sender<Arc<Snapshot>>, PlacesCadence)>,
     /// The state changed since the last snapshot.
     changed: bool,
+    /// Where the time each publish takes is observed.
+    metrics: PipelineMetrics,
 }
 
 /// The other instances' parts of the view, and this instance's name in it.
@@ -37,13 +40,16 @@ pub(super) struct Others<'a> {
 }
 
 impl Publisher {
-    /// Publishes to `snapshots` alone, or also the whole city's to `city`.
+    /// Publishes to `snapshots` alone, or also the whole city's to `city`; the time each
+    /// publish takes goes to `metrics`.
     pub(super) fn new(
         snapshots: watch::Sender<Arc<Snapshot>>,
         city: Option<watch::Sender<Arc<Snapshot>>>,
+        metrics: PipelineMetrics,
     ) -> Publisher {
         Publisher {
             snapshots,
+            metrics,
             places: PlacesCadence::default(),
             city: city.map(|city| (city, PlacesCadence::default())),
             // The first tick publishes: until then the HTTP server shows the empty snapshot it
@@ -98,6 +104,18 @@ impl Publisher {
     }
 
     fn send(
+        &mut self,
+        config: &AppConfig,
+        partitions: &Partitions,
+        kafka: Option<BrokerStatus>,
+        others: Option<Others<'_>>,
+    ) {
+        let started = std::time::Instant::now();
+        self.send_snapshots(config, partitions, kafka, others);
+        self.metrics.published(started.elapsed());
+    }
+
+    fn send_snapshots(
         &mut self,
         config: &AppConfig,
         partitions: &Partitions,

@@ -6,6 +6,7 @@
 //! checkpoint the spool is trimmed below it. A restart restores the checkpoint and reads on from
 //! its offset: nothing acknowledged is lost, nothing is counted twice.
 
+use modeshare_http::metrics::PipelineMetrics;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -50,6 +51,7 @@ impl SpoolLink {
     pub(super) fn open(
         config: &AppConfig,
         settings: &IngestSettings,
+        metrics: PipelineMetrics,
     ) -> Result<(SpoolLink, PartitionState), Failure> {
         let dir: PathBuf = config.state.dir.join(SPOOL_TOPIC);
         let limits = SpoolLimits {
@@ -60,14 +62,17 @@ impl SpoolLink {
             Failure::State(anyhow::anyhow!("the ingest spool {}: {e}", dir.display()))
         })?;
         // The spool is on this machine's disk: so is its partition's checkpoint.
-        let checkpoints = Arc::new(PartitionCheckpoints::new(
-            CheckpointStore::open(&StoreLocation::Directory(config.state.dir.clone()))
-                .map_err(|e| Failure::State(anyhow::anyhow!(e)))?,
-            CHECKPOINT_GROUP,
-            config.settings.clone(),
-            config.zones.clone(),
-            config.state.on_bad_checkpoint,
-        ));
+        let checkpoints = Arc::new(
+            PartitionCheckpoints::new(
+                CheckpointStore::open(&StoreLocation::Directory(config.state.dir.clone()))
+                    .map_err(|e| Failure::State(anyhow::anyhow!(e)))?,
+                CHECKPOINT_GROUP,
+                config.settings.clone(),
+                config.zones.clone(),
+                config.state.on_bad_checkpoint,
+            )
+            .observed_by(metrics),
+        );
         // Bytes trimmed from the spool were checkpointed: without the checkpoint, the state that
         // counted them is gone (as a group's committed offset without a checkpoint).
         let oldest = spool.start();
@@ -94,6 +99,8 @@ impl SpoolLink {
             tell.send_replace(end);
         }));
         info!(
+            topic = SPOOL_TOPIC,
+            partition = 0,
             dir = %dir.display(),
             from = start,
             durable = spool.durable_end(),
@@ -178,7 +185,7 @@ impl SpoolLink {
         .await;
         match written {
             Ok(Ok((location, freed))) => {
-                debug!(checkpoint = %location, next_offset = next, freed, "spool checkpoint written, spool trimmed");
+                debug!(topic = SPOOL_TOPIC, partition = 0, checkpoint = %location, next_offset = next, freed, "spool checkpoint written, spool trimmed");
                 if let Some(offsets) = state.offsets.as_mut() {
                     offsets.checkpointed = Some(next);
                     offsets.unsaved = 0;
@@ -186,11 +193,11 @@ impl SpoolLink {
                 true
             }
             Ok(Err(e)) => {
-                error!(error = %e, "cannot checkpoint the ingest spool's partition; the previous checkpoint stands");
+                error!(topic = SPOOL_TOPIC, partition = 0, error = %e, "cannot checkpoint the ingest spool's partition; the previous checkpoint stands");
                 false
             }
             Err(e) => {
-                error!(error = %e, "the spool checkpoint writer failed");
+                error!(topic = SPOOL_TOPIC, partition = 0, error = %e, "the spool checkpoint writer failed");
                 false
             }
         }

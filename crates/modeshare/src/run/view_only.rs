@@ -66,6 +66,10 @@ pub async fn view_only(
     let (own, own_latest) = watch::channel(empty.clone());
     let (city, city_latest) = watch::channel(empty);
     let metrics = Arc::new(Metrics::new(own_latest).map_err(|e| Failure::Internal(e.into()))?);
+    metrics
+        .service()
+        .build_info(crate::version::VERSION, crate::version::REVISION);
+    let pipeline_metrics = metrics.service().pipeline.clone();
     let probe = Arc::new(ViewProbe::default());
     let health = Arc::new(Health::new(config.publish_interval, probe.clone()));
     let http_shutdown = CancellationToken::new();
@@ -79,7 +83,7 @@ pub async fn view_only(
         &http_shutdown,
     )?;
 
-    let mut publisher = Publisher::new(own, Some(city));
+    let mut publisher = Publisher::new(own, Some(city), pipeline_metrics);
     let mut parts = view.subscribe();
     let owner = crate::checkpoint_claim::this_instance();
     let none = Partitions::new();
