@@ -1,6 +1,6 @@
 //! One view from N instances: what sharing costs. Oslo-region events, one a second of event
 //! time, split over 8 partitions (as a topic keyed by source spreads them), at two resolutions
-//! that give about 10 k and about 100 k cells. For each:
+//! and sizes that give about 10 k and about 100 k cells. For each:
 //!
 //! - a part per partition ([`modeshare::shared_view`]): its size beside a checkpoint's, and the
 //!   time to encode all 8 (what the owners spend per `[view] interval`);
@@ -221,7 +221,8 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(800_000);
-    view_costs(h3o::Resolution::Nine, events);
-    view_costs(h3o::Resolution::Eleven, events);
+    // About 10 k cells, then about 100 k.
+    view_costs(h3o::Resolution::Eight, events);
+    view_costs(h3o::Resolution::Ten, events / 4);
     store_writes(events);
 }

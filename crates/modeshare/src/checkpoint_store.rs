@@ -261,6 +261,26 @@ impl CheckpointStore {
         }
     }
 
+    /// Removes what is at a location [`CheckpointStore::list`] gave (gone already is fine).
+    pub fn remove_listed(&self, location: &str) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Directory(_) => match std::fs::remove_file(location) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StoreError::Io {
+                    location: location.to_owned(),
+                    error: e,
+                }),
+                _ => Ok(()),
+            },
+            Backend::Object(object) => {
+                let path = ObjectPath::parse(location).map_err(|e| StoreError::Object {
+                    location: location.to_owned(),
+                    error: e.into(),
+                })?;
+                object.remove(&path)
+            }
+        }
+    }
+
     /// Moves a key's checkpoint aside (`….ckpt.rejected`), so that it is kept for a look but
     /// no longer read; where it is now.
     pub fn set_aside(&self, key: &[&str]) -> Result<String, StoreError> {
@@ -332,22 +352,41 @@ fn object_store_at(
         Ok(builder)
     }
     let failed = |e: object_store::Error| format!("{url}: {e}");
+    // A checkpoint is claimed inside a rebalance, which the group does not wait on for ever:
+    // each request is bounded, and retried for 20 s at most (the options may say otherwise).
+    let client = object_store::ClientOptions::new()
+        .with_timeout(std::time::Duration::from_secs(15))
+        .with_connect_timeout(std::time::Duration::from_secs(5));
+    let retry = object_store::RetryConfig {
+        max_retries: 3,
+        retry_timeout: std::time::Duration::from_secs(20),
+        ..object_store::RetryConfig::default()
+    };
     let store: Arc<dyn ObjectStore> = match url.scheme() {
         "s3" | "s3a" => {
             use object_store::aws::AmazonS3Builder;
-            let builder = AmazonS3Builder::from_env().with_url(url.as_str());
+            let builder = AmazonS3Builder::from_env()
+                .with_url(url.as_str())
+                .with_client_options(client)
+                .with_retry(retry);
             let builder = configured(builder, options, |b, k, v| b.with_config(k, v))?;
             Arc::new(builder.build().map_err(failed)?)
         }
         "gs" => {
             use object_store::gcp::GoogleCloudStorageBuilder;
-            let builder = GoogleCloudStorageBuilder::from_env().with_url(url.as_str());
+            let builder = GoogleCloudStorageBuilder::from_env()
+                .with_url(url.as_str())
+                .with_client_options(client)
+                .with_retry(retry);
             let builder = configured(builder, options, |b, k, v| b.with_config(k, v))?;
             Arc::new(builder.build().map_err(failed)?)
         }
         "az" | "azure" | "abfs" | "abfss" => {
             use object_store::azure::MicrosoftAzureBuilder;
-            let builder = MicrosoftAzureBuilder::from_env().with_url(url.as_str());
+            let builder = MicrosoftAzureBuilder::from_env()
+                .with_url(url.as_str())
+                .with_client_options(client)
+                .with_retry(retry);
             let builder = configured(builder, options, |b, k, v| b.with_config(k, v))?;
             Arc::new(builder.build().map_err(failed)?)
         }
@@ -535,6 +574,20 @@ impl ObjectBackend {
                 .collect()),
             Err(error) => Err(StoreError::Object {
                 location: self.url_of(prefix),
+                error,
+            }),
+        }
+    }
+
+    fn remove(&self, path: &ObjectPath) -> Result<(), StoreError> {
+        let (store, at) = (self.store.clone(), path.clone());
+        match self
+            .run(async move { store.delete(&at).await })
+            .and_then(|a| a)
+        {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(StoreError::Object {
+                location: self.url_of(path),
                 error,
             }),
         }

@@ -31,7 +31,7 @@ use modeshare_kafka::{KafkaError, StartAt, StartError, StartPositions};
 use tracing::{info, warn};
 
 use crate::checkpoint_claim::{self, DamagedClaim};
-use crate::checkpoint_store::{CheckpointStore, StoreError, Version};
+use crate::checkpoint_store::{CheckpointStore, StoreError, Stored, Version};
 use crate::config::OnBadCheckpoint;
 
 /// Why a partition cannot start: its checkpoint cannot be used, and `[state] on_bad_checkpoint`
@@ -79,6 +79,10 @@ pub enum WriteError {
     /// This instance holds no claim on the partition.
     #[error("{0}: this instance has not claimed the partition")]
     NotClaimed(String),
+    /// A newer assignment of the partition to this instance claimed it since the write began:
+    /// the state written was the former assignment's, which the newer one's replaces.
+    #[error("{0}: claimed again here by a newer assignment; this state is the former one's")]
+    Superseded(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -96,8 +100,6 @@ pub struct BadCheckpoint {
 /// What is wrong with a partition's checkpoint; `Display` continues "checkpoint FILE …".
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointProblem {
-    #[error("cannot be read: {0}")]
-    Unreadable(StoreError),
     #[error("{0}")]
     DamagedClaim(DamagedClaim),
     #[error("holds a replay's position, not a Kafka offset")]
@@ -127,7 +129,7 @@ type HandedOver = BTreeMap<(String, i32), VecDeque<Option<RestoredPartition>>>;
 
 /// The claim this instance holds on a partition: its generation, and the version of the
 /// checkpoint it wrote last.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Claim {
     generation: u64,
     version: Version,
@@ -135,6 +137,41 @@ struct Claim {
 
 /// How many times an assignment reads and claims a checkpoint that others keep changing.
 const CLAIM_ATTEMPTS: usize = 5;
+/// How many times an assignment tries a store out of reach, waiting a little longer each time,
+/// before the service stops with the reason.
+const STORE_ATTEMPTS: u32 = 3;
+const STORE_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Where an assigned partition starts, and the state it restored.
+struct Start {
+    at: StartAt,
+    restored: Option<RestoredPartition>,
+}
+
+impl Start {
+    fn beginning() -> Start {
+        Start {
+            at: StartAt::Beginning,
+            restored: None,
+        }
+    }
+}
+
+/// The claim an assignment writes: over which version, at which generation, with which
+/// checkpoint (empty: nothing saved yet).
+struct ClaimToWrite {
+    expected: Option<Version>,
+    generation: u64,
+    checkpoint: Vec<u8>,
+}
+
+/// The generation of a new claim: above the one it replaces, and never below the clock's
+/// milliseconds, so that generations keep growing where a checkpoint was lost or set aside
+/// (and the count would start again).
+fn next_generation(previous: u64) -> u64 {
+    let now = u64::try_from(crate::clock::wall_clock().0).unwrap_or(0);
+    (previous + 1).max(now)
+}
 
 /// Reads and writes the checkpoints of one consumer group.
 pub struct PartitionCheckpoints {
@@ -235,12 +272,26 @@ impl PartitionCheckpoints {
         }
         match written {
             Ok(version) => {
-                if let Ok(mut claims) = self.claims.lock() {
+                // Only over the claim this write used: a newer assignment's claim (made by the
+                // rebalance callback meanwhile) stands.
+                if let Ok(mut claims) = self.claims.lock()
+                    && claims.get(&key) == Some(&claim)
+                {
                     claims.insert(key, Claim { version, ..claim });
                 }
                 Ok(location)
             }
             Err(StoreError::Conflict(_)) => {
+                // A newer assignment here claimed the partition since this write read its claim
+                // (an eager rebalance gives a revoked partition straight back): that claim is
+                // this instance's own, and the newer assignment's state takes over.
+                let superseded = self
+                    .claims
+                    .lock()
+                    .is_ok_and(|claims| claims.get(&key).is_some_and(|c| c != &claim));
+                if superseded {
+                    return Err(WriteError::Superseded(location));
+                }
                 self.release(topic, partition);
                 let now = match self.store.read(&store_key) {
                     Ok(Some(stored)) => match checkpoint_claim::decode(&stored.bytes) {
@@ -344,91 +395,121 @@ impl PartitionCheckpoints {
             partition,
             error,
         };
-        for _ in 0..CLAIM_ATTEMPTS {
-            let (start, claim) = self.start_from(topic, partition, &key, &location, committed)?;
-            let (expected, generation, checkpoint) = claim;
-            let stored = checkpoint_claim::encode(generation, &self.owner, &checkpoint);
-            match self.store.write(&key, &stored, expected.as_ref()) {
+        let mut unreachable = 0;
+        let mut conflicts = 0;
+        loop {
+            let stored = match self.store.read(&key) {
+                Ok(stored) => stored,
+                // The store out of reach is no damage: try again a little later, then stop
+                // (nothing is set aside or rebuilt for it).
+                Err(error) => {
+                    unreachable += 1;
+                    if unreachable >= STORE_ATTEMPTS {
+                        return Err(not_claimed(error));
+                    }
+                    warn!(topic, partition, error = %error, "cannot read the checkpoint; trying again");
+                    std::thread::sleep(STORE_BACKOFF * unreachable);
+                    continue;
+                }
+            };
+            // This instance wrote the checkpoint last (the group gave the partition back): its
+            // claim stands, and no other writer needs fencing.
+            let ours = self.claims.lock().ok().and_then(|claims| {
+                let claim = claims.get(&(topic.to_owned(), partition))?;
+                (stored.as_ref().map(|s| &s.version) == Some(&claim.version)).then(|| claim.clone())
+            });
+            let (start, claim) =
+                self.start_from(topic, partition, &key, &location, stored, committed)?;
+            if let Some(ours) = ours {
+                info!(topic, partition, checkpoint = %location, generation = ours.generation, "partition taken again under this instance's claim");
+                self.hand_over(topic, partition, start.restored);
+                return Ok(start.at);
+            }
+            let stored = checkpoint_claim::encode(claim.generation, &self.owner, &claim.checkpoint);
+            match self.store.write(&key, &stored, claim.expected.as_ref()) {
                 Ok(version) => {
                     if let Ok(mut claims) = self.claims.lock() {
                         claims.insert(
                             (topic.to_owned(), partition),
                             Claim {
-                                generation,
+                                generation: claim.generation,
                                 version,
                             },
                         );
                     }
-                    let (start_at, restored) = start;
-                    info!(topic, partition, checkpoint = %location, generation, "partition claimed");
-                    self.hand_over(topic, partition, restored);
-                    return Ok(start_at);
+                    info!(topic, partition, checkpoint = %location, generation = claim.generation, "partition claimed");
+                    self.hand_over(topic, partition, start.restored);
+                    return Ok(start.at);
                 }
                 // Written since it was read (a former owner's last write): read it again.
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(not_claimed(e)),
+                Err(StoreError::Conflict(at)) => {
+                    conflicts += 1;
+                    if conflicts >= CLAIM_ATTEMPTS {
+                        return Err(not_claimed(StoreError::Conflict(at)));
+                    }
+                }
+                Err(error) => {
+                    unreachable += 1;
+                    if unreachable >= STORE_ATTEMPTS {
+                        return Err(not_claimed(error));
+                    }
+                    warn!(topic, partition, error = %error, "cannot claim the checkpoint; trying again");
+                    std::thread::sleep(STORE_BACKOFF * unreachable);
+                }
             }
         }
-        Err(not_claimed(StoreError::Conflict(location)))
     }
 
-    /// Where the partition starts and what it restores, with the claim to write: the version
-    /// it replaces, its generation and the checkpoint it carries.
-    #[allow(clippy::type_complexity)]
+    /// Where the partition starts and what it restores (from what the store holds), with the
+    /// claim to write.
     fn start_from(
         &self,
         topic: &str,
         partition: i32,
         key: &[&str],
         location: &str,
+        stored: Option<Stored>,
         committed: &mut dyn FnMut() -> Result<Option<i64>, KafkaError>,
-    ) -> Result<
-        (
-            (StartAt, Option<RestoredPartition>),
-            (Option<Version>, u64, Vec<u8>),
-        ),
-        CheckpointStoreError,
-    > {
-        let stored = self.store.read(key);
-        let (version, generation) = match &stored {
-            Ok(Some(s)) => (
-                Some(s.version.clone()),
-                checkpoint_claim::decode(&s.bytes).map_or(0, |c| c.generation),
-            ),
-            _ => (None, 0),
+    ) -> Result<(Start, ClaimToWrite), CheckpointStoreError> {
+        let version = stored.as_ref().map(|s| s.version.clone());
+        let previous = stored.as_ref().map_or(0, |s| {
+            checkpoint_claim::decode(&s.bytes).map_or(0, |c| c.generation)
+        });
+        let generation = next_generation(previous);
+        let something_there = stored.is_some();
+        let claim = |checkpoint: &[u8]| ClaimToWrite {
+            expected: version.clone(),
+            generation,
+            checkpoint: checkpoint.to_vec(),
         };
-        // Anything there (or what cannot be read) is set aside before a rebuild.
-        let something_there = !matches!(stored, Ok(None));
-        let claim = |checkpoint: &[u8]| (version.clone(), generation + 1, checkpoint.to_vec());
-        let problem = match stored {
-            Err(e) => CheckpointProblem::Unreadable(e),
-            Ok(stored) => {
-                let checkpoint = match stored.as_ref().map(|s| checkpoint_claim::decode(&s.bytes)) {
-                    None => Ok(&[][..]),
-                    Some(Ok(claimed)) => Ok(claimed.checkpoint),
-                    Some(Err(e)) => Err(CheckpointProblem::DamagedClaim(e)),
+        let checkpoint = match stored.as_ref().map(|s| checkpoint_claim::decode(&s.bytes)) {
+            None => Ok(&[][..]),
+            Some(Ok(claimed)) => Ok(claimed.checkpoint),
+            Some(Err(e)) => Err(CheckpointProblem::DamagedClaim(e)),
+        };
+        let problem = match checkpoint.and_then(|c| Ok((c, self.restore(c)?))) {
+            Ok((checkpoint, Some(restored))) => {
+                let next = restored.next_offset;
+                info!(topic, partition, checkpoint = %location, next_offset = next, "partition state restored");
+                let start = Start {
+                    at: StartAt::Offset(next),
+                    restored: Some(restored),
                 };
-                match checkpoint.and_then(|c| Ok((c, self.restore(c)?))) {
-                    Ok((checkpoint, Some(restored))) => {
-                        let next = restored.next_offset;
-                        info!(topic, partition, checkpoint = %location, next_offset = next, "partition state restored");
-                        return Ok(((StartAt::Offset(next), Some(restored)), claim(checkpoint)));
-                    }
-                    Ok((_, None)) => match committed() {
-                        Ok(None) => {
-                            info!(
-                                topic,
-                                partition,
-                                "no checkpoint and no committed offset: reading the partition from its beginning"
-                            );
-                            return Ok(((StartAt::Beginning, None), claim(&[])));
-                        }
-                        Ok(Some(offset)) => CheckpointProblem::MissingWhileCommitted(offset),
-                        Err(e) => CheckpointProblem::MissingCommitsUnknown(e),
-                    },
-                    Err(problem) => problem,
-                }
+                return Ok((start, claim(checkpoint)));
             }
+            Ok((_, None)) => match committed() {
+                Ok(None) => {
+                    info!(
+                        topic,
+                        partition,
+                        "no checkpoint and no committed offset: reading the partition from its beginning"
+                    );
+                    return Ok((Start::beginning(), claim(&[])));
+                }
+                Ok(Some(offset)) => CheckpointProblem::MissingWhileCommitted(offset),
+                Err(e) => CheckpointProblem::MissingCommitsUnknown(e),
+            },
+            Err(problem) => problem,
         };
         let what = Box::new(BadCheckpoint {
             topic: topic.to_owned(),
@@ -455,10 +536,12 @@ impl PartitionCheckpoints {
                      (on_bad_checkpoint = \"rebuild\"){kept}"
                 );
                 // Set aside, the checkpoint is gone: the claim creates a new one.
-                Ok((
-                    (StartAt::Beginning, None),
-                    (None, generation + 1, Vec::new()),
-                ))
+                let claim = ClaimToWrite {
+                    expected: None,
+                    generation,
+                    checkpoint: Vec::new(),
+                };
+                Ok((Start::beginning(), claim))
             }
         }
     }
@@ -614,8 +697,16 @@ mod tests {
         let claimed = stored_checkpoint(store, 5);
         let stale = old.encode(&Pipeline::live(settings(), Zones::default()), 99);
         let e = old.write("t", 5, &stale).unwrap_err();
-        assert!(matches!(e, WriteError::Fenced { ours: 1, .. }), "{e}");
-        assert!(e.to_string().contains("generation 2"), "{e}");
+        let new_generation = new.generation("t", 5).unwrap();
+        assert!(
+            matches!(e, WriteError::Fenced { ours, .. } if ours < new_generation),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .contains(&format!("at generation {new_generation}")),
+            "{e}"
+        );
         assert_eq!(stored_checkpoint(store, 5), claimed, "the claim stands");
         // Fenced once, the old owner holds no claim: it writes nothing more.
         let e = old.write("t", 5, &stale).unwrap_err();

@@ -1,14 +1,16 @@
 //! One view of the city from N instances. Every `run` instance of a Kafka group publishes the
 //! publishable state of each partition it owns (its numbers without the ids remembered for
-//! deduplication) every `[view] interval`, into the checkpoint store beside the checkpoints:
-//! `.view/<group>/<topic>/<partition>.ckpt`. Every instance, and `modeshare serve`, reads the
-//! others' parts back and publishes the merge: its own partitions live, the rest as their
-//! owners last published them.
+//! deduplication) when it changed (and at least every [`HEARTBEAT_INTERVALS`] intervals), into
+//! the checkpoint store beside the checkpoints: `.view/<group>/<topic>/<partition>/<generation>`
+//! (in a directory, `%2Eview/…/<generation>.ckpt`). Every instance, and `modeshare serve`,
+//! reads the others' parts back and publishes the merge: its own partitions live, the rest as
+//! their owners last published them.
 //!
-//! A part carries the claim generation of the checkpoint its owner holds
-//! ([`crate::checkpoint_claim`]); a reader keeps, per partition, the part of the highest
-//! generation it has seen, so that a former owner's late write never replaces the new owner's
-//! numbers in a view that has seen them.
+//! A part is kept under the claim generation of the checkpoint its owner holds
+//! ([`crate::checkpoint_claim`]), and readers take each partition's highest: a former owner that
+//! writes late (paused past its session timeout) writes under its own, lower generation, and
+//! never replaces the new owner's numbers. An owner removes the lower generations of its
+//! partitions when it publishes.
 //!
 //! Layout of a part: `MSVIEW01`, the generation (u64), when it was published and when its
 //! partition last saw an event (i64 milliseconds since the epoch), the partition (i32), the
@@ -24,9 +26,12 @@ use modeshare_core::space::Zones;
 
 use crate::checkpoint_store::{CheckpointStore, StoreError};
 
-/// The key folder the parts are kept under (no consumer group's folder can be named so: a
-/// group's name has a leading dot escaped).
+/// The key folder the parts are kept under, beside the groups' checkpoint folders.
 const NAMESPACE: &str = ".view";
+
+/// An owner publishes an unchanged part again after this many intervals, so that its age says
+/// whether the owner is still there.
+pub const HEARTBEAT_INTERVALS: u32 = 10;
 
 const MAGIC: &[u8; 8] = b"MSVIEW01";
 
@@ -150,11 +155,29 @@ impl SharedView {
         encode_part(header, pipeline, self.fingerprint)
     }
 
-    /// Publishes a part (blocking).
-    pub fn publish(&self, topic: &str, partition: i32, part: &[u8]) -> Result<(), StoreError> {
-        let partition = partition.to_string();
-        self.store
-            .replace(&[NAMESPACE, &self.group, topic, &partition], part)
+    /// Publishes a part under its generation (blocking); with `prune`, removes the partition's
+    /// parts of lower generations (a former owner's).
+    pub fn publish(
+        &self,
+        topic: &str,
+        partition: i32,
+        generation: u64,
+        part: &[u8],
+        prune: bool,
+    ) -> Result<(), StoreError> {
+        let (partition, generation_text) = (partition.to_string(), generation.to_string());
+        let folder = [NAMESPACE, self.group.as_str(), topic, &partition];
+        let key = [NAMESPACE, &self.group, topic, &partition, &generation_text];
+        self.store.replace(&key, part)?;
+        if prune {
+            let ours = self.store.location(&key);
+            for listed in self.store.list(&folder)? {
+                if listed.location != ours && older_generation(&listed.location, generation) {
+                    self.store.remove_listed(&listed.location)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Reads what changed since `known` (blocking): every part now published, the unchanged
@@ -198,6 +221,13 @@ impl SharedView {
     }
 }
 
+/// Whether a part's location names a generation below `generation`.
+fn older_generation(location: &str, generation: u64) -> bool {
+    let name = location.rsplit('/').next().unwrap_or_default();
+    let number = name.strip_suffix(".ckpt").unwrap_or(name);
+    number.parse::<u64>().is_ok_and(|g| g < generation)
+}
+
 /// The parts read so far, by where they are stored, with the tag they had.
 #[derive(Debug, Default, Clone)]
 pub struct KnownParts {
@@ -212,6 +242,7 @@ impl KnownParts {
     /// One part per partition: of the highest generation (a former owner's late write never
     /// wins), then the latest published.
     pub fn parts(&self) -> Vec<Arc<Part>> {
+        // (Two parts of one generation happen only if two owners shared a claim: the later.)
         let mut best: BTreeMap<(&str, i32), &Arc<Part>> = BTreeMap::new();
         for (_, part) in self.by_location.values() {
             let key = (part.topic.as_str(), part.partition);
@@ -223,32 +254,6 @@ impl KnownParts {
             }
         }
         best.into_values().cloned().collect()
-    }
-}
-
-/// The highest generation seen per partition, so that a view never goes back to an older
-/// owner's part once it has shown a newer one.
-#[derive(Debug, Default)]
-pub struct Generations(BTreeMap<(String, i32), u64>);
-
-impl Generations {
-    /// The parts that are not older than what was shown before; remembers them.
-    pub fn keep_newest(&mut self, parts: Vec<Arc<Part>>, shown: &[Arc<Part>]) -> Vec<Arc<Part>> {
-        let mut kept = Vec::with_capacity(parts.len());
-        for part in parts {
-            let key = (part.topic.clone(), part.partition);
-            let highest = self.0.entry(key).or_insert(part.generation);
-            if part.generation >= *highest {
-                *highest = part.generation;
-                kept.push(part);
-            } else if let Some(previous) = shown
-                .iter()
-                .find(|p| p.topic == part.topic && p.partition == part.partition)
-            {
-                kept.push(previous.clone());
-            }
-        }
-        kept
     }
 }
 
@@ -303,62 +308,52 @@ mod tests {
         assert!(matches!(view.decode(&flipped), Err(PartError::State(_))));
     }
 
-    /// What every instance and `serve` read: each partition's part, unchanged ones not read
-    /// again, a damaged one named and left out.
+    /// What every instance and `serve` read: each partition's part of the highest generation,
+    /// unchanged ones not read again, a damaged one named and left out, a former owner's late
+    /// write never shown, lower generations removed by the owner.
     fn parts_are_shared(store: &CheckpointStore) {
         let view = view(store);
-        view.publish(
-            "trips",
-            0,
-            &view.encode(&header(0, 1, "a"), &pipeline(&view, &["x"])),
-        )
-        .unwrap();
-        view.publish(
-            "trips",
-            1,
-            &view.encode(&header(1, 1, "b"), &pipeline(&view, &["y", "z"])),
-        )
-        .unwrap();
+        let publish = |partition: i32, generation: u64, owner: &str, ids: &[&str], prune: bool| {
+            let part = view.encode(&header(partition, generation, owner), &pipeline(&view, ids));
+            view.publish("trips", partition, generation, &part, prune)
+                .unwrap();
+        };
+        publish(0, 1, "a", &["x"], true);
+        publish(1, 1, "b", &["y", "z"], true);
         let (known, problems) = view.read(&KnownParts::default()).unwrap();
         assert!(problems.is_empty(), "{problems:?}");
-        let parts = known.parts();
-        let accepted: Vec<(i32, u64)> = parts
+        let accepted: Vec<(i32, u64)> = known
+            .parts()
             .iter()
             .map(|p| (p.partition, p.pipeline.totals().events.accepted))
             .collect();
         assert_eq!(accepted, [(0, 1), (1, 2)]);
 
-        // Partition 1 moves to c (generation 2); partition 0 is damaged.
-        view.publish(
-            "trips",
-            1,
-            &view.encode(&header(1, 2, "c"), &pipeline(&view, &["y", "z", "w"])),
-        )
-        .unwrap();
-        view.publish("trips", 0, b"MSVIEW01 cut").unwrap();
+        // Partition 1 moves to c (generation 2), which has not pruned yet; partition 0's part
+        // is damaged.
+        publish(1, 2, "c", &["y", "z", "w"], false);
+        view.publish("trips", 0, 1, b"MSVIEW01 cut", false).unwrap();
         let (again, problems) = view.read(&known).unwrap();
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].contains("0.ckpt"), "{problems:?}");
+        assert!(
+            problems[0].contains("1.ckpt") || problems[0].ends_with("/1"),
+            "{problems:?}"
+        );
         let parts = again.parts();
         assert_eq!(parts.len(), 1);
         assert_eq!((parts[0].owner.as_str(), parts[0].generation), ("c", 2));
         assert_eq!(parts[0].pipeline.totals().events.accepted, 3);
-        let shown = parts.clone();
 
-        // The former owner b writes late: a view that has shown c's part keeps it.
-        view.publish(
-            "trips",
-            1,
-            &view.encode(&header(1, 1, "b"), &pipeline(&view, &["y"])),
-        )
-        .unwrap();
-        let mut generations = Generations::default();
-        let first = generations.keep_newest(shown.clone(), &[]);
-        assert_eq!(first[0].owner, "c");
+        // The former owner b writes late, under its generation: c's part is still the one.
+        publish(1, 1, "b", &["y"], false);
         let (late, _) = view.read(&again).unwrap();
-        let kept = generations.keep_newest(late.parts(), &shown);
-        assert_eq!(kept.len(), 1);
-        assert_eq!(kept[0].owner, "c", "never back to an older owner's part");
+        let parts = late.parts();
+        assert_eq!(parts[0].owner, "c", "never back to an older owner's part");
+
+        // c prunes: b's part is gone from the store.
+        publish(1, 2, "c", &["y", "z", "w"], true);
+        let listed = store.list(&[NAMESPACE, "group", "trips", "1"]).unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
     }
 
     #[test]

@@ -64,11 +64,53 @@ fn resolve_keys(table: &mut toml::Table, folder: &Path, holds_path: impl Fn(&str
         if !holds_path(key) {
             continue;
         }
+        // `probe`: librdkafka's word for "find the system's CA certificates", not a file.
         if let toml::Value::String(text) = value
             && !text.is_empty()
+            && text != "probe"
             && Path::new(text.as_str()).is_relative()
         {
             *text = folder.join(text.as_str()).display().to_string();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn librdkafka_probe_and_the_stores_own_files_are_kept_as_written_or_resolved() {
+        let mut layer: toml::Table = r#"
+            [kafka.options]
+            "ssl.ca.location" = "probe"
+            "ssl.certificate.location" = "certs/client.pem"
+            [state.options]
+            aws_web_identity_token_file = "token"
+            aws_secret_access_key_file = "key"
+            aws_region = "eu-north-1"
+        "#
+        .parse()
+        .unwrap();
+        resolve_relative_to(&mut layer, Path::new("etc"));
+        let options = &layer["kafka"]["options"];
+        assert_eq!(options["ssl.ca.location"].as_str(), Some("probe"));
+        assert_eq!(
+            options["ssl.certificate.location"].as_str(),
+            Some("etc/certs/client.pem")
+        );
+        let store = &layer["state"]["options"];
+        // Resolved once, whatever number of secret keys the table has.
+        assert_eq!(
+            store["aws_web_identity_token_file"].as_str(),
+            Some("etc/token")
+        );
+        assert_eq!(
+            store["aws_secret_access_key_file"].as_str(),
+            Some("etc/key")
+        );
+        assert_eq!(store["aws_region"].as_str(), Some("eu-north-1"));
     }
 }

@@ -7,7 +7,10 @@
 //!
 //! The keys that take it: `admin.token_sha256` and each `ingest.operators[].token_sha256`
 //! (lists), every `kafka.options.*`, and each `providers[].token` and
-//! `providers[].client_secret`, and every `state.options.*` (texts).
+//! `providers[].client_secret`, and the object store's secret `state.options` (texts:
+//! `aws_secret_access_key`, `aws_session_token`, `google_service_account_key`,
+//! `azure_storage_account_key`, `azure_client_secret`, `azure_storage_sas_key`; the store's own
+//! `*_file` options, such as `aws_web_identity_token_file`, stay file names).
 //!
 //! Errors name the key and the file, never what the file holds.
 
@@ -30,12 +33,28 @@ const SECRET_KEYS: &[(&[&str], &str, Shape)] = &[
     (&["kafka", "options"], "*", Shape::Text),
     (&["providers"], "token", Shape::Text),
     (&["providers"], "client_secret", Shape::Text),
-    (&["state", "options"], "*", Shape::Text),
+    (&["state", "options"], "aws_secret_access_key", Shape::Text),
+    (&["state", "options"], "aws_session_token", Shape::Text),
+    (
+        &["state", "options"],
+        "google_service_account_key",
+        Shape::Text,
+    ),
+    (
+        &["state", "options"],
+        "azure_storage_account_key",
+        Shape::Text,
+    ),
+    (&["state", "options"], "azure_client_secret", Shape::Text),
+    (&["state", "options"], "azure_storage_sas_key", Shape::Text),
 ];
 
-/// The tables that hold a secret (a `K_file` key of theirs names a file).
-pub(super) fn secret_tables() -> impl Iterator<Item = &'static [&'static str]> {
-    SECRET_KEYS.iter().map(|(path, _, _)| *path)
+/// The tables that hold a secret (a `K_file` key of theirs names a file), each once.
+pub(super) fn secret_tables() -> Vec<&'static [&'static str]> {
+    let mut tables: Vec<&'static [&'static str]> =
+        SECRET_KEYS.iter().map(|(path, _, _)| *path).collect();
+    tables.dedup();
+    tables
 }
 
 /// The suffix that names a file.

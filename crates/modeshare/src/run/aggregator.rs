@@ -24,6 +24,7 @@
 //! Kafka partition and then commits their offsets (and checkpoints the spool's), and
 //! [`publish_last`](Aggregator::publish_last) publishes the final state.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use modeshare_core::decode::DecodeError;
@@ -42,10 +43,10 @@ use super::partitions::{
 use super::publishing::{Others, Publisher};
 use super::sources::{LineBatch, Message, SpoolBatch};
 use super::spool_link::SpoolLink;
-use super::view_link::ViewLink;
+use super::view_link::{PartToWrite, ViewLink};
 use crate::clock::wall_clock;
 use crate::config::AppConfig;
-use crate::shared_view::PartHeader;
+use crate::shared_view::{HEARTBEAT_INTERVALS, PartHeader};
 
 /// What the pipeline task reports back to: the Kafka group (offsets, dead letters) or the
 /// ingest spool (with the state restored for it), or neither for files and the simulator.
@@ -84,6 +85,7 @@ pub(super) async fn aggregate(
         spool,
         view,
         owner: crate::checkpoint_claim::this_instance(),
+        published: BTreeMap::new(),
         health,
         give_up,
         config,
@@ -110,6 +112,13 @@ pub(super) async fn aggregate(
     aggregator.publish_last();
 }
 
+/// A partition's part as last written: under which claim, of which state, when.
+struct Published {
+    generation: u64,
+    last_event_at: i64,
+    at: i64,
+}
+
 /// A tick every `period`, the first at once; a late tick is not made up for.
 fn ticks(period: std::time::Duration) -> Interval {
     let mut ticks = tokio::time::interval(period);
@@ -129,6 +138,8 @@ struct Aggregator {
     view: Option<ViewLink>,
     /// This instance's name in the shared view.
     owner: String,
+    /// What was last written of each partition's part.
+    published: BTreeMap<PartitionKey, Published>,
     /// Publishes and checkpoints, for the health endpoints.
     health: Arc<Health>,
     /// Cuts short waits on the brokers (dead-letter deliveries, the final commit) late in a
@@ -259,29 +270,61 @@ impl Aggregator {
     }
 
     /// The view tick: this instance's part of each Kafka partition it has claimed, written
-    /// for the other instances and `modeshare serve`.
+    /// for the other instances and `modeshare serve` when it changed since it was last
+    /// written, or to say the owner is still there.
     fn publish_parts(&mut self) {
         let (Some(view), Some(kafka)) = (&mut self.view, &self.kafka) else {
             return;
         };
+        if view.busy() {
+            return;
+        }
         let now = wall_clock().0;
+        let heartbeat = self
+            .config
+            .view_interval
+            .map_or(i64::MAX, |i| (i * HEARTBEAT_INTERVALS).as_millis() as i64);
         let mut parts = Vec::new();
-        for ((topic, partition), state) in &self.partitions {
-            let Some(generation) = kafka.generation(topic, *partition) else {
+        for (key, state) in &self.partitions {
+            let Some(generation) = kafka.generation(&key.0, key.1) else {
                 continue;
             };
+            let last = self.published.get(key);
+            let first = last.is_none_or(|p| p.generation != generation);
+            let due = first
+                || last.is_some_and(|p| {
+                    p.last_event_at != state.last_event_at || now - p.at >= heartbeat
+                });
+            if !due {
+                continue;
+            }
             let header = PartHeader {
-                topic: topic.to_string(),
-                partition: *partition,
+                topic: key.0.to_string(),
+                partition: key.1,
                 generation,
                 owner: self.owner.clone(),
                 published_at: now,
                 last_event_at: state.last_event_at,
             };
-            let bytes = view.view().encode(&header, &state.pipeline);
-            parts.push((topic.to_string(), *partition, bytes));
+            parts.push(PartToWrite {
+                topic: key.0.to_string(),
+                partition: key.1,
+                generation,
+                bytes: view.view().encode(&header, &state.pipeline),
+                first,
+            });
+            self.published.insert(
+                key.clone(),
+                Published {
+                    generation,
+                    last_event_at: state.last_event_at,
+                    at: now,
+                },
+            );
         }
-        view.write(parts);
+        if !parts.is_empty() {
+            view.write(parts);
+        }
     }
 
     /// At a stop: the final state's parts, written before the process ends.

@@ -246,6 +246,9 @@ impl KafkaLink {
                     }
                     committed.push((key.0.clone(), key.1, next));
                 }
+                Ok(Err(e @ WriteError::Superseded(_))) => {
+                    debug!(topic = %key.0, partition = key.1, error = %e, "a revoked partition's last state is superseded by its new assignment here");
+                }
                 Ok(Err(e @ WriteError::Fenced { .. })) => {
                     warn!(
                         topic = %key.0, partition = key.1, error = %e,

@@ -10,7 +10,7 @@ use modeshare_http::snapshot::{BrokerStatus, Places, Snapshot};
 use tokio::sync::watch;
 
 use super::partitions::{Partitions, local_partition, spool_partition};
-use super::view_link::parts_status;
+use super::view_link::{RemoteParts, parts_status};
 use crate::clock::wall_clock;
 use crate::config::AppConfig;
 use crate::shared_view::Part;
@@ -25,8 +25,8 @@ const PLACES_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 pub(super) struct Publisher {
     snapshots: watch::Sender<Arc<Snapshot>>,
     places: PlacesCadence,
-    /// The whole city's snapshots, when the view is shared; its places on their own cadence.
-    city: Option<(watch::Sender<Arc<Snapshot>>, PlacesCadence)>,
+    /// The whole city's snapshots, when the view is shared.
+    city: Option<City>,
     /// The state changed since the last snapshot.
     changed: bool,
     /// Where the time each publish takes is observed.
@@ -35,8 +35,18 @@ pub(super) struct Publisher {
 
 /// The other instances' parts of the view, and this instance's name in it.
 pub(super) struct Others<'a> {
-    pub parts: &'a [Arc<Part>],
+    pub parts: &'a RemoteParts,
     pub owner: &'a str,
+}
+
+/// Where the whole city's snapshots go, their places on their own cadence, and what the last
+/// one was built from: a tick with neither this instance's state nor the parts changed reuses
+/// it (only the brokers' status and the parts' ages are new).
+struct City {
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    places: PlacesCadence,
+    last: Option<Arc<Snapshot>>,
+    parts: Option<RemoteParts>,
 }
 
 impl Publisher {
@@ -51,7 +61,12 @@ impl Publisher {
             snapshots,
             metrics,
             places: PlacesCadence::default(),
-            city: city.map(|city| (city, PlacesCadence::default())),
+            city: city.map(|snapshots| City {
+                snapshots,
+                places: PlacesCadence::default(),
+                last: None,
+                parts: None,
+            }),
             // The first tick publishes: until then the HTTP server shows the empty snapshot it
             // started with.
             changed: true,
@@ -79,9 +94,8 @@ impl Publisher {
         others: Option<Others<'_>>,
     ) {
         self.places.stale |= self.changed;
-        if let Some((_, places)) = &mut self.city {
-            // Others' parts change on their own: the city's places follow the state's cadence.
-            places.stale = true;
+        if let Some(city) = &mut self.city {
+            city.places.stale |= self.changed || city.parts_changed(others.as_ref());
         }
         self.send(config, partitions, kafka, others);
         self.changed = false;
@@ -95,7 +109,8 @@ impl Publisher {
         kafka: Option<BrokerStatus>,
         others: Option<Others<'_>>,
     ) {
-        for places in std::iter::once(&mut self.places).chain(self.city.as_mut().map(|c| &mut c.1))
+        for places in
+            std::iter::once(&mut self.places).chain(self.city.as_mut().map(|c| &mut c.places))
         {
             places.stale = true;
             places.summed_at = None;
@@ -129,12 +144,13 @@ impl Publisher {
             .collect();
         let mut snapshot = build(config, &owned, now, &mut self.places);
         snapshot.kafka = kafka;
-        let Some((city, city_places)) = &mut self.city else {
+        let Some(city) = &mut self.city else {
             let _ = self.snapshots.send(Arc::new(snapshot));
             return;
         };
+        let none = RemoteParts::default();
         let others = others.unwrap_or(Others {
-            parts: &[],
+            parts: &none,
             owner: "",
         });
         // Kafka partitions this instance reads are shown live; the others' as published.
@@ -154,23 +170,44 @@ impl Publisher {
             })
             .collect();
         let status = parts_status(&own_keys, others.owner, &remote, now);
+        let rebuild = city.places.stale || city.parts_changed(Some(&others));
+        city.parts = Some(others.parts.clone());
         if remote.is_empty() {
             snapshot.parts = Some(status);
             let snapshot = Arc::new(snapshot);
             let _ = self.snapshots.send(snapshot.clone());
-            let _ = city.send(snapshot);
+            city.last = None;
+            let _ = city.snapshots.send(snapshot);
             return;
         }
         let kafka = snapshot.kafka.clone();
         let _ = self.snapshots.send(Arc::new(snapshot));
-        let all: Vec<(&Pipeline, i64)> = owned
-            .into_iter()
-            .chain(remote.iter().map(|p| (&p.pipeline, p.last_event_at)))
-            .collect();
-        let mut whole = build(config, &all, now, city_places);
+        let mut whole = match (&city.last, rebuild) {
+            (Some(last), false) => Snapshot::clone(last),
+            _ => {
+                let all: Vec<(&Pipeline, i64)> = owned
+                    .into_iter()
+                    .chain(remote.iter().map(|p| (&p.pipeline, p.last_event_at)))
+                    .collect();
+                build(config, &all, now, &mut city.places)
+            }
+        };
         whole.kafka = kafka;
         whole.parts = Some(status);
-        let _ = city.send(Arc::new(whole));
+        let whole = Arc::new(whole);
+        city.last = Some(whole.clone());
+        let _ = city.snapshots.send(whole);
+    }
+}
+
+impl City {
+    /// Whether the parts differ from those the last city snapshot was built from.
+    fn parts_changed(&self, others: Option<&Others<'_>>) -> bool {
+        match (&self.parts, others) {
+            (Some(seen), Some(others)) => !Arc::ptr_eq(seen, others.parts),
+            (None, None) => false,
+            _ => true,
+        }
     }
 }
 

@@ -13,10 +13,20 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::shared_view::{Generations, KnownParts, Part, SharedView};
+use crate::shared_view::{KnownParts, Part, SharedView};
 
 /// The parts the last read found (one per partition, never older than what was shown).
 pub type RemoteParts = Arc<Vec<Arc<Part>>>;
+
+/// One of this instance's parts to write.
+pub struct PartToWrite {
+    pub topic: String,
+    pub partition: i32,
+    pub generation: u64,
+    pub bytes: Vec<u8>,
+    /// The first under this generation: the partition's lower generations are removed.
+    pub first: bool,
+}
 
 /// Reads the group's parts in the background, and writes this instance's.
 pub struct ViewLink {
@@ -52,19 +62,30 @@ impl ViewLink {
         &self.view
     }
 
-    /// Writes these parts (topic, partition, bytes) in the background, unless the previous
-    /// round is still being written (then this round is skipped: the next one carries newer
-    /// state anyway).
-    pub fn write(&mut self, parts: Vec<(String, i32, Vec<u8>)>) {
-        if self.writing.as_ref().is_some_and(|w| !w.is_finished()) {
+    /// Whether the previous round of writes is still going on (a new round would be skipped).
+    pub fn busy(&self) -> bool {
+        self.writing.as_ref().is_some_and(|w| !w.is_finished())
+    }
+
+    /// Writes these parts in the background, unless the previous round is still being written
+    /// (then this round is skipped: the next one carries newer state anyway).
+    pub fn write(&mut self, parts: Vec<PartToWrite>) {
+        if self.busy() {
             debug!("the previous round of view parts is still being written; skipping this one");
             return;
         }
         let view = self.view.clone();
         self.writing = Some(tokio::task::spawn_blocking(move || {
-            for (topic, partition, bytes) in parts {
-                if let Err(e) = view.publish(&topic, partition, &bytes) {
-                    warn!(%topic, partition, error = %e, "cannot publish the partition's part of the view");
+            for part in parts {
+                let written = view.publish(
+                    &part.topic,
+                    part.partition,
+                    part.generation,
+                    &part.bytes,
+                    part.first,
+                );
+                if let Err(e) = written {
+                    warn!(topic = %part.topic, partition = part.partition, error = %e, "cannot publish the partition's part of the view");
                 }
             }
         }));
@@ -89,7 +110,6 @@ async fn read_parts(
     shutdown: CancellationToken,
 ) {
     let mut known = KnownParts::default();
-    let mut generations = Generations::default();
     let mut reported: BTreeSet<String> = BTreeSet::new();
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -119,8 +139,7 @@ async fn read_parts(
         }
         reported = now;
         known = fresh;
-        let shown = tell.borrow().clone();
-        let parts = generations.keep_newest(known.parts(), &shown);
+        let parts = known.parts();
         if first {
             info!(parts = parts.len(), "read the group's parts of the view");
             first = false;

@@ -2,7 +2,7 @@
 //! helpers to configure `modeshare run` against it, send messages and read topics back.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -94,6 +94,14 @@ impl GoldenTopic {
             self.group, self.topic
         ))
     }
+}
+
+/// Whether a partition's checkpoint file holds saved state (each assignment writes its claim at
+/// once, with no state until the first checkpoint).
+pub fn holds_state(file: &Path) -> bool {
+    std::fs::read(file).is_ok_and(|bytes| {
+        modeshare::checkpoint_claim::decode(&bytes).is_ok_and(|c| !c.checkpoint.is_empty())
+    })
 }
 
 pub fn broker_port() -> String {
