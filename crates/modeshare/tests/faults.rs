@@ -107,7 +107,11 @@ fn mixed_stream(dir: &Path, events: u64) -> Messages {
 /// parts its killed predecessor published — progress there is not this instance's, and killing
 /// it then, in the middle of its group's rebalance, can stick the local broker's group.
 fn events_read(service: &Service) -> u64 {
-    sum(&metrics(&service.get("/metrics").1), "modeshare_events_total", &[]) as u64
+    sum(
+        &metrics(&service.get("/metrics").1),
+        "modeshare_events_total",
+        &[],
+    ) as u64
 }
 
 /// Every rejection of the replay is in the dead-letter topic at least once: per reason, the

@@ -242,6 +242,26 @@ fn config_check_lists_every_problem_and_exits_2() {
     let (out, stdout, stderr) = output(modeshare().args(["config", "check"]));
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("usable"), "{stdout}");
+    // Every configuration the project ships checks out.
+    let mut shipped = 0;
+    for folder in [
+        "config",
+        "config/examples",
+        "deploy",
+        "deploy/kubernetes/base",
+        "deploy/kubernetes/overlays/example",
+    ] {
+        for entry in std::fs::read_dir(repo_root().join(folder)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let (out, stdout, stderr) =
+                    output(modeshare().args(["config", "check", "--config"]).arg(&path));
+                assert!(out.status.success(), "{}: {stdout}{stderr}", path.display());
+                shipped += 1;
+            }
+        }
+    }
+    assert!(shipped >= 7, "only {shipped} shipped configurations found");
 
     let dir = TempDir::new("config-check");
     let file = dir.path().join("bad.toml");
