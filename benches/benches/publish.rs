@@ -8,26 +8,13 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
-
 use modeshare::config::{Overrides, load};
+use modeshare_benches::best_of;
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::publish::{live_view, live_views};
 use modeshare_core::vocabulary::EventTimeMs;
 use modeshare_http::snapshot::Places;
 use modeshare_source::simulator::Simulator;
-
-fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
-    let mut best = Duration::MAX;
-    let mut last = None;
-    for _ in 0..runs {
-        let t = Instant::now();
-        let out = f();
-        best = best.min(t.elapsed());
-        last = Some(out);
-    }
-    (best, last.unwrap())
-}
 
 fn main() {
     let days: i64 = std::env::var("DAYS")

@@ -17,29 +17,17 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use modeshare::checkpoint_store::{CheckpointStore, StoreLocation};
 use modeshare::shared_view::{PartHeader, SharedView};
-use modeshare_benches::{ZONES, config, region, write_events};
+use modeshare_benches::{ZONES, best_of, config, for_each_region_event};
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::pipeline::checkpoint::{self, Fingerprint, Position};
 use modeshare_core::space::Zones;
 use modeshare_http::snapshot::Snapshot;
 
 const PARTITIONS: usize = 8;
-
-fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
-    let mut best = Duration::MAX;
-    let mut last = None;
-    for _ in 0..runs {
-        let t = Instant::now();
-        let out = f();
-        best = best.min(t.elapsed());
-        last = Some(out);
-    }
-    (best, last.unwrap())
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -51,22 +39,9 @@ fn partitions(resolution: h3o::Resolution, events: usize) -> Vec<Pipeline> {
     let mut pipelines: Vec<Pipeline> = (0..PARTITIONS)
         .map(|_| Pipeline::live(config.settings.clone(), config.zones.clone()))
         .collect();
-    let spec = region(1_000);
-    let mut chunk = Vec::new();
-    let mut done = 0;
-    while done < events {
-        let n = 100_000.min(events - done);
-        chunk.clear();
-        write_events(&mut chunk, done, n, 7, &spec);
-        for (i, line) in chunk
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .enumerate()
-        {
-            pipelines[i % PARTITIONS].observe_line(line, "bench", None);
-        }
-        done += n;
-    }
+    for_each_region_event(events, |i, line| {
+        pipelines[i % PARTITIONS].observe_line(line, "bench", None);
+    });
     pipelines
 }
 

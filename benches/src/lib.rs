@@ -147,9 +147,17 @@ pub fn peak_rss_mib() -> Option<f64> {
 }
 
 /// Feeds `events` events of the Oslo region, one a second of event time (so every id stays
-/// inside the 35-day dedup horizon: the worst case for the dedup memory), into a pipeline in
-/// chunks of 100,000: the state the checkpoint and restart benchmarks save and restore.
+/// inside the 35-day dedup horizon: the worst case for the dedup memory), into a pipeline: the
+/// state the checkpoint and restart benchmarks save and restore.
 pub fn fill_with_region_events(pipeline: &mut modeshare_core::pipeline::Pipeline, events: usize) {
+    for_each_region_event(events, |_, line| {
+        pipeline.observe_line(line, "bench", None);
+    });
+}
+
+/// Generates `events` events of the Oslo region, one a second of event time, in chunks of
+/// 100,000, and hands each line to `each` with its number.
+pub fn for_each_region_event(events: usize, mut each: impl FnMut(usize, &[u8])) {
     let spec = region(1_000);
     let mut chunk = Vec::new();
     let mut done = 0;
@@ -157,10 +165,30 @@ pub fn fill_with_region_events(pipeline: &mut modeshare_core::pipeline::Pipeline
         let n = 100_000.min(events - done);
         chunk.clear();
         write_events(&mut chunk, done, n, 7, &spec);
-        for line in chunk.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            pipeline.observe_line(line, "bench", None);
+        for (i, line) in chunk
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .enumerate()
+        {
+            each(done + i, line);
         }
         done += n;
+    }
+}
+
+/// Runs `f` `runs` times: the shortest time and the last result.
+pub fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (std::time::Duration, T) {
+    let mut best = std::time::Duration::MAX;
+    let mut last = None;
+    for _ in 0..runs {
+        let t = std::time::Instant::now();
+        let out = f();
+        best = best.min(t.elapsed());
+        last = Some(out);
+    }
+    match last {
+        Some(last) => (best, last),
+        None => panic!("best_of needs at least one run"),
     }
 }
 

@@ -21,7 +21,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use common::kafka::{
     GoldenTopic, broker, broker_port, create_topic, create_topic_on, golden_messages, holds_state,
@@ -29,34 +29,11 @@ use common::kafka::{
 };
 use common::s3::S3Server;
 use common::{
-    Service, Tool, assert_report_equals, golden, metrics, rejections, replay, replay_report,
-    repo_root, requires, sum, unique,
+    Random, Service, Tool, assert_report_equals, env_or, golden, metrics, rejections, replay,
+    replay_report, repo_root, requires, sum, unique,
 };
 
 type Messages = Vec<(Option<Vec<u8>>, Vec<u8>)>;
-
-/// SplitMix64: a small, seeded generator for the kill moments.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
-#[allow(clippy::unwrap_used)]
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v} is not a number")),
-        Err(_) => default,
-    }
-}
 
 /// Simulated trips with the golden messages (duplicates and bad lines included) spread
 /// among them, as messages keyed by source, and the same stream as one file for `replay`.
@@ -138,31 +115,22 @@ fn assert_every_rejection_dead_lettered(brokers: &str, dead: &str, expected: &se
     assert_eq!(got, want, "distinct dead-lettered offsets per reason");
 }
 
-#[test]
+/// Sends `stream` to the case's topic in `kills + 1` chunks: a service (with `env`) reads each
+/// of the first `kills`, and is killed with SIGKILL at a seeded moment within half a second of
+/// its progress past the last kill; the last chunk is sent with no service running.
 #[allow(clippy::unwrap_used)]
-fn killed_at_random_moments_loses_and_doubles_nothing() {
-    requires!(Tool::Broker);
-    let seed = env_or(
-        "FAULT_SEED",
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64,
-    );
-    let kills: usize = env_or("FAULT_KILLS", 10);
-    eprintln!("kill -9 test: FAULT_SEED={seed} FAULT_KILLS={kills}");
-    let mut random = Random(seed);
-
-    let case = GoldenTopic::new("kills", 4);
+fn send_through_kills(
+    case: &GoldenTopic,
+    env: &[(String, String)],
+    stream: &Messages,
+    kills: usize,
+    random: &mut Random,
+) {
     let (brokers, topic) = (&case.brokers, &case.topic);
-    let stream = mixed_stream(&case.dir, 40_000);
-    let expected = replay(&case.config, &[&case.dir.join("stream.ndjson")]);
-
-    let chunk = stream.len().div_ceil(kills + 1);
-    let mut chunks = stream.chunks(chunk);
+    let mut chunks = stream.chunks(stream.len().div_ceil(kills + 1));
     let mut highest_read = 0;
     for kill in 1..=kills {
-        let mut service = case.service();
+        let mut service = case.service_with(env);
         let next = chunks.next().unwrap_or_default();
         assert_eq!(send(brokers, topic, next), next.len());
         service.wait_for("progress past the last kill", 120, |s| {
@@ -179,7 +147,40 @@ fn killed_at_random_moments_loses_and_doubles_nothing() {
     }
     let rest: Messages = chunks.flatten().cloned().collect();
     assert_eq!(send(brokers, topic, &rest), rest.len());
+}
 
+/// A clean restart serves the whole state again from the checkpoints, reading nothing new:
+/// every partition restored, none read from its beginning.
+fn assert_restart_restores_every_partition(
+    case: &GoldenTopic,
+    env: &[(String, String)],
+    expected: &serde_json::Value,
+    partitions: usize,
+) {
+    let restarted = case.service_with(env);
+    assert_report_equals(&restarted, expected, 60);
+    let log = restarted.stop("TERM", 20);
+    let restored = log
+        .iter()
+        .filter(|l| l.contains("partition state restored"))
+        .count();
+    assert_eq!(restored, partitions, "{log:#?}");
+    assert!(
+        !log.iter().any(|l| l.contains("from its beginning")),
+        "{log:#?}"
+    );
+}
+
+#[test]
+#[allow(clippy::unwrap_used)]
+fn killed_at_random_moments_loses_and_doubles_nothing() {
+    requires!(Tool::Broker);
+    let kills: usize = env_or("FAULT_KILLS", 10);
+    let mut random = Random::seeded("kill -9 test");
+    let case = GoldenTopic::new("kills", 4);
+    let stream = mixed_stream(&case.dir, 40_000);
+    let expected = replay(&case.config, &[&case.dir.join("stream.ndjson")]);
+    send_through_kills(&case, &[], &stream, kills, &mut random);
     let service = case.service();
     assert_report_equals(&service, &expected, 180);
     service.stop("TERM", 20);
@@ -187,23 +188,8 @@ fn killed_at_random_moments_loses_and_doubles_nothing() {
         let file = case.checkpoint(partition);
         assert!(holds_state(&file), "{} holds no state", file.display());
     }
-
-    // A clean restart serves the whole state again from the checkpoints, reading nothing new.
-    let restarted = case.service();
-    assert_report_equals(&restarted, &expected, 60);
-    let log = restarted.stop("TERM", 20);
-    assert_eq!(
-        log.iter()
-            .filter(|l| l.contains("partition state restored"))
-            .count(),
-        4,
-        "{log:#?}"
-    );
-    assert!(
-        !log.iter().any(|l| l.contains("from its beginning")),
-        "{log:#?}"
-    );
-
+    assert_restart_restores_every_partition(&case, &[], &expected, 4);
+    let brokers = &case.brokers;
     assert_every_rejection_dead_lettered(brokers, &case.dead, &expected);
     std::fs::remove_dir_all(&case.dir).unwrap();
 }
@@ -215,49 +201,20 @@ fn killed_at_random_moments_loses_and_doubles_nothing() {
 #[allow(clippy::unwrap_used)]
 fn checkpoints_in_an_s3_store_survive_kills() {
     requires!(Tool::Broker);
-    let seed = env_or(
-        "FAULT_SEED",
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64,
-    );
-    eprintln!("S3 kill -9 test: FAULT_SEED={seed}");
-    let mut random = Random(seed);
+    let mut random = Random::seeded("S3 kill -9 test");
     let s3 = S3Server::start();
     let case = GoldenTopic::new("s3-kills", 4);
     let env = s3.env("baerum");
-    let (brokers, topic) = (&case.brokers, &case.topic);
     let stream = mixed_stream(&case.dir, 12_000);
     let expected = replay(&case.config, &[&case.dir.join("stream.ndjson")]);
-
-    let kills = 3;
-    let mut chunks = stream.chunks(stream.len().div_ceil(kills + 1));
-    let mut highest_read = 0;
-    for kill in 1..=kills {
-        let mut service = case.service_with(&env);
-        let next = chunks.next().unwrap_or_default();
-        assert_eq!(send(brokers, topic, next), next.len());
-        service.wait_for("progress past the last kill", 120, |s| {
-            (events_read(s) > highest_read).then_some(())
-        });
-        let delay = random.next() % 500;
-        std::thread::sleep(Duration::from_millis(delay));
-        let read = events_read(&service);
-        service.child.kill().unwrap();
-        service.child.wait().unwrap();
-        highest_read = highest_read.max(read);
-        eprintln!("kill {kill}/{kills}: {delay} ms after progress, {read} events read");
-    }
-    let rest: Messages = chunks.flatten().cloned().collect();
-    assert_eq!(send(brokers, topic, &rest), rest.len());
+    send_through_kills(&case, &env, &stream, 3, &mut random);
     let service = case.service_with(&env);
     assert_report_equals(&service, &expected, 180);
     service.stop("TERM", 20);
 
     // Each partition's checkpoint is an object of the store, under this instance's claim.
     for partition in 0..4 {
-        let key = format!("baerum/{}/{topic}/{partition}.ckpt", case.group);
+        let key = format!("baerum/{}/{}/{partition}.ckpt", case.group, case.topic);
         let object = std::fs::read(s3.object_file(&key))
             .unwrap_or_else(|e| panic!("{key} in {}: {e}", s3.root().display()));
         assert!(object.starts_with(b"MSCLAIM1"), "{key}");
@@ -266,18 +223,7 @@ fn checkpoints_in_an_s3_store_survive_kills() {
             "a checkpoint on local disk"
         );
     }
-    let restarted = case.service_with(&env);
-    assert_report_equals(&restarted, &expected, 60);
-    let log = restarted.stop("TERM", 20);
-    let restored = log
-        .iter()
-        .filter(|l| l.contains("partition state restored"))
-        .count();
-    assert_eq!(restored, 4, "{log:#?}");
-    assert!(
-        !log.iter().any(|l| l.contains("from its beginning")),
-        "{log:#?}"
-    );
+    assert_restart_restores_every_partition(&case, &env, &expected, 4);
     std::fs::remove_dir_all(&case.dir).unwrap();
 }
 

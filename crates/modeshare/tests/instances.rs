@@ -9,41 +9,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use common::kafka::{GoldenTopic, golden_messages, send};
 use common::{
-    Service, Tool, assert_report_equals, metrics, poll_until, replay_report, requires, sum,
+    Random, Service, Tool, assert_report_equals, metrics, poll_until, replay_report, requires, sum,
 };
-
-/// A seed from `FAULT_SEED` or the clock, printed so that a failure can be repeated.
-fn seed() -> u64 {
-    let seed = std::env::var("FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    eprintln!("instances test: FAULT_SEED={seed}");
-    seed
-}
-
-/// xorshift64*: a few seeded choices.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
 
 fn assigned(service: &Service, topic: &str) -> usize {
     let m = metrics(&service.get("/metrics").1);
@@ -150,7 +123,7 @@ fn first_difference(got: &Value, want: &Value, at: String) -> Option<String> {
 #[test]
 fn three_instances_a_kill_and_a_newcomer_show_the_city_one_instance_shows() {
     requires!(Tool::Broker);
-    let mut random = Random(seed() | 1);
+    let mut random = Random::seeded("instances test");
     let case = GoldenTopic::new("instances", 6);
     let (brokers, topic) = (&case.brokers, case.topic.as_str());
     let expected = replay_report();

@@ -690,3 +690,37 @@ pub fn window_view<'a>(zones: &'a Value, name: &str) -> &'a Value {
         .find(|w| w["window"] == name)
         .unwrap_or_else(|| panic!("no window {name} in {zones}"))
 }
+
+/// SplitMix64: a small, seeded generator for the moments and cuts of the fault tests.
+pub struct Random(u64);
+
+impl Random {
+    /// Seeded from `FAULT_SEED`, or the clock; the seed is printed (with `test`'s name) so
+    /// that a failure can be repeated.
+    pub fn seeded(test: &str) -> Random {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let seed = env_or("FAULT_SEED", now);
+        eprintln!("{test}: FAULT_SEED={seed}");
+        Random(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// The number in the environment variable `name`, or `default` when it is not set.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v} is not a number")),
+        Err(_) => default,
+    }
+}
