@@ -87,7 +87,17 @@ pub async fn view_only(
     let mut parts = view.subscribe();
     let owner = crate::checkpoint_claim::this_instance();
     let none = Partitions::new();
-    let mut ticks = tokio::time::interval(config.publish_interval);
+    // A snapshot when the parts change, and every interval for their ages; the health
+    // endpoints hear at every publish tick that the view is current.
+    let mut publish_ticks = tokio::time::interval(config.publish_interval);
+    let mut age_ticks = tokio::time::interval(interval);
+    let mut publish = |latest: &super::view_link::RemoteParts| {
+        let others = Others {
+            parts: latest,
+            owner: &owner,
+        };
+        publisher.publish(&config, &none, None, Some(others));
+    };
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -96,15 +106,11 @@ pub async fn view_only(
                     break;
                 }
                 probe.read.store(true, Ordering::Relaxed);
-                publisher.state_changed();
+                let latest = parts.borrow_and_update().clone();
+                publish(&latest);
             }
-            _ = ticks.tick() => {
-                // The parts' ages grow between reads: each tick publishes.
-                let latest = parts.borrow().clone();
-                let others = Others { parts: &latest, owner: &owner };
-                publisher.publish(&config, &none, None, Some(others));
-                health.published();
-            }
+            _ = age_ticks.tick() => publish(&parts.borrow().clone()),
+            _ = publish_ticks.tick() => health.published(),
         }
     }
     http_shutdown.cancel();
