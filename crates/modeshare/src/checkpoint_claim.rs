@@ -27,34 +27,53 @@ pub struct DamagedClaim;
 
 /// `checkpoint` under the claim of `owner` at `generation`.
 pub fn encode(generation: u64, owner: &str, checkpoint: &[u8]) -> Vec<u8> {
-    let owner = &owner.as_bytes()[..owner.len().min(usize::from(u16::MAX))];
     let mut bytes = Vec::with_capacity(MAGIC.len() + 10 + owner.len() + checkpoint.len());
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&generation.to_le_bytes());
-    bytes.extend_from_slice(&(owner.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(owner);
+    put_text(&mut bytes, owner);
     bytes.extend_from_slice(checkpoint);
     bytes
 }
 
 /// The claim and checkpoint of stored bytes.
 pub fn decode(bytes: &[u8]) -> Result<Claimed<'_>, DamagedClaim> {
-    let Some(rest) = bytes.strip_prefix(MAGIC.as_slice()) else {
+    let Some(mut rest) = bytes.strip_prefix(MAGIC.as_slice()) else {
         return Ok(Claimed {
             generation: 0,
             owner: "",
             checkpoint: bytes,
         });
     };
-    let (generation, rest) = rest.split_first_chunk::<8>().ok_or(DamagedClaim)?;
-    let (length, rest) = rest.split_first_chunk::<2>().ok_or(DamagedClaim)?;
-    let length = usize::from(u16::from_le_bytes(*length));
-    let owner = rest.get(..length).ok_or(DamagedClaim)?;
+    let generation = u64::from_le_bytes(take(&mut rest).ok_or(DamagedClaim)?);
+    let owner = take_text(&mut rest).ok_or(DamagedClaim)?;
     Ok(Claimed {
-        generation: u64::from_le_bytes(*generation),
-        owner: std::str::from_utf8(owner).map_err(|_| DamagedClaim)?,
-        checkpoint: &rest[length..],
+        generation,
+        owner,
+        checkpoint: rest,
     })
+}
+
+/// Appends a text as the headers here store it: its length (u16, little-endian) and its UTF-8
+/// bytes, cut at a character boundary to fit.
+pub(crate) fn put_text(bytes: &mut Vec<u8>, text: &str) {
+    let text = &text[..text.floor_char_boundary(usize::from(u16::MAX))];
+    bytes.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(text.as_bytes());
+}
+
+/// Takes a text [`put_text`] wrote off the front of `rest`; `None` when cut short or not UTF-8.
+pub(crate) fn take_text<'a>(rest: &mut &'a [u8]) -> Option<&'a str> {
+    let length = usize::from(u16::from_le_bytes(take(rest)?));
+    let text = std::str::from_utf8(rest.get(..length)?).ok()?;
+    *rest = &rest[length..];
+    Some(text)
+}
+
+/// Takes `N` bytes off the front of `rest`.
+pub(crate) fn take<const N: usize>(rest: &mut &[u8]) -> Option<[u8; N]> {
+    let (head, tail) = rest.split_first_chunk::<N>()?;
+    *rest = tail;
+    Some(*head)
 }
 
 /// This instance's name in its claims: the host (a pod's name on Kubernetes) and process.

@@ -445,12 +445,7 @@ impl ObjectBackend {
     /// what a segment may not hold).
     fn path(&self, key: &[&str]) -> ObjectPath {
         let (last, parents) = key.split_last().unwrap_or((&"state", &[]));
-        let file = format!("{last}.ckpt");
-        self.prefix
-            .parts()
-            .chain(parents.iter().map(|p| (*p).into()))
-            .chain(std::iter::once(file.as_str().into()))
-            .collect()
+        self.prefixed(parents).child(format!("{last}.ckpt"))
     }
 
     /// `<prefix>/a/b` for the key prefix `["a", "b"]`.

@@ -14,7 +14,7 @@
 //!
 //! Layout of a part: `MSVIEW01`, the generation (u64), when it was published and when its
 //! partition last saw an event (i64 milliseconds since the epoch), the partition (i32), the
-//! topic and the owner (each a u16 length and UTF-8), then the publishable checkpoint
+//! topic and the owner (each as [`crate::checkpoint_claim`] writes texts), then the publishable checkpoint
 //! ([`checkpoint::encode_publishable`]). All integers little-endian.
 
 use std::collections::BTreeMap;
@@ -24,6 +24,7 @@ use modeshare_core::pipeline::checkpoint::{self, Fingerprint, Position};
 use modeshare_core::pipeline::{Pipeline, Settings};
 use modeshare_core::space::Zones;
 
+use crate::checkpoint_claim::{put_text, take, take_text};
 use crate::checkpoint_store::{CheckpointStore, StoreError};
 
 /// The key folder the parts are kept under, beside the groups' checkpoint folders.
@@ -38,6 +39,13 @@ const MAGIC: &[u8; 8] = b"MSVIEW01";
 /// One partition's published state, as some instance published it.
 #[derive(Debug)]
 pub struct Part {
+    pub header: PartHeader,
+    pub pipeline: Pipeline,
+}
+
+/// What a part says of itself before its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartHeader {
     pub topic: String,
     pub partition: i32,
     /// The claim generation its owner held.
@@ -48,36 +56,19 @@ pub struct Part {
     pub published_at: i64,
     /// When its partition last saw an event (for idle partitions and the combined watermark).
     pub last_event_at: i64,
-    pub pipeline: Pipeline,
-}
-
-/// What a part says of itself before its state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartHeader {
-    pub topic: String,
-    pub partition: i32,
-    pub generation: u64,
-    pub owner: String,
-    pub published_at: i64,
-    pub last_event_at: i64,
 }
 
 /// Encodes a partition's publishable state as a part.
 pub fn encode_part(header: &PartHeader, pipeline: &Pipeline, fingerprint: Fingerprint) -> Vec<u8> {
     let state = checkpoint::encode_publishable(pipeline, Position::Offset(0), fingerprint);
-    let text = |bytes: &mut Vec<u8>, text: &str| {
-        let text = &text.as_bytes()[..text.len().min(usize::from(u16::MAX))];
-        bytes.extend_from_slice(&(text.len() as u16).to_le_bytes());
-        bytes.extend_from_slice(text);
-    };
     let mut bytes = Vec::with_capacity(64 + state.len());
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&header.generation.to_le_bytes());
     bytes.extend_from_slice(&header.published_at.to_le_bytes());
     bytes.extend_from_slice(&header.last_event_at.to_le_bytes());
     bytes.extend_from_slice(&header.partition.to_le_bytes());
-    text(&mut bytes, &header.topic);
-    text(&mut bytes, &header.owner);
+    put_text(&mut bytes, &header.topic);
+    put_text(&mut bytes, &header.owner);
     bytes.extend_from_slice(&state);
     bytes
 }
@@ -93,24 +84,19 @@ pub enum PartError {
 
 /// A part's header and the rest of its bytes.
 pub fn decode_header(bytes: &[u8]) -> Result<(PartHeader, &[u8]), PartError> {
-    fn take<const N: usize>(rest: &mut &[u8]) -> Result<[u8; N], PartError> {
-        let (head, tail) = rest.split_first_chunk::<N>().ok_or(PartError::Damaged)?;
-        *rest = tail;
-        Ok(*head)
+    fn fixed<const N: usize>(rest: &mut &[u8]) -> Result<[u8; N], PartError> {
+        take(rest).ok_or(PartError::Damaged)
     }
     fn text(rest: &mut &[u8]) -> Result<String, PartError> {
-        let length = usize::from(u16::from_le_bytes(take::<2>(rest)?));
-        let bytes = rest.get(..length).ok_or(PartError::Damaged)?;
-        *rest = &rest[length..];
-        String::from_utf8(bytes.to_vec()).map_err(|_| PartError::Damaged)
+        take_text(rest).map(str::to_owned).ok_or(PartError::Damaged)
     }
     let mut rest = bytes
         .strip_prefix(MAGIC.as_slice())
         .ok_or(PartError::Damaged)?;
-    let generation = u64::from_le_bytes(take(&mut rest)?);
-    let published_at = i64::from_le_bytes(take(&mut rest)?);
-    let last_event_at = i64::from_le_bytes(take(&mut rest)?);
-    let partition = i32::from_le_bytes(take(&mut rest)?);
+    let generation = u64::from_le_bytes(fixed(&mut rest)?);
+    let published_at = i64::from_le_bytes(fixed(&mut rest)?);
+    let last_event_at = i64::from_le_bytes(fixed(&mut rest)?);
+    let partition = i32::from_le_bytes(fixed(&mut rest)?);
     let topic = text(&mut rest)?;
     let owner = text(&mut rest)?;
     let header = PartHeader {
@@ -210,12 +196,7 @@ impl SharedView {
         let restored = checkpoint::decode(state, self.settings.clone(), self.zones.clone(), true)
             .map_err(PartError::State)?;
         Ok(Part {
-            topic: header.topic,
-            partition: header.partition,
-            generation: header.generation,
-            owner: header.owner,
-            published_at: header.published_at,
-            last_event_at: header.last_event_at,
+            header,
             pipeline: restored.pipeline,
         })
     }
@@ -245,9 +226,12 @@ impl KnownParts {
         // (Two parts of one generation happen only if two owners shared a claim: the later.)
         let mut best: BTreeMap<(&str, i32), &Arc<Part>> = BTreeMap::new();
         for (_, part) in self.by_location.values() {
-            let key = (part.topic.as_str(), part.partition);
+            let (h, key) = (
+                &part.header,
+                (part.header.topic.as_str(), part.header.partition),
+            );
             let better = best.get(&key).is_none_or(|b| {
-                (part.generation, part.published_at) > (b.generation, b.published_at)
+                (h.generation, h.published_at) > (b.header.generation, b.header.published_at)
             });
             if better {
                 best.insert(key, part);
@@ -325,7 +309,7 @@ mod tests {
         let accepted: Vec<(i32, u64)> = known
             .parts()
             .iter()
-            .map(|p| (p.partition, p.pipeline.totals().events.accepted))
+            .map(|p| (p.header.partition, p.pipeline.totals().events.accepted))
             .collect();
         assert_eq!(accepted, [(0, 1), (1, 2)]);
 
@@ -341,14 +325,20 @@ mod tests {
         );
         let parts = again.parts();
         assert_eq!(parts.len(), 1);
-        assert_eq!((parts[0].owner.as_str(), parts[0].generation), ("c", 2));
+        assert_eq!(
+            (parts[0].header.owner.as_str(), parts[0].header.generation),
+            ("c", 2)
+        );
         assert_eq!(parts[0].pipeline.totals().events.accepted, 3);
 
         // The former owner b writes late, under its generation: c's part is still the one.
         publish(1, 1, "b", &["y"], false);
         let (late, _) = view.read(&again).unwrap();
         let parts = late.parts();
-        assert_eq!(parts[0].owner, "c", "never back to an older owner's part");
+        assert_eq!(
+            parts[0].header.owner, "c",
+            "never back to an older owner's part"
+        );
 
         // c prunes: b's part is gone from the store.
         publish(1, 2, "c", &["y", "z", "w"], true);

@@ -47,13 +47,9 @@ impl StateDir {
     /// component with anything but letters, digits, `-`, `_` and `.` escaped, so no name can
     /// leave the directory.
     pub fn file(&self, key: &[&str]) -> PathBuf {
-        let mut path = self.root.clone();
         let (last, parents) = key.split_last().unwrap_or((&"state", &[]));
-        for part in parents {
-            path.push(component(part));
-        }
-        path.push(format!("{}.ckpt", component(last)));
-        path
+        self.folder(parents)
+            .join(format!("{}.ckpt", component(last)))
     }
 
     /// The folder of keys that start with `prefix` (each part escaped as in [`StateDir::file`]).

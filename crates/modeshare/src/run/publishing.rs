@@ -166,7 +166,7 @@ impl Publisher {
             .filter(|p| {
                 !own_keys
                     .iter()
-                    .any(|(t, n)| *t == p.topic && *n == p.partition)
+                    .any(|(t, n)| *t == p.header.topic && *n == p.header.partition)
             })
             .collect();
         let status = parts_status(&own_keys, others.owner, &remote, now);
@@ -187,7 +187,7 @@ impl Publisher {
             _ => {
                 let all: Vec<(&Pipeline, i64)> = owned
                     .into_iter()
-                    .chain(remote.iter().map(|p| (&p.pipeline, p.last_event_at)))
+                    .chain(remote.iter().map(|p| (&p.pipeline, p.header.last_event_at)))
                     .collect();
                 build(config, &all, now, &mut city.places)
             }

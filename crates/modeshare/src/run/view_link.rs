@@ -165,10 +165,10 @@ pub fn parts_status(
             age_seconds: 0.0,
         })
         .chain(remote.iter().map(|p| PartStatus {
-            topic: p.topic.clone(),
-            partition: p.partition,
-            instance: p.owner.clone(),
-            age_seconds: (now_ms - p.published_at).max(0) as f64 / 1000.0,
+            topic: p.header.topic.clone(),
+            partition: p.header.partition,
+            instance: p.header.owner.clone(),
+            age_seconds: (now_ms - p.header.published_at).max(0) as f64 / 1000.0,
         }))
         .collect();
     parts.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
