@@ -11,7 +11,8 @@
 //! ```sh
 //! cargo build --release -p modeshare && cargo bench -p modeshare-benches --bench ingest
 //! ```
-//! EVENTS=n sets the events of each measure (default 200,000).
+//! EVENTS=n sets the events of each measure (default 200,000); SINK=kafka or SINK=spool measures
+//! one sink; KAFKA_OPTIONS=linger.ms=20,batch.size=… adds producer settings to `[kafka.options]`.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -43,7 +44,7 @@ fn service(dir: &Path, kafka: Option<(&str, &str)>) -> (Child, String) {
              [[kafka.topics]]\nname = \"{topic}\"\nformat = \"canonical\"\n",
             unique("group"),
             unique("dead")
-        )
+        ) + &kafka_options()
     });
     let topic_key = kafka.map_or(String::new(), |(_, topic)| format!("topic = \"{topic}\"\n"));
     let config = dir.join("ingest.toml");
@@ -149,6 +150,20 @@ fn push_all(address: &str, bodies: Vec<String>, clients: usize, pace: Duration) 
     (started.elapsed().as_secs_f64(), latencies)
 }
 
+/// `[kafka.options]` from `KAFKA_OPTIONS` (`key=value,key=value`), to measure producer settings
+/// such as `linger.ms`.
+fn kafka_options() -> String {
+    let Ok(options) = std::env::var("KAFKA_OPTIONS") else {
+        return String::new();
+    };
+    let lines: String = options
+        .split(',')
+        .filter_map(|o| o.split_once('='))
+        .map(|(k, v)| format!("{k:?} = {v:?}\n"))
+        .collect();
+    format!("[kafka.options]\n{lines}")
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
@@ -186,7 +201,11 @@ fn main() {
     broker_script(&["topic", &ingest_topic, "4", PORT]);
     let sinks: [(&str, Option<(&str, &str)>); 2] =
         [("kafka", Some((&brokers, &ingest_topic))), ("spool", None)];
+    let only = std::env::var("SINK").ok();
     for (sink, kafka) in sinks {
+        if only.as_deref().is_some_and(|o| o != sink) {
+            continue;
+        }
         let (mut child, address) = service(&dir, kafka);
         let mut four_clients = 0.0;
         for clients in [1, 4, 16] {
