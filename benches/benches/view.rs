@@ -61,6 +61,7 @@ fn view_costs(resolution: h3o::Resolution, events: usize) {
     let header = |partition: usize| PartHeader {
         topic: "mobility.events".into(),
         partition: partition as i32,
+        topic_partitions: pipelines.len() as i32,
         generation: 1,
         owner: "bench/1".into(),
         published_at: 0,

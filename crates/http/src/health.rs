@@ -8,8 +8,9 @@
 //!   brokers have been unreachable for over 30 s (take the instance out of the Service, do not
 //!   restart it); else 200.
 //! - `/healthz`: the JSON it always gave (status, watermark, events, Kafka), with the status
-//!   `ok`, `degraded` (the brokers unreachable now, checkpoints failing, or a polled Provider
-//!   API over [`PROVIDER_BEHIND`] behind: still 200) or `stalled` (503, as `/livez`), the time
+//!   `ok`, `degraded` (the brokers unreachable now, checkpoints failing, a polled Provider
+//!   API over [`PROVIDER_BEHIND`] behind, or a shared view missing a partition or holding a
+//!   stale part: still 200) or `stalled` (503, as `/livez`), the time
 //!   since the last publish, the age of the last checkpoint, and each polled provider.
 //!
 //! The pipeline reports its publishes and checkpoints to [`Health`]; what only the binary can
@@ -208,10 +209,13 @@ async fn healthz(State(state): State<HealthState>) -> Response {
     let provider_behind = providers
         .iter()
         .any(|p| p.behind_seconds > PROVIDER_BEHIND.as_secs());
+    // A view shared by several instances is incomplete while a partition is missing or its
+    // part is stale: its numbers leave out or lag for those partitions.
+    let view_incomplete = s.parts.as_ref().is_some_and(|p| p.incomplete());
     let status = match &kafka {
         _ if !v.live => "stalled",
         Some(k) if !k.connected || k.checkpoint_error.is_some() => "degraded",
-        _ if provider_behind => "degraded",
+        _ if provider_behind || view_incomplete => "degraded",
         _ => "ok",
     };
     let code = if v.live {
@@ -230,6 +234,11 @@ async fn healthz(State(state): State<HealthState>) -> Response {
         "last_checkpoint_age_seconds": seconds(v.last_checkpoint_age),
         "kafka": kafka,
         "providers": providers,
+        "view": s.parts.as_ref().map(|p| json!({
+            "parts": p.parts.len(),
+            "missing": p.missing,
+            "stale": p.parts.iter().filter(|part| part.stale).collect::<Vec<_>>(),
+        })),
     });
     (code, Json(body)).into_response()
 }

@@ -78,6 +78,7 @@ struct Families {
     connected: GaugeVec,
     unsaved: GaugeVec,
     checkpoint_failures: CounterVec,
+    checkpoint_fences: CounterVec,
     skipped_messages: CounterVec,
     share_by_basis: GaugeVec,
     gap_by_basis: GaugeVec,
@@ -206,6 +207,11 @@ impl Families {
                 "Checkpoint writes that failed (the previous checkpoint and commit stood).",
                 &[],
             ),
+            checkpoint_fences: counter(
+                "modeshare_checkpoint_fences_total",
+                "Partitions dropped uncommitted because another instance had claimed them (this one lost them while paused past its session): their state here was stale, the new owner's stands.",
+                &[],
+            ),
             skipped_messages: counter(
                 "modeshare_kafka_skipped_messages_total",
                 "Messages retention deleted before they were read (the partition's checkpoint ended before its earliest retained offset): never counted in any state.",
@@ -274,7 +280,7 @@ impl Families {
         }
     }
 
-    fn all(&self) -> [&dyn Collector; 35] {
+    fn all(&self) -> [&dyn Collector; 36] {
         [
             &self.events,
             &self.late,
@@ -298,6 +304,7 @@ impl Families {
             &self.connected,
             &self.unsaved,
             &self.checkpoint_failures,
+            &self.checkpoint_fences,
             &self.skipped_messages,
             &self.share_by_basis,
             &self.gap_by_basis,
@@ -446,6 +453,9 @@ impl Families {
             self.checkpoint_failures
                 .with_label_values::<&str>(&[])
                 .inc_by(k.checkpoint_failures as f64);
+            self.checkpoint_fences
+                .with_label_values::<&str>(&[])
+                .inc_by(k.checkpoint_fences as f64);
             for (topic, partition, skipped) in &k.skipped {
                 self.skipped_messages
                     .with_label_values(&[topic.as_str(), &partition.to_string()])

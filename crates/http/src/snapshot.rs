@@ -31,13 +31,24 @@ pub struct GoalView {
     pub baseline_year: Option<i16>,
 }
 
-/// The input partitions a view merged from several instances holds (`/api/zones` `parts`).
+/// The input partitions a view merged from several instances holds (`/api/zones` `parts`,
+/// and with the owners' names on the admin listener's `/api/parts`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PartsStatus {
     /// One per partition, by topic and partition.
     pub parts: Vec<PartStatus>,
-    /// Partitions below the highest of their topic that no instance has published.
+    /// Partitions of the topics read (up to their partition count) that no instance has
+    /// published.
     pub missing: Vec<MissingPart>,
+    /// A part not published again for this long is stale: its owner stopped publishing.
+    pub stale_after_seconds: f64,
+}
+
+impl PartsStatus {
+    /// The stale parts and the missing partitions: what makes the view incomplete.
+    pub fn incomplete(&self) -> bool {
+        !self.missing.is_empty() || self.parts.iter().any(|p| p.stale)
+    }
 }
 
 /// One partition's part of the view.
@@ -45,10 +56,14 @@ pub struct PartsStatus {
 pub struct PartStatus {
     pub topic: String,
     pub partition: i32,
-    /// The instance that owns it (host/process), as it published the part.
+    /// The instance that owns it (host/process), as it published the part: for the admin
+    /// listener only, never on the public API.
+    #[serde(skip_serializing)]
     pub instance: String,
     /// How old the part is: 0 for the partitions this instance reads itself.
     pub age_seconds: f64,
+    /// Older than `stale_after_seconds`.
+    pub stale: bool,
 }
 
 /// A partition missing from the view.
@@ -67,12 +82,17 @@ pub struct BrokerStatus {
     pub lag: Vec<(String, i32, i64)>,
     /// Partitions owned, per topic.
     pub assigned: Vec<(String, usize)>,
+    /// How many partitions each topic has, as the brokers' metadata says.
+    pub topic_partitions: Vec<(String, i32)>,
     pub last_error: Option<String>,
     /// Records applied per (topic, partition) since its last durable checkpoint: what a crash
     /// would read again.
     pub unsaved: Vec<(String, i32, u64)>,
     /// Checkpoint writes that failed since the process started.
     pub checkpoint_failures: u64,
+    /// Partitions dropped since the process started because another instance had claimed
+    /// them (this one had lost them while paused): their state here was stale.
+    pub checkpoint_fences: u64,
     /// Messages retention deleted before they were read, per (topic, partition), since the
     /// process started.
     pub skipped: Vec<(String, i32, u64)>,

@@ -23,6 +23,8 @@ pub struct KafkaHealth {
     last_error: Mutex<Option<String>>,
     /// Messages retention deleted before they were read, per partition, since the start.
     skipped: Mutex<BTreeMap<(String, i32), u64>>,
+    /// How many partitions each topic read has, as the brokers' metadata says.
+    topic_partitions: Mutex<BTreeMap<String, i32>>,
 }
 
 impl Default for KafkaHealth {
@@ -34,6 +36,7 @@ impl Default for KafkaHealth {
             down_since: Mutex::new(Some(Instant::now())),
             last_error: Mutex::default(),
             skipped: Mutex::default(),
+            topic_partitions: Mutex::default(),
         }
     }
 }
@@ -51,6 +54,8 @@ pub struct KafkaStatus {
     pub last_error: Option<String>,
     /// Messages retention deleted before they were read, per topic partition, since the start.
     pub skipped: BTreeMap<(String, i32), u64>,
+    /// How many partitions each topic read has.
+    pub topic_partitions: BTreeMap<String, i32>,
 }
 
 impl KafkaHealth {
@@ -62,7 +67,13 @@ impl KafkaHealth {
             *e = None;
         }
         let mut lag = BTreeMap::new();
+        let mut counts = BTreeMap::new();
         for (topic, t) in &stats.topics {
+            // Every partition the metadata lists is in the statistics, assigned or not.
+            let count = t.partitions.keys().map(|p| p + 1).max().unwrap_or(0);
+            if count > 0 {
+                counts.insert(topic.clone(), count);
+            }
             for (partition, p) in &t.partitions {
                 // librdkafka reports -1 for partitions it does not consume and the internal
                 // partition -1 ("UA"); only assigned, measured partitions count.
@@ -81,6 +92,18 @@ impl KafkaHealth {
         if let Ok(mut l) = self.lag.lock() {
             *l = lag;
         }
+        if let Ok(mut c) = self.topic_partitions.lock() {
+            c.extend(counts);
+        }
+    }
+
+    /// How many partitions `topic` has (0 until the statistics have said).
+    pub fn topic_partitions(&self, topic: &str) -> i32 {
+        self.topic_partitions
+            .lock()
+            .ok()
+            .and_then(|c| c.get(topic).copied())
+            .unwrap_or(0)
     }
 
     /// Takes an error callback; transport errors mean the brokers are unreachable.
@@ -160,6 +183,11 @@ impl KafkaHealth {
             connected: self.connected.load(Ordering::Relaxed),
             last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
             skipped: self.skipped.lock().map(|s| s.clone()).unwrap_or_default(),
+            topic_partitions: self
+                .topic_partitions
+                .lock()
+                .map(|c| c.clone())
+                .unwrap_or_default(),
         }
     }
 }

@@ -255,6 +255,19 @@ impl ClientContext for SourceContext {
     }
 }
 
+/// Runs `work`, which waits on the network (the committed offsets, the checkpoint store's
+/// claims), without holding up the runtime's other tasks: the rebalance callback runs inside
+/// the consumer's `recv`, on a runtime worker.
+fn off_the_workers<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
 /// A rebalance's partitions as `(topic, partition)`.
 fn topic_partitions(list: &rdkafka::TopicPartitionList) -> Vec<(String, i32)> {
     list.elements()
@@ -278,7 +291,7 @@ impl ConsumerContext for SourceContext {
         );
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                let assignment = self.positioned(consumer, offered);
+                let assignment = off_the_workers(|| self.positioned(consumer, offered));
                 let result = if cooperative {
                     consumer.incremental_assign(&assignment)
                 } else {

@@ -12,8 +12,9 @@
 //! never replaces the new owner's numbers. An owner removes the lower generations of its
 //! partitions when it publishes.
 //!
-//! Layout of a part: `MSVIEW01`, the generation (u64), when it was published and when its
-//! partition last saw an event (i64 milliseconds since the epoch), the partition (i32), the
+//! Layout of a part: `MSVIEW02`, the generation (u64), when it was published and when its
+//! partition last saw an event (i64 milliseconds since the epoch), the partition and how many
+//! partitions its topic has (i32 each, the count 0 when the owner did not know it), the
 //! topic and the owner (each as [`crate::checkpoint_claim`] writes texts), then the publishable checkpoint
 //! ([`checkpoint::encode_publishable`]). All integers little-endian.
 
@@ -34,7 +35,16 @@ const NAMESPACE: &str = ".view";
 /// whether the owner is still there.
 pub const HEARTBEAT_INTERVALS: u32 = 10;
 
-const MAGIC: &[u8; 8] = b"MSVIEW01";
+/// A part its owner has not published again for this many heartbeats is stale: the owner
+/// is gone and the group has not handed its partition on yet.
+const STALE_HEARTBEATS: u32 = 3;
+
+/// How old a part may grow before it is stale, for a `[view] interval`.
+pub fn stale_after(view_interval: std::time::Duration) -> std::time::Duration {
+    view_interval * HEARTBEAT_INTERVALS * STALE_HEARTBEATS
+}
+
+const MAGIC: &[u8; 8] = b"MSVIEW02";
 
 /// One partition's published state, as some instance published it.
 #[derive(Debug)]
@@ -48,6 +58,9 @@ pub struct Part {
 pub struct PartHeader {
     pub topic: String,
     pub partition: i32,
+    /// How many partitions the topic has, as its owner's brokers said (0: not known yet), so
+    /// that a reader knows the partitions nobody published.
+    pub topic_partitions: i32,
     /// The claim generation its owner held.
     pub generation: u64,
     /// The instance that published it.
@@ -67,6 +80,7 @@ pub fn encode_part(header: &PartHeader, pipeline: &Pipeline, fingerprint: Finger
     bytes.extend_from_slice(&header.published_at.to_le_bytes());
     bytes.extend_from_slice(&header.last_event_at.to_le_bytes());
     bytes.extend_from_slice(&header.partition.to_le_bytes());
+    bytes.extend_from_slice(&header.topic_partitions.to_le_bytes());
     put_text(&mut bytes, &header.topic);
     put_text(&mut bytes, &header.owner);
     bytes.extend_from_slice(&state);
@@ -97,11 +111,13 @@ pub fn decode_header(bytes: &[u8]) -> Result<(PartHeader, &[u8]), PartError> {
     let published_at = i64::from_le_bytes(fixed(&mut rest)?);
     let last_event_at = i64::from_le_bytes(fixed(&mut rest)?);
     let partition = i32::from_le_bytes(fixed(&mut rest)?);
+    let topic_partitions = i32::from_le_bytes(fixed(&mut rest)?);
     let topic = text(&mut rest)?;
     let owner = text(&mut rest)?;
     let header = PartHeader {
         topic,
         partition,
+        topic_partitions,
         generation,
         owner,
         published_at,
@@ -268,6 +284,7 @@ mod tests {
         PartHeader {
             topic: "trips".into(),
             partition,
+            topic_partitions: 4,
             generation,
             owner: owner.into(),
             published_at: 1_700_000_000_000 + i64::from(partition),
@@ -316,7 +333,7 @@ mod tests {
         // Partition 1 moves to c (generation 2), which has not pruned yet; partition 0's part
         // is damaged.
         publish(1, 2, "c", &["y", "z", "w"], false);
-        view.publish("trips", 0, 1, b"MSVIEW01 cut", false).unwrap();
+        view.publish("trips", 0, 1, b"MSVIEW02 cut", false).unwrap();
         let (again, problems) = view.read(&known).unwrap();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(

@@ -180,6 +180,13 @@ fn three_instances_a_kill_and_a_newcomer_show_the_city_one_instance_shows() {
     let parts = serve.json("/api/zones")["parts"].clone();
     assert_eq!(parts["parts"].as_array().unwrap().len(), 6, "{parts}");
     assert_eq!(parts["missing"], serde_json::json!([]));
+    for part in parts["parts"].as_array().unwrap() {
+        assert_eq!(part["stale"], false, "{parts}");
+        assert!(part.get("instance").is_none(), "an owner named publicly: {parts}");
+    }
+    let health = serve.json("/healthz");
+    assert_eq!(health["view"]["parts"], 6, "{health}");
+    assert_eq!(health["view"]["missing"], serde_json::json!([]), "{health}");
     let serve_metrics = serve.get("/metrics").1;
     assert!(
         !serve_metrics.contains("modeshare_mode_share_ratio"),

@@ -132,3 +132,49 @@ async fn metrics_are_served_where_metrics_on_says() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("modeshare_events_total"));
 }
+
+#[tokio::test]
+async fn the_owners_of_the_parts_are_named_on_the_admin_listener_only() {
+    use crate::snapshot::{PartStatus, PartsStatus};
+    let p = crate::test_support::live_pipeline(ZONES);
+    let mut snapshot = Snapshot::build(p.settings(), p.zones(), &[&p], p.watermark());
+    snapshot.parts = Some(PartsStatus {
+        parts: vec![PartStatus {
+            topic: "trips".into(),
+            partition: 0,
+            instance: "modeshare-worker-7c9f/1".into(),
+            age_seconds: 2.5,
+            stale: false,
+        }],
+        missing: vec![],
+        stale_after_seconds: 150.0,
+    });
+    let (_, latest) = watch::channel(Arc::new(snapshot));
+    let metrics = Arc::new(Metrics::new(latest.clone()).unwrap());
+    let tokens = TokenHashes::parse(&[token_sha256("admin-token")]).unwrap();
+    let app = router(latest.clone(), metrics.clone(), MetricsOn::Public, tokens);
+
+    assert_eq!(
+        call(&app, "/api/parts", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, body) = call(&app, "/api/parts", Some("admin-token")).await;
+    assert_eq!(status, StatusCode::OK);
+    let parts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(parts["parts"][0]["instance"], "modeshare-worker-7c9f/1");
+    assert_eq!(parts["parts"][0]["age_seconds"], 2.5);
+
+    let health = crate::health::Health::new(std::time::Duration::from_secs(1), Arc::new(Idle));
+    let public = crate::server::router(
+        latest,
+        metrics,
+        ApiSettings { k: 10 },
+        MetricsOn::Public,
+        Arc::new(health),
+    );
+    let (status, body) = call(&public, "/api/zones", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let zones: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(zones["parts"]["parts"][0]["partition"], 0);
+    assert!(!body.contains("worker-7c9f"), "{body}");
+}

@@ -175,3 +175,64 @@ async fn a_provider_over_3_h_behind_degrades_healthz_but_not_readiness() {
     assert_eq!(get(&app, "/readyz").await.0, StatusCode::OK);
     assert_eq!(get(&app, "/livez").await.0, StatusCode::OK);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_view_missing_a_partition_or_holding_a_stale_part_degrades_healthz() {
+    use crate::snapshot::{MissingPart, PartStatus, PartsStatus};
+    let probe = Arc::new(Hand::default());
+    let health = Arc::new(Health::new(Duration::from_millis(250), probe.clone()));
+    health.published();
+    let zones = Zones::from_geojson(r#"{"type":"FeatureCollection","features":[]}"#).unwrap();
+    let settings = modeshare_core::testing::default_settings(&zones);
+    let part = |partition: i32, stale: bool| PartStatus {
+        topic: "trips".into(),
+        partition,
+        instance: "worker-1/7".into(),
+        age_seconds: if stale { 151.0 } else { 3.0 },
+        stale,
+    };
+    let view = |parts: Vec<PartStatus>, missing: Vec<MissingPart>| {
+        let mut snapshot = Snapshot::build(&settings, &zones, &[], None);
+        snapshot.parts = Some(PartsStatus {
+            parts,
+            missing,
+            stale_after_seconds: 150.0,
+        });
+        Arc::new(snapshot)
+    };
+    let (tell, latest) = watch::channel(view(vec![part(0, false), part(1, false)], vec![]));
+    let app = router(health, latest);
+
+    let (status, body) = get(&app, "/healthz").await;
+    assert_eq!((status, &body["status"]), (StatusCode::OK, &json!("ok")));
+    assert_eq!(body["view"]["parts"], 2);
+    assert!(
+        !body.to_string().contains("worker-1"),
+        "an owner's name on the public health: {body}"
+    );
+
+    tell.send_replace(view(vec![part(0, false), part(1, true)], vec![]));
+    let (status, body) = get(&app, "/healthz").await;
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::OK, &json!("degraded"))
+    );
+    assert_eq!(body["view"]["stale"][0]["partition"], 1);
+    assert_eq!(body["view"]["stale"][0]["age_seconds"], 151.0);
+
+    let missing = MissingPart {
+        topic: "trips".into(),
+        partition: 2,
+    };
+    tell.send_replace(view(vec![part(0, false), part(1, false)], vec![missing]));
+    let (status, body) = get(&app, "/healthz").await;
+    assert_eq!(
+        (status, &body["status"]),
+        (StatusCode::OK, &json!("degraded"))
+    );
+    assert_eq!(
+        body["view"]["missing"],
+        json!([{"topic": "trips", "partition": 2}])
+    );
+    assert_eq!(get(&app, "/readyz").await.0, StatusCode::OK);
+}

@@ -301,6 +301,7 @@ impl Aggregator {
             let header = PartHeader {
                 topic: key.0.to_string(),
                 partition: key.1,
+                topic_partitions: kafka.health().topic_partitions(&key.0),
                 generation,
                 owner: self.owner.clone(),
                 published_at: now,

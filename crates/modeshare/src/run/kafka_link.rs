@@ -255,6 +255,7 @@ impl KafkaLink {
                         "the partition has a new owner: its state here is stale and dropped, uncommitted"
                     );
                     fenced.push(key.clone());
+                    health.fences += 1;
                 }
                 Ok(Err(e)) => {
                     error!(
@@ -326,6 +327,7 @@ impl KafkaLink {
                 .map(|((t, p), l)| (t, p, l))
                 .collect(),
             assigned: assigned.into_iter().collect(),
+            topic_partitions: status.topic_partitions.into_iter().collect(),
             last_error: status.last_error,
             skipped: status
                 .skipped
@@ -340,6 +342,7 @@ impl KafkaLink {
                 })
                 .collect(),
             checkpoint_failures: self.health.failures,
+            checkpoint_fences: self.health.fences,
             checkpoint_error: self.health.error.clone(),
         }
     }
@@ -415,6 +418,8 @@ impl TopicDecoders {
 #[derive(Debug, Default)]
 struct CheckpointHealth {
     failures: u64,
+    /// Partitions dropped because another instance had claimed them.
+    fences: u64,
     /// The latest failure, until a round of writes succeeds.
     error: Option<String>,
 }

@@ -13,7 +13,7 @@ use super::partitions::{Partitions, local_partition, spool_partition};
 use super::view_link::{RemoteParts, parts_status};
 use crate::clock::wall_clock;
 use crate::config::AppConfig;
-use crate::shared_view::Part;
+use crate::shared_view::{Part, stale_after};
 
 /// How often the places (the hex map's cells, the zone pairs) are summed again while the
 /// state changes: summing 28 days of buckets costs more than the rest of a snapshot.
@@ -169,7 +169,15 @@ impl Publisher {
                     .any(|(t, n)| *t == p.header.topic && *n == p.header.partition)
             })
             .collect();
-        let status = parts_status(&own_keys, others.owner, &remote, now);
+        let counts = snapshot
+            .kafka
+            .as_ref()
+            .map(|k| k.topic_partitions.clone())
+            .unwrap_or_default();
+        let stale_after = config
+            .view_interval
+            .map_or(std::time::Duration::MAX, stale_after);
+        let status = parts_status(&own_keys, others.owner, &remote, &counts, now, stale_after);
         let rebuild = city.places.stale || city.parts_changed(Some(&others));
         city.parts = Some(others.parts.clone());
         if remote.is_empty() {
