@@ -118,7 +118,12 @@ impl ProviderClient {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .connect_timeout(Duration::from_secs(20))
-            .user_agent(concat!("modeshare/", env!("CARGO_PKG_VERSION")))
+            // Which instance asked, for the provider's logs (and a group's tests).
+            .user_agent(format!(
+                "modeshare/{} ({})",
+                env!("CARGO_PKG_VERSION"),
+                crate::checkpoint_claim::this_instance()
+            ))
             .build()
             .map_err(|e| FetchError::Network(e.to_string()))?;
         Ok(ProviderClient {
