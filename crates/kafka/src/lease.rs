@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, mpsc as sync_mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaRespErr;
@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::config::KafkaSettings;
+use crate::rebalance;
 
 /// The control topic's partition that is the lease.
 pub const LEASE_PARTITION: i32 = 0;
@@ -156,10 +157,6 @@ impl ConsumerContext for LeaseContext {
         err: RDKafkaRespErr,
         offered: &mut TopicPartitionList,
     ) {
-        let cooperative = matches!(
-            consumer.rebalance_protocol(),
-            RebalanceProtocol::Cooperative
-        );
         let lease = offered
             .elements()
             .iter()
@@ -175,12 +172,7 @@ impl ConsumerContext for LeaseContext {
                         warn!(error = %e, "cannot set the control partition's start");
                     }
                 }
-                let assigned = if cooperative {
-                    consumer.incremental_assign(&assignment)
-                } else {
-                    consumer.assign(&assignment)
-                };
-                match assigned {
+                match rebalance::take(consumer, &assignment) {
                     Err(e) => error!(error = %e, "cannot take the providers' lease"),
                     Ok(()) if lease => {
                         info!(topic = %self.topic, "assigned the providers' lease: reading the cursors");
@@ -193,12 +185,7 @@ impl ConsumerContext for LeaseContext {
                 if lease {
                     self.release(consumer.assignment_lost());
                 }
-                let unassigned = if cooperative {
-                    consumer.incremental_unassign(offered)
-                } else {
-                    consumer.unassign()
-                };
-                if let Err(e) = unassigned {
+                if let Err(e) = rebalance::give_up(consumer, offered) {
                     error!(error = %e, "cannot give the providers' lease up");
                 }
             }

@@ -13,6 +13,7 @@ pub mod dead_letter;
 pub mod health;
 pub mod lease;
 pub mod producer;
+mod rebalance;
 pub mod source;
 pub mod topics;
 

@@ -329,15 +329,11 @@ fn polled_hours_equal_a_replay_of_the_same_trips_each_page_fetched_once() {
     let dir = TempDir::new("providers");
     let (config, expected) = configure(&dir, &address, first, &pages);
     let service = Service::start(&["--config", config.to_str().unwrap()]);
-    let accepted = expected["events"]["accepted"].as_u64().unwrap();
-    assert!(accepted > 50, "{expected}");
-    let report = service.wait_for("every polled trip counted", 60, |s| {
-        let r = s.admin_json("/api/report");
-        (r["events"]["accepted"].as_u64() == Some(accepted)).then_some(r)
-    });
-    for key in ["zones", "cells"] {
-        assert_eq!(report[key], expected[key], "{key}");
-    }
+    assert!(
+        expected["events"]["accepted"].as_u64().unwrap() > 50,
+        "{expected}"
+    );
+    counted_as_replay(&service, &expected, 60);
 
     // /healthz: each provider waits on the 202 hour, less than an hour behind, without error.
     let health: Value = serde_json::from_str(&service.get("/healthz").1).unwrap();
@@ -405,6 +401,20 @@ fn polled_hours_equal_a_replay_of_the_same_trips_each_page_fetched_once() {
     }
 }
 
+/// Waits until `service` has counted as many trips as `expected` (a replay's report of the
+/// served pages) accepts, then checks that its places equal the replay's; its report.
+fn counted_as_replay(service: &Service, expected: &Value, seconds: u64) -> Value {
+    let accepted = expected["events"]["accepted"].as_u64().unwrap();
+    let report = service.wait_for("every polled trip counted", seconds, |s| {
+        let r = s.admin_json("/api/report");
+        (r["events"]["accepted"].as_u64() == Some(accepted)).then_some(r)
+    });
+    for key in ["zones", "cells"] {
+        assert_eq!(report[key], expected[key], "{key}");
+    }
+    report
+}
+
 /// Serves the Provider API on a loopback port from a thread of its own.
 fn serve(api: Shared) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -451,14 +461,7 @@ fn kill_9_in_a_page_chain_neither_loses_nor_doubles_an_hour() {
     drop(service);
 
     let service = Service::start(&["--config", config.to_str().unwrap()]);
-    let accepted = expected["events"]["accepted"].as_u64().unwrap();
-    let report = service.wait_for("every polled trip counted after the restart", 60, |s| {
-        let r = s.admin_json("/api/report");
-        (r["events"]["accepted"].as_u64() == Some(accepted)).then_some(r)
-    });
-    for key in ["zones", "cells"] {
-        assert_eq!(report[key], expected[key], "{key}");
-    }
+    let report = counted_as_replay(&service, &expected, 60);
     let served = shared.lock().unwrap().served.clone();
     let first_pages = served
         .iter()
@@ -469,7 +472,7 @@ fn kill_9_in_a_page_chain_neither_loses_nor_doubles_an_hour() {
         "pages 1 and 2 fetched before and after the kill: {served:?}"
     );
     // Rejected trips stop at the edge: the pipeline reads only the accepted ones, once.
-    assert_eq!(report["events"]["read"], accepted);
+    assert_eq!(report["events"]["read"], expected["events"]["accepted"]);
     assert_eq!(report["events"]["duplicates"], 0);
 }
 
@@ -539,14 +542,7 @@ fn with_kafka_polled_trips_go_through_the_ingest_topic() {
     );
     let (config, expected) = configure_with(&dir, &address, first, &pages, &sections);
     let service = Service::start(&["--config", config.to_str().unwrap()]);
-    let accepted = expected["events"]["accepted"].as_u64().unwrap();
-    let report = service.wait_for("every polled trip counted from the topic", 90, |s| {
-        let r = s.admin_json("/api/report");
-        (r["events"]["accepted"].as_u64() == Some(accepted)).then_some(r)
-    });
-    for key in ["zones", "cells"] {
-        assert_eq!(report[key], expected[key], "{key}");
-    }
+    counted_as_replay(&service, &expected, 90);
     let letters = read_topic(&brokers, &dead, 2, 30);
     let broken: Vec<&str> = letters
         .iter()
@@ -648,14 +644,7 @@ fn two_instances_with_kafka_fetch_each_page_once_across_a_lease_hand_over() {
     holder.child.kill().unwrap();
     holder.child.wait().unwrap();
 
-    let accepted = expected["events"]["accepted"].as_u64().unwrap();
-    let report = other.wait_for("every polled trip counted by the instance left", 120, |s| {
-        let r = s.admin_json("/api/report");
-        (r["events"]["accepted"].as_u64() == Some(accepted)).then_some(r)
-    });
-    for key in ["zones", "cells"] {
-        assert_eq!(report[key], expected[key], "{key}");
-    }
+    let report = counted_as_replay(&other, &expected, 120);
     assert_eq!(report["events"]["duplicates"], 0, "{report}");
     other.wait_for("voi polled up to the 202 hour", 60, |s| {
         (next_hour(s, "voi") == Some(first + 5 * HOUR_MS)).then_some(())
