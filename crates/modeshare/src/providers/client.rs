@@ -1,6 +1,6 @@
 //! One operator's MDS Provider API: `GET {url}/trips?end_time=YYYY-MM-DDTHH` for an hour, with
 //! the version's `Accept` header, following `links.next` through every page. 429 and 5xx are
-//! retried with exponential backoff and jitter (honouring `Retry-After`); an OAuth token is
+//! retried with exponential backoff and jitter (honouring `Retry-After`, in seconds or as a date); an OAuth token is
 //! fetched with client credentials, renewed before it expires and once on a 401.
 
 use std::time::{Duration, Instant};
@@ -203,8 +203,7 @@ impl ProviderClient {
                 .headers()
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .and_then(|v| retry_after(v, std::time::SystemTime::now()));
             if status == StatusCode::ACCEPTED {
                 return Ok(None);
             }
@@ -350,6 +349,17 @@ fn next_link(page: &[u8]) -> Option<String> {
         .links?
         .next
         .filter(|n| !n.is_empty())
+}
+
+/// How long `Retry-After` (RFC 9110 §10.2.3) says to wait: delay seconds, or an HTTP date (a
+/// date already past: at once). Anything else is no answer, and the backoff decides.
+fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// The wait before attempt `attempt + 1`: `Retry-After` when the provider said, else

@@ -67,3 +67,31 @@ fn next_links_are_followed_only_on_the_provider_apis_origin() {
     );
     assert_eq!(absolute("https://x/y".into(), page), "https://x/y");
 }
+
+#[test]
+fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+    // Sun, 06 Nov 1994 08:49:37 GMT, RFC 9110's example.
+    let now = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777);
+    assert_eq!(retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+    assert_eq!(
+        retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
+        Some(Duration::from_secs(30))
+    );
+    // The obsolete forms a recipient must accept.
+    assert_eq!(
+        retry_after("Sunday, 06-Nov-94 08:49:47 GMT", now),
+        Some(Duration::from_secs(10))
+    );
+    assert_eq!(
+        retry_after("Sun Nov  6 08:49:57 1994", now),
+        Some(Duration::from_secs(20))
+    );
+    assert_eq!(
+        retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+        Some(Duration::ZERO),
+        "a date past: at once"
+    );
+    for unusable in ["", "soon", "-5", "1.5", "Sun, 32 Nov 1994 08:49:37 GMT"] {
+        assert_eq!(retry_after(unusable, now), None, "{unusable:?}");
+    }
+}
