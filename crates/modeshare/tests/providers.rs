@@ -582,6 +582,7 @@ fn next_hour(service: &Service, provider: &str) -> Option<i64> {
 /// the hour in flight at the kill, fetched but not delivered (an hour's pages are delivered
 /// once all are fetched), so its cursor still named it. Nothing was counted twice: the report
 /// of the instance left, which now owns the ingest partition, equals replay, without duplicates.
+/// Then that instance stops on SIGTERM and a newcomer goes on from the cursors it wrote.
 #[test]
 fn two_instances_with_kafka_fetch_each_page_once_across_a_lease_hand_over() {
     let first = first_hour();
@@ -674,6 +675,38 @@ fn two_instances_with_kafka_fetch_each_page_once_across_a_lease_hand_over() {
         let last = agents[agents.len() - 1];
         let by_holder = version == "v1" || *hour < hour3;
         assert_eq!(is(&holder, last), by_holder, "{version} {hour}: {agents:?}");
+    }
+    let fetched = api.fetched_by.len();
+    drop(api);
+
+    // A graceful hand-over: the holder stops on SIGTERM, its pollers stopped before the lease
+    // is released; a newcomer takes it over from the control topic's cursors and fetches only
+    // hour 5, once it is ready, and nothing before it.
+    let newcomer = Service::start(&args);
+    other.stop("TERM", 60);
+    let hour5 = first + 5 * HOUR_MS;
+    newcomer.wait_for("the newcomer holding the lease at the 202 hour", 60, |s| {
+        (next_hour(s, "voi") == Some(hour5) && next_hour(s, "tier") == Some(hour5)).then_some(())
+    });
+    {
+        let mut api = shared.lock().unwrap();
+        for version in ["v2", "v1"] {
+            let trips = sample_trips(version, "h5");
+            api.hours
+                .insert((version.to_owned(), hour_parameter(hour5)), vec![trips]);
+        }
+        api.not_ready = String::new();
+    }
+    newcomer.wait_for("hour 5 fetched by the newcomer", 60, |s| {
+        let next = Some(hour5 + HOUR_MS);
+        (next_hour(s, "voi") == next && next_hour(s, "tier") == next).then_some(())
+    });
+    let api = shared.lock().unwrap();
+    let after = &api.fetched_by[fetched..];
+    assert_eq!(after.len(), 2, "{after:?}");
+    for ((_, hour, page), agent) in after {
+        assert_eq!((hour.as_str(), *page), (hour_parameter(hour5).as_str(), 1));
+        assert!(is(&newcomer, agent), "{agent}");
     }
     drop(cluster);
 }
