@@ -144,7 +144,8 @@ impl ProviderClient {
         let mut bytes = 0;
         let mut visited = std::collections::HashSet::new();
         loop {
-            let Some(body) = self.get(&url).await? else {
+            let budget = MAX_HOUR_BYTES.saturating_sub(bytes);
+            let Some(body) = self.get(&url, budget).await? else {
                 return Ok(Hour::NotReady);
             };
             visited.insert(url.clone());
@@ -167,17 +168,16 @@ impl ProviderClient {
                 )));
             }
             if pages.len() >= MAX_PAGES || bytes > MAX_HOUR_BYTES {
-                return Err(FetchError::TooManyPages(format!(
-                    "over {MAX_PAGES} pages or {} MiB",
-                    MAX_HOUR_BYTES >> 20
-                )));
+                return Err(too_large());
             }
             url = next;
         }
     }
 
-    /// One page: its body, or `None` for 202. Retries what a retry can mend.
-    async fn get(&mut self, url: &str) -> Result<Option<Vec<u8>>, FetchError> {
+    /// One page: its body, or `None` for 202. Retries what a retry can mend. A body longer
+    /// than `budget` (what the hour may still hold) is refused as it arrives, before it is
+    /// read whole.
+    async fn get(&mut self, url: &str, budget: usize) -> Result<Option<Vec<u8>>, FetchError> {
         let mut renewed = false;
         let mut attempt = 0;
         loop {
@@ -189,7 +189,7 @@ impl ProviderClient {
             if let Some(token) = self.bearer().await? {
                 request = request.bearer_auth(token.expose());
             }
-            let answer = match request.send().await {
+            let mut answer = match request.send().await {
                 Ok(answer) => answer,
                 Err(e) if attempt < ATTEMPTS => {
                     tokio::time::sleep(backoff(attempt, None)).await;
@@ -208,11 +208,18 @@ impl ProviderClient {
                 return Ok(None);
             }
             if status.is_success() {
-                let body = answer
-                    .bytes()
+                let mut body = Vec::new();
+                while let Some(chunk) = answer
+                    .chunk()
                     .await
-                    .map_err(|e| FetchError::Network(self.scrub(&e.to_string())))?;
-                return Ok(Some(body.to_vec()));
+                    .map_err(|e| FetchError::Network(self.scrub(&e.to_string())))?
+                {
+                    if body.len() + chunk.len() > budget {
+                        return Err(too_large());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                return Ok(Some(body));
             }
             if status == StatusCode::UNAUTHORIZED {
                 if !renewed && matches!(self.settings.auth, ProviderAuth::ClientCredentials { .. })
@@ -303,6 +310,14 @@ impl ProviderClient {
             None => text,
         }
     }
+}
+
+/// An hour over [`MAX_PAGES`] pages or [`MAX_HOUR_BYTES`].
+fn too_large() -> FetchError {
+    FetchError::TooManyPages(format!(
+        "over {MAX_PAGES} pages or {} MiB",
+        MAX_HOUR_BYTES >> 20
+    ))
 }
 
 /// The `Accept` header of a version's Provider API.
