@@ -1055,6 +1055,13 @@ impl ProviderMetrics {
             .set(i64::try_from(delay.as_secs()).unwrap_or(i64::MAX));
     }
 
+    /// The provider is polled by another instance now: its gauges vanish from this one's
+    /// `/metrics` (the counters stay: they count what this process did).
+    pub fn forget(&self, provider: &str) {
+        let _ = self.next_hour.remove_label_values(&[provider]);
+        let _ = self.delay.remove_label_values(&[provider]);
+    }
+
     /// An hour done: `fetched`, `empty` or `skipped`.
     pub fn hour(&self, provider: &str, outcome: &'static str) {
         self.hours.with_label_values(&[provider, outcome]).inc();

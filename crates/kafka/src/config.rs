@@ -23,8 +23,16 @@ pub struct KafkaConfig {
     pub dead_letter_topic: String,
     /// Create the dead-letter topic when it is missing (off where the service may not create
     /// topics: then a missing topic holds checkpoints back until it exists).
-    #[serde(default = "default_create_dead_letter_topic")]
+    #[serde(default = "default_create_topic")]
     pub create_dead_letter_topic: bool,
+    /// With `[[providers]]`: the control topic whose one partition is the providers' lease
+    /// (the instance its consumer group assigns it to polls them all) and holds each
+    /// provider's next hour to fetch; default `<group_id>.providers`.
+    #[serde(default)]
+    pub providers_topic: Option<String>,
+    /// Create the providers' control topic (one partition, compacted) when it is missing.
+    #[serde(default = "default_create_topic")]
+    pub create_providers_topic: bool,
     /// librdkafka properties, passed as-is (they win over modeshare's defaults); the values of
     /// secret keys ([`is_secret`]) are redacted wherever they are shown.
     #[serde(default)]
@@ -41,7 +49,7 @@ fn default_dead_letter_topic() -> String {
     "modeshare.dead-letter".into()
 }
 
-fn default_create_dead_letter_topic() -> bool {
+fn default_create_topic() -> bool {
     true
 }
 
@@ -67,6 +75,9 @@ pub struct KafkaSettings {
     pub group_id: String,
     pub dead_letter_topic: String,
     pub create_dead_letter_topic: bool,
+    /// The providers' control topic (see [`crate::lease`]).
+    pub providers_topic: String,
+    pub create_providers_topic: bool,
     pub options: KafkaOptions,
     pub topics: Vec<TopicConfig>,
 }
@@ -224,6 +235,23 @@ impl KafkaConfig {
                 );
             }
         }
+        let providers_topic = self
+            .providers_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}{PROVIDERS_SUFFIX}", self.group_id));
+        if providers_topic.trim().is_empty() {
+            errors.push("kafka.providers_topic", "must not be empty");
+        }
+        if providers_topic == self.dead_letter_topic
+            || self.topics.iter().any(|t| t.name == providers_topic)
+        {
+            errors.push(
+                "kafka.providers_topic",
+                format!(
+                    "{providers_topic:?} is another topic of the service: the providers' cursors need a topic of their own"
+                ),
+            );
+        }
         for key in [
             "enable.auto.offset.store",
             "enable.auto.commit",
@@ -242,11 +270,16 @@ impl KafkaConfig {
             group_id: self.group_id.clone(),
             dead_letter_topic: self.dead_letter_topic.clone(),
             create_dead_letter_topic: self.create_dead_letter_topic,
+            providers_topic,
+            create_providers_topic: self.create_providers_topic,
             options: self.options.clone(),
             topics: self.topics.clone(),
         }
     }
 }
+
+/// The providers' control topic and its consumer group are named after the service's group.
+pub const PROVIDERS_SUFFIX: &str = ".providers";
 
 /// Whether a property's value must not be shown: the known secret keys `ssl.key.pem`,
 /// `ssl.keystore.password`, every `sasl.*`, and every key that names a password or a secret
@@ -281,6 +314,27 @@ impl KafkaSettings {
         for (k, v) in self.options.exposed() {
             c.set(k, v);
         }
+        c
+    }
+
+    /// The consumer group of the providers' lease: the service's group named with
+    /// [`PROVIDERS_SUFFIX`], so that its members are the same instances.
+    pub fn lease_group_id(&self) -> String {
+        format!("{}{PROVIDERS_SUFFIX}", self.group_id)
+    }
+
+    /// The lease consumer's configuration: the consumer's, in the lease's own group, told when
+    /// it reaches the end of the control partition, without statistics, and always
+    /// cooperative-sticky: an instance that joins or leaves does not take the lease from the
+    /// holder, only the holder's leaving (or its lost session) hands it over. Every member of
+    /// the lease group runs this same assignor, whatever `options` choose for the events.
+    pub fn lease_consumer_config(&self) -> ClientConfig {
+        let mut c = self.consumer_config();
+        c.set("group.id", self.lease_group_id())
+            .set("enable.partition.eof", "true")
+            .set("auto.offset.reset", "earliest")
+            .set("statistics.interval.ms", "0")
+            .set("partition.assignment.strategy", "cooperative-sticky");
         c
     }
 
@@ -333,6 +387,8 @@ mod tests {
             group_id: default_group_id(),
             dead_letter_topic: default_dead_letter_topic(),
             create_dead_letter_topic: true,
+            providers_topic: None,
+            create_providers_topic: true,
             options: KafkaOptions::new(options.iter().copied()),
             topics: toml_topics
                 .into_iter()

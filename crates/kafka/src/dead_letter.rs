@@ -4,16 +4,13 @@
 //! nothing rejected is lost (after a crash it may be dead-lettered twice).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rdkafka::ClientContext;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use sha2::{Digest, Sha256};
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::config::KafkaSettings;
 use crate::health::KafkaHealth;
@@ -88,27 +85,6 @@ impl DeadLetters {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(DEFAULT_MAX_BYTES),
         })
-    }
-
-    /// Creates the dead-letter topic when it does not exist yet (brokers may not auto-create).
-    pub async fn ensure_topic(settings: &KafkaSettings, partitions: i32) -> KafkaResult<()> {
-        let admin: AdminClient<DefaultClientContext> = settings.producer_config().create()?;
-        let topic = NewTopic::new(
-            &settings.dead_letter_topic,
-            partitions,
-            TopicReplication::Fixed(1),
-        );
-        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-        for result in admin.create_topics([&topic], &options).await? {
-            match result {
-                Ok(name) => info!(topic = %name, "created the dead-letter topic"),
-                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((name, code)) => {
-                    warn!(topic = %name, error = %code, "could not create the dead-letter topic")
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Produces every letter at once and waits for each delivery: one outcome per letter, in

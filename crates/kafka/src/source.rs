@@ -12,9 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer,
-};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::statistics::Statistics;
@@ -26,6 +24,7 @@ use tracing::{error, info, warn};
 
 use crate::config::KafkaSettings;
 use crate::health::KafkaHealth;
+use crate::rebalance;
 
 /// Records handed to the caller per batch at most.
 const BATCH_RECORDS: usize = 2048;
@@ -285,19 +284,10 @@ impl ConsumerContext for SourceContext {
         err: RDKafkaRespErr,
         offered: &mut TopicPartitionList,
     ) {
-        let cooperative = matches!(
-            consumer.rebalance_protocol(),
-            RebalanceProtocol::Cooperative
-        );
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 let assignment = off_the_workers(|| self.positioned(consumer, offered));
-                let result = if cooperative {
-                    consumer.incremental_assign(&assignment)
-                } else {
-                    consumer.assign(&assignment)
-                };
-                if let Err(e) = result {
+                if let Err(e) = rebalance::take(consumer, &assignment) {
                     error!(error = %e, "cannot take the assignment");
                 }
                 let parts = topic_partitions(&assignment);
@@ -310,12 +300,7 @@ impl ConsumerContext for SourceContext {
                 info!(partitions = ?parts, "partitions revoked");
                 self.health.record_revoked(&parts);
                 self.queue(SourceEvent::Revoked(parts));
-                let result = if cooperative {
-                    consumer.incremental_unassign(offered)
-                } else {
-                    consumer.unassign()
-                };
-                if let Err(e) = result {
+                if let Err(e) = rebalance::give_up(consumer, offered) {
                     error!(error = %e, "cannot give up the assignment");
                 }
             }

@@ -269,7 +269,7 @@ pub struct RunConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateConfig {
-    /// This instance's own state on local disk (the ingest spool, providers' cursors), and
+    /// This instance's own state on local disk (the ingest spool, providers' cursors without Kafka), and
     /// the live service's checkpoints unless `url` puts them elsewhere.
     pub dir: PathBuf,
     /// Where the live service keeps its checkpoints, one per Kafka partition, when not in

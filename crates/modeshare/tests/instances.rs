@@ -182,7 +182,10 @@ fn three_instances_a_kill_and_a_newcomer_show_the_city_one_instance_shows() {
     assert_eq!(parts["missing"], serde_json::json!([]));
     for part in parts["parts"].as_array().unwrap() {
         assert_eq!(part["stale"], false, "{parts}");
-        assert!(part.get("instance").is_none(), "an owner named publicly: {parts}");
+        assert!(
+            part.get("instance").is_none(),
+            "an owner named publicly: {parts}"
+        );
     }
     let health = serve.json("/healthz");
     assert_eq!(health["view"]["parts"], 6, "{health}");

@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use common::kafka::{broker, create_topic, read_topic};
-use common::{Service, TempDir, Tool, replay_report_of, repo_root, requires, unique};
+use common::{Service, TempDir, Tool, metrics, replay_report_of, repo_root, requires, sum, unique};
 use serde_json::{Value, json};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -38,12 +38,14 @@ struct Api {
     fail_once: BTreeMap<(String, String), StatusCode>,
     /// Requests served 200, as (version, hour, page).
     served: Vec<(String, String, usize)>,
+    /// The same, each with the `User-Agent` that asked (it names the instance).
+    fetched_by: Vec<((String, String, usize), String)>,
     /// OAuth tokens issued; the first stops being accepted after 3 requests.
     tokens_issued: usize,
     first_token_uses: usize,
-    /// A page that is told of (on `held`) and then never answered.
+    /// A page that is told of (on `held`, with who asked) and then never answered.
     hold: Option<(String, String, usize)>,
-    held: Option<mpsc::Sender<()>>,
+    held: Option<mpsc::Sender<String>>,
 }
 
 type Shared = Arc<Mutex<Api>>;
@@ -82,6 +84,11 @@ async fn trips(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -94,7 +101,7 @@ async fn trips(
         if holding {
             api.hold = None;
             if let Some(held) = api.held.take() {
-                let _ = held.send(());
+                let _ = held.send(agent.clone());
             }
         }
         holding
@@ -139,6 +146,8 @@ async fn trips(
     let next = (page < pages.len())
         .then(|| format!("/{version}/trips?end_time={}&page={}", q.end_time, page + 1));
     api.served.push((version.clone(), q.end_time.clone(), page));
+    api.fetched_by
+        .push(((version.clone(), q.end_time.clone(), page), agent));
     let trips = pages[page - 1].clone();
     // `links.next` is absolute in MDS; the test server knows its own address only through
     // the Host header.
@@ -320,15 +329,11 @@ fn polled_hours_equal_a_replay_of_the_same_trips_each_page_fetched_once() {
     let dir = TempDir::new("providers");
     let (config, expected) = configure(&dir, &address, first, &pages);
     let service = Service::start(&["--config", config.to_str().unwrap()]);
-    let accepted = expected["events"]["accepted"].as_u64().unwrap();
-    assert!(accepted > 50, "{expected}");
-    let report = service.wait_for("every polled trip counted", 60, |s| {
-        let r = s.admin_json("/api/report");
-        (r["events"]["accepted"].as_u64() == Some(accepted)).then_some(r)
-    });
-    for key in ["zones", "cells"] {
-        assert_eq!(report[key], expected[key], "{key}");
-    }
+    assert!(
+        expected["events"]["accepted"].as_u64().unwrap() > 50,
+        "{expected}"
+    );
+    counted_as_replay(&service, &expected, 60);
 
     // /healthz: each provider waits on the 202 hour, less than an hour behind, without error.
     let health: Value = serde_json::from_str(&service.get("/healthz").1).unwrap();
@@ -396,6 +401,20 @@ fn polled_hours_equal_a_replay_of_the_same_trips_each_page_fetched_once() {
     }
 }
 
+/// Waits until `service` has counted as many trips as `expected` (a replay's report of the
+/// served pages) accepts, then checks that its places equal the replay's; its report.
+fn counted_as_replay(service: &Service, expected: &Value, seconds: u64) -> Value {
+    let accepted = expected["events"]["accepted"].as_u64().unwrap();
+    let report = service.wait_for("every polled trip counted", seconds, |s| {
+        let r = s.admin_json("/api/report");
+        (r["events"]["accepted"].as_u64() == Some(accepted)).then_some(r)
+    });
+    for key in ["zones", "cells"] {
+        assert_eq!(report[key], expected[key], "{key}");
+    }
+    report
+}
+
 /// Serves the Provider API on a loopback port from a thread of its own.
 fn serve(api: Shared) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -442,14 +461,7 @@ fn kill_9_in_a_page_chain_neither_loses_nor_doubles_an_hour() {
     drop(service);
 
     let service = Service::start(&["--config", config.to_str().unwrap()]);
-    let accepted = expected["events"]["accepted"].as_u64().unwrap();
-    let report = service.wait_for("every polled trip counted after the restart", 60, |s| {
-        let r = s.admin_json("/api/report");
-        (r["events"]["accepted"].as_u64() == Some(accepted)).then_some(r)
-    });
-    for key in ["zones", "cells"] {
-        assert_eq!(report[key], expected[key], "{key}");
-    }
+    let report = counted_as_replay(&service, &expected, 60);
     let served = shared.lock().unwrap().served.clone();
     let first_pages = served
         .iter()
@@ -460,7 +472,7 @@ fn kill_9_in_a_page_chain_neither_loses_nor_doubles_an_hour() {
         "pages 1 and 2 fetched before and after the kill: {served:?}"
     );
     // Rejected trips stop at the edge: the pipeline reads only the accepted ones, once.
-    assert_eq!(report["events"]["read"], accepted);
+    assert_eq!(report["events"]["read"], expected["events"]["accepted"]);
     assert_eq!(report["events"]["duplicates"], 0);
 }
 
@@ -530,14 +542,7 @@ fn with_kafka_polled_trips_go_through_the_ingest_topic() {
     );
     let (config, expected) = configure_with(&dir, &address, first, &pages, &sections);
     let service = Service::start(&["--config", config.to_str().unwrap()]);
-    let accepted = expected["events"]["accepted"].as_u64().unwrap();
-    let report = service.wait_for("every polled trip counted from the topic", 90, |s| {
-        let r = s.admin_json("/api/report");
-        (r["events"]["accepted"].as_u64() == Some(accepted)).then_some(r)
-    });
-    for key in ["zones", "cells"] {
-        assert_eq!(report[key], expected[key], "{key}");
-    }
+    counted_as_replay(&service, &expected, 90);
     let letters = read_topic(&brokers, &dead, 2, 30);
     let broken: Vec<&str> = letters
         .iter()
@@ -549,4 +554,159 @@ fn with_kafka_polled_trips_go_through_the_ingest_topic() {
         broken.contains(&"voi") && broken.contains(&"tier"),
         "{broken:?}"
     );
+}
+
+/// The next hour an instance's poller of `provider` stands at (ms), if it polls it.
+fn next_hour(service: &Service, provider: &str) -> Option<i64> {
+    let m = metrics(&service.get("/metrics").1);
+    m.keys()
+        .any(|(name, labels)| {
+            name == "modeshare_provider_next_hour_timestamp_seconds"
+                && labels.get("provider").map(String::as_str) == Some(provider)
+        })
+        .then(|| {
+            sum(
+                &m,
+                "modeshare_provider_next_hour_timestamp_seconds",
+                &[("provider", provider)],
+            ) as i64
+                * 1000
+        })
+}
+
+/// Two instances of a group with Kafka (librdkafka's mock cluster, owned by this test) poll the
+/// same two providers: only the holder of the providers' lease polls. It is `kill -9`ed while it
+/// waits for page 2 of voi's hour 3, a 3-page hour. The other instance takes the lease over
+/// after the session timeout, reads each provider's cursor from the control topic and goes on
+/// from there: every page was fetched by exactly one instance, except page 1 of voi's hour 3 —
+/// the hour in flight at the kill, fetched but not delivered (an hour's pages are delivered
+/// once all are fetched), so its cursor still named it. Nothing was counted twice: the report
+/// of the instance left, which now owns the ingest partition, equals replay, without duplicates.
+/// Then that instance stops on SIGTERM and a newcomer goes on from the cursors it wrote.
+#[test]
+fn two_instances_with_kafka_fetch_each_page_once_across_a_lease_hand_over() {
+    let first = first_hour();
+    let (mut api, mut pages) = scenario(first);
+    let hour3 = hour_parameter(first + 3 * HOUR_MS);
+    let chain = api
+        .hours
+        .get_mut(&("v2".to_owned(), hour3.clone()))
+        .unwrap();
+    for p in 2..=3 {
+        let trips = sample_trips("v2", &format!("h3p{p}"));
+        pages.push(page_body("v2", trips.clone(), None));
+        chain.push(trips);
+    }
+    let (held, holding) = mpsc::channel();
+    api.hold = Some(("v2".into(), hour3.clone(), 2));
+    api.held = Some(held);
+    let shared: Shared = Arc::new(Mutex::new(api));
+    let address = serve(shared.clone());
+
+    let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+    let group = unique("group");
+    let (topic, dead) = (unique("polled"), unique("dead"));
+    for name in [&topic, &dead, &format!("{group}.providers")] {
+        cluster.create_topic(name, 1, 1).unwrap();
+    }
+    let dir = TempDir::new("providers-lease");
+    let sections = format!(
+        "[ingest]\ntopic = \"{topic}\"\n\
+         [kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{group}\"\ndead_letter_topic = \"{dead}\"\n\
+         create_dead_letter_topic = false\ncreate_providers_topic = false\n\
+         [kafka.options]\n\"session.timeout.ms\" = 6000\n\"heartbeat.interval.ms\" = 1000\n\
+         [[kafka.topics]]\nname = \"{topic}\"\nformat = \"canonical\"\n",
+        brokers = cluster.bootstrap_servers(),
+    );
+    let (config, expected) = configure_with(&dir, &address, first, &pages, &sections);
+    let args = ["--config", config.to_str().unwrap()];
+    let services = [Service::start(&args), Service::start(&args)];
+    let agent = holding
+        .recv_timeout(std::time::Duration::from_secs(90))
+        .unwrap();
+    let is = |service: &Service, agent: &str| agent.ends_with(&format!("/{})", service.child.id()));
+    let [holder, other] = services;
+    let (mut holder, other) = if is(&holder, &agent) {
+        (holder, other)
+    } else {
+        let swapped = (other, holder);
+        assert!(is(&swapped.0, &agent), "{agent}");
+        swapped
+    };
+    // tier's hours are all done (its cursor confirmed by the brokers) before the kill.
+    holder.wait_for("tier polled up to the 202 hour", 60, |s| {
+        (next_hour(s, "tier") == Some(first + 5 * HOUR_MS)).then_some(())
+    });
+    assert_eq!(
+        next_hour(&other, "tier"),
+        None,
+        "the other instance polls too"
+    );
+    holder.child.kill().unwrap();
+    holder.child.wait().unwrap();
+
+    let report = counted_as_replay(&other, &expected, 120);
+    assert_eq!(report["events"]["duplicates"], 0, "{report}");
+    other.wait_for("voi polled up to the 202 hour", 60, |s| {
+        (next_hour(s, "voi") == Some(first + 5 * HOUR_MS)).then_some(())
+    });
+
+    let api = shared.lock().unwrap();
+    let mut by: BTreeMap<(String, String, usize), Vec<&str>> = BTreeMap::new();
+    for (page, agent) in &api.fetched_by {
+        by.entry(page.clone()).or_default().push(agent);
+    }
+    // voi: 5 + 1 + 1 + 3 + 1 pages, tier: 5 + 1 + 1 + 1 + 1.
+    assert_eq!(by.len(), 20, "{by:?}");
+    let in_flight = ("v2".to_owned(), hour3.clone(), 1);
+    for (page, agents) in &by {
+        if *page == in_flight {
+            assert!(
+                agents.len() == 2 && is(&holder, agents[0]) && is(&other, agents[1]),
+                "the hour in flight, fetched again by the new holder: {agents:?}"
+            );
+        } else {
+            assert_eq!(agents.len(), 1, "{page:?} fetched by {agents:?}");
+        }
+    }
+    // Before the kill the holder fetched voi's hours 0–2 and every hour of tier; after it the
+    // other took voi up at the hour in flight, and tier at its 202 hour.
+    for ((version, hour, _), agents) in &by {
+        let last = agents[agents.len() - 1];
+        let by_holder = version == "v1" || *hour < hour3;
+        assert_eq!(is(&holder, last), by_holder, "{version} {hour}: {agents:?}");
+    }
+    let fetched = api.fetched_by.len();
+    drop(api);
+
+    // A graceful hand-over: the holder stops on SIGTERM, its pollers stopped before the lease
+    // is released; a newcomer takes it over from the control topic's cursors and fetches only
+    // hour 5, once it is ready, and nothing before it.
+    let newcomer = Service::start(&args);
+    other.stop("TERM", 60);
+    let hour5 = first + 5 * HOUR_MS;
+    newcomer.wait_for("the newcomer holding the lease at the 202 hour", 60, |s| {
+        (next_hour(s, "voi") == Some(hour5) && next_hour(s, "tier") == Some(hour5)).then_some(())
+    });
+    {
+        let mut api = shared.lock().unwrap();
+        for version in ["v2", "v1"] {
+            let trips = sample_trips(version, "h5");
+            api.hours
+                .insert((version.to_owned(), hour_parameter(hour5)), vec![trips]);
+        }
+        api.not_ready = String::new();
+    }
+    newcomer.wait_for("hour 5 fetched by the newcomer", 60, |s| {
+        let next = Some(hour5 + HOUR_MS);
+        (next_hour(s, "voi") == next && next_hour(s, "tier") == next).then_some(())
+    });
+    let api = shared.lock().unwrap();
+    let after = &api.fetched_by[fetched..];
+    assert_eq!(after.len(), 2, "{after:?}");
+    for ((_, hour, page), agent) in after {
+        assert_eq!((hour.as_str(), *page), (hour_parameter(hour5).as_str(), 1));
+        assert!(is(&newcomer, agent), "{agent}");
+    }
+    drop(cluster);
 }

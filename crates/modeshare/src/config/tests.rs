@@ -444,6 +444,7 @@ fn the_documented_defaults_are_the_ones_in_force() {
         group_id = (kafka.group_id.as_str())
         dead_letter_topic = (kafka.dead_letter_topic.as_str())
         create_dead_letter_topic = (kafka.create_dead_letter_topic)
+        create_providers_topic = (kafka.create_providers_topic)
     };
     let topic_format = toml::Value::String(kafka.topics[0].format.clone());
 

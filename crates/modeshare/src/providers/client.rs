@@ -1,6 +1,6 @@
 //! One operator's MDS Provider API: `GET {url}/trips?end_time=YYYY-MM-DDTHH` for an hour, with
 //! the version's `Accept` header, following `links.next` through every page. 429 and 5xx are
-//! retried with exponential backoff and jitter (honouring `Retry-After`); an OAuth token is
+//! retried with exponential backoff and jitter (honouring `Retry-After`, in seconds or as a date); an OAuth token is
 //! fetched with client credentials, renewed before it expires and once on a 401.
 
 use std::time::{Duration, Instant};
@@ -118,7 +118,12 @@ impl ProviderClient {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .connect_timeout(Duration::from_secs(20))
-            .user_agent(concat!("modeshare/", env!("CARGO_PKG_VERSION")))
+            // Which instance asked, for the provider's logs (and a group's tests).
+            .user_agent(format!(
+                "modeshare/{} ({})",
+                env!("CARGO_PKG_VERSION"),
+                crate::checkpoint_claim::this_instance()
+            ))
             .build()
             .map_err(|e| FetchError::Network(e.to_string()))?;
         Ok(ProviderClient {
@@ -139,7 +144,8 @@ impl ProviderClient {
         let mut bytes = 0;
         let mut visited = std::collections::HashSet::new();
         loop {
-            let Some(body) = self.get(&url).await? else {
+            let budget = MAX_HOUR_BYTES.saturating_sub(bytes);
+            let Some(body) = self.get(&url, budget).await? else {
                 return Ok(Hour::NotReady);
             };
             visited.insert(url.clone());
@@ -162,17 +168,16 @@ impl ProviderClient {
                 )));
             }
             if pages.len() >= MAX_PAGES || bytes > MAX_HOUR_BYTES {
-                return Err(FetchError::TooManyPages(format!(
-                    "over {MAX_PAGES} pages or {} MiB",
-                    MAX_HOUR_BYTES >> 20
-                )));
+                return Err(too_large());
             }
             url = next;
         }
     }
 
-    /// One page: its body, or `None` for 202. Retries what a retry can mend.
-    async fn get(&mut self, url: &str) -> Result<Option<Vec<u8>>, FetchError> {
+    /// One page: its body, or `None` for 202. Retries what a retry can mend. A body longer
+    /// than `budget` (what the hour may still hold) is refused as it arrives, before it is
+    /// read whole.
+    async fn get(&mut self, url: &str, budget: usize) -> Result<Option<Vec<u8>>, FetchError> {
         let mut renewed = false;
         let mut attempt = 0;
         loop {
@@ -184,7 +189,7 @@ impl ProviderClient {
             if let Some(token) = self.bearer().await? {
                 request = request.bearer_auth(token.expose());
             }
-            let answer = match request.send().await {
+            let mut answer = match request.send().await {
                 Ok(answer) => answer,
                 Err(e) if attempt < ATTEMPTS => {
                     tokio::time::sleep(backoff(attempt, None)).await;
@@ -198,17 +203,23 @@ impl ProviderClient {
                 .headers()
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .and_then(|v| retry_after(v, std::time::SystemTime::now()));
             if status == StatusCode::ACCEPTED {
                 return Ok(None);
             }
             if status.is_success() {
-                let body = answer
-                    .bytes()
+                let mut body = Vec::new();
+                while let Some(chunk) = answer
+                    .chunk()
                     .await
-                    .map_err(|e| FetchError::Network(self.scrub(&e.to_string())))?;
-                return Ok(Some(body.to_vec()));
+                    .map_err(|e| FetchError::Network(self.scrub(&e.to_string())))?
+                {
+                    if body.len() + chunk.len() > budget {
+                        return Err(too_large());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                return Ok(Some(body));
             }
             if status == StatusCode::UNAUTHORIZED {
                 if !renewed && matches!(self.settings.auth, ProviderAuth::ClientCredentials { .. })
@@ -301,6 +312,14 @@ impl ProviderClient {
     }
 }
 
+/// An hour over [`MAX_PAGES`] pages or [`MAX_HOUR_BYTES`].
+fn too_large() -> FetchError {
+    FetchError::TooManyPages(format!(
+        "over {MAX_PAGES} pages or {} MiB",
+        MAX_HOUR_BYTES >> 20
+    ))
+}
+
 /// The `Accept` header of a version's Provider API.
 pub fn accept(version: MdsVersion) -> &'static str {
     match version {
@@ -345,6 +364,17 @@ fn next_link(page: &[u8]) -> Option<String> {
         .links?
         .next
         .filter(|n| !n.is_empty())
+}
+
+/// How long `Retry-After` (RFC 9110 §10.2.3) says to wait: delay seconds, or an HTTP date (a
+/// date already past: at once). Anything else is no answer, and the backoff decides.
+fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// The wait before attempt `attempt + 1`: `Retry-After` when the provider said, else

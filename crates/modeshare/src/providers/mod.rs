@@ -3,8 +3,11 @@
 //! push API judges a pushed page (the same decoder; every trip gets the provider's `source`),
 //! and hands the accepted trips and the rejections to the push API's sink — the ingest topic
 //! with `[kafka]`, else the spool. Only once the sink holds an hour is the next hour to fetch
-//! written (`<state dir>/providers/<name>.ckpt`): a crash re-fetches at most that hour, whose
-//! trips then count as duplicates, never twice.
+//! checkpointed ([`cursor`]: a local file, or with `[kafka]` the providers' control topic): a
+//! crash re-fetches at most that hour, whose trips then count as duplicates, never twice.
+//!
+//! With `[kafka]`, only the instance of the group that holds the providers' lease polls
+//! ([`lease`]); the others wait for it.
 //!
 //! An hour answered 202 (not processed yet) is asked for again until `give_up_after` past its
 //! end, then skipped (counted and logged) so later hours are not held back forever. A request
@@ -12,6 +15,8 @@
 
 mod check;
 mod client;
+mod cursor;
+mod lease;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -23,15 +28,15 @@ use modeshare_http::auth::TokenHashes;
 use modeshare_http::health::ProviderNow;
 use modeshare_http::ingest::{Delivery, EventSink, Operator, judge_pulled_page};
 use modeshare_http::metrics::ProviderMetrics;
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use self::check::check;
 pub use self::client::{FetchError, Hour, ProviderClient, accept, hour_parameter};
+pub use self::cursor::{ControlTopic, CursorStore};
+pub use self::lease::poll_while_leased;
 use crate::clock::wall_clock;
 use crate::config::{DEFAULT_LOOK_BACK, ProviderSettings};
-use crate::state_dir::StateDir;
 
 const HOUR_MS: i64 = 3_600_000;
 /// The longest wait before an hour answered 202, or a failed one, is asked for again.
@@ -70,6 +75,13 @@ impl ProviderBoard {
         }
     }
 
+    /// The provider is not polled here any more (another instance holds the lease).
+    fn forget(&self, name: &str) {
+        if let Ok(mut board) = self.0.lock() {
+            board.remove(name);
+        }
+    }
+
     /// Every provider now: how far behind, and why the last poll failed.
     pub fn now(&self) -> Vec<ProviderNow> {
         let now = wall_clock().0;
@@ -92,13 +104,6 @@ impl ProviderBoard {
     }
 }
 
-/// The next hour to fetch, as checkpointed.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-struct Cursor {
-    /// The start of the next hour to fetch (ms since the epoch, UTC).
-    next_hour: i64,
-}
-
 /// One provider's polling task.
 pub struct Poller {
     settings: ProviderSettings,
@@ -107,7 +112,7 @@ pub struct Poller {
     operator: Operator,
     sink: Arc<dyn EventSink>,
     metrics: ProviderMetrics,
-    state: StateDir,
+    cursors: CursorStore,
     board: ProviderBoard,
     /// The hour that failed in a way no retry mends, and in how many polls in a row.
     lasting_failures: (i64, u32),
@@ -124,7 +129,7 @@ impl Poller {
         factors: &PersonTripFactors,
         sink: Arc<dyn EventSink>,
         metrics: ProviderMetrics,
-        state: StateDir,
+        cursors: CursorStore,
         board: ProviderBoard,
     ) -> Result<Poller, FetchError> {
         let decoder = FormatDecoder::new(&Format::Mds(settings.version), formats, factors);
@@ -140,53 +145,81 @@ impl Poller {
             operator,
             sink,
             metrics,
-            state,
+            cursors,
             board,
             lasting_failures: (0, 0),
         })
     }
 
-    /// Polls until `shutdown`.
-    pub async fn run(mut self, shutdown: CancellationToken) {
+    /// The provider's name.
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    /// Polls until `shutdown`, and gives the poller back (to poll again when the lease comes
+    /// back). A stop does not wait for a fetch or its retries — the hour in progress is fetched
+    /// again at the next start — but an hour being delivered is delivered and checkpointed
+    /// first, so that whoever polls next starts after it.
+    pub async fn run(mut self, shutdown: CancellationToken) -> Poller {
         let name = self.settings.name.clone();
         let mut next = self.restored_cursor();
         // Written at once, so that a restart before the first hour is fetched does not move
         // a default start (24 h before now) along with the clock.
-        self.save_cursor(next);
+        self.save_cursor(next).await;
         self.metrics.delay(&name, self.settings.delay);
         self.board.start(&name, next, self.settings.delay);
         info!(provider = %name, next_hour = %EventTimeMs(next).to_rfc3339(), "polling the Provider API at {}", self.settings.url);
         loop {
             self.metrics.next_hour(&name, next);
-            // A stop does not wait for a fetch or its retries: the hour in progress is fetched
-            // again at the next start.
-            let polled = tokio::select! {
-                () = shutdown.cancelled() => return,
-                polled = self.poll_due_hours(&mut next) => polled,
-            };
+            let polled = self.poll_due_hours(&mut next, &shutdown).await;
+            if shutdown.is_cancelled() {
+                break;
+            }
             let wait = match polled {
                 Ok(()) => self.settings.interval,
                 Err(()) => self.settings.interval.min(RETRY_NOT_READY),
             };
             self.metrics.next_hour(&name, next);
             tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(wait) => {}
             }
         }
+        self
+    }
+
+    /// Polling stopped here for good (another instance holds the lease): nothing of the
+    /// provider's standing is shown as this instance's any more.
+    pub fn forget(&self) {
+        self.board.forget(&self.settings.name);
+        self.metrics.forget(&self.settings.name);
+    }
+
+    /// The lease was gained with `cursor` as the provider's next hour.
+    pub fn hold(&mut self, cursor: Option<i64>) {
+        self.cursors.hold(cursor);
     }
 
     /// Fetches every complete hour from `next` on, in order; `Err` when an hour must be asked
     /// for again sooner than the interval (202, a failure).
-    async fn poll_due_hours(&mut self, next: &mut i64) -> Result<(), ()> {
+    async fn poll_due_hours(
+        &mut self,
+        next: &mut i64,
+        shutdown: &CancellationToken,
+    ) -> Result<(), ()> {
         let name = self.settings.name.clone();
         let delay = i64::try_from(self.settings.delay.as_millis()).unwrap_or(i64::MAX);
-        while *next + HOUR_MS <= wall_clock().0.saturating_sub(delay) {
+        while *next + HOUR_MS <= wall_clock().0.saturating_sub(delay) && !shutdown.is_cancelled() {
             let hour = EventTimeMs(*next);
             let waited = wall_clock().0 - (*next + HOUR_MS);
             let give_up =
                 i64::try_from(self.settings.give_up_after.as_millis()).unwrap_or(i64::MAX);
-            match self.client.fetch_hour(hour).await {
+            let fetched = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return Ok(()),
+                fetched = self.client.fetch_hour(hour) => fetched,
+            };
+            match fetched {
                 Ok(Hour::Pages(pages)) => {
                     if !self.deliver_hour(hour, &pages).await {
                         return Err(());
@@ -216,7 +249,7 @@ impl Poller {
                 }
             }
             *next += HOUR_MS;
-            self.save_cursor(*next);
+            self.save_cursor(*next).await;
             self.metrics.next_hour(&name, *next);
             let next_hour = *next;
             self.board.update(&name, |s| {
@@ -273,36 +306,21 @@ impl Poller {
 
     /// The checkpointed next hour, else `start`, else the hour 24 h before now.
     fn restored_cursor(&self) -> i64 {
-        let path = self.cursor_path();
-        match self.state.read(&path) {
-            Ok(Some(bytes)) => match serde_json::from_slice::<Cursor>(&bytes) {
-                Ok(cursor) => return cursor.next_hour,
-                Err(e) => {
-                    warn!(provider = %self.settings.name, "{}: {e}; starting from the configured start", path.display())
-                }
-            },
-            Ok(None) => {}
-            Err(e) => {
-                warn!(provider = %self.settings.name, "{}: {e}; starting from the configured start", path.display())
-            }
-        }
-        self.settings.start_ms.unwrap_or_else(|| {
-            let back = i64::try_from(DEFAULT_LOOK_BACK.as_millis()).unwrap_or(0);
-            (wall_clock().0 - back).div_euclid(HOUR_MS) * HOUR_MS
-        })
+        self.cursors
+            .restored(&self.settings.name)
+            .or(self.settings.start_ms)
+            .unwrap_or_else(|| {
+                let back = i64::try_from(DEFAULT_LOOK_BACK.as_millis()).unwrap_or(0);
+                (wall_clock().0 - back).div_euclid(HOUR_MS) * HOUR_MS
+            })
     }
 
-    fn save_cursor(&self, next_hour: i64) {
-        let bytes = serde_json::to_vec(&Cursor { next_hour }).unwrap_or_default();
-        if let Err(e) = self.state.write(&self.cursor_path(), &bytes) {
+    async fn save_cursor(&self, next_hour: i64) {
+        if let Err(e) = self.cursors.save(&self.settings.name, next_hour).await {
             // The hour is fetched again after a restart; its trips then count as duplicates.
             warn!(provider = %self.settings.name, "cannot save the next hour to fetch: {e}");
             self.metrics.error(&self.settings.name, "checkpoint");
         }
-    }
-
-    fn cursor_path(&self) -> std::path::PathBuf {
-        self.state.file(&["providers", &self.settings.name])
     }
 }
 

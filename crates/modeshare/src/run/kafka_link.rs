@@ -6,13 +6,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use modeshare_core::decode::{DecodeError, Format, FormatDecoder};
 use modeshare_core::pipeline::Outcome;
 use modeshare_http::metrics::PipelineMetrics;
 use modeshare_http::snapshot::BrokerStatus;
-use modeshare_kafka::{DeadLetter, DeadLetters, KafkaSettings, KafkaSource, PartitionBatch};
+use modeshare_kafka::{
+    DeadLetter, DeadLetters, KafkaSettings, KafkaSource, OwnTopic, PartitionBatch,
+};
 use prometheus::IntCounterVec;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
@@ -77,7 +78,8 @@ impl KafkaLink {
         let producer = DeadLetters::connect(settings, source.health()).map_err(fail)?;
         let dead_letters = DeadLetterQueue::spawn(producer, dead_letter_failures, give_up.clone());
         if settings.create_dead_letter_topic {
-            tokio::spawn(ensure_dead_letter_topic(settings.clone(), shutdown.clone()));
+            let topic = OwnTopic::dead_letters(settings);
+            tokio::spawn(topic.keep_ensuring(settings.clone(), shutdown.clone()));
         }
         Ok(KafkaLink {
             source,
@@ -353,33 +355,6 @@ fn borrowed(offsets: &[(String, i32, i64)]) -> Vec<(&str, i32, i64)> {
         .iter()
         .map(|(topic, partition, next)| (topic.as_str(), *partition, *next))
         .collect()
-}
-
-/// The broker may be away now: creates the dead-letter topic in the background, retrying;
-/// until it exists, dead-letter deliveries retry too and their offsets wait.
-async fn ensure_dead_letter_topic(settings: KafkaSettings, stop: CancellationToken) {
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        let attempt = tokio::time::timeout(
-            Duration::from_secs(15),
-            DeadLetters::ensure_topic(&settings, 1),
-        );
-        match attempt.await {
-            Ok(Ok(())) => return,
-            Ok(Err(e)) => {
-                let error = settings.options.scrub(&e.to_string());
-                warn!(%error, topic = %settings.dead_letter_topic, "cannot check the dead-letter topic yet")
-            }
-            Err(_) => {
-                warn!(topic = %settings.dead_letter_topic, "no broker answered about the dead-letter topic yet")
-            }
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-    }
 }
 
 /// Each topic's decoder; a topic not configured (none should reach us) reads canonical.

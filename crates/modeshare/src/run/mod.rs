@@ -57,6 +57,7 @@ use modeshare_http::health::Health;
 use modeshare_http::ingest::EventSink;
 use modeshare_http::metrics::Metrics;
 use modeshare_http::snapshot::Snapshot;
+use modeshare_kafka::{Lease, OwnTopic};
 use modeshare_source::Input;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinError;
@@ -73,8 +74,9 @@ use self::spool_link::SpoolLink;
 use self::view_link::ViewLink;
 use crate::cli::{RunArgs, open_inputs};
 use crate::config::AppConfig;
+use crate::config::IngestSettings;
 use crate::failure::Failure;
-use crate::providers::{Poller, ProviderBoard};
+use crate::providers::{ControlTopic, CursorStore, Poller, ProviderBoard, poll_while_leased};
 use crate::shared_view::SharedView;
 use crate::state_dir::StateDir;
 
@@ -220,6 +222,7 @@ pub async fn serve(
     };
     let board = ProviderBoard::default();
     let mut ingest = None;
+    let mut polling = None;
     if let Some(settings) = &config.ingest {
         let sink: Arc<dyn EventSink> = match (&spool, &kafka, &config.kafka) {
             (Some((link, _)), _, _) => Arc::new(link.sink()),
@@ -235,19 +238,7 @@ pub async fn serve(
                 )));
             }
         };
-        for provider in &config.providers {
-            let poller = Poller::new(
-                provider.clone(),
-                &config.formats,
-                &config.settings.factors,
-                sink.clone(),
-                metrics.service().providers.clone(),
-                StateDir::new(&config.state.dir),
-                board.clone(),
-            )
-            .map_err(|e| Failure::Usage(anyhow::anyhow!("provider {}: {e}", provider.name)))?;
-            tokio::spawn(poller.run(shutdown.clone()));
-        }
+        polling = start_pollers(&config, settings, &sink, &metrics, &board, &shutdown)?;
         if !settings.operators.is_empty() {
             ingest = Some(ingest::api(&config, settings, sink, &metrics));
         }
@@ -317,13 +308,85 @@ pub async fn serve(
     // then does the HTTP server stop, so that the last snapshot is served until the end.
     let source_result = source.await;
     let pipeline_result = pipeline.await;
+    // The lease is given up (its pollers stopped) before the process ends, so that another
+    // instance polls at once rather than after the session timeout.
+    let polling_result = match polling {
+        Some(polling) => polling.await,
+        None => Ok(()),
+    };
     http_shutdown.cancel();
     let http_result = http.await;
     joined(source_result)??;
     joined(pipeline_result)?;
+    joined(polling_result)?;
     joined(http_result)??;
     info!("stopped");
     Ok(())
+}
+
+/// Starts polling the configured providers into `sink`: without `[kafka]` at once, with their
+/// cursors in the state directory; with `[kafka]` whenever this instance holds the providers'
+/// lease, with their cursors in the control topic (the task returned ends once the lease is
+/// given up, after `shutdown`).
+fn start_pollers(
+    config: &AppConfig,
+    ingest: &IngestSettings,
+    sink: &Arc<dyn EventSink>,
+    metrics: &Metrics,
+    board: &ProviderBoard,
+    shutdown: &CancellationToken,
+) -> Result<Option<tokio::task::JoinHandle<()>>, Failure> {
+    if config.providers.is_empty() {
+        return Ok(None);
+    }
+    let control = match &config.kafka {
+        Some(kafka) => Some(Arc::new(
+            ControlTopic::connect(kafka, ingest.delivery_timeout)
+                .map_err(|e| Failure::Usage(anyhow::anyhow!("kafka (providers): {e}")))?,
+        )),
+        None => None,
+    };
+    let mut pollers = Vec::new();
+    for provider in &config.providers {
+        let cursors = match &control {
+            Some(topic) => CursorStore::Kafka {
+                topic: topic.clone(),
+                held: None,
+            },
+            None => CursorStore::Local(StateDir::new(&config.state.dir)),
+        };
+        let poller = Poller::new(
+            provider.clone(),
+            &config.formats,
+            &config.settings.factors,
+            sink.clone(),
+            metrics.service().providers.clone(),
+            cursors,
+            board.clone(),
+        )
+        .map_err(|e| Failure::Usage(anyhow::anyhow!("provider {}: {e}", provider.name)))?;
+        pollers.push(poller);
+    }
+    let Some(kafka) = &config.kafka else {
+        for poller in pollers {
+            tokio::spawn(poller.run(shutdown.clone()));
+        }
+        return Ok(None);
+    };
+    if kafka.create_providers_topic {
+        tokio::spawn(OwnTopic::providers(kafka).keep_ensuring(kafka.clone(), shutdown.clone()));
+    }
+    let (events, leased) = mpsc::unbounded_channel();
+    let lease = Lease::ask(kafka, events).map_err(|e| {
+        let message = kafka.options.scrub(&e.to_string());
+        Failure::Usage(anyhow::anyhow!("kafka (providers' lease): {message}"))
+    })?;
+    Ok(Some(tokio::spawn(poll_while_leased(
+        pollers,
+        lease,
+        leased,
+        shutdown.clone(),
+    ))))
 }
 
 /// Cancels `give_up` `after` the stop began.
