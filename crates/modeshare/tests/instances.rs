@@ -1,4 +1,5 @@
-//! Several instances of one Kafka group, one view of the city, on the local broker: each
+//! Several instances of one Kafka group, one view of the city, on the local broker (and an S3
+//! store for their checkpoints and parts): each
 //! instance, and `modeshare serve`, shows the whole city — the merge of every partition's
 //! latest part — equal number for number to one instance reading the same events, through a
 //! kill -9 and a newcomer; and an instance paused past its session timeout, while another
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use common::kafka::{GoldenTopic, golden_messages, send};
+use common::s3::S3Server;
 use common::{
     Random, Service, Tool, assert_report_equals, metrics, poll_until, replay_report, requires, sum,
 };
@@ -128,10 +130,14 @@ fn three_instances_a_kill_and_a_newcomer_show_the_city_one_instance_shows() {
     let (brokers, topic) = (&case.brokers, case.topic.as_str());
     let expected = replay_report();
     let messages = golden_messages();
+    // The checkpoints and the parts of the view in an S3 store (a real S3-protocol server on
+    // loopback); the fencing test below keeps them in a directory.
+    let s3 = S3Server::start();
+    let store = s3.env("city");
 
-    let a = case.service();
-    let mut b = case.service();
-    let c = case.service();
+    let a = case.service_with(&store);
+    let mut b = case.service_with(&store);
+    let c = case.service_with(&store);
     poll_until("6 partitions split over 3 instances", 90, || {
         let counts = [
             assigned(&a, topic),
@@ -151,7 +157,7 @@ fn three_instances_a_kill_and_a_newcomer_show_the_city_one_instance_shows() {
     std::thread::sleep(Duration::from_millis(random.next() % 500));
     b.child.kill().unwrap();
     b.child.wait().unwrap();
-    let d = case.service();
+    let d = case.service_with(&store);
     assert_eq!(send(brokers, topic, &messages[cut..]), messages.len() - cut);
 
     // Every instance's report is the whole city's, equal to the replay.
@@ -166,7 +172,7 @@ fn three_instances_a_kill_and_a_newcomer_show_the_city_one_instance_shows() {
     });
 
     // The view alone, and one instance of another group reading the same events.
-    let serve = case.serve_with(&[]);
+    let serve = case.serve_with(&store);
     assert_report_equals(&serve, &expected, 60);
     let single = case.another_group();
     let one = single.service();

@@ -401,6 +401,57 @@ fn polled_hours_equal_a_replay_of_the_same_trips_each_page_fetched_once() {
     }
 }
 
+/// The live page lists each polled provider as `/healthz` has it: how far behind, and the
+/// last error; the broken pages' provider is named, not hidden.
+#[test]
+fn the_live_page_lists_the_providers_as_healthz_has_them() {
+    requires!(Tool::Chromium);
+    let first = first_hour();
+    let (api, pages) = scenario(first);
+    let address = serve(Arc::new(Mutex::new(api)));
+    let dir = TempDir::new("providers-page");
+    let (config, expected) = configure(&dir, &address, first, &pages);
+    let service = Service::start(&["--config", config.to_str().unwrap()]);
+    counted_as_replay(&service, &expected, 60);
+    let health: Value = serde_json::from_str(&service.get("/healthz").1).unwrap();
+    let want: BTreeMap<String, (u64, String)> = health["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let error = p["last_error"].as_str().unwrap_or_default().to_owned();
+            let name = p["name"].as_str().unwrap().to_owned();
+            (name, (p["behind_seconds"].as_u64().unwrap(), error))
+        })
+        .collect();
+    assert_eq!(want.len(), 2, "{health}");
+
+    let browser = common::browser::Browser::start(1280, 900);
+    browser.navigate(&format!("http://{}/", service.address));
+    let read = r##"return {
+      ready: document.body.dataset.ready === "true",
+      shown: !document.getElementById("feeds-section").hidden,
+      feeds: [...document.querySelectorAll("#feeds tbody tr")]
+        .map((tr) => [tr.dataset.provider, Number(tr.dataset.behind), tr.dataset.error]),
+    };"##;
+    let page = browser.wait_for("the feeds drawn", 30, read, |v| {
+        (v["ready"] == true && v["feeds"].as_array().is_some_and(|f| f.len() == 2))
+            .then(|| v.clone())
+    });
+    assert_eq!(page["shown"], true);
+    for row in page["feeds"].as_array().unwrap() {
+        let name = row[0].as_str().unwrap();
+        let (behind, error) = &want[name];
+        // Behind grows with the clock: the page read it after the test did, within the wait.
+        let shown = row[1].as_u64().unwrap();
+        assert!(
+            (*behind..=behind + 60).contains(&shown),
+            "{name}: {shown} s behind on the page, {behind} s in /healthz"
+        );
+        assert_eq!(row[2].as_str(), Some(error.as_str()), "{name}: {page}");
+    }
+}
+
 /// Waits until `service` has counted as many trips as `expected` (a replay's report of the
 /// served pages) accepts, then checks that its places equal the replay's; its report.
 fn counted_as_replay(service: &Service, expected: &Value, seconds: u64) -> Value {
