@@ -402,7 +402,7 @@ fn polled_hours_equal_a_replay_of_the_same_trips_each_page_fetched_once() {
 }
 
 /// The live page lists each polled provider as `/healthz` has it: how far behind, and the
-/// last error; the broken pages' provider is named, not hidden.
+/// last error.
 #[test]
 fn the_live_page_lists_the_providers_as_healthz_has_them() {
     requires!(Tool::Chromium);
