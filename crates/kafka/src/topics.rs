@@ -48,7 +48,7 @@ impl OwnTopic {
     /// Creates the topic unless it exists.
     pub async fn ensure(&self, settings: &KafkaSettings) -> KafkaResult<()> {
         let admin: AdminClient<DefaultClientContext> = settings.producer_config().create()?;
-        let mut topic = NewTopic::new(&self.name, self.partitions, TopicReplication::Fixed(1));
+        let mut topic = NewTopic::new(&self.name, self.partitions, TopicReplication::Fixed(-1));
         for (key, value) in &self.config {
             topic = topic.set(key, value);
         }

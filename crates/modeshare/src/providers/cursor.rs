@@ -5,9 +5,12 @@
 //!
 //! In the control topic the highest cursor written wins, not the latest: an instance that lost
 //! the lease during a long pause may write one more cursor after the next holder has moved on,
-//! and that must never move a provider back (its hour is at worst fetched again, and its trips
-//! then count as duplicates). A tombstone forgets the cursors before it: the way to have a
-//! provider fetched again from its configured `start`.
+//! and that must not move a provider back (its hour is at worst fetched again, and its trips
+//! then count as duplicates). Compaction keeps only the latest record of a key, though: if it
+//! runs after such a late, lower write and before the holder's next one, a later holder starts
+//! from the lower hour and fetches those hours again (duplicates within the dedup horizon).
+//! A tombstone forgets the cursors before it: the way to have a provider fetched again from its
+//! configured `start`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
