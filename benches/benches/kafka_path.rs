@@ -1,8 +1,10 @@
 //! The Kafka path on the local broker (tansu, `scripts/broker.sh`), driving the real binary:
 //!
-//! 1. rdkafka's bare consume rate of a 4-partition topic of generated events;
+//! 1. rdkafka's bare consume rate of a 4-partition topic of generated events, and its CPU time
+//!    per event (this process's, from the first message to the last);
 //! 2. `modeshare run` consuming the same topic (decode → bin → windows, offsets stored), timed
-//!    from its first to its last event on `/api/report`;
+//!    from its first to its last event on `/api/report`, and its CPU time per event over the
+//!    same span, next to the bare consume's;
 //! 3. produce-to-visible latency on `/api/zones` (today's calendar total) at a steady rate of
 //!    half the bare consume rate, and 4. the same into a bare consumer;
 //! 5. 1, 2 and 4 instances of one group on a topic of 8 partitions: events/s and each
@@ -113,8 +115,15 @@ fn produce_steady(
                 r#"{{"kind":"trip","id":"lat-{i}","source":"latency","mode":"walk","start_time":{now_ms},"origin":{{"lat":59.8937,"lon":10.6281}}}}"#
             );
             sent_at.push(Instant::now());
-            p.enqueue(&topic, Some(b"latency"), line.as_bytes())
-                .unwrap();
+            // A full queue (the broker behind) waits, as a real producer would.
+            while let Err(e) = p.enqueue(&topic, Some(b"latency"), line.as_bytes()) {
+                assert_eq!(
+                    e.rdkafka_error_code(),
+                    Some(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                    "{e}"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
         p.flush(Duration::from_secs(30)).unwrap();
         sent_at
@@ -173,15 +182,20 @@ fn main() {
         .unwrap();
     consumer.subscribe(&[topic.as_str()]).unwrap();
     let (mut n, mut first) = (0usize, None);
+    let me = std::process::id();
     while n < sent {
         if let Some(Ok(_)) = consumer.poll(Duration::from_millis(100)) {
-            first.get_or_insert_with(Instant::now);
+            first.get_or_insert_with(|| (Instant::now(), cpu_seconds(me)));
             n += 1;
         }
     }
-    let bare = n as f64 / first.unwrap().elapsed().as_secs_f64();
+    let (first_at, first_cpu) = first.unwrap();
+    let bare = n as f64 / first_at.elapsed().as_secs_f64();
+    let bare_cpu_us = (cpu_seconds(me) - first_cpu) / n as f64 * 1e6;
     drop(consumer);
-    println!("bare rdkafka consume:              {bare:>10.0} events/s");
+    println!(
+        "bare rdkafka consume:              {bare:>10.0} events/s  {bare_cpu_us:.2} µs CPU per event"
+    );
 
     // 2. The service over the same topic.
     let (mut child, _, address) = service(&brokers, &topic);
@@ -195,17 +209,23 @@ fn main() {
     let start = loop {
         let r = read(&address);
         if r > 0 {
-            break (Instant::now(), r);
+            break (Instant::now(), r, cpu_seconds(child.id()));
         }
         std::thread::sleep(Duration::from_millis(5));
     };
+    // Each report costs the service a serialisation of its whole state: poll at a dashboard's
+    // pace, not a tight loop, so the CPU measured is the consume's.
     while read(&address) < sent {
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(100));
     }
     let path = (sent - start.1) as f64 / start.0.elapsed().as_secs_f64();
+    let path_cpu = cpu_seconds(child.id()) - start.2;
+    let path_cpu_us = path_cpu / (sent - start.1) as f64 * 1e6;
     println!(
-        "modeshare run (decode → windows):  {path:>10.0} events/s  ratio {:.2}",
-        path / bare
+        "modeshare run (decode → windows):  {path:>10.0} events/s  ratio {:.2}  {path_cpu_us:.2} µs CPU per event ({:.2} × bare), {:.0} % of a core",
+        path / bare,
+        path_cpu_us / bare_cpu_us,
+        path_cpu / start.0.elapsed().as_secs_f64() * 100.0
     );
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -328,7 +348,7 @@ fn main() {
                     Instant::now(),
                     members
                         .iter()
-                        .map(|m| cpu_seconds(&m.0))
+                        .map(|m| cpu_seconds(m.0.id()))
                         .collect::<Vec<_>>(),
                 );
             }
@@ -341,7 +361,7 @@ fn main() {
         let cpu: Vec<String> = members
             .iter()
             .zip(&cpu_before)
-            .map(|(m, before)| format!("{:.0} %", (cpu_seconds(&m.0) - before) / span * 100.0))
+            .map(|(m, before)| format!("{:.0} %", (cpu_seconds(m.0.id()) - before) / span * 100.0))
             .collect();
         let (sent, producing) = produced.join().unwrap();
         println!(
@@ -375,9 +395,9 @@ fn metric_sum(address: &str, family: &str) -> f64 {
         .sum()
 }
 
-/// The CPU time (user and system) a child has used, in seconds (Linux `/proc`).
-fn cpu_seconds(child: &Child) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap_or_default();
+/// The CPU time (user and system, all threads) a process has used, in seconds (Linux `/proc`).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // After the command's name in parentheses: fields 14 and 15 of stat(5) are utime and stime.
     let fields: Vec<&str> = stat
         .rsplit_once(')')

@@ -263,6 +263,8 @@ pub struct RunConfig {
     /// How long `modeshare run` may take to stop after SIGTERM or SIGINT; then it exits
     /// whatever it still waits for (partitions not checkpointed are read again).
     pub shutdown_timeout: String,
+    /// The threads that apply Kafka partitions' records; 0: one per core.
+    pub threads: u16,
 }
 
 /// `[state]`.
@@ -407,6 +409,8 @@ pub struct AppConfig {
     pub providers: Vec<ProviderSettings>,
     /// How long a stop may take.
     pub shutdown_timeout: std::time::Duration,
+    /// The threads that apply Kafka partitions' records (`run.threads`); 0: one per core.
+    pub threads: usize,
     pub state: StateSettings,
     /// How often `run` instances of a Kafka group publish their partitions' numbers and read
     /// the others'; `None`: each shows its own partitions only.
@@ -645,6 +649,7 @@ impl ConfigFile {
             ingest,
             providers,
             shutdown_timeout,
+            threads: usize::from(self.run.threads),
             state,
             view_interval,
             simulator,

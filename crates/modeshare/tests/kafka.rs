@@ -29,7 +29,10 @@ fn consumes_dead_letters_and_matches_replay() {
     let messages = golden_messages();
     assert_eq!(send(brokers, topic, &messages), messages.len());
 
-    let service = case.service();
+    // The topic is filled before the service starts, so batches of several partitions wait
+    // together and are applied on threads of their own: more threads than this machine may have
+    // cores, so that they do on any machine.
+    let service = case.service_with(&[("MODESHARE__RUN__THREADS".into(), "4".into())]);
 
     assert_report_equals_replay(&service, 90);
     let expected = replay_report();

@@ -10,7 +10,7 @@
 //! | the checkpoint tick (`[state] interval`, Kafka or the spool) | [`checkpoint`](Aggregator::checkpoint) |
 //! | the view tick (`[view] interval`, Kafka) | [`publish_parts`](Aggregator::publish_parts) |
 //! | a batch of lines (files, the simulator) | [`on_lines`](Aggregator::on_lines) |
-//! | a batch of a Kafka partition's records | [`on_batch`](Aggregator::on_batch) |
+//! | batches of Kafka partitions' records (all that wait in the channel) | [`on_batches`](Aggregator::on_batches), the partitions on [`Workers`] |
 //! | a batch of the ingest spool's lines | [`on_spool`](Aggregator::on_spool) |
 //! | partitions revoked | [`on_revoked`](Aggregator::on_revoked) |
 //! | partitions assigned | [`on_assigned`](Aggregator::on_assigned) |
@@ -34,7 +34,7 @@ use modeshare_kafka::PartitionBatch;
 use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::{debug, info, trace};
 
 use super::kafka_link::KafkaLink;
 use super::partitions::{
@@ -44,6 +44,7 @@ use super::publishing::{Others, Publisher};
 use super::sources::{LineBatch, Message, SpoolBatch};
 use super::spool_link::SpoolLink;
 use super::view_link::{PartToWrite, ViewLink};
+use super::workers::{Work, Workers};
 use crate::clock::wall_clock;
 use crate::config::AppConfig;
 use crate::shared_view::{HEARTBEAT_INTERVALS, PartHeader};
@@ -78,6 +79,13 @@ pub(super) async fn aggregate(
         partitions.insert(spool_partition(), restored);
         link
     });
+    let workers = Workers::new(config.threads);
+    if kafka.is_some() {
+        info!(
+            threads = workers.threads(),
+            "Kafka partitions are applied on up to this many threads"
+        );
+    }
     let mut aggregator = Aggregator {
         partitions,
         publisher,
@@ -86,6 +94,7 @@ pub(super) async fn aggregate(
         view,
         owner: crate::checkpoint_claim::this_instance(),
         published: BTreeMap::new(),
+        workers,
         health,
         give_up,
         config,
@@ -100,7 +109,7 @@ pub(super) async fn aggregate(
             _ = checkpoint_tick.tick(), if checkpoints => aggregator.checkpoint().await,
             _ = view_tick.tick(), if shared => aggregator.publish_parts(),
             message = received.recv() => match message {
-                Some(message) => aggregator.on_message(message).await,
+                Some(message) => aggregator.on_message(message, &mut received).await,
                 // The source stopped on its own and everything it sent has been applied.
                 None => break,
             },
@@ -111,6 +120,9 @@ pub(super) async fn aggregate(
     aggregator.publish_final_parts().await;
     aggregator.publish_last();
 }
+
+/// Kafka batches applied together at most: more than the channel holds, so all that wait.
+const GATHERED_BATCHES: usize = 64;
 
 /// A partition's part as last written: under which claim, of which state, when.
 struct Published {
@@ -140,6 +152,8 @@ struct Aggregator {
     owner: String,
     /// What was last written of each partition's part.
     published: BTreeMap<PartitionKey, Published>,
+    /// The threads Kafka partitions' records are applied on.
+    workers: Workers,
     /// Publishes and checkpoints, for the health endpoints.
     health: Arc<Health>,
     /// Cuts short waits on the brokers (dead-letter deliveries, the final commit) late in a
@@ -149,14 +163,31 @@ struct Aggregator {
 
 impl Aggregator {
     /// A source's message, to its step: batches of data, or the group's rebalance notices
-    /// (which arrive after the records fetched before them).
-    async fn on_message(&mut self, message: Message) {
-        match message {
-            Message::Lines(batch) => self.on_lines(&batch),
-            Message::Kafka(batch) => self.on_batch(&batch).await,
-            Message::Spool(batch) => self.on_spool(batch),
-            Message::Revoked(revoked) => self.on_revoked(&revoked).await,
-            Message::Assigned(assigned) => self.on_assigned(assigned),
+    /// (which arrive after the records fetched before them). A Kafka batch takes with it the
+    /// Kafka batches waiting behind it in the channel, to be applied together.
+    async fn on_message(&mut self, message: Message, received: &mut mpsc::Receiver<Message>) {
+        let mut next = Some(message);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Lines(batch) => self.on_lines(&batch),
+                Message::Kafka(first) => {
+                    let mut batches = vec![first];
+                    while batches.len() < GATHERED_BATCHES {
+                        match received.try_recv() {
+                            Ok(Message::Kafka(batch)) => batches.push(batch),
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.on_batches(&batches);
+                }
+                Message::Spool(batch) => self.on_spool(batch),
+                Message::Revoked(revoked) => self.on_revoked(&revoked).await,
+                Message::Assigned(assigned) => self.on_assigned(assigned),
+            }
         }
     }
 
@@ -194,17 +225,45 @@ impl Aggregator {
         self.publisher.state_changed();
     }
 
-    /// A batch of a Kafka partition's records: applied, rejections queued for the dead-letter
-    /// topic (see [`KafkaLink::apply`]).
-    async fn on_batch(&mut self, batch: &PartitionBatch) {
-        let key = (batch.topic.clone(), batch.partition);
-        let (Some(state), Some(kafka)) = (self.partitions.get_mut(&key), &self.kafka) else {
-            // Fetched before the partition was revoked: its new owner reads them.
-            debug!(topic = %batch.topic, partition = batch.partition, records = batch.records.len(), "records of a partition this instance no longer owns; left to its owner");
+    /// Batches of Kafka partitions' records, in the order the source sent them: applied,
+    /// rejections queued for the dead-letter topic (see [`KafkaLink::apply`]). Different
+    /// partitions on different threads, each partition's batches in order on one.
+    fn on_batches(&mut self, batches: &[PartitionBatch]) {
+        let Some(kafka) = &self.kafka else {
             return;
         };
+        let mut by_partition: BTreeMap<PartitionKey, Vec<&PartitionBatch>> = BTreeMap::new();
+        for batch in batches {
+            by_partition
+                .entry((batch.topic.clone(), batch.partition))
+                .or_default()
+                .push(batch);
+        }
+        let mut work = Vec::with_capacity(by_partition.len());
+        for (key, state) in &mut self.partitions {
+            if let Some(batches) = by_partition.remove(key) {
+                let weight = batches.iter().map(|b| b.records.len()).sum();
+                work.push(Work {
+                    state,
+                    batches,
+                    weight,
+                });
+            }
+        }
+        for ((topic, partition), left) in by_partition {
+            // Fetched before the partition was revoked: its new owner reads them.
+            let records: usize = left.iter().map(|b| b.records.len()).sum();
+            debug!(%topic, partition, records, "records of a partition this instance no longer owns; left to its owner");
+        }
         let max_line = self.config.input.max_line_bytes;
-        kafka.apply(state, batch, max_line);
+        let partitions = work.len();
+        let threads = self
+            .workers
+            .apply(work, |state, batch| kafka.apply(state, batch, max_line));
+        trace!(
+            batches = batches.len(),
+            partitions, threads, "Kafka batches applied"
+        );
         self.publisher.state_changed();
     }
 
@@ -366,7 +425,7 @@ impl Aggregator {
     /// included), until it closes the channel.
     async fn drain(&mut self, received: &mut mpsc::Receiver<Message>) {
         while let Some(message) = received.recv().await {
-            self.on_message(message).await;
+            self.on_message(message, received).await;
         }
     }
 

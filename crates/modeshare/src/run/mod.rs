@@ -47,6 +47,7 @@ mod sources;
 mod spool_link;
 mod view_link;
 mod view_only;
+mod workers;
 
 pub use view_only::serve_view;
 
