@@ -121,22 +121,29 @@ pub fn cells(s: &Snapshot, q: &CellsQuery, k: u64) -> Result<Value, BadRequest> 
     let window = window(s, q.window.as_deref())?;
     let published = publish_cells(&window.cells, resolution, zone, k);
     let (features, suppressed) = match &published {
-        Some(p) => (
-            p.cells
+        Some(p) => {
+            // A cell whose total the k rule still hides (its parts passed, the total's
+            // protection did not) is left out and counted with the suppressed ones.
+            let features: Vec<Value> = p
+                .cells
                 .iter()
-                .map(|(cell, totals)| {
+                .filter_map(|(cell, totals)| {
                     let mut properties = numbers(totals, s, k);
+                    if properties["total_person_trips"].is_null() {
+                        return None;
+                    }
                     properties.insert("cell".into(), json!(cell.to_string()));
-                    json!({
+                    Some(json!({
                         "type": "Feature",
                         "id": cell.to_string(),
                         "geometry": hexagon(*cell),
                         "properties": properties,
-                    })
+                    }))
                 })
-                .collect(),
-            p.suppressed,
-        ),
+                .collect();
+            let hidden = p.cells.len() - features.len();
+            (features, p.suppressed + hidden)
+        }
         None => (Vec::new(), 0),
     };
     Ok(json!({
