@@ -61,10 +61,16 @@ fn window<'a>(s: &'a Snapshot, asked: Option<&str>) -> Result<&'a WindowPlaces, 
         })
 }
 
-/// Person trips per mode, their total, events and group shares of a place, under the k rule
-/// (a place is shown only when its total passes; its modes and shares may still be null).
-fn numbers(totals: &ModeTotals, s: &Snapshot, k: u64) -> serde_json::Map<String, Value> {
-    object(json!(public_place_numbers(totals, &s.groups, k)))
+/// Person trips per mode, their total, events and group shares of a place that passed the k
+/// rule; its modes and shares may still be null. `None` when the table's protection hides its
+/// total too (a hidden group would follow from it): such a place is left out, and counted
+/// with the suppressed ones.
+fn numbers(totals: &ModeTotals, s: &Snapshot, k: u64) -> Option<serde_json::Map<String, Value>> {
+    let numbers = public_place_numbers(totals, &s.groups, k);
+    numbers
+        .total_person_trips
+        .is_some()
+        .then(|| object(json!(numbers)))
 }
 
 fn object(value: Value) -> serde_json::Map<String, Value> {
@@ -122,16 +128,11 @@ pub fn cells(s: &Snapshot, q: &CellsQuery, k: u64) -> Result<Value, BadRequest> 
     let published = publish_cells(&window.cells, resolution, zone, k);
     let (features, suppressed) = match &published {
         Some(p) => {
-            // A cell whose total the k rule still hides (its parts passed, the total's
-            // protection did not) is left out and counted with the suppressed ones.
             let features: Vec<Value> = p
                 .cells
                 .iter()
                 .filter_map(|(cell, totals)| {
-                    let mut properties = numbers(totals, s, k);
-                    if properties["total_person_trips"].is_null() {
-                        return None;
-                    }
+                    let mut properties = numbers(totals, s, k)?;
                     properties.insert("cell".into(), json!(cell.to_string()));
                     Some(json!({
                         "type": "Feature",
@@ -167,13 +168,14 @@ pub fn zone_pairs(s: &Snapshot, q: &ZonePairsQuery, k: u64) -> Result<Value, Bad
     let name = |z: Option<ZoneId>| z.and_then(|z| s.zone_names.get(z.0 as usize).cloned());
     let mut pairs: Vec<Value> = shown
         .iter()
-        .map(|((origin, destination), totals)| {
-            let mut pair = numbers(totals, s, k);
+        .filter_map(|((origin, destination), totals)| {
+            let mut pair = numbers(totals, s, k)?;
             pair.insert("origin".into(), json!(name(*origin)));
             pair.insert("destination".into(), json!(name(*destination)));
-            Value::Object(pair)
+            Some(Value::Object(pair))
         })
         .collect();
+    let suppressed = suppressed + (shown.len() - pairs.len());
     pairs.sort_by(|a, b| {
         let trips = |v: &Value| v["total_person_trips"].as_f64().unwrap_or(0.0);
         trips(b).total_cmp(&trips(a))

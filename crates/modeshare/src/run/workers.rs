@@ -45,8 +45,9 @@ impl Workers {
     }
 
     /// Applies every partition's batches with `apply`: on the calling thread when one thread
-    /// would do (one partition, or fewer records than two shares), else on up to `threads` scoped threads, the calling thread among them (which,
-    /// as with one thread, is busy until all are done). How many threads applied them.
+    /// would do (one partition, or fewer records than two shares), else on up to `threads`
+    /// scoped threads, the calling thread among them (which, as with one thread, is busy until
+    /// all are done). How many threads applied them.
     pub(super) fn apply<S, B>(
         self,
         work: Vec<Work<'_, S, B>>,
