@@ -186,6 +186,54 @@ fn zone_pairs_count_trips_with_a_destination_under_the_k_rule() {
     assert_eq!(od["suppressed_pairs"], 4);
 }
 
+/// From one Sandvika cell to Fornebu: 10 walking and 10 cycling trips, and `cars` car trips;
+/// then a trip a day later from Fornebu, to move the watermark.
+fn snapshot_with_cars(cars: usize) -> Snapshot {
+    let mut p = pipeline();
+    let modes = ["walk"; 10]
+        .into_iter()
+        .chain(["bicycle"; 10])
+        .chain(std::iter::repeat_n("car_driver", cars));
+    for (id, mode) in modes.enumerate() {
+        p.observe_line(trip(id, mode, id, SANDVIKA, true).as_bytes(), "test", None);
+    }
+    p.observe_line(
+        trip(1000, "walk", 20 * 60, FORNEBU, false).as_bytes(),
+        "test",
+        None,
+    );
+    Snapshot::build(p.settings(), p.zones(), &[&p], p.watermark())
+}
+
+#[test]
+fn a_place_whose_total_would_give_a_small_group_away_is_left_out_and_counted() {
+    // 22 events pass k = 5, but 2 car trips do not: the total minus the sustainable group
+    // (shown, 20) would give them away, so the total goes, and with it every share: the place
+    // is left out of the map and the pairs and counted, not served with null numbers.
+    let s = snapshot_with_cars(2);
+    let map = cells(&s, &query(None, None, None), 5).unwrap();
+    assert_eq!(map["features"], json!([]), "{map}");
+    assert_eq!(map["suppressed_cells"], 1);
+    let od = zone_pairs(&s, &ZonePairsQuery::default(), 5).unwrap();
+    assert_eq!(od["pairs"], json!([]), "{od}");
+    assert_eq!(
+        od["suppressed_pairs"], 2,
+        "from Bærum to Bærum and to Fornebu"
+    );
+    // k = 1 shows it whole, and without the car trips it passes as it is.
+    let all = cells(&s, &query(None, None, None), 1).unwrap();
+    assert_eq!(all["features"][0]["properties"]["total_person_trips"], 22.0);
+    let no_cars = snapshot_with_cars(0);
+    let map = cells(&no_cars, &query(None, None, None), 5).unwrap();
+    let features = map["features"].as_array().unwrap();
+    assert_eq!(features.len(), 1, "{map}");
+    assert_eq!(features[0]["properties"]["total_person_trips"], 20.0);
+    assert_eq!(features[0]["properties"]["shares"]["cycling"], 0.5);
+    assert_eq!(map["suppressed_cells"], 0);
+    let od = zone_pairs(&no_cars, &ZonePairsQuery::default(), 5).unwrap();
+    assert_eq!(od["pairs"].as_array().unwrap().len(), 2, "{od}");
+}
+
 #[test]
 fn before_the_first_event_the_maps_are_empty() {
     let p = pipeline();
