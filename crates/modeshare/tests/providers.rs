@@ -507,6 +507,12 @@ fn kill_9_in_a_page_chain_neither_loses_nor_doubles_an_hour() {
     page_three
         .recv_timeout(std::time::Duration::from_secs(60))
         .unwrap();
+    // tier polls beside it: a kill between its delivery of an hour and that hour's cursor
+    // would fetch the hour again after the restart (duplicates, as documented). The kill falls
+    // once tier's hours are delivered and checkpointed, so every read counts here.
+    service.wait_for("tier polled up to the 202 hour", 60, |s| {
+        (next_hour(s, "tier") == Some(first + 5 * HOUR_MS)).then_some(())
+    });
     service.child.kill().unwrap();
     service.child.wait().unwrap();
     drop(service);
