@@ -8,7 +8,7 @@
 //! also *stored* ([`KafkaSource::store`]) as records are applied, which only feeds the lag
 //! statistics.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -390,7 +390,7 @@ impl KafkaSource {
         shutdown: CancellationToken,
     ) -> Result<(), KafkaSourceError> {
         let mut pending: BTreeMap<(Arc<str>, i32), Vec<Record>> = BTreeMap::new();
-        let mut topics: BTreeMap<String, Arc<str>> = BTreeMap::new();
+        let mut topics: BTreeSet<Arc<str>> = BTreeSet::new();
         let mut buffered = 0usize;
         loop {
             let message = tokio::select! {
@@ -419,10 +419,12 @@ impl KafkaSource {
             }
             match message {
                 Some(Ok(m)) => {
-                    let topic = topics
-                        .entry(m.topic().to_owned())
-                        .or_insert_with(|| Arc::from(m.topic()))
-                        .clone();
+                    // Looked up by `&str`: a topic's name is copied once, not per record.
+                    let topic = topics.get(m.topic()).cloned().unwrap_or_else(|| {
+                        let topic: Arc<str> = Arc::from(m.topic());
+                        topics.insert(Arc::clone(&topic));
+                        topic
+                    });
                     pending
                         .entry((topic, m.partition()))
                         .or_default()
