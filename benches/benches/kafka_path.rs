@@ -4,7 +4,7 @@
 //!    per event (this process's, from the first message to the last);
 //! 2. `modeshare run` consuming the same topic (decode → bin → windows, offsets stored), timed
 //!    from its first to its last event on `/api/report`, and its CPU time per event over the
-//!    same span, next to the bare consume's;
+//!    same span, next to the bare consume's; then its CPU while idle with that state;
 //! 3. produce-to-visible latency on `/api/zones` (today's calendar total) at a steady rate of
 //!    half the bare consume rate, and 4. the same into a bare consumer;
 //! 5. 1, 2 and 4 instances of one group on a topic of 8 partitions: events/s and each
@@ -226,6 +226,17 @@ fn main() {
         path / bare,
         path_cpu_us / bare_cpu_us,
         path_cpu / start.0.elapsed().as_secs_f64() * 100.0
+    );
+    // Idle: the topic read, nothing new, nobody asking. What the service costs by itself (the
+    // publish tick, the brokers' statistics, the checkpoint tick), measured over 10 s once the
+    // places have been summed a last time (5 s after the last change).
+    std::thread::sleep(Duration::from_secs(6));
+    let idle_from = (Instant::now(), cpu_seconds(child.id()));
+    std::thread::sleep(Duration::from_secs(10));
+    let idle = (cpu_seconds(child.id()) - idle_from.1) / idle_from.0.elapsed().as_secs_f64();
+    println!(
+        "modeshare run, idle with the topic's state:  {:.2} % of a core",
+        idle * 100.0
     );
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::state::combined_watermark;
+use modeshare_core::vocabulary::EventTimeMs;
 use modeshare_http::metrics::PipelineMetrics;
 use modeshare_http::snapshot::{BrokerStatus, Places, Snapshot};
 use tokio::sync::watch;
@@ -25,6 +26,10 @@ const PLACES_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 pub(super) struct Publisher {
     snapshots: watch::Sender<Arc<Snapshot>>,
     places: PlacesCadence,
+    /// This instance's last snapshot: a tick at which neither the state, its places nor the
+    /// watermark changed sends it again with the brokers' status of now (from Kafka every tick
+    /// publishes), instead of summing the same state again.
+    last: Option<Arc<Snapshot>>,
     /// The whole city's snapshots, when the view is shared.
     city: Option<City>,
     /// The state changed since the last snapshot.
@@ -40,8 +45,8 @@ pub(super) struct Others<'a> {
 }
 
 /// Where the whole city's snapshots go, their places on their own cadence, and what the last
-/// one was built from: a tick with neither this instance's state nor the parts changed reuses
-/// it (only the brokers' status and the parts' ages are new).
+/// one was built from: a tick with neither this instance's state, the parts nor the combined
+/// watermark changed reuses it (only the brokers' status and the parts' ages are new).
 struct City {
     snapshots: watch::Sender<Arc<Snapshot>>,
     places: PlacesCadence,
@@ -61,6 +66,7 @@ impl Publisher {
             snapshots,
             metrics,
             places: PlacesCadence::default(),
+            last: None,
             city: city.map(|snapshots| City {
                 snapshots,
                 places: PlacesCadence::default(),
@@ -142,10 +148,21 @@ impl Publisher {
             .values()
             .map(|p| (&p.pipeline, p.last_event_at))
             .collect();
-        let mut snapshot = build(config, &owned, now, &mut self.places);
+        let watermark = watermark_of(config, &owned, now);
+        let unchanged = !self.changed && !self.places.stale;
+        let mut snapshot = match &self.last {
+            Some(last) if unchanged && last.watermark == watermark => Snapshot {
+                kafka: None,
+                parts: None,
+                ..Snapshot::clone(last)
+            },
+            _ => build(config, &owned, watermark, &mut self.places),
+        };
         snapshot.kafka = kafka;
         let Some(city) = &mut self.city else {
-            let _ = self.snapshots.send(Arc::new(snapshot));
+            let snapshot = Arc::new(snapshot);
+            self.last = Some(snapshot.clone());
+            let _ = self.snapshots.send(snapshot);
             return;
         };
         let none = RemoteParts::default();
@@ -183,22 +200,24 @@ impl Publisher {
         if remote.is_empty() {
             snapshot.parts = Some(status);
             let snapshot = Arc::new(snapshot);
+            self.last = Some(snapshot.clone());
             let _ = self.snapshots.send(snapshot.clone());
             city.last = None;
             let _ = city.snapshots.send(snapshot);
             return;
         }
         let kafka = snapshot.kafka.clone();
-        let _ = self.snapshots.send(Arc::new(snapshot));
-        let mut whole = match (&city.last, rebuild) {
-            (Some(last), false) => Snapshot::clone(last),
-            _ => {
-                let all: Vec<(&Pipeline, i64)> = owned
-                    .into_iter()
-                    .chain(remote.iter().map(|p| (&p.pipeline, p.header.last_event_at)))
-                    .collect();
-                build(config, &all, now, &mut city.places)
-            }
+        let snapshot = Arc::new(snapshot);
+        self.last = Some(snapshot.clone());
+        let _ = self.snapshots.send(snapshot);
+        let all: Vec<(&Pipeline, i64)> = owned
+            .into_iter()
+            .chain(remote.iter().map(|p| (&p.pipeline, p.header.last_event_at)))
+            .collect();
+        let watermark = watermark_of(config, &all, now);
+        let mut whole = match &city.last {
+            Some(last) if !rebuild && last.watermark == watermark => Snapshot::clone(last),
+            _ => build(config, &all, watermark, &mut city.places),
         };
         whole.kafka = kafka;
         whole.parts = Some(status);
@@ -219,18 +238,23 @@ impl City {
     }
 }
 
-/// A snapshot of these pipelines (each with when its partition last saw an event).
-fn build(
-    config: &AppConfig,
-    parts: &[(&Pipeline, i64)],
-    now: i64,
-    places: &mut PlacesCadence,
-) -> Snapshot {
+/// The watermark of `parts` (each with when its partition last saw an event) together at
+/// `now`: it moves on its own once a partition has been idle for `idle_timeout`.
+fn watermark_of(config: &AppConfig, parts: &[(&Pipeline, i64)], now: i64) -> Option<EventTimeMs> {
     let clocks: Vec<_> = parts
         .iter()
         .map(|(pipeline, last_event_at)| pipeline.clock(*last_event_at))
         .collect();
-    let watermark = combined_watermark(&clocks, now, config.settings.windows.idle_timeout);
+    combined_watermark(&clocks, now, config.settings.windows.idle_timeout)
+}
+
+/// A snapshot of these pipelines at `watermark`.
+fn build(
+    config: &AppConfig,
+    parts: &[(&Pipeline, i64)],
+    watermark: Option<EventTimeMs>,
+    places: &mut PlacesCadence,
+) -> Snapshot {
     let pipelines: Vec<&Pipeline> = parts.iter().map(|(p, _)| *p).collect();
     let places = places.current(|| Places::build(&config.settings, &pipelines, watermark));
     Snapshot::build_with_places(
@@ -276,3 +300,6 @@ impl PlacesCadence {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,110 @@
+use modeshare_core::pipeline::Outcome;
+
+use super::*;
+use crate::config::{self, Overrides};
+use crate::run::partitions::{PartitionKey, PartitionState};
+
+const HOUR_MS: i64 = 3_600_000;
+/// 2024-05-02T00:00Z.
+const DAY: i64 = 1_714_608_000_000;
+
+fn trip(id: &str, at: i64) -> String {
+    format!(
+        r#"{{"kind":"trip","id":"{id}","source":"voi","mode":"bicycle","start_time":{at},"origin":{{"lat":59.8958,"lon":10.6290}}}}"#
+    )
+}
+
+fn key(partition: i32) -> PartitionKey {
+    (Arc::from("trips"), partition)
+}
+
+/// Two Kafka partitions, each with one trip, partition 1's two hours after partition 0's;
+/// both active now.
+fn two_partitions(config: &AppConfig) -> Partitions {
+    let mut partitions = Partitions::new();
+    for (partition, at) in [(0, DAY), (1, DAY + 2 * HOUR_MS)] {
+        let mut state = PartitionState::from_beginning(config);
+        let id = format!("p{partition}");
+        assert_eq!(
+            state
+                .pipeline
+                .observe_line(trip(&id, at).as_bytes(), "test", None),
+            Outcome::Accepted
+        );
+        partitions.insert(key(partition), state);
+    }
+    partitions
+}
+
+fn publisher(config: &AppConfig) -> (Publisher, watch::Receiver<Arc<Snapshot>>) {
+    let empty = Snapshot::build(&config.settings, &config.zones, &[], None);
+    let (snapshots, latest) = watch::channel(Arc::new(empty));
+    let metrics = modeshare_http::metrics::Metrics::new(latest.clone()).unwrap();
+    let publisher = Publisher::new(snapshots, None, metrics.service().pipeline.clone());
+    (publisher, latest)
+}
+
+fn status(lag: i64) -> Option<BrokerStatus> {
+    Some(BrokerStatus {
+        connected: true,
+        lag: vec![("trips".into(), 0, lag)],
+        ..BrokerStatus::default()
+    })
+}
+
+/// What a snapshot of `partitions` built from scratch now shows.
+fn fresh(config: &AppConfig, partitions: &Partitions) -> Snapshot {
+    let owned: Vec<(&Pipeline, i64)> = partitions
+        .values()
+        .map(|p| (&p.pipeline, p.last_event_at))
+        .collect();
+    let watermark = watermark_of(config, &owned, wall_clock().0);
+    build(config, &owned, watermark, &mut PlacesCadence::default())
+}
+
+#[test]
+fn a_tick_without_news_sends_the_last_snapshot_with_the_brokers_status_of_now() {
+    let config = config::load(None, [], &Overrides::default()).unwrap();
+    let mut partitions = two_partitions(&config);
+    let (mut publisher, latest) = publisher(&config);
+    publisher.publish(&config, &partitions, status(5), None);
+    let first = latest.borrow().clone();
+    assert_eq!(first.report.events.accepted, 2);
+    assert_eq!(first.kafka, status(5));
+
+    // Nothing changed but the brokers' lag: the same numbers, the new status.
+    publisher.publish(&config, &partitions, status(0), None);
+    let again = latest.borrow().clone();
+    assert_eq!(again.kafka, status(0));
+    assert_eq!(again.report, first.report);
+    assert_eq!(again.view, first.view);
+    assert_eq!(again.watermark, first.watermark);
+
+    // Partition 0 falls idle (its last event 10 minutes ago, past the 5-minute idle timeout):
+    // with no new event the combined watermark moves on to partition 1's alone, and the view
+    // with it, as a snapshot built from scratch shows.
+    let idle = config.settings.windows.idle_timeout.0;
+    if let Some(state) = partitions.get_mut(&key(0)) {
+        state.last_event_at = wall_clock().0 - 2 * idle;
+    }
+    publisher.publish(&config, &partitions, status(0), None);
+    let moved = latest.borrow().clone();
+    let expected = fresh(&config, &partitions);
+    assert!(
+        moved.watermark > first.watermark,
+        "{:?} after {:?}",
+        moved.watermark,
+        first.watermark
+    );
+    assert_eq!(moved.watermark, expected.watermark);
+    assert_eq!(moved.view, expected.view);
+
+    // A new event: summed again.
+    if let Some(state) = partitions.get_mut(&key(1)) {
+        let line = trip("p1-later", DAY + 3 * HOUR_MS);
+        state.pipeline.observe_line(line.as_bytes(), "test", None);
+    }
+    publisher.state_changed();
+    publisher.publish(&config, &partitions, status(0), None);
+    assert_eq!(latest.borrow().report.events.accepted, 3);
+}
