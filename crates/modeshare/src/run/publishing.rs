@@ -28,7 +28,8 @@ pub(super) struct Publisher {
     places: PlacesCadence,
     /// This instance's last snapshot: a tick at which neither the state, its places nor the
     /// watermark changed sends it again with the brokers' status of now (from Kafka every tick
-    /// publishes), instead of summing the same state again.
+    /// publishes), instead of summing the same state again, or sends nothing when the status is
+    /// the same too.
     last: Option<Arc<Snapshot>>,
     /// The whole city's snapshots, when the view is shared.
     city: Option<City>,
@@ -150,13 +151,22 @@ impl Publisher {
             .collect();
         let watermark = watermark_of(config, &owned, now);
         let unchanged = !self.changed && !self.places.stale;
-        let mut snapshot = match &self.last {
-            Some(last) if unchanged && last.watermark == watermark => Snapshot {
+        let reusable = self
+            .last
+            .clone()
+            .filter(|last| unchanged && last.watermark == watermark);
+        if self.city.is_none() && reusable.as_ref().is_some_and(|last| last.kafka == kafka) {
+            // The very snapshot the server has: nothing to send, and `/metrics` keeps serving
+            // the families it encoded from it.
+            return;
+        }
+        let mut snapshot = match reusable {
+            Some(last) => Snapshot {
                 kafka: None,
                 parts: None,
-                ..Snapshot::clone(last)
+                ..Snapshot::clone(&last)
             },
-            _ => build(config, &owned, watermark, &mut self.places),
+            None => build(config, &owned, watermark, &mut self.places),
         };
         snapshot.kafka = kafka;
         let Some(city) = &mut self.city else {

@@ -63,22 +63,28 @@ fn fresh(config: &AppConfig, partitions: &Partitions) -> Snapshot {
 }
 
 #[test]
-fn a_tick_without_news_sends_the_last_snapshot_with_the_brokers_status_of_now() {
+fn a_tick_without_news_sends_the_last_snapshot_with_the_brokers_status_of_now_or_nothing() {
     let config = config::load(None, [], &Overrides::default()).unwrap();
     let mut partitions = two_partitions(&config);
-    let (mut publisher, latest) = publisher(&config);
+    let (mut publisher, mut latest) = publisher(&config);
     publisher.publish(&config, &partitions, status(5), None);
-    let first = latest.borrow().clone();
+    let first = latest.borrow_and_update().clone();
     assert_eq!(first.report.events.accepted, 2);
     assert_eq!(first.kafka, status(5));
 
     // Nothing changed but the brokers' lag: the same numbers, the new status.
     publisher.publish(&config, &partitions, status(0), None);
-    let again = latest.borrow().clone();
+    let again = latest.borrow_and_update().clone();
     assert_eq!(again.kafka, status(0));
     assert_eq!(again.report, first.report);
     assert_eq!(again.view, first.view);
     assert_eq!(again.watermark, first.watermark);
+    // And the same status as well: nothing is sent (`/metrics` keeps its encoding).
+    publisher.publish(&config, &partitions, status(0), None);
+    assert!(
+        !latest.has_changed().unwrap(),
+        "the same snapshot sent again"
+    );
 
     // Partition 0 falls idle (its last event 10 minutes ago, past the 5-minute idle timeout):
     // with no new event the combined watermark moves on to partition 1's alone, and the view
@@ -88,7 +94,7 @@ fn a_tick_without_news_sends_the_last_snapshot_with_the_brokers_status_of_now() 
         state.last_event_at = wall_clock().0 - 2 * idle;
     }
     publisher.publish(&config, &partitions, status(0), None);
-    let moved = latest.borrow().clone();
+    let moved = latest.borrow_and_update().clone();
     let expected = fresh(&config, &partitions);
     assert!(
         moved.watermark > first.watermark,
