@@ -220,10 +220,14 @@ pub fn stops(s: &Snapshot, q: &StopsQuery, k: u64) -> Result<Value, BadRequest> 
             continue;
         }
         let all = totals.all();
-        if passes(&all, k) {
-            shown.push((place, totals, all));
-        } else {
-            suppressed += 1;
+        let numbers = passes(&all, k)
+            .then(|| public_stop_numbers(totals, &s.groups, k))
+            // As for cells and pairs (`numbers`): a place whose total the table's
+            // protection hides is left out.
+            .filter(|n| n.all.total_person_trips.is_some());
+        match numbers {
+            Some(numbers) => shown.push((place, numbers, all)),
+            None => suppressed += 1,
         }
     }
     shown.sort_by(|a, b| {
@@ -235,8 +239,8 @@ pub fn stops(s: &Snapshot, q: &StopsQuery, k: u64) -> Result<Value, BadRequest> 
     let listed: Vec<Value> = shown
         .iter()
         .take(limit)
-        .map(|(place, totals, _)| {
-            let mut stop = object(json!(public_stop_numbers(totals, &s.groups, k)));
+        .map(|(place, numbers, _)| {
+            let mut stop = object(json!(numbers));
             let zones: Vec<&str> = place
                 .zones
                 .iter()

@@ -235,6 +235,39 @@ fn a_place_whose_total_would_give_a_small_group_away_is_left_out_and_counted() {
 }
 
 #[test]
+fn a_stop_place_whose_total_would_give_a_small_group_away_is_left_out_and_counted() {
+    // A city judging park-and-ride too: 10 e-scooter, 10 bicycle and 2 car trips round trips
+    // at Fornebu. 22 pass k = 5; the total minus the sustainable group would give the 2 cars
+    // away, so the stop place is left out and counted, as a cell would be.
+    let judged = ["e_scooter", "bicycle", "car_driver"];
+    let stops_at = [("Fornebu", FORNEBU)];
+    let snapshot = |cars: usize| {
+        let mut p = crate::test_support::live_pipeline_judging(ZONES, &judged, &stops_at);
+        let modes = ["e_scooter"; 10]
+            .into_iter()
+            .chain(["bicycle"; 10])
+            .chain(std::iter::repeat_n("car_driver", cars));
+        for (id, mode) in modes.enumerate() {
+            p.observe_line(trip(id, mode, id, FORNEBU, true).as_bytes(), "test", None);
+        }
+        p.observe_line(
+            trip(1000, "walk", 20 * 60, SANDVIKA, false).as_bytes(),
+            "test",
+            None,
+        );
+        Snapshot::build(p.settings(), p.zones(), &[&p], p.watermark())
+    };
+    let list = stops(&snapshot(2), &stops_query(None, None), 5).unwrap();
+    assert_eq!(list["stops"], json!([]), "{list}");
+    assert_eq!(list["suppressed_stops"], 1);
+    let all = stops(&snapshot(2), &stops_query(None, None), 1).unwrap();
+    assert_eq!(all["stops"][0]["total_person_trips"], 22.0, "{all}");
+    let no_cars = stops(&snapshot(0), &stops_query(None, None), 5).unwrap();
+    assert_eq!(no_cars["stops"][0]["total_person_trips"], 20.0, "{no_cars}");
+    assert_eq!(no_cars["suppressed_stops"], 0);
+}
+
+#[test]
 fn before_the_first_event_the_maps_are_empty() {
     let p = pipeline();
     let s = Snapshot::build(p.settings(), p.zones(), &[&p], None);
