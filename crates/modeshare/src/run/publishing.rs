@@ -133,17 +133,20 @@ impl Publisher {
         others: Option<Others<'_>>,
     ) {
         let started = std::time::Instant::now();
-        self.send_snapshots(config, partitions, kafka, others);
-        self.metrics.published(started.elapsed());
+        // A tick that only re-sends the last snapshot is not a publish's cost.
+        if self.send_snapshots(config, partitions, kafka, others) {
+            self.metrics.published(started.elapsed());
+        }
     }
 
+    /// Whether a snapshot was summed (this instance's or the city's), not only sent again.
     fn send_snapshots(
         &mut self,
         config: &AppConfig,
         partitions: &Partitions,
         kafka: Option<BrokerStatus>,
         others: Option<Others<'_>>,
-    ) {
+    ) -> bool {
         let now = wall_clock().0;
         let owned: Vec<(&Pipeline, i64)> = partitions
             .values()
@@ -158,8 +161,9 @@ impl Publisher {
         if self.city.is_none() && reusable.as_ref().is_some_and(|last| last.kafka == kafka) {
             // The very snapshot the server has: nothing to send, and `/metrics` keeps serving
             // the families it encoded from it.
-            return;
+            return false;
         }
+        let summed = reusable.is_none();
         let mut snapshot = match reusable {
             Some(last) => Snapshot {
                 kafka: None,
@@ -173,7 +177,7 @@ impl Publisher {
             let snapshot = Arc::new(snapshot);
             self.last = Some(snapshot.clone());
             let _ = self.snapshots.send(snapshot);
-            return;
+            return summed;
         };
         let none = RemoteParts::default();
         let others = others.unwrap_or(Others {
@@ -214,7 +218,7 @@ impl Publisher {
             let _ = self.snapshots.send(snapshot.clone());
             city.last = None;
             let _ = city.snapshots.send(snapshot);
-            return;
+            return summed;
         }
         let kafka = snapshot.kafka.clone();
         let snapshot = Arc::new(snapshot);
@@ -225,15 +229,16 @@ impl Publisher {
             .chain(remote.iter().map(|p| (&p.pipeline, p.header.last_event_at)))
             .collect();
         let watermark = watermark_of(config, &all, now);
-        let mut whole = match &city.last {
-            Some(last) if !rebuild && last.watermark == watermark => Snapshot::clone(last),
-            _ => build(config, &all, watermark, &mut city.places),
+        let (mut whole, city_summed) = match &city.last {
+            Some(last) if !rebuild && last.watermark == watermark => (Snapshot::clone(last), false),
+            _ => (build(config, &all, watermark, &mut city.places), true),
         };
         whole.kafka = kafka;
         whole.parts = Some(status);
         let whole = Arc::new(whole);
         city.last = Some(whole.clone());
         let _ = city.snapshots.send(whole);
+        summed || city_summed
     }
 }
 

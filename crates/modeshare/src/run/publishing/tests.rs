@@ -1,5 +1,7 @@
 use modeshare_core::pipeline::Outcome;
 
+use modeshare_http::metrics::Metrics;
+
 use super::*;
 use crate::config::{self, Overrides};
 use crate::run::partitions::{PartitionKey, PartitionState};
@@ -36,12 +38,24 @@ fn two_partitions(config: &AppConfig) -> Partitions {
     partitions
 }
 
-fn publisher(config: &AppConfig) -> (Publisher, watch::Receiver<Arc<Snapshot>>) {
+fn publisher(config: &AppConfig) -> (Publisher, watch::Receiver<Arc<Snapshot>>, Metrics) {
     let empty = Snapshot::build(&config.settings, &config.zones, &[], None);
     let (snapshots, latest) = watch::channel(Arc::new(empty));
-    let metrics = modeshare_http::metrics::Metrics::new(latest.clone()).unwrap();
+    let metrics = Metrics::new(latest.clone()).unwrap();
     let publisher = Publisher::new(snapshots, None, metrics.service().pipeline.clone());
-    (publisher, latest)
+    (publisher, latest, metrics)
+}
+
+/// How many publishes `modeshare_publish_duration_seconds` observed.
+fn publishes_observed(metrics: &Metrics) -> u64 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let text = String::from_utf8(runtime.block_on(metrics.text()).unwrap()).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("modeshare_publish_duration_seconds_count "))
+        .and_then(|n| n.parse().ok())
+        .unwrap()
 }
 
 fn status(lag: i64) -> Option<BrokerStatus> {
@@ -66,7 +80,7 @@ fn fresh(config: &AppConfig, partitions: &Partitions) -> Snapshot {
 fn a_tick_without_news_sends_the_last_snapshot_with_the_brokers_status_of_now_or_nothing() {
     let config = config::load(None, [], &Overrides::default()).unwrap();
     let mut partitions = two_partitions(&config);
-    let (mut publisher, mut latest) = publisher(&config);
+    let (mut publisher, mut latest, metrics) = publisher(&config);
     publisher.publish(&config, &partitions, status(5), None);
     let first = latest.borrow_and_update().clone();
     assert_eq!(first.report.events.accepted, 2);
@@ -113,4 +127,6 @@ fn a_tick_without_news_sends_the_last_snapshot_with_the_brokers_status_of_now_or
     publisher.state_changed();
     publisher.publish(&config, &partitions, status(0), None);
     assert_eq!(latest.borrow().report.events.accepted, 3);
+    // The publish time is observed for the three ticks that summed, not the two that did not.
+    assert_eq!(publishes_observed(&metrics), 3);
 }
