@@ -186,23 +186,33 @@ fn zone_pairs_count_trips_with_a_destination_under_the_k_rule() {
     assert_eq!(od["suppressed_pairs"], 4);
 }
 
-/// From one Sandvika cell to Fornebu: 10 walking and 10 cycling trips, and `cars` car trips;
-/// then a trip a day later from Fornebu, to move the watermark.
-fn snapshot_with_cars(cars: usize) -> Snapshot {
-    let mut p = pipeline();
-    let modes = ["walk"; 10]
+/// From `from` to Fornebu: 10 trips of each of `modes` and `cars` car trips; then a trip a day
+/// later from `later`, to move the watermark.
+fn trips_with_cars(
+    mut p: Pipeline,
+    modes: [&str; 2],
+    cars: usize,
+    from: (f64, f64),
+    later: (f64, f64),
+) -> Snapshot {
+    let modes = [modes[0]; 10]
         .into_iter()
-        .chain(["bicycle"; 10])
+        .chain([modes[1]; 10])
         .chain(std::iter::repeat_n("car_driver", cars));
     for (id, mode) in modes.enumerate() {
-        p.observe_line(trip(id, mode, id, SANDVIKA, true).as_bytes(), "test", None);
+        p.observe_line(trip(id, mode, id, from, true).as_bytes(), "test", None);
     }
     p.observe_line(
-        trip(1000, "walk", 20 * 60, FORNEBU, false).as_bytes(),
+        trip(1000, "walk", 20 * 60, later, false).as_bytes(),
         "test",
         None,
     );
     Snapshot::build(p.settings(), p.zones(), &[&p], p.watermark())
+}
+
+/// From one Sandvika cell: walking, cycling and `cars` car trips.
+fn snapshot_with_cars(cars: usize) -> Snapshot {
+    trips_with_cars(pipeline(), ["walk", "bicycle"], cars, SANDVIKA, FORNEBU)
 }
 
 #[test]
@@ -242,20 +252,8 @@ fn a_stop_place_whose_total_would_give_a_small_group_away_is_left_out_and_counte
     let judged = ["e_scooter", "bicycle", "car_driver"];
     let stops_at = [("Fornebu", FORNEBU)];
     let snapshot = |cars: usize| {
-        let mut p = crate::test_support::live_pipeline_judging(ZONES, &judged, &stops_at);
-        let modes = ["e_scooter"; 10]
-            .into_iter()
-            .chain(["bicycle"; 10])
-            .chain(std::iter::repeat_n("car_driver", cars));
-        for (id, mode) in modes.enumerate() {
-            p.observe_line(trip(id, mode, id, FORNEBU, true).as_bytes(), "test", None);
-        }
-        p.observe_line(
-            trip(1000, "walk", 20 * 60, SANDVIKA, false).as_bytes(),
-            "test",
-            None,
-        );
-        Snapshot::build(p.settings(), p.zones(), &[&p], p.watermark())
+        let p = crate::test_support::live_pipeline_judging(ZONES, &judged, &stops_at);
+        trips_with_cars(p, ["e_scooter", "bicycle"], cars, FORNEBU, SANDVIKA)
     };
     let list = stops(&snapshot(2), &stops_query(None, None), 5).unwrap();
     assert_eq!(list["stops"], json!([]), "{list}");
