@@ -2,7 +2,9 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-use modeshare_core::space::cell_of;
+use std::collections::BTreeMap;
+
+use modeshare_core::space::{SpatialIndex, Zones, cell_of};
 use modeshare_core::vocabulary::GeoPoint;
 use modeshare_tests::csv_rows;
 
@@ -11,15 +13,24 @@ fn cells_match_the_h3_c_library() {
     let rows = csv_rows("h3/reference_cells.csv");
     assert!(rows.len() > 2000, "fixture has {} rows", rows.len());
     let mut mismatches = Vec::new();
+    // Placing (the pipeline's way, which remembers cells found) must give the same cells.
+    let mut placers: BTreeMap<h3o::Resolution, SpatialIndex> = BTreeMap::new();
     for row in &rows {
         let (lat, lon): (f64, f64) = (row[0].parse().unwrap(), row[1].parse().unwrap());
         let res = h3o::Resolution::try_from(row[2].parse::<u8>().unwrap()).unwrap();
-        let cell = cell_of(GeoPoint::new(lat, lon).unwrap(), res).to_string();
-        if cell != row[3] {
-            mismatches.push(format!(
-                "({lat}, {lon}) at {res}: got {cell}, want {}",
-                row[3]
-            ));
+        let point = GeoPoint::new(lat, lon).unwrap();
+        let placer = placers.entry(res).or_insert_with(|| {
+            let no_zones = Zones::from_geojson(r#"{"type":"FeatureCollection","features":[]}"#);
+            SpatialIndex::new(no_zones.unwrap(), res)
+        });
+        let cells = [cell_of(point, res), placer.place(point).cell];
+        for (how, cell) in ["cell_of", "place"].into_iter().zip(cells) {
+            if cell.to_string() != row[3] {
+                mismatches.push(format!(
+                    "({lat}, {lon}) at {res} by {how}: got {cell}, want {}",
+                    row[3]
+                ));
+            }
         }
     }
     assert!(

@@ -3,6 +3,7 @@
 //! near a public-transport stop. Built once from configuration, then read-only while events
 //! flow. It uses the vocabulary and (for stops from GTFS feeds) decoding.
 
+mod cell_locator;
 mod distance;
 mod zone;
 
@@ -15,7 +16,8 @@ pub use access::{
     Access, AccessFacts, MAX_RADIUS_M, StopConfig, StopId, StopMemo, StopPlace, TransitAccess,
     TransitAccessConfig, TransitStops,
 };
+pub use cell_locator::{CellHasher, CellMap};
 pub use classes::TripClasses;
 pub use distance::{Band, DistanceBands, DistanceBandsConfig, MAX_BANDS};
-pub use spatial::{CellHasher, CellMap, Placement, SpatialConfig, SpatialIndex, cell_of};
+pub use spatial::{Placement, SpatialConfig, SpatialIndex, cell_of};
 pub use zone::{Zone, ZoneError, ZoneId, Zones};

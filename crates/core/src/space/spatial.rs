@@ -6,15 +6,15 @@
 //! only when the zone's boundary is farther from the cell's centre than 1.5 × the cell's
 //! circumradius, so no point of the cell can be on the other side.
 //!
-//! A memo remembers the cell and zones of exact points seen lately ([`PointMemo`]): counters,
-//! docks and stations send the same coordinates again and again, and the cell — the costliest
-//! step of placing — is then a lookup.
-
-use std::collections::HashMap;
+//! The cell comes from a [`CellLocator`], which finds most points' cells again without h3o. A
+//! memo remembers the cell and zones of exact points seen lately ([`PointMemo`]): counters,
+//! docks and stations send the same coordinates again and again, and placing them is then a
+//! lookup.
 
 use h3o::{CellIndex, LatLng, Resolution};
 use serde::Deserialize;
 
+use super::cell_locator::{CellLocator, CellMap};
 use super::zone::{ZoneId, Zones};
 use crate::vocabulary::{ConfigErrors, GeoPoint};
 
@@ -61,29 +61,6 @@ struct CellZones {
     border: Box<[ZoneId]>,
 }
 
-/// H3 indexes keep their unused low digits set to 7, so a hasher must mix the high bits in:
-/// a multiply-fold (as FxHash does) instead of SipHash, which is several times slower.
-#[derive(Default, Clone, Copy)]
-pub struct CellHasher(u64);
-
-impl std::hash::Hasher for CellHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        let folded = (self.0.rotate_left(5) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.0 = folded ^ (folded >> 29);
-    }
-}
-
-/// A map keyed by H3 cell.
-pub type CellMap<V> = HashMap<CellIndex, V, std::hash::BuildHasherDefault<CellHasher>>;
-
 /// Where an observation lands.
 #[derive(Debug, PartialEq)]
 pub struct Placement<'a> {
@@ -98,6 +75,7 @@ pub struct SpatialIndex {
     resolution: Resolution,
     cache: CellMap<CellZones>,
     memo: PointMemo,
+    locator: CellLocator,
     found: Vec<ZoneId>,
 }
 
@@ -177,6 +155,7 @@ impl SpatialIndex {
             resolution,
             cache: CellMap::default(),
             memo: PointMemo::default(),
+            locator: CellLocator::new(resolution),
             found: Vec::new(),
         }
     }
@@ -198,7 +177,7 @@ impl SpatialIndex {
                 zones: &self.found,
             };
         }
-        let cell = cell_of(point, self.resolution);
+        let cell = self.locator.cell_of(point.to_latlng());
         self.zones_of(point, cell);
         self.memo.remember(lat, lon, cell, &self.found);
         Placement {
