@@ -179,12 +179,11 @@ impl Pipeline {
             self.totals.observe_duplicate(&obs.source, now);
             return Outcome::Duplicate;
         }
-        // Only zones matter at the destination: no H3 cell (the costliest step of placing).
+        // Only zones matter at the destination (the zone pairs of the live view).
         let has_destination = match (&self.windows, obs.destination) {
             (Some(_), Some(destination)) => {
                 self.spatial
-                    .zones()
-                    .zones_containing(destination, &mut self.destination_zones);
+                    .zones_at(destination, &mut self.destination_zones);
                 true
             }
             _ => false,

@@ -186,6 +186,16 @@ impl SpatialIndex {
         }
     }
 
+    /// Every zone containing the point, into `out`: the zones of [`SpatialIndex::place`], for a
+    /// point whose cell is not wanted (a trip's destination). Finding the cell again and reading
+    /// its cached zones costs less than testing each zone's polygon, the city's boundary with
+    /// thousands of vertices among them.
+    pub(crate) fn zones_at(&mut self, point: GeoPoint, out: &mut Vec<ZoneId>) {
+        let zones = self.place(point).zones;
+        out.clear();
+        out.extend_from_slice(zones);
+    }
+
     fn zones_of(&mut self, point: GeoPoint, cell: CellIndex) {
         let cache_cell = if self.resolution < COARSEST_CACHE_RESOLUTION {
             None

@@ -1,57 +1,83 @@
-//! Values kept per event-time bucket, in bucket order.
+//! Values kept per event-time bucket (or local day), in key order.
 
 use std::collections::VecDeque;
+use std::ops::{Bound, RangeBounds};
 
-/// Values by bucket start, in order. Events arrive mostly in time order, so the bucket asked
-/// for is nearly always the newest (found without a search) and pruning pops from the front:
-/// no tree to rebalance or split on the live path.
+/// Values by bucket start (or by day), in order. Events arrive mostly in time order, so the key
+/// asked for is nearly always the newest (found with one comparison, without a search) and
+/// pruning pops from the front: no tree to descend, rebalance or split on the live path.
 #[derive(Debug, Clone)]
-pub(crate) struct Buckets<T>(VecDeque<(i64, T)>);
+pub(crate) struct Buckets<T, K = i64>(VecDeque<(K, T)>);
 
-impl<T> Default for Buckets<T> {
+impl<T, K> Default for Buckets<T, K> {
     fn default() -> Self {
         Buckets(VecDeque::new())
     }
 }
 
-impl<T: Default> Buckets<T> {
-    pub(crate) fn entry(&mut self, bucket: i64) -> &mut T {
+impl<T: Default, K: Ord + Copy> Buckets<T, K> {
+    pub(crate) fn entry(&mut self, key: K) -> &mut T {
+        self.entry_or_insert_with(key, T::default)
+    }
+}
+
+impl<T, K: Ord + Copy> Buckets<T, K> {
+    /// The value of `key`, made by `new` when there is none yet.
+    pub(crate) fn entry_or_insert_with(&mut self, key: K, new: impl FnOnce() -> T) -> &mut T {
         let at = match self.0.back() {
-            Some((last, _)) if *last == bucket => self.0.len() - 1,
-            Some((last, _)) if *last < bucket => {
-                self.0.push_back((bucket, T::default()));
+            Some((last, _)) if *last == key => self.0.len() - 1,
+            Some((last, _)) if *last < key => {
+                let value = new();
+                self.0.push_back((key, value));
                 self.0.len() - 1
             }
             None => {
-                self.0.push_back((bucket, T::default()));
+                let value = new();
+                self.0.push_back((key, value));
                 0
             }
-            Some(_) => match self.0.binary_search_by_key(&bucket, |(b, _)| *b) {
+            Some(_) => match self.0.binary_search_by_key(&key, |(k, _)| *k) {
                 Ok(at) => at,
                 Err(at) => {
-                    self.0.insert(at, (bucket, T::default()));
+                    let value = new();
+                    self.0.insert(at, (key, value));
                     at
                 }
             },
         };
         &mut self.0[at].1
     }
-}
 
-impl<T> Buckets<T> {
-    pub(crate) fn prune(&mut self, floor: i64) {
-        while self.0.front().is_some_and(|(b, _)| *b < floor) {
-            self.0.pop_front();
+    /// Drops the keys before `floor`; returns the value of the newest dropped (whose memory
+    /// a new key can reuse).
+    pub(crate) fn prune(&mut self, floor: K) -> Option<T> {
+        let mut newest_dropped = None;
+        while self.0.front().is_some_and(|(k, _)| *k < floor) {
+            newest_dropped = self.0.pop_front().map(|(_, v)| v);
         }
+        newest_dropped
     }
 
-    pub(crate) fn range(&self, start: i64, end: i64) -> impl Iterator<Item = &(i64, T)> {
-        let from = self.0.partition_point(|(b, _)| *b < start);
-        let to = self.0.partition_point(|(b, _)| *b < end);
+    /// The keys in `range`, in order; none when the range is empty or reversed.
+    pub(crate) fn range(&self, range: impl RangeBounds<K>) -> impl Iterator<Item = &(K, T)> {
+        let from = match range.start_bound() {
+            Bound::Included(s) => self.0.partition_point(|(k, _)| k < s),
+            Bound::Excluded(s) => self.0.partition_point(|(k, _)| k <= s),
+            Bound::Unbounded => 0,
+        };
+        let to = match range.end_bound() {
+            Bound::Included(e) => self.0.partition_point(|(k, _)| k <= e),
+            Bound::Excluded(e) => self.0.partition_point(|(k, _)| k < e),
+            Bound::Unbounded => self.0.len(),
+        };
         self.0.range(from..to.max(from))
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &(i64, T)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &(K, T)> {
         self.0.iter()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
     }
 }

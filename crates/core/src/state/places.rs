@@ -85,6 +85,9 @@ pub struct PlaceBuckets {
     pairs: Buckets<BTreeMap<(ZonePair, Mode), ModeTally>>,
     /// Judged trips per stop place they start or end near.
     stops: Buckets<BTreeMap<(StopId, StopUse, Mode), ModeTally>>,
+    /// The cell map of the newest bucket pruned, emptied: the next new bucket takes it, with
+    /// room for about as many cells (growing a hash map rehashes everything in it).
+    spare_cells: Option<CellBucket>,
     zone_sets: Vec<Box<[ZoneId]>>,
     zone_set_ids: HashMap<Box<[ZoneId]>, u32>,
     last_zone_set: Option<u32>,
@@ -124,10 +127,11 @@ impl PlaceBuckets {
             zone_set,
             mode: piece.mode,
         };
-        add(
-            self.cells.entry(piece.bucket).entry(key).or_default(),
-            piece,
-        );
+        let spare = &mut self.spare_cells;
+        let cells = self
+            .cells
+            .entry_or_insert_with(piece.bucket, || spare.take().unwrap_or_default());
+        add(cells.entry(key).or_default(), piece);
         if let Some(facts) = piece.access {
             let uses = match (facts.origin_stop, facts.destination_stop) {
                 (Some(o), Some(d)) if o == d => [Some((o, StopUse::RoundTrip)), None],
@@ -181,14 +185,17 @@ impl PlaceBuckets {
 
     /// Drops buckets before `floor`.
     pub fn prune(&mut self, floor: i64) {
-        self.cells.prune(floor);
+        if let Some(mut spare) = self.cells.prune(floor) {
+            spare.clear();
+            self.spare_cells = Some(spare);
+        }
         self.pairs.prune(floor);
         self.stops.prune(floor);
     }
 
     /// Adds the stop places of buckets in `start..end` to `out`.
     pub fn stops_into(&self, start: i64, end: i64, out: &mut BTreeMap<StopId, StopTotals>) {
-        for bucket in self.stops.range(start, end).map(|(_, b)| b) {
+        for bucket in self.stops.range(start..end).map(|(_, b)| b) {
             for ((stop, used, mode), tally) in bucket {
                 let totals = out.entry(*stop).or_default();
                 let t = match used {
@@ -238,7 +245,7 @@ impl PlaceBuckets {
 
     /// Adds the cells of buckets in `start..end` to `out`.
     pub fn cells_into(&self, start: i64, end: i64, out: &mut CellWindow) {
-        for bucket in self.cells.range(start, end).map(|(_, b)| b) {
+        for bucket in self.cells.range(start..end).map(|(_, b)| b) {
             for (key, tally) in bucket {
                 let zones = &self.zone_sets[key.zone_set as usize];
                 let sets = out.cells.entry(key.cell).or_default();
@@ -256,7 +263,7 @@ impl PlaceBuckets {
 
     /// Adds the zone pairs of buckets in `start..end` to `out`.
     pub fn pairs_into(&self, start: i64, end: i64, out: &mut BTreeMap<ZonePair, ModeTotals>) {
-        for bucket in self.pairs.range(start, end).map(|(_, b)| b) {
+        for bucket in self.pairs.range(start..end).map(|(_, b)| b) {
             for ((pair, mode), tally) in bucket {
                 out.entry(*pair).or_default().add_tally(*mode, tally);
             }

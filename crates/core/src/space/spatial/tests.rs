@@ -162,7 +162,8 @@ fn cached_lookup_matches_plain_point_in_polygon_at_every_vertex() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
     /// Random points over Bærum and its surroundings, at several resolutions, in one index so
-    /// that the cache is warm: the same zones as the uncached test.
+    /// that the cache is warm, placed or (every other one, as a destination) only zoned: the
+    /// same zones as the uncached test.
     #[test]
     fn cached_lookup_matches_plain_point_in_polygon(
         points in proptest::collection::vec((59.84..60.04f64, 10.34..10.65f64), 1..50),
@@ -170,10 +171,16 @@ proptest! {
     ) {
         let z = zones(DEFAULT_ZONES);
         let mut index = SpatialIndex::new(z.clone(), Resolution::try_from(res).unwrap());
-        for (lat, lon) in points {
+        let mut destination_zones = Vec::new();
+        for (i, (lat, lon)) in points.into_iter().enumerate() {
             let p = point(lat, lon);
             let expected = naive(&z, p);
-            prop_assert_eq!(index.place(p).zones, expected.as_slice());
+            if i % 2 == 0 {
+                prop_assert_eq!(index.place(p).zones, expected.as_slice());
+            } else {
+                index.zones_at(p, &mut destination_zones);
+                prop_assert_eq!(&destination_zones, &expected);
+            }
         }
     }
 }

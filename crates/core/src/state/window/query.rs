@@ -55,7 +55,7 @@ pub(crate) fn window_breakdown(
     let (start, end) = window_range(settings, watermark, length);
     let mut out = Breakdown::default();
     for state in states {
-        for (_, b) in state.bucket_breakdowns.range(start, end) {
+        for (_, b) in state.bucket_breakdowns.range(start..end) {
             out.merge(b);
         }
     }

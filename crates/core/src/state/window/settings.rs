@@ -2,6 +2,7 @@
 //! written and validated.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -198,5 +199,19 @@ impl WindowSettings {
     pub fn local_date(&self, t: EventTimeMs) -> Option<Date> {
         let ts = jiff::Timestamp::from_millisecond(t.0).ok()?;
         Some(self.time_zone.to_datetime(ts).date())
+    }
+
+    /// The instants (epoch ms) whose local date is `date`: from its first instant to the next
+    /// day's (23 or 25 hours on the days summer time starts or ends).
+    pub(crate) fn local_day_span(&self, date: Date) -> Option<Range<i64>> {
+        let first_instant = |d: Date| {
+            // Where a change of offset skips midnight, the day starts at the first instant
+            // after the gap, which the compatible disambiguation picks.
+            self.time_zone
+                .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+                .ok()
+                .map(|t| t.as_millisecond())
+        };
+        Some(first_instant(date)?..first_instant(date.tomorrow().ok()?)?)
     }
 }

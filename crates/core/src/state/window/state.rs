@@ -1,7 +1,7 @@
 //! One partition's event-time state: buckets and local days per zone, the places and
 //! breakdowns in the same buckets, the watermark, and its stored form.
 
-use std::collections::BTreeMap;
+use std::ops::Range;
 
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -19,34 +19,38 @@ use crate::vocabulary::{EventTimeMs, Kind, Observation, PersonTrips};
 pub struct WindowState {
     zone_count: usize,
     /// Bucket start → person trips per zone (index = zone id).
-    pub(super) buckets: BTreeMap<i64, Vec<ModeTotals>>,
+    pub(super) buckets: Buckets<Vec<ModeTotals>>,
     /// Local date → person trips per zone.
-    pub(super) days: BTreeMap<Date, Vec<ModeTotals>>,
+    pub(super) days: Buckets<Vec<ModeTotals>, Date>,
     max_event_time: Option<EventTimeMs>,
     /// Days before this are no longer kept: January 1 of the watermark's previous year, or
     /// [`HISTORY_DAYS`] before the watermark's date if that is earlier.
     days_from: Option<Date>,
-    /// The last bucket → date lookup; most events land in the bucket of the one before.
-    last_day: Option<(i64, Date)>,
+    /// The local day of the last bucket looked up, with the instants it spans: most events
+    /// land on the day of the one before.
+    last_day: Option<(Range<i64>, Date)>,
+    /// The instants of the watermark's local day when days were last pruned.
+    watermark_day: Option<Range<i64>>,
     /// The same buckets per cell and per origin → destination zone pair.
     pub(super) places: PlaceBuckets,
     /// The same buckets and days per zone, distance band, access class and mode.
     pub(super) bucket_breakdowns: Buckets<Breakdown>,
-    pub(super) day_breakdowns: BTreeMap<Date, Breakdown>,
+    pub(super) day_breakdowns: Buckets<Breakdown, Date>,
 }
 
 impl WindowState {
     pub fn new(zone_count: usize) -> WindowState {
         WindowState {
             zone_count,
-            buckets: BTreeMap::new(),
-            days: BTreeMap::new(),
+            buckets: Buckets::default(),
+            days: Buckets::default(),
             max_event_time: None,
             days_from: None,
             last_day: None,
+            watermark_day: None,
             places: PlaceBuckets::default(),
             bucket_breakdowns: Buckets::default(),
-            day_breakdowns: BTreeMap::new(),
+            day_breakdowns: Buckets::default(),
         }
     }
 
@@ -96,10 +100,8 @@ impl WindowState {
             *self.bucket_breakdowns.entry(bucket) = Breakdown::restore(t, self.zone_count)?;
         }
         for (day, t) in saved.days {
-            self.day_breakdowns.insert(
-                Date::try_from(day)?,
-                Breakdown::restore(t, self.zone_count)?,
-            );
+            *self.day_breakdowns.entry(Date::try_from(day)?) =
+                Breakdown::restore(t, self.zone_count)?;
         }
         self.places.restore_stops(saved.stops, stop_count)
     }
@@ -124,10 +126,10 @@ impl WindowState {
         };
         let mut state = WindowState::new(zone_count);
         for (bucket, t) in saved.buckets {
-            state.buckets.insert(bucket, zones(t)?);
+            *state.buckets.entry(bucket) = zones(t)?;
         }
         for (day, t) in saved.days {
-            state.days.insert(Date::try_from(day)?, zones(t)?);
+            *state.days.entry(Date::try_from(day)?) = zones(t)?;
         }
         state.max_event_time = saved.max_event_time.map(EventTimeMs);
         state.days_from = saved.days_from.map(Date::try_from).transpose()?;
@@ -162,11 +164,14 @@ impl WindowState {
         let late = self
             .max_event_time
             .is_some_and(|m| start < m.saturating_sub(settings.lateness_of(&obs.source)));
-        if self.max_event_time.is_none_or(|m| start > m) {
+        let newest = self.max_event_time.is_none_or(|m| start > m);
+        if newest {
             self.max_event_time = Some(start);
-            self.prune(settings);
         }
         let floor = self.retained_from(settings);
+        if newest {
+            self.prune(settings, floor);
+        }
         for (bucket, amount, first) in pieces(settings, obs) {
             if bucket < floor.0 {
                 continue;
@@ -189,8 +194,7 @@ impl WindowState {
             let zone_count = self.zone_count;
             let in_bucket = self
                 .buckets
-                .entry(bucket)
-                .or_insert_with(|| vec![ModeTotals::default(); zone_count]);
+                .entry_or_insert_with(bucket, || vec![ModeTotals::default(); zone_count]);
             add_to(in_bucket, zones, obs, amount, first);
             self.bucket_breakdowns
                 .entry(bucket)
@@ -200,12 +204,10 @@ impl WindowState {
             {
                 let in_day = self
                     .days
-                    .entry(date)
-                    .or_insert_with(|| vec![ModeTotals::default(); zone_count]);
+                    .entry_or_insert_with(date, || vec![ModeTotals::default(); zone_count]);
                 add_to(in_day, zones, obs, amount, first);
                 self.day_breakdowns
                     .entry(date)
-                    .or_default()
                     .observe(zones, classes, obs.mode, amount, first);
             }
         }
@@ -221,49 +223,41 @@ impl WindowState {
     }
 
     fn date_of(&mut self, settings: &WindowSettings, bucket: i64) -> Option<Date> {
-        if let Some((b, d)) = self.last_day
-            && b == bucket
+        if let Some((span, d)) = &self.last_day
+            && span.contains(&bucket)
         {
-            return Some(d);
+            return Some(*d);
         }
         let d = settings.local_date(EventTimeMs(bucket))?;
-        self.last_day = Some((bucket, d));
+        self.last_day = settings.local_day_span(d).map(|span| (span, d));
         Some(d)
     }
 
     /// Drops buckets no window can reach, and days before both the previous calendar year and
-    /// [`HISTORY_DAYS`] ago.
-    fn prune(&mut self, settings: &WindowSettings) {
-        let floor = self.retained_from(settings).0;
+    /// [`HISTORY_DAYS`] ago. `floor` is [`WindowState::retained_from`].
+    fn prune(&mut self, settings: &WindowSettings, floor: EventTimeMs) {
+        self.buckets.prune(floor.0);
+        self.places.prune(floor.0);
+        self.bucket_breakdowns.prune(floor.0);
+        // The days kept change only when the watermark reaches another local day.
+        let Some(watermark) = self.watermark(settings) else {
+            return;
+        };
         if self
-            .buckets
-            .first_key_value()
-            .is_some_and(|(b, _)| *b < floor)
+            .watermark_day
+            .as_ref()
+            .is_some_and(|span| span.contains(&watermark.0))
         {
-            self.buckets = self.buckets.split_off(&floor);
+            return;
         }
-        self.places.prune(floor);
-        self.bucket_breakdowns.prune(floor);
-        let keep_from = self
-            .watermark(settings)
-            .and_then(|w| settings.local_date(w))
-            .and_then(history_from);
-        if let Some(keep_from) = keep_from {
+        let Some(date) = settings.local_date(watermark) else {
+            return;
+        };
+        self.watermark_day = settings.local_day_span(date);
+        if let Some(keep_from) = history_from(date) {
             self.days_from = Some(keep_from);
-            if self
-                .days
-                .first_key_value()
-                .is_some_and(|(d, _)| *d < keep_from)
-            {
-                self.days = self.days.split_off(&keep_from);
-            }
-            if self
-                .day_breakdowns
-                .first_key_value()
-                .is_some_and(|(d, _)| *d < keep_from)
-            {
-                self.day_breakdowns = self.day_breakdowns.split_off(&keep_from);
-            }
+            self.days.prune(keep_from);
+            self.day_breakdowns.prune(keep_from);
         }
     }
 

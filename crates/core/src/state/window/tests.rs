@@ -543,3 +543,68 @@ fn days_older_than_the_history_are_dropped_and_the_rest_kept() {
     assert_eq!(days.len() as i32, last.since(from).unwrap().get_days() + 1);
     assert!(days.len() as i32 > HISTORY_DAYS);
 }
+
+/// A local day's span holds exactly the instants whose local date is that day: in Oslo across
+/// both changes of summer time, and in Santiago, where summer time starts at midnight (the day
+/// begins at 01:00) and ends at midnight (the hour from 23:00 is lived twice).
+#[test]
+fn a_local_days_span_holds_the_instants_of_that_date() {
+    let mut s = crate::testing::default_windows();
+    for (zone, dates) in [
+        ("Europe/Oslo", ["2024-03-31", "2024-10-27", "2024-05-02"]),
+        (
+            "America/Santiago",
+            ["2024-09-08", "2024-04-06", "2024-04-07"],
+        ),
+    ] {
+        s.time_zone = jiff::tz::TimeZone::get(zone).unwrap();
+        for date in dates {
+            let day: Date = date.parse().unwrap();
+            let span = s.local_day_span(day).unwrap();
+            let around = span.start - 26 * HOUR..span.end + 26 * HOUR;
+            let mut inside = 0;
+            for t in around
+                .step_by(5 * 60_000)
+                .chain([span.start - 1, span.end - 1])
+            {
+                let on_day = s.local_date(EventTimeMs(t)) == Some(day);
+                assert_eq!(span.contains(&t), on_day, "{zone} {date} at {t}");
+                inside += i64::from(on_day);
+            }
+            assert!(inside >= 23 * 12, "{zone} {date}: {inside} steps");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    /// Trips over the days around the autumn change of summer time, in any order (late ones
+    /// among them): each day's total is the number of trips on that local date.
+    #[test]
+    fn days_hold_the_trips_of_their_local_date_in_any_order(
+        minutes in proptest::collection::vec(0..4 * 24 * 60i64, 1..200),
+    ) {
+        let s = crate::testing::default_windows();
+        let first = 1_729_900_800_000; // 2024-10-26T00:00:00Z
+        let mut w = WindowState::new(1);
+        let mut expected: std::collections::BTreeMap<Date, u64> = Default::default();
+        for m in minutes {
+            let t = first + m * 60_000;
+            w.observe(
+                &s,
+                &obs(Kind::Trip, "t", t, None, 1.0),
+                &placed(&[ZoneId(0)]),
+                None,
+                TripClasses::UNCLASSIFIED,
+            );
+            *expected.entry(s.local_date(EventTimeMs(t)).unwrap()).or_default() += 1;
+        }
+        let from: Date = "2024-10-25".parse().unwrap();
+        let to: Date = "2024-10-31".parse().unwrap();
+        let days: std::collections::BTreeMap<Date, u64> = daily_totals(&[&w], from, to, 1)
+            .into_iter()
+            .map(|(d, zones)| (d, zones[0].events()))
+            .collect();
+        prop_assert_eq!(days, expected);
+    }
+}
