@@ -61,6 +61,17 @@ fn toml_like(text: &str) -> WindowsConfig {
 }
 
 /// A placement in one fixed cell.
+/// One person's trip at `t` in zone 0, unclassified.
+fn observe_trip(w: &mut WindowState, s: &WindowSettings, t: i64) {
+    w.observe(
+        s,
+        &obs(Kind::Trip, "t", t, None, 1.0),
+        &placed(&[ZoneId(0)]),
+        None,
+        TripClasses::UNCLASSIFIED,
+    );
+}
+
 fn placed(zones: &[ZoneId]) -> Placement<'_> {
     Placement {
         cell: crate::space::cell_of(GeoPoint::new(59.9, 10.6).unwrap(), h3o::Resolution::Nine),
@@ -217,13 +228,7 @@ fn buckets_are_dropped_after_the_longest_window() {
     let s = settings("rolling = [\"1h\", \"24h\"]");
     let mut w = WindowState::new(1);
     for h in 0..24 * 10 {
-        w.observe(
-            &s,
-            &obs(Kind::Trip, "t", T0 + h * HOUR, None, 1.0),
-            &placed(&[ZoneId(0)]),
-            None,
-            TripClasses::UNCLASSIFIED,
-        );
+        observe_trip(&mut w, &s, T0 + h * HOUR);
     }
     // The longest window + the largest lateness (trafikkdata's 3 h in the default) + one
     // bucket, in 15-minute buckets with one event an hour.
@@ -261,13 +266,7 @@ fn calendar_days_across_both_dst_changes() {
         let mut w = WindowState::new(1);
         let mut t = midnight.as_millisecond() - HOUR;
         while t < next.as_millisecond() + 2 * HOUR {
-            w.observe(
-                &s,
-                &obs(Kind::Trip, "t", t, None, 1.0),
-                &placed(&[ZoneId(0)]),
-                None,
-                TripClasses::UNCLASSIFIED,
-            );
+            observe_trip(&mut w, &s, t);
             t += 15 * 60_000;
         }
         let last_minute = EventTimeMs(next.as_millisecond() - 60_000);
@@ -528,13 +527,7 @@ fn days_older_than_the_history_are_dropped_and_the_rest_kept() {
     let mut w = WindowState::new(1);
     // One trip a day at noon UTC for 900 days from 2024-05-02.
     for day in 0..900 {
-        w.observe(
-            &s,
-            &obs(Kind::Trip, "t", T0 + day * 24 * HOUR + 12 * HOUR, None, 1.0),
-            &placed(&[ZoneId(0)]),
-            None,
-            TripClasses::UNCLASSIFIED,
-        );
+        observe_trip(&mut w, &s, T0 + day * 24 * HOUR + 12 * HOUR);
     }
     let last = s.local_date(w.watermark(&s).unwrap()).unwrap();
     let from = history_from(last).unwrap();
@@ -590,13 +583,7 @@ proptest! {
         let mut expected: std::collections::BTreeMap<Date, u64> = Default::default();
         for m in minutes {
             let t = first + m * 60_000;
-            w.observe(
-                &s,
-                &obs(Kind::Trip, "t", t, None, 1.0),
-                &placed(&[ZoneId(0)]),
-                None,
-                TripClasses::UNCLASSIFIED,
-            );
+            observe_trip(&mut w, &s, t);
             *expected.entry(s.local_date(EventTimeMs(t)).unwrap()).or_default() += 1;
         }
         let from: Date = "2024-10-25".parse().unwrap();
