@@ -18,7 +18,7 @@ use crate::vocabulary::{
 
 /// Every field of the canonical event, each read leniently; unknown fields are ignored so that
 /// producers can add their own.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(rename = "canonical event")]
 struct RawEvent<'a> {
     #[serde(borrow, default)]
@@ -80,7 +80,10 @@ impl CanonicalDecoder {
                 format!("not valid UTF-8 (at byte {})", e.valid_up_to()),
             )
         })?;
-        let raw: RawEvent<'a> = serde_json::from_str(text).map_err(json_error)?;
+        let raw: RawEvent<'a> = match plain::read(text) {
+            Some(raw) => raw,
+            None => serde_json::from_str(text).map_err(json_error)?,
+        };
         // An empty or otherwise unusable name is `invalid_source` (`check::with_source`).
         let source = match raw.source.as_ref() {
             None => return Err(missing("source")),
@@ -368,5 +371,6 @@ pub fn encode(observation: &Observation<'_>) -> Vec<u8> {
     serde_json::to_vec(&event).unwrap_or_default()
 }
 
+mod plain;
 #[cfg(test)]
 mod tests;
