@@ -8,11 +8,12 @@ use std::sync::Arc;
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::BaseRecord;
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
 use crate::config::KafkaSettings;
+use crate::delivery::AwaitedProducer;
 use crate::health::KafkaHealth;
 
 /// Header names on dead-lettered messages.
@@ -46,7 +47,7 @@ pub struct DeadLetter {
 
 /// The dead-letter producer.
 pub struct DeadLetters {
-    producer: FutureProducer<ProducerContext>,
+    producer: AwaitedProducer<ProducerContext>,
     topic: String,
     /// The largest message the producer may send (`message.max.bytes`).
     max_bytes: usize,
@@ -75,9 +76,10 @@ impl DeadLetters {
     /// The producer, reporting to `health` when it finds every broker down.
     pub fn connect(settings: &KafkaSettings, health: Arc<KafkaHealth>) -> KafkaResult<DeadLetters> {
         Ok(DeadLetters {
-            producer: settings
-                .producer_config()
-                .create_with_context(ProducerContext { health })?,
+            producer: AwaitedProducer::create(
+                &settings.producer_config(),
+                ProducerContext { health },
+            )?,
             topic: settings.dead_letter_topic.clone(),
             max_bytes: settings
                 .options
@@ -134,23 +136,19 @@ impl DeadLetters {
                         value: Some(cut.sha256.as_str()),
                     });
             }
-            let mut record = FutureRecord::to(&self.topic)
+            let mut record = BaseRecord::to(&self.topic)
                 .payload(fitted.payload)
                 .headers(headers);
             if let Some(key) = &l.key {
                 record = record.key(key);
             }
-            pending.push(self.producer.send_result(record).map_err(|(e, _)| e));
+            pending.push(self.producer.send(record).map_err(|(e, _)| e));
         }
         let mut outcomes = Vec::with_capacity(pending.len());
         for p in pending {
             outcomes.push(match p {
                 Err(e) => Err(e),
-                Ok(delivery) => match delivery.await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err((e, _))) => Err(e),
-                    Err(_) => Err(KafkaError::Canceled),
-                },
+                Ok(delivery) => delivery.outcome().await,
             });
         }
         outcomes

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod dead_letter;
+mod delivery;
 pub mod health;
 pub mod lease;
 pub mod producer;

@@ -3,15 +3,17 @@
 
 use std::time::Duration;
 
+use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, KafkaResult};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::BaseRecord;
 
 use crate::config::{KafkaOptions, producer_config};
+use crate::delivery::{AwaitedProducer, Delivery};
 
 /// A producer with modeshare's delivery settings: idempotent (a retried send is never written
 /// twice, and a partition keeps the order sent), every in-sync replica acknowledges.
 pub struct EventProducer {
-    producer: FutureProducer,
+    producer: AwaitedProducer<DefaultClientContext>,
 }
 
 impl EventProducer {
@@ -20,7 +22,10 @@ impl EventProducer {
     /// own options are left out.
     pub fn connect(brokers: &str, options: &KafkaOptions) -> KafkaResult<EventProducer> {
         Ok(EventProducer {
-            producer: producer_config(brokers, options, true).create()?,
+            producer: AwaitedProducer::create(
+                &producer_config(brokers, options, true),
+                DefaultClientContext,
+            )?,
         })
     }
 
@@ -33,25 +38,24 @@ impl EventProducer {
         options: &KafkaOptions,
     ) -> KafkaResult<EventProducer> {
         Ok(EventProducer {
-            producer: producer_config(brokers, options, false).create()?,
+            producer: AwaitedProducer::create(
+                &producer_config(brokers, options, false),
+                DefaultClientContext,
+            )?,
         })
     }
 
     /// Queues one message without waiting for its delivery (see [`EventProducer::flush`]).
     pub fn enqueue(&self, topic: &str, key: Option<&[u8]>, payload: &[u8]) -> KafkaResult<()> {
-        let mut record = FutureRecord::to(topic).payload(payload);
+        let mut record = BaseRecord::to(topic).payload(payload);
         if let Some(key) = key {
             record = record.key(key);
         }
-        self.producer
-            .send_result(record)
-            .map(drop)
-            .map_err(|(e, _)| e)
+        self.producer.send(record).map(drop).map_err(|(e, _)| e)
     }
 
     /// Waits until every queued message is delivered or the timeout passes.
     pub fn flush(&self, timeout: Duration) -> KafkaResult<()> {
-        use rdkafka::producer::Producer;
         self.producer.flush(timeout)
     }
 
@@ -67,12 +71,12 @@ impl EventProducer {
         for chunk in records.chunks(10_000) {
             let mut pending = Vec::with_capacity(chunk.len());
             for (key, payload) in chunk {
-                let mut record = FutureRecord::to(topic).payload(payload);
+                let mut record = BaseRecord::to(topic).payload(payload);
                 if let Some(key) = key {
                     record = record.key(key);
                 }
                 loop {
-                    match self.producer.send_result(record) {
+                    match self.producer.send(record) {
                         Ok(delivery) => {
                             pending.push(delivery);
                             break;
@@ -105,13 +109,12 @@ impl EventProducer {
 
 /// Awaits deliveries in order: how many were confirmed before the first failure, and that
 /// failure.
-pub(crate) async fn await_deliveries(pending: Vec<DeliveryFuture>) -> (usize, Option<KafkaError>) {
+async fn await_deliveries(pending: Vec<Delivery>) -> (usize, Option<KafkaError>) {
     let mut confirmed = 0;
     for delivery in pending {
-        match delivery.await {
-            Ok(Ok(_)) => confirmed += 1,
-            Ok(Err((e, _))) => return (confirmed, Some(e)),
-            Err(_) => return (confirmed, Some(KafkaError::Canceled)),
+        match delivery.outcome().await {
+            Ok(()) => confirmed += 1,
+            Err(e) => return (confirmed, Some(e)),
         }
     }
     (confirmed, None)

@@ -204,3 +204,22 @@ proptest! {
         assert_same_as_serde(&text);
     }
 }
+
+proptest! {
+    /// A string of any length with or without one quote, backslash or control character at
+    /// any place: read where it ends, or left to serde where it is escaped or broken.
+    #[test]
+    fn strings_end_where_serde_says(
+        text in "[a-zA-Z0-9 øæå🚲~\\x7f]{0,40}",
+        special in proptest::option::of((any::<prop::sample::Index>(), prop_oneof![Just('"'), Just('\\'), (0u8..0x20).prop_map(char::from)])),
+    ) {
+        let mut text = text;
+        if let Some((at, c)) = special {
+            let boundaries: Vec<usize> = (0..=text.len()).filter(|&i| text.is_char_boundary(i)).collect();
+            text.insert(boundaries[at.index(boundaries.len())], c);
+        }
+        let line = format!("{{\"source\":\"{text}\",\"x\":\"{text}\"}}");
+        prop_assert_eq!(read(&line).is_some(), special.is_none(), "{}", line);
+        assert_same_as_serde(&line);
+    }
+}
