@@ -86,6 +86,11 @@ impl Breakdown {
         }
     }
 
+    /// Empties it, keeping its memory.
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+
     /// Takes back an event [`Breakdown::observe`] counted (with `holds_event`); a tally left
     /// with neither events nor person trips is removed, as if the event had never come.
     pub fn retract(

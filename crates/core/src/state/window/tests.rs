@@ -7,6 +7,7 @@ use jiff::civil::Date;
 use super::*;
 use crate::space::{Band, TripClasses};
 use crate::space::{Placement, ZoneId};
+use crate::state::breakdown::Breakdown;
 use crate::state::places::ZonePair;
 use crate::state::tally::ModeTotals;
 use crate::vocabulary::{ConfigErrors, DurationMs, EventTimeMs, Kind, Observation, PersonTrips};
@@ -238,6 +239,33 @@ fn buckets_are_dropped_after_the_longest_window() {
         "{} buckets kept",
         w.bucket_count()
     );
+}
+
+/// A new bucket takes the emptied totals and breakdown of the newest bucket pruned: every
+/// bucket kept holds its own trip and nothing of the bucket whose memory it took.
+#[test]
+fn a_new_bucket_reusing_a_pruned_ones_totals_starts_empty() {
+    let s = settings("rolling = [\"1h\"]");
+    let mut w = WindowState::new(1);
+    for h in 0..48 {
+        observe_trip(&mut w, &s, T0 + h * HOUR);
+    }
+    assert!(w.buckets.len() < 48, "no bucket was pruned");
+    let mut one_trip = Breakdown::default();
+    one_trip.observe(
+        &[ZoneId(0)],
+        TripClasses::UNCLASSIFIED,
+        Mode::EScooter,
+        PersonTrips::from_f64(1.0).unwrap(),
+        true,
+    );
+    for (bucket, totals) in w.buckets.iter() {
+        assert_eq!(totals[0].events(), 1, "bucket {bucket}");
+        assert_eq!(total(totals, 0), 1.0, "bucket {bucket}");
+    }
+    for (bucket, breakdown) in w.bucket_breakdowns.iter() {
+        assert_eq!(breakdown, &one_trip, "bucket {bucket}");
+    }
 }
 
 /// Local midnight to midnight on the days Europe/Oslo changes to and from summer time: a
