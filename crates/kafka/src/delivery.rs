@@ -5,7 +5,9 @@
 //! last millisecond is a busy loop: `BaseProducer::poll` waits whole milliseconds and then
 //! polls without waiting until its deadline has passed. That was 1 % of a core per producer,
 //! idle or not, about half of what an idle service spent. This thread polls with a deadline
-//! just past a whole number of milliseconds, which leaves nothing to spin.
+//! 50 µs past a whole number of milliseconds, so an idle wait ends past it with at most those
+//! 50 µs to spin; a call that handles an event midway may still spin through the rest of its
+//! last millisecond, as before, but only while messages are being delivered.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +30,8 @@ const POLL_WAIT: Duration = Duration::from_micros(100_050);
 pub struct Delivery(oneshot::Receiver<KafkaResult<()>>);
 
 impl Delivery {
-    /// Waits for the outcome; a producer dropped before it knew is `KafkaError::Canceled`.
+    /// Waits for the outcome. A producer dropped before delivering purges the message (its
+    /// `PurgeQueue` or `PurgeInflight` error); a report that never comes is `Canceled`.
     pub async fn outcome(self) -> KafkaResult<()> {
         self.0.await.unwrap_or(Err(KafkaError::Canceled))
     }

@@ -36,9 +36,9 @@ pub struct WindowState {
     /// The same buckets and days per zone, distance band, access class and mode.
     pub(super) bucket_breakdowns: Buckets<Breakdown>,
     pub(super) day_breakdowns: Buckets<Breakdown, Date>,
-    /// The newest pruned bucket's zone totals and breakdown, emptied: the next new bucket
-    /// takes them instead of allocating and growing its own (a bucket is new every few events
-    /// of a quiet hour).
+    /// The newest pruned bucket's zone totals and breakdown: the next new bucket takes them,
+    /// emptied, instead of allocating and growing its own (a bucket is new every few events of
+    /// a quiet hour).
     spare_totals: Option<Vec<ModeTotals>>,
     spare_breakdown: Option<Breakdown>,
 }

@@ -89,6 +89,41 @@ fn anything_else_goes_to_serde() {
     }
 }
 
+/// Numbers at the edges of an `f64` and of the integers serde reads as such: both readers give
+/// the same value, or the plain reader leaves the number to serde.
+#[test]
+fn numbers_at_the_edges_agree_with_serde() {
+    let halfway = format!("9007199254740993.{}1", "0".repeat(800));
+    let edges = [
+        "1.7976931348623157e308",
+        "1.7976931348623158e308",
+        "1.7976931348623159e308",
+        "2.4703282292062327e-324",
+        "2.4703282292062328e-324",
+        "2.2250738585072011e-308",
+        "4.9e-324",
+        "9007199254740993",
+        "9007199254740993.000000000000000000001",
+        &halfway,
+        "18446744073709551615",
+        "18446744073709551616",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "999999999999999",
+        "-999999999999999",
+        "1000000000000000",
+        "0.000000000000001",
+        "-0.0",
+        "-0",
+        "1e0000000000000000000001",
+        "1E-0",
+    ];
+    for number in edges {
+        assert_same_as_serde(&format!("{{\"persons\":{number}}}"));
+    }
+    assert!(read(r#"{"persons":-0.0}"#).is_some());
+}
+
 /// A JSON value as text, plainly written or not, valid or not.
 fn value() -> impl Strategy<Value = String> {
     prop_oneof![
