@@ -20,6 +20,7 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::ToBytes;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::statistics::Statistics;
+use rdkafka::util::IntoOpaque;
 use tokio::sync::oneshot;
 
 /// How long one poll of the thread waits at most (and so how long a stop waits for it): whole
@@ -81,30 +82,10 @@ impl<C: ClientContext + 'static> AwaitedProducer<C> {
         P: ToBytes + ?Sized,
     {
         let (sender, receiver) = oneshot::channel();
-        let with_sender = BaseRecord {
-            topic: record.topic,
-            partition: record.partition,
-            payload: record.payload,
-            key: record.key,
-            timestamp: record.timestamp,
-            headers: record.headers,
-            delivery_opaque: Box::new(sender),
-        };
         self.producer
-            .send(with_sender)
+            .send(with_opaque(record, Box::new(sender)))
             .map(|()| Delivery(receiver))
-            .map_err(|(e, r)| {
-                let record = BaseRecord {
-                    topic: r.topic,
-                    partition: r.partition,
-                    payload: r.payload,
-                    key: r.key,
-                    timestamp: r.timestamp,
-                    headers: r.headers,
-                    delivery_opaque: (),
-                };
-                (e, record)
-            })
+            .map_err(|(e, record)| (e, with_opaque(record, ())))
     }
 
     /// Waits until every queued message is delivered or the timeout passes.
@@ -120,6 +101,28 @@ impl<C: ClientContext + 'static> Drop for AwaitedProducer<C> {
         if let Some(poller) = self.poller.take() {
             let _ = poller.join();
         }
+    }
+}
+
+/// The same record carrying `opaque` for its delivery report instead.
+fn with_opaque<'a, K, P, A, B>(
+    record: BaseRecord<'a, K, P, A>,
+    opaque: B,
+) -> BaseRecord<'a, K, P, B>
+where
+    K: ToBytes + ?Sized,
+    P: ToBytes + ?Sized,
+    A: IntoOpaque,
+    B: IntoOpaque,
+{
+    BaseRecord {
+        topic: record.topic,
+        partition: record.partition,
+        payload: record.payload,
+        key: record.key,
+        timestamp: record.timestamp,
+        headers: record.headers,
+        delivery_opaque: opaque,
     }
 }
 

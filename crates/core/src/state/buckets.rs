@@ -58,6 +58,32 @@ impl<T, K: Ord + Copy> Buckets<T, K> {
         newest_dropped
     }
 
+    /// The value of `key`; a new key takes `spare` (see [`Buckets::prune_into`]) when there is
+    /// one, or else a value made by `new`.
+    pub(crate) fn entry_or_take(
+        &mut self,
+        key: K,
+        spare: &mut Option<T>,
+        new: impl FnOnce() -> T,
+    ) -> &mut T {
+        self.entry_or_insert_with(key, || spare.take().unwrap_or_else(new))
+    }
+
+    /// Drops the keys before `floor` and keeps the newest value dropped in `spare`, emptied by
+    /// `empty`, for the next new key: an emptied map or vector keeps its memory, where a new one
+    /// is allocated and grown again.
+    pub(crate) fn prune_into(
+        &mut self,
+        floor: K,
+        spare: &mut Option<T>,
+        empty: impl FnOnce(&mut T),
+    ) {
+        if let Some(mut newest) = self.prune(floor) {
+            empty(&mut newest);
+            *spare = Some(newest);
+        }
+    }
+
     /// The keys in `range`, in order; none when the range is empty or reversed.
     pub(crate) fn range(&self, range: impl RangeBounds<K>) -> impl Iterator<Item = &(K, T)> {
         let from = match range.start_bound() {

@@ -127,10 +127,9 @@ impl PlaceBuckets {
             zone_set,
             mode: piece.mode,
         };
-        let spare = &mut self.spare_cells;
-        let cells = self
-            .cells
-            .entry_or_insert_with(piece.bucket, || spare.take().unwrap_or_default());
+        let cells =
+            self.cells
+                .entry_or_take(piece.bucket, &mut self.spare_cells, CellBucket::default);
         add(cells.entry(key).or_default(), piece);
         if let Some(facts) = piece.access {
             let uses = match (facts.origin_stop, facts.destination_stop) {
@@ -185,10 +184,8 @@ impl PlaceBuckets {
 
     /// Drops buckets before `floor`.
     pub fn prune(&mut self, floor: i64) {
-        if let Some(mut spare) = self.cells.prune(floor) {
-            spare.clear();
-            self.spare_cells = Some(spare);
-        }
+        self.cells
+            .prune_into(floor, &mut self.spare_cells, |cells| cells.clear());
         self.pairs.prune(floor);
         self.stops.prune(floor);
     }

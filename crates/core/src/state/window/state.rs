@@ -36,9 +36,9 @@ pub struct WindowState {
     /// The same buckets and days per zone, distance band, access class and mode.
     pub(super) bucket_breakdowns: Buckets<Breakdown>,
     pub(super) day_breakdowns: Buckets<Breakdown, Date>,
-    /// The newest pruned bucket's zone totals and breakdown: the next new bucket takes them,
-    /// emptied, instead of allocating and growing its own (a bucket is new every few events of
-    /// a quiet hour).
+    /// The newest pruned bucket's zone totals and breakdown, emptied: the next new bucket takes
+    /// them instead of allocating and growing its own (a bucket is new every few events of a
+    /// quiet hour).
     spare_totals: Option<Vec<ModeTotals>>,
     spare_breakdown: Option<Breakdown>,
 }
@@ -199,24 +199,14 @@ impl WindowState {
             }
             let date = self.date_of(settings, bucket);
             let zone_count = self.zone_count;
-            let spare = &mut self.spare_totals;
             let in_bucket = self
                 .buckets
-                .entry_or_insert_with(bucket, || match spare.take() {
-                    Some(mut totals) => {
-                        totals.fill(ModeTotals::default());
-                        totals
-                    }
-                    None => vec![ModeTotals::default(); zone_count],
+                .entry_or_take(bucket, &mut self.spare_totals, || {
+                    vec![ModeTotals::default(); zone_count]
                 });
             add_to(in_bucket, zones, obs, amount, first);
-            let spare = &mut self.spare_breakdown;
             self.bucket_breakdowns
-                .entry_or_insert_with(bucket, || {
-                    let mut breakdown = spare.take().unwrap_or_default();
-                    breakdown.clear();
-                    breakdown
-                })
+                .entry_or_take(bucket, &mut self.spare_breakdown, Breakdown::default)
                 .observe(zones, classes, obs.mode, amount, first);
             if let Some(date) = date
                 && self.days_from.is_none_or(|from| date >= from)
@@ -255,13 +245,13 @@ impl WindowState {
     /// Drops buckets no window can reach, and days before both the previous calendar year and
     /// [`HISTORY_DAYS`] ago. `floor` is [`WindowState::retained_from`].
     fn prune(&mut self, settings: &WindowSettings, floor: EventTimeMs) {
-        if let Some(totals) = self.buckets.prune(floor.0) {
-            self.spare_totals = Some(totals);
-        }
+        self.buckets
+            .prune_into(floor.0, &mut self.spare_totals, |totals| {
+                totals.fill(ModeTotals::default())
+            });
         self.places.prune(floor.0);
-        if let Some(breakdown) = self.bucket_breakdowns.prune(floor.0) {
-            self.spare_breakdown = Some(breakdown);
-        }
+        self.bucket_breakdowns
+            .prune_into(floor.0, &mut self.spare_breakdown, Breakdown::clear);
         // The days kept change only when the watermark reaches another local day.
         let Some(watermark) = self.watermark(settings) else {
             return;
