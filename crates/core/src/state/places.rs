@@ -35,6 +35,25 @@ impl Hash for CellKey {
 
 type CellBucket = HashMap<CellKey, ModeTally, std::hash::BuildHasherDefault<CellHasher>>;
 
+/// A zone pair and a mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct PairKey {
+    pair: ZonePair,
+    mode: Mode,
+}
+
+impl Hash for PairKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let zone = |z: Option<ZoneId>| z.map_or(0, |z| u64::from(z.0) + 1);
+        state.write_u64(zone(self.pair.0) << 8 | self.mode.index() as u64);
+        state.write_u64(zone(self.pair.1));
+    }
+}
+
+/// A bucket's zone pairs: a hash map (a trip's pairs are looked up on the live path), put in
+/// order where order shows (a checkpoint's bytes).
+type PairBucket = HashMap<PairKey, ModeTally, std::hash::BuildHasherDefault<CellHasher>>;
+
 /// A window's person trips per cell and per zone set its events lie in (usually one per
 /// cell), summed over partitions.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -82,12 +101,14 @@ impl StopTotals {
 #[derive(Debug, Clone, Default)]
 pub struct PlaceBuckets {
     cells: Buckets<CellBucket>,
-    pairs: Buckets<BTreeMap<(ZonePair, Mode), ModeTally>>,
+    pairs: Buckets<PairBucket>,
     /// Judged trips per stop place they start or end near.
     stops: Buckets<BTreeMap<(StopId, StopUse, Mode), ModeTally>>,
     /// The cell map of the newest bucket pruned, emptied: the next new bucket takes it, with
     /// room for about as many cells (growing a hash map rehashes everything in it).
     spare_cells: Option<CellBucket>,
+    /// The same for the zone pairs.
+    spare_pairs: Option<PairBucket>,
     zone_sets: Vec<Box<[ZoneId]>>,
     zone_set_ids: HashMap<Box<[ZoneId]>, u32>,
     last_zone_set: Option<u32>,
@@ -150,15 +171,16 @@ impl PlaceBuckets {
             }
         }
         if let Some(destinations) = piece.destination_zones {
-            let pairs = self.pairs.entry(piece.bucket);
+            let pairs =
+                self.pairs
+                    .entry_or_take(piece.bucket, &mut self.spare_pairs, PairBucket::default);
             for origin in or_outside(piece.zones) {
                 for destination in or_outside(destinations) {
-                    add(
-                        pairs
-                            .entry(((origin, destination), piece.mode))
-                            .or_default(),
-                        piece,
-                    );
+                    let key = PairKey {
+                        pair: (origin, destination),
+                        mode: piece.mode,
+                    };
+                    add(pairs.entry(key).or_default(), piece);
                 }
             }
         }
@@ -186,7 +208,8 @@ impl PlaceBuckets {
     pub fn prune(&mut self, floor: i64) {
         self.cells
             .prune_into(floor, &mut self.spare_cells, |cells| cells.clear());
-        self.pairs.prune(floor);
+        self.pairs
+            .prune_into(floor, &mut self.spare_pairs, |pairs| pairs.clear());
         self.stops.prune(floor);
     }
 
@@ -261,8 +284,8 @@ impl PlaceBuckets {
     /// Adds the zone pairs of buckets in `start..end` to `out`.
     pub fn pairs_into(&self, start: i64, end: i64, out: &mut BTreeMap<ZonePair, ModeTotals>) {
         for bucket in self.pairs.range(start..end).map(|(_, b)| b) {
-            for ((pair, mode), tally) in bucket {
-                out.entry(*pair).or_default().add_tally(*mode, tally);
+            for (key, tally) in bucket {
+                out.entry(key.pair).or_default().add_tally(key.mode, tally);
             }
         }
     }
@@ -290,10 +313,14 @@ impl PlaceBuckets {
                 .pairs
                 .iter()
                 .map(|(bucket, pairs)| {
+                    // In order: equal state, equal bytes.
+                    let mut pairs: Vec<_> = pairs.iter().collect();
+                    pairs.sort_unstable_by_key(|(key, _)| **key);
                     let pairs = pairs
-                        .iter()
-                        .map(|(((o, d), mode), t)| {
-                            (zone_of(*o), zone_of(*d), SavedTally::new(*mode, t))
+                        .into_iter()
+                        .map(|(key, t)| {
+                            let (o, d) = key.pair;
+                            (zone_of(o), zone_of(d), SavedTally::new(key.mode, t))
                         })
                         .collect();
                     (*bucket, pairs)
@@ -335,14 +362,14 @@ impl PlaceBuckets {
             *places.cells.entry(bucket) = restored;
         }
         for (bucket, pairs) in saved.pairs {
-            let mut restored = BTreeMap::new();
+            let mut restored = PairBucket::default();
             for (origin, destination, tally) in pairs {
                 let pair = (
                     origin.map(zone).transpose()?,
                     destination.map(zone).transpose()?,
                 );
                 let (mode, tally) = tally.restore()?;
-                restored.insert((pair, mode), tally);
+                restored.insert(PairKey { pair, mode }, tally);
             }
             *places.pairs.entry(bucket) = restored;
         }

@@ -68,25 +68,29 @@ impl PersonTrips {
     }
 
     /// Splits the amount in proportion to `weights`, exactly: the parts always add up to the
-    /// whole (the remainder of the rounding goes to the first parts, one unit each).
-    pub fn split(self, weights: &[u64]) -> Vec<PersonTrips> {
-        let total_weight: u128 = weights.iter().map(|w| u128::from(*w)).sum();
-        if total_weight == 0 {
-            return weights.iter().map(|_| PersonTrips::ZERO).collect();
-        }
-        let mut parts: Vec<PersonTrips> = weights
-            .iter()
-            .map(|w| PersonTrips((u128::from(self.0) * u128::from(*w) / total_weight) as u64))
-            .collect();
-        let mut remainder = self.0 - parts.iter().map(|p| p.0).sum::<u64>();
-        for p in parts.iter_mut() {
-            if remainder == 0 {
-                break;
-            }
-            p.0 += 1;
-            remainder -= 1;
-        }
-        parts
+    /// whole (the remainder of the rounding goes to the first parts, one unit each), or are all
+    /// zero when the weights are. The weights are read three times (their sum, the rounding,
+    /// the parts), so nothing is allocated.
+    pub fn split<W>(self, weights: W) -> impl Iterator<Item = PersonTrips>
+    where
+        W: Iterator<Item = u64> + Clone,
+    {
+        let total_weight: u128 = weights.clone().map(u128::from).sum();
+        let rounded_down = move |w: u64| match u128::from(w) {
+            0 => 0,
+            // One part of the whole (most often the only one) without a 128-bit division.
+            w if w == total_weight => self.0,
+            w => (u128::from(self.0) * w / total_weight) as u64,
+        };
+        let mut remainder = match total_weight {
+            0 => 0,
+            _ => self.0 - weights.clone().map(rounded_down).sum::<u64>(),
+        };
+        weights.map(move |w| {
+            let extra = u64::from(remainder > 0);
+            remainder -= extra;
+            PersonTrips(rounded_down(w) + extra)
+        })
     }
 }
 
@@ -214,3 +218,6 @@ impl CountsConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -318,35 +318,34 @@ fn add_to(
 /// The buckets an observation's person trips go to: `(bucket start, amount, holds the event)`.
 /// A trip goes wholly to the bucket of its start. A count with an interval is spread in
 /// proportion to the overlap of its interval with each bucket; intervals longer than the
-/// longest window go wholly to the start bucket (no window could show the spread).
-pub fn pieces(settings: &WindowSettings, obs: &Observation<'_>) -> Vec<(i64, PersonTrips, bool)> {
-    let start = obs.start_time.0;
-    let first_bucket = settings.bucket_start(obs.start_time).0;
-    let whole = vec![(first_bucket, obs.person_trips, true)];
-    let (Kind::Count, Some(end)) = (obs.kind, obs.end_time) else {
-        return whole;
-    };
-    let end = end.0;
-    if end <= start || end - start > settings.longest_window().0 {
-        return whole;
-    }
+/// longest window go wholly to the start bucket (no window could show the spread). Nothing is
+/// allocated: this runs for every event of the live path.
+pub fn pieces(
+    settings: &WindowSettings,
+    obs: &Observation<'_>,
+) -> impl Iterator<Item = (i64, PersonTrips, bool)> + use<> {
     let size = settings.bucket.0;
-    let mut buckets = Vec::new();
-    let mut weights = Vec::new();
-    let mut b = first_bucket;
-    while b < end {
-        let overlap = (b + size).min(end) - b.max(start);
-        buckets.push(b);
-        weights.push(overlap as u64);
-        b += size;
-    }
-    let parts = obs.person_trips.split(&weights);
-    buckets
-        .into_iter()
-        .zip(parts)
+    let first_bucket = settings.bucket_start(obs.start_time).0;
+    let (start, end) = match (obs.kind, obs.end_time) {
+        (Kind::Count, Some(end))
+            if end.0 > obs.start_time.0
+                && end.0 - obs.start_time.0 <= settings.longest_window().0 =>
+        {
+            (obs.start_time.0, end.0)
+        }
+        // Not spread: the start bucket, wholly.
+        _ => (first_bucket, first_bucket.saturating_add(size)),
+    };
+    let overlaps = std::iter::successors(Some(first_bucket), move |b| b.checked_add(size))
+        .take_while(move |b| *b < end)
+        .map(move |b| (b, ((b + size).min(end) - b.max(start)) as u64));
+    let amounts = obs
+        .person_trips
+        .split(overlaps.clone().map(|(_, overlap)| overlap));
+    overlaps
+        .zip(amounts)
         .enumerate()
-        .map(|(i, (b, p))| (b, p, i == 0))
-        .collect()
+        .map(|(i, ((b, _), amount))| (b, amount, i == 0))
 }
 
 /// A calendar date as `(year, month, day)`.

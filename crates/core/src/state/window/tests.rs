@@ -193,7 +193,7 @@ fn counts_spread_pro_rata_and_exactly() {
         Some(T0 + 40 * 60_000),
         10.0,
     );
-    let p = pieces(&s, &count);
+    let p: Vec<_> = pieces(&s, &count).collect();
     let starts: Vec<i64> = p.iter().map(|x| x.0 - T0).collect();
     assert_eq!(starts, [0, 15 * 60_000, 30 * 60_000]);
     let amounts: Vec<f64> = p.iter().map(|x| x.1.as_f64()).collect();
@@ -210,16 +210,16 @@ fn counts_spread_pro_rata_and_exactly() {
     );
     // A trip, an instant count, and a count over more than the longest window are not spread.
     assert_eq!(
-        pieces(&s, &obs(Kind::Trip, "t", T0, Some(T0 + HOUR), 1.0)).len(),
+        pieces(&s, &obs(Kind::Trip, "t", T0, Some(T0 + HOUR), 1.0)).count(),
         1
     );
-    assert_eq!(pieces(&s, &obs(Kind::Count, "c", T0, None, 1.0)).len(), 1);
+    assert_eq!(pieces(&s, &obs(Kind::Count, "c", T0, None, 1.0)).count(), 1);
     assert_eq!(
         pieces(
             &s,
             &obs(Kind::Count, "c", T0, Some(T0 + 40 * 24 * HOUR), 1.0)
         )
-        .len(),
+        .count(),
         1
     );
 }
