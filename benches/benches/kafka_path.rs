@@ -196,11 +196,14 @@ fn main() {
     );
 
     // 2. The service over the same topic.
-    // Progress from `/metrics` (the last snapshot's bytes, encoded once per publish), as a
-    // dashboard would watch it: polling `/api/report`, which serialises the whole state at each
-    // request, was a seventh of the service's CPU here, and that is not the consume's.
+    // Progress from `/healthz` (the events read, a few hundred bytes), polled every 20 ms:
+    // `/api/report` serialises the whole state at each request, and `/metrics` encodes each
+    // new snapshot's 2,500 series (about 20 ms, four times a second at this pace), which a
+    // city's Prometheus asks for every 15 s or so: either was the bench's own cost, not the
+    // consume's (a seventh and a quarter of the service's CPU).
     let (mut child, address, _) = service(&brokers, &topic);
-    let read = |a: &str| metric_sum(a, "modeshare_events_total") as usize;
+    let read = |a: &str| get(a, "/healthz")["events"]["read"].as_u64().unwrap_or(0) as usize;
+    let publishing = |a: &str| metric_sum(a, "modeshare_publish_duration_seconds_sum");
     let start = loop {
         let r = read(&address);
         if r > 0 {
@@ -208,17 +211,37 @@ fn main() {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
+    let (threads_from, published_from) = (cpu_seconds_by_thread(child.id()), publishing(&address));
     while read(&address) < sent {
         std::thread::sleep(Duration::from_millis(20));
     }
     let path = (sent - start.1) as f64 / start.0.elapsed().as_secs_f64();
     let path_cpu = cpu_seconds(child.id()) - start.2;
-    let path_cpu_us = path_cpu / (sent - start.1) as f64 * 1e6;
+    let per_event = |seconds: f64| seconds / (sent - start.1) as f64 * 1e6;
+    let path_cpu_us = per_event(path_cpu);
     println!(
         "modeshare run (decode → windows):  {path:>10.0} events/s  ratio {:.2}  {path_cpu_us:.2} µs CPU per event ({:.2} × bare), {:.0} % of a core",
         path / bare,
         path_cpu_us / bare_cpu_us,
         path_cpu / start.0.elapsed().as_secs_f64() * 100.0
+    );
+    // Where it went: per thread, and the publishes (summing the state for the HTTP server every
+    // `http.publish_interval`, on the pipeline's thread).
+    let mut threads: Vec<(String, f64)> = cpu_seconds_by_thread(child.id())
+        .into_iter()
+        .map(|(name, cpu)| {
+            let from = threads_from.get(&name).copied().unwrap_or(0.0);
+            (name, cpu - from)
+        })
+        .filter(|(_, cpu)| *cpu > 0.0)
+        .collect();
+    threads.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (name, cpu) in threads {
+        println!("  thread {name:<28} {:.2} µs per event", per_event(cpu));
+    }
+    println!(
+        "  of it publishing snapshots        {:.2} µs per event",
+        per_event(publishing(&address) - published_from)
     );
     // Idle: the topic read, nothing new, nobody asking. What the service costs by itself (the
     // publish tick, the brokers' statistics, the checkpoint tick), measured over 10 s once the
@@ -401,7 +424,29 @@ fn metric_sum(address: &str, family: &str) -> f64 {
 
 /// The CPU time (user and system, all threads) a process has used, in seconds (Linux `/proc`).
 fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_cpu_seconds(&format!("/proc/{pid}/stat"))
+}
+
+/// The CPU time each thread of a process has used, in seconds, summed by thread name (a
+/// runtime's workers, librdkafka's broker threads): where a process's CPU went.
+fn cpu_seconds_by_thread(pid: u32) -> std::collections::BTreeMap<String, f64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let name = name.trim().trim_end_matches(|c: char| c.is_ascii_digit());
+        *by_name.entry(name.to_string()).or_insert(0.0) +=
+            stat_cpu_seconds(&path.join("stat").to_string_lossy());
+    }
+    by_name
+}
+
+/// Utime + stime of a `stat` file (of a process or of one of its threads), in seconds.
+fn stat_cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // After the command's name in parentheses: fields 14 and 15 of stat(5) are utime and stime.
     let fields: Vec<&str> = stat
         .rsplit_once(')')

@@ -242,7 +242,7 @@ impl Aggregator {
         let mut work = Vec::with_capacity(by_partition.len());
         for (key, state) in &mut self.partitions {
             if let Some(batches) = by_partition.remove(key) {
-                let weight = batches.iter().map(|b| b.records.len()).sum();
+                let weight = batches.iter().map(|b| b.len()).sum();
                 work.push(Work {
                     state,
                     batches,
@@ -252,7 +252,7 @@ impl Aggregator {
         }
         for ((topic, partition), left) in by_partition {
             // Fetched before the partition was revoked: its new owner reads them.
-            let records: usize = left.iter().map(|b| b.records.len()).sum();
+            let records: usize = left.iter().map(|b| b.len()).sum();
             debug!(%topic, partition, records, "records of a partition this instance no longer owns; left to its owner");
         }
         let max_line = self.config.input.max_line_bytes;

@@ -156,9 +156,9 @@ impl KafkaLink {
         let offsets = state.offsets.get_or_insert_with(PartitionOffsets::default);
         // A batch is in offset order: the records already in the state come first.
         let first_new = offsets.next.unwrap_or(i64::MIN);
-        let records = &batch.records[batch.records.partition_point(|r| r.offset < first_new)..];
-        let Some(last) = records.last() else {
-            debug!(topic = %batch.topic, partition = batch.partition, records = batch.records.len(), "records already in the restored state; skipped");
+        let records = batch.records_from(first_new);
+        let Some(last) = records.clone().next_back() else {
+            debug!(topic = %batch.topic, partition = batch.partition, records = batch.len(), "records already in the restored state; skipped");
             return;
         };
         offsets.next = Some(last.offset + 1);
@@ -174,21 +174,21 @@ impl KafkaLink {
                 state
                     .pipeline
                     .observe_rejection(&e, &batch.topic, Some(now));
-                letters.push(dead_letter(batch, record, record.payload.clone(), &e));
+                letters.push(dead_letter(batch, &record, record.payload.to_vec(), &e));
                 continue;
             }
             let pipeline = &mut state.pipeline;
-            decoder.decode_record(&record.payload, Some(now), &mut |raw, decoded| {
+            decoder.decode_record(record.payload, Some(now), &mut |raw, decoded| {
                 if let Some(Outcome::Rejected(e)) =
                     pipeline.observe_decoded(decoded, &batch.topic, Some(now))
                 {
                     // A rejected trip of a page, or row of a table, is dead-lettered on its own.
                     let payload = if raw.is_empty() {
-                        record.payload.clone()
+                        record.payload.to_vec()
                     } else {
                         raw.into_owned()
                     };
-                    letters.push(dead_letter(batch, record, payload, &e));
+                    letters.push(dead_letter(batch, &record, payload, &e));
                 }
             });
         }
@@ -401,12 +401,12 @@ struct CheckpointHealth {
 
 fn dead_letter(
     batch: &PartitionBatch,
-    record: &modeshare_kafka::Record,
+    record: &modeshare_kafka::Record<'_>,
     payload: Vec<u8>,
     e: &DecodeError<'_>,
 ) -> DeadLetter {
     DeadLetter {
-        key: record.key.clone(),
+        key: record.key.map(<[u8]>::to_vec),
         payload,
         reason: e.reason(),
         message: e.message.clone(),
