@@ -3,6 +3,9 @@
 use std::collections::VecDeque;
 use std::ops::{Bound, RangeBounds};
 
+/// How many of the newest keys [`Buckets::entry`] compares one by one before a binary search.
+const NEWEST_LOOKED_AT: usize = 4;
+
 /// Values by bucket start (or by day), in order. Events arrive mostly in time order, so the key
 /// asked for is nearly always the newest (found with one comparison, without a search) and
 /// pruning pops from the front: no tree to descend, rebalance or split on the live path.
@@ -36,7 +39,7 @@ impl<T, K: Ord + Copy> Buckets<T, K> {
                 self.0.push_back((key, value));
                 0
             }
-            Some(_) => match self.0.binary_search_by_key(&key, |(k, _)| *k) {
+            Some(_) => match self.find(key) {
                 Ok(at) => at,
                 Err(at) => {
                     let value = new();
@@ -46,6 +49,25 @@ impl<T, K: Ord + Copy> Buckets<T, K> {
             },
         };
         &mut self.0[at].1
+    }
+
+    /// Where `key` is (`Ok`) or would go (`Err`). An event a little late (the jitter of a
+    /// device's clock, a count spread back over the buckets of its interval) lands in one of
+    /// the newest few: they are looked at first, one comparison each, before a binary search
+    /// of thousands of buckets.
+    fn find(&self, key: K) -> Result<usize, usize> {
+        let mut newest = self.0.iter().rev().take(NEWEST_LOOKED_AT);
+        match newest.position(|(k, _)| *k <= key) {
+            Some(back) => {
+                let at = self.0.len() - 1 - back;
+                if self.0[at].0 == key {
+                    Ok(at)
+                } else {
+                    Err(at + 1)
+                }
+            }
+            None => self.0.binary_search_by_key(&key, |(k, _)| *k),
+        }
     }
 
     /// Drops the keys before `floor`; returns the value of the newest dropped (whose memory

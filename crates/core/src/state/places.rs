@@ -302,10 +302,14 @@ impl PlaceBuckets {
                 .cells
                 .iter()
                 .map(|(bucket, cells)| {
-                    let cells = cells
+                    let mut cells: Vec<SavedCellTally> = cells
                         .iter()
                         .map(|(k, t)| (u64::from(k.cell), k.zone_set, SavedTally::new(k.mode, t)))
                         .collect();
+                    // In order, as the pairs: equal state, equal bytes.
+                    cells.sort_unstable_by_key(|(cell, zone_set, t)| {
+                        (*cell, *zone_set, t.mode_index())
+                    });
                     (*bucket, cells)
                 })
                 .collect(),
@@ -313,7 +317,7 @@ impl PlaceBuckets {
                 .pairs
                 .iter()
                 .map(|(bucket, pairs)| {
-                    // In order: equal state, equal bytes.
+                    // In order (the B-tree's, which kept them before): equal state, equal bytes.
                     let mut pairs: Vec<_> = pairs.iter().collect();
                     pairs.sort_unstable_by_key(|(key, _)| **key);
                     let pairs = pairs

@@ -32,6 +32,23 @@ fn buckets_stay_in_order_whatever_the_arrival_order() {
     assert_eq!(kept, [40, 50]);
 }
 
+proptest::proptest! {
+    /// Keys in any order, near the newest (one of the few looked at first) or far behind it
+    /// (found by the binary search), land where an ordered map puts them.
+    #[test]
+    fn buckets_are_an_ordered_map(keys in proptest::collection::vec(0i64..60, 0..200)) {
+        let mut b: Buckets<u32> = Buckets::default();
+        let mut expected = std::collections::BTreeMap::new();
+        for key in keys {
+            *b.entry(key) += 1;
+            *expected.entry(key).or_insert(0u32) += 1;
+        }
+        let all: Vec<(i64, u32)> = b.iter().copied().collect();
+        let expected: Vec<(i64, u32)> = expected.into_iter().collect();
+        proptest::prop_assert_eq!(all, expected);
+    }
+}
+
 /// Local days as keys, as the windows keep them: a late event's older day goes in its place.
 #[test]
 fn days_as_keys_keep_calendar_order() {
@@ -89,4 +106,66 @@ fn a_new_bucket_reusing_a_pruned_ones_map_starts_empty() {
     places.cells_into(0, 1000, &mut window);
     let cells: Vec<CellIndex> = window.cells.keys().copied().collect();
     assert_eq!(cells, [cell(59.95)]);
+}
+
+/// The zone pairs: a new bucket reusing a pruned one's map holds its own pairs only, and a
+/// checkpoint lists a bucket's pairs in (origin, destination, mode) order, outside (`None`)
+/// first, whatever order they came in; the places restored save the same bytes (their cells
+/// in order too, whatever order the restored hash maps hold them in).
+#[test]
+fn zone_pairs_reuse_a_pruned_map_and_are_saved_in_order() {
+    let cell = crate::space::cell_of(
+        crate::vocabulary::GeoPoint::new(59.9, 10.5).unwrap(),
+        h3o::Resolution::Nine,
+    );
+    let trip = |bucket: i64, mode: Mode, origin: &'static [ZoneId], to: &'static [ZoneId]| Piece {
+        bucket,
+        mode,
+        amount: PersonTrips::ONE,
+        holds_event: true,
+        cell,
+        zones: origin,
+        destination_zones: Some(to),
+        access: None,
+    };
+    const A: &[ZoneId] = &[ZoneId(0)];
+    const B: &[ZoneId] = &[ZoneId(1)];
+    const AB: &[ZoneId] = &[ZoneId(0), ZoneId(1)];
+    let mut places = PlaceBuckets::default();
+    places.observe(&trip(0, Mode::Bicycle, A, B));
+    places.prune(1);
+    assert!(places.spare_pairs.as_ref().is_some_and(|m| m.is_empty()));
+    for piece in [
+        trip(900, Mode::Walk, B, &[]),
+        trip(900, Mode::Bicycle, AB, A),
+        trip(900, Mode::CarDriver, &[], A),
+        trip(900, Mode::Bicycle, B, A),
+    ] {
+        places.observe(&piece);
+    }
+    assert!(places.spare_pairs.is_none(), "the new bucket took the map");
+    let mut pairs = BTreeMap::new();
+    places.pairs_into(0, 1000, &mut pairs);
+    let (a, b) = (Some(ZoneId(0)), Some(ZoneId(1)));
+    let seen: Vec<ZonePair> = pairs.keys().copied().collect();
+    assert_eq!(
+        seen,
+        [(None, a), (a, a), (b, None), (b, a)],
+        "not the pruned (a, b)"
+    );
+    assert_eq!(pairs[&(b, a)].get(Mode::Bicycle).events, 2);
+
+    let saved = places.save();
+    let listed: Vec<(Option<u32>, Option<u32>, u8)> = saved.pairs[0]
+        .1
+        .iter()
+        .map(|(o, d, t)| (*o, *d, t.mode_index()))
+        .collect();
+    let mut sorted = listed.clone();
+    sorted.sort_by_key(|(o, d, m)| (*o, *d, Mode::ALL[usize::from(*m)]));
+    assert_eq!(listed, sorted);
+    assert_eq!(listed.len(), 4);
+    let restored = PlaceBuckets::restore(places.save(), 2).unwrap();
+    let again = |p: &PlaceBuckets| postcard::to_allocvec(&p.save()).unwrap();
+    assert_eq!(again(&restored), again(&places));
 }

@@ -338,7 +338,7 @@ pub fn pieces(
     };
     let overlaps = std::iter::successors(Some(first_bucket), move |b| b.checked_add(size))
         .take_while(move |b| *b < end)
-        .map(move |b| (b, ((b + size).min(end) - b.max(start)) as u64));
+        .map(move |b| (b, (b.saturating_add(size).min(end) - b.max(start)) as u64));
     let amounts = obs
         .person_trips
         .split(overlaps.clone().map(|(_, overlap)| overlap));
