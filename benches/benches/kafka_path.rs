@@ -3,8 +3,9 @@
 //! 1. rdkafka's bare consume rate of a 4-partition topic of generated events, and its CPU time
 //!    per event (this process's, from the first message to the last);
 //! 2. `modeshare run` consuming the same topic (decode → bin → windows, offsets stored), timed
-//!    from its first to its last event on `/metrics`, and its CPU time per event over the
-//!    same span, next to the bare consume's; then its CPU while idle with that state;
+//!    from its first to its last event on `/healthz`, and its CPU time per event over the
+//!    same span, next to the bare consume's, per thread and in publishing; then its CPU while
+//!    idle with that state;
 //! 3. produce-to-visible latency on `/api/zones` (today's calendar total) at a steady rate of
 //!    half the bare consume rate, and 4. the same into a bare consumer;
 //! 5. 1, 2 and 4 instances of one group on a topic of 8 partitions: events/s and each
@@ -202,8 +203,10 @@ fn main() {
     // city's Prometheus asks for every 15 s or so: either was the bench's own cost, not the
     // consume's (a seventh and a quarter of the service's CPU).
     let (mut child, address, _) = service(&brokers, &topic);
-    let read = |a: &str| get(a, "/healthz")["events"]["read"].as_u64().unwrap_or(0) as usize;
+    let read = |a: &str| events_read(a) as usize;
     let publishing = |a: &str| metric_sum(a, "modeshare_publish_duration_seconds_sum");
+    // Scraped before the span (an encode of `/metrics` is not the consume's cost either).
+    let published_from = publishing(&address);
     let start = loop {
         let r = read(&address);
         if r > 0 {
@@ -211,7 +214,7 @@ fn main() {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let (threads_from, published_from) = (cpu_seconds_by_thread(child.id()), publishing(&address));
+    let threads_from = cpu_seconds_by_thread(child.id());
     while read(&address) < sent {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -225,22 +228,27 @@ fn main() {
         path_cpu_us / bare_cpu_us,
         path_cpu / start.0.elapsed().as_secs_f64() * 100.0
     );
-    // Where it went: per thread, and the publishes (summing the state for the HTTP server every
-    // `http.publish_interval`, on the pipeline's thread).
-    let mut threads: Vec<(String, f64)> = cpu_seconds_by_thread(child.id())
-        .into_iter()
-        .map(|(name, cpu)| {
-            let from = threads_from.get(&name).copied().unwrap_or(0.0);
-            (name, cpu - from)
-        })
-        .filter(|(_, cpu)| *cpu > 0.0)
-        .collect();
+    // Where it went: per thread (by name), what threads that ended within the span used (the
+    // process's time less its living threads'), and the publishes (summing the state for the
+    // HTTP server every `http.publish_interval`, on the pipeline's thread; wall-clock time).
+    let threads_to = cpu_seconds_by_thread(child.id());
+    let mut by_name = std::collections::BTreeMap::<&str, f64>::new();
+    for (tid, (name, cpu)) in &threads_to {
+        let from = threads_from.get(tid).map_or(0.0, |(_, cpu)| *cpu);
+        *by_name.entry(name).or_default() += cpu - from;
+    }
+    let living: f64 = by_name.values().sum();
+    let mut threads: Vec<(&str, f64)> = by_name.into_iter().filter(|(_, c)| *c > 0.0).collect();
     threads.sort_by(|a, b| b.1.total_cmp(&a.1));
     for (name, cpu) in threads {
         println!("  thread {name:<28} {:.2} µs per event", per_event(cpu));
     }
     println!(
-        "  of it publishing snapshots        {:.2} µs per event",
+        "  threads ended within the span      {:.2} µs per event",
+        per_event((path_cpu - living).max(0.0))
+    );
+    println!(
+        "  publishing snapshots (wall clock)  {:.2} µs per event",
         per_event(publishing(&address) - published_from)
     );
     // Idle: the topic read, nothing new, nobody asking. What the service costs by itself (the
@@ -330,7 +338,7 @@ fn main() {
 
     // 5. Instances of one group on one topic of 8 partitions: each joins the empty topic, then
     // the events are sent; the rate from the first event read to the last (the sum of the
-    // instances' own counts on /metrics), and each instance's CPU time over that span.
+    // instances' own counts on /healthz), and each instance's CPU time over that span.
     for instances in [1, 2, 4] {
         let topic = unique("instances");
         broker_script(&["topic", &topic, "8", PORT]);
@@ -363,12 +371,7 @@ fn main() {
                 (sent, t.elapsed())
             }
         });
-        let read = || {
-            members
-                .iter()
-                .map(|m| metric_sum(&m.1, "modeshare_events_total"))
-                .sum::<f64>() as usize
-        };
+        let read = || members.iter().map(|m| events_read(&m.1)).sum::<u64>() as usize;
         let (first, cpu_before) = loop {
             if read() > 0 {
                 break (
@@ -427,10 +430,10 @@ fn cpu_seconds(pid: u32) -> f64 {
     stat_cpu_seconds(&format!("/proc/{pid}/stat"))
 }
 
-/// The CPU time each thread of a process has used, in seconds, summed by thread name (a
-/// runtime's workers, librdkafka's broker threads): where a process's CPU went.
-fn cpu_seconds_by_thread(pid: u32) -> std::collections::BTreeMap<String, f64> {
-    let mut by_name = std::collections::BTreeMap::new();
+/// The name (without a trailing number: a runtime's workers, librdkafka's broker threads) and
+/// CPU time in seconds of each living thread of a process, by thread id.
+fn cpu_seconds_by_thread(pid: u32) -> std::collections::BTreeMap<String, (String, f64)> {
+    let mut threads = std::collections::BTreeMap::new();
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
         .into_iter()
         .flatten();
@@ -438,10 +441,21 @@ fn cpu_seconds_by_thread(pid: u32) -> std::collections::BTreeMap<String, f64> {
         let path = task.path();
         let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
         let name = name.trim().trim_end_matches(|c: char| c.is_ascii_digit());
-        *by_name.entry(name.to_string()).or_insert(0.0) +=
-            stat_cpu_seconds(&path.join("stat").to_string_lossy());
+        let cpu = stat_cpu_seconds(&path.join("stat").to_string_lossy());
+        threads.insert(
+            task.file_name().to_string_lossy().into_owned(),
+            (name.to_string(), cpu),
+        );
     }
-    by_name
+    threads
+}
+
+/// The events a service has read, from its `/healthz` (a few hundred bytes: watching it costs
+/// the service nothing to speak of, where `/metrics` encodes each new snapshot).
+fn events_read(address: &str) -> u64 {
+    get(address, "/healthz")["events"]["read"]
+        .as_u64()
+        .unwrap_or(0)
 }
 
 /// Utime + stime of a `stat` file (of a process or of one of its threads), in seconds.

@@ -28,7 +28,9 @@ use crate::rebalance;
 
 /// Records handed to the caller per batch at most.
 const BATCH_RECORDS: usize = 2048;
-/// How long a batch may wait for more records after its first.
+/// How long the records buffered may wait for more after the first of them: the partitions'
+/// batches go to the pipeline when they hold [`BATCH_RECORDS`] together, this long after the
+/// first, or at a rebalance.
 const BATCH_LINGER: Duration = Duration::from_millis(20);
 /// How long an assignment waits for the group's committed offsets.
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
@@ -93,8 +95,8 @@ pub struct Record<'a> {
 
 /// Consecutive records of one partition, in offset order. Their keys and payloads are copied
 /// out of librdkafka's buffers one after another into one buffer of the batch: a few
-/// allocations a batch, where a key and a payload of their own took two a record (and two
-/// frees), a tenth of the pipeline thread's time on the Kafka bench.
+/// allocations a batch, where a key and a payload of their own took two a record, and two
+/// frees.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionBatch {
     pub topic: Arc<str>,
@@ -139,10 +141,12 @@ impl PartitionBatch {
         });
     }
 
+    /// How many records it holds.
     pub fn len(&self) -> usize {
         self.records.len()
     }
 
+    /// Whether it holds no record.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
@@ -162,13 +166,6 @@ impl PartitionBatch {
                 offset: r.offset,
             }
         })
-    }
-
-    /// Every record, in order.
-    pub fn records(
-        &self,
-    ) -> impl DoubleEndedIterator<Item = Record<'_>> + ExactSizeIterator + Clone {
-        self.records_from(i64::MIN)
     }
 }
 

@@ -16,7 +16,7 @@ fn batch() -> PartitionBatch {
 fn records_come_back_as_pushed() {
     let batch = batch();
     assert_eq!(batch.len(), 4);
-    let records: Vec<Record<'_>> = batch.records().collect();
+    let records: Vec<Record<'_>> = batch.records_from(i64::MIN).collect();
     assert_eq!(
         records,
         [
