@@ -508,10 +508,11 @@ impl KafkaSource {
                         topics.insert(Arc::clone(&topic));
                         topic
                     });
-                    let partition = m.partition();
                     pending
-                        .entry((topic.clone(), partition))
-                        .or_insert_with(|| PartitionBatch::new(topic, partition))
+                        .entry((topic, m.partition()))
+                        .or_insert_with_key(|(topic, partition)| {
+                            PartitionBatch::new(Arc::clone(topic), *partition)
+                        })
                         .push(m.key(), m.payload().unwrap_or_default(), m.offset());
                     buffered += 1;
                     if buffered < BATCH_RECORDS {
