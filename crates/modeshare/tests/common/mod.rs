@@ -210,10 +210,27 @@ impl Service {
 }
 
 impl Drop for Service {
-    /// A failed test must not leave the service running.
+    /// A failed test must not leave the service running, and shows what the service logged
+    /// (the last lines not read yet), so a failure that does not recur can still be read.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            const SHOWN: usize = 300;
+            // The reader thread ends once the killed process's stderr closes.
+            let mut log = Vec::new();
+            while let Ok(line) = self.log.recv_timeout(Duration::from_secs(2)) {
+                log.push(line);
+            }
+            eprintln!(
+                "--- the service's log ({} lines not read by the test, the last {SHOWN} shown):",
+                log.len()
+            );
+            for line in &log[log.len().saturating_sub(SHOWN)..] {
+                eprintln!("{line}");
+            }
+            eprintln!("--- end of the service's log");
+        }
     }
 }
 
