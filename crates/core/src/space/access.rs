@@ -19,6 +19,7 @@ use rstar::RTree;
 use rstar::primitives::GeomWithData;
 use serde::Deserialize;
 
+use super::cell_locator::unit_vector;
 use super::zone::{ZoneId, Zones};
 use crate::decode::GtfsStop;
 use crate::vocabulary::{ConfigErrors, GeoPoint, Kind, Mode, ModeGroups, ModeSet, Observation};
@@ -139,14 +140,10 @@ pub struct TransitStops {
 const EARTH_RADIUS_M: f64 = Haversine.radius();
 
 /// A point on the sphere in metres: chord lengths grow with great-circle distance everywhere,
-/// so an index over them needs no map projection (and no latitude correction).
+/// so an index over them needs no map projection (and no latitude correction). Its rounding
+/// (10⁻⁹ m) is far inside the centimetre the search radius is widened by.
 fn on_sphere(p: GeoPoint) -> [f64; 3] {
-    let (lat, lon) = (p.lat().to_radians(), p.lon().to_radians());
-    [
-        EARTH_RADIUS_M * lat.cos() * lon.cos(),
-        EARTH_RADIUS_M * lat.cos() * lon.sin(),
-        EARTH_RADIUS_M * lat.sin(),
-    ]
+    unit_vector(p.to_latlng()).map(|c| EARTH_RADIUS_M * c)
 }
 
 impl TransitStops {
@@ -228,7 +225,7 @@ impl TransitStops {
     pub fn nearest_within(&self, point: GeoPoint, radius_m: f64) -> Option<StopId> {
         // The chord of the radius, a hair wider so that rounding never loses a stop the exact
         // great-circle test below accepts.
-        let chord = 2.0 * EARTH_RADIUS_M * (radius_m / (2.0 * EARTH_RADIUS_M)).sin() + 0.01;
+        let chord = 2.0 * EARTH_RADIUS_M * libm::sin(radius_m / (2.0 * EARTH_RADIUS_M)) + 0.01;
         self.tree
             .locate_within_distance(on_sphere(point), chord * chord)
             .filter_map(|indexed| {

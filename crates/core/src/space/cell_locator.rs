@@ -213,9 +213,14 @@ impl CellLocator {
     }
 }
 
-fn unit_vector(point: LatLng) -> [f64; 3] {
-    let (sin_lat, cos_lat) = point.lat_radians().sin_cos();
-    let (sin_lng, cos_lng) = point.lng_radians().sin_cos();
+/// The point on the unit sphere. `libm`'s `sincos` (a port of musl's) takes half the time of
+/// the C library's here, which saves and restores the rounding mode on every call; where the two
+/// differ (in the last bit, about 10⁻¹⁶), the margin a point must be inside a cell's edges is
+/// some ten thousand times larger even at resolution 15 (10⁻⁴ of a 0.4 m inner radius), so the
+/// cell found is h3o's either way.
+pub(super) fn unit_vector(point: LatLng) -> [f64; 3] {
+    let (sin_lat, cos_lat) = libm::sincos(point.lat_radians());
+    let (sin_lng, cos_lng) = libm::sincos(point.lng_radians());
     [cos_lat * cos_lng, cos_lat * sin_lng, sin_lat]
 }
 

@@ -3,9 +3,6 @@
 use std::collections::VecDeque;
 use std::ops::{Bound, RangeBounds};
 
-/// How many of the newest keys [`Buckets::entry`] compares one by one before a binary search.
-const NEWEST_LOOKED_AT: usize = 4;
-
 /// Values by bucket start (or by day), in order. Events arrive mostly in time order, so the key
 /// asked for is nearly always the newest (found with one comparison, without a search) and
 /// pruning pops from the front: no tree to descend, rebalance or split on the live path.
@@ -52,22 +49,34 @@ impl<T, K: Ord + Copy> Buckets<T, K> {
     }
 
     /// Where `key` is (`Ok`) or would go (`Err`). An event a little late (the jitter of a
-    /// device's clock, a count spread back over the buckets of its interval) lands in one of
-    /// the newest few: they are looked at first, one comparison each, before a binary search
-    /// of thousands of buckets.
+    /// device's clock, a count spread back over the buckets of its interval) lands among the
+    /// newest buckets, so the search gallops back from the newest (1, 2, 4, 8 … keys back)
+    /// until it passes `key`, then bisects only that stretch: a few comparisons on memory
+    /// touched lately, where a binary search of thousands of buckets would start in the oldest.
     fn find(&self, key: K) -> Result<usize, usize> {
-        let mut newest = self.0.iter().rev().take(NEWEST_LOOKED_AT);
-        match newest.position(|(k, _)| *k <= key) {
-            Some(back) => {
-                let at = self.0.len() - 1 - back;
-                if self.0[at].0 == key {
-                    Ok(at)
-                } else {
-                    Err(at + 1)
-                }
+        let keys = &self.0;
+        let len = keys.len();
+        // Every key at or after `above` is greater than `key`; `from` is where it may start.
+        let (mut from, mut above) = (0, len);
+        let mut back = 1;
+        while back <= len {
+            let at = len - back;
+            if keys[at].0 <= key {
+                from = at;
+                break;
             }
-            None => self.0.binary_search_by_key(&key, |(k, _)| *k),
+            above = at;
+            back *= 2;
         }
+        while from < above {
+            let middle = from + (above - from) / 2;
+            match keys[middle].0.cmp(&key) {
+                std::cmp::Ordering::Less => from = middle + 1,
+                std::cmp::Ordering::Equal => return Ok(middle),
+                std::cmp::Ordering::Greater => above = middle,
+            }
+        }
+        Err(from)
     }
 
     /// Drops the keys before `floor`; returns the value of the newest dropped (whose memory

@@ -33,13 +33,20 @@ fn buckets_stay_in_order_whatever_the_arrival_order() {
 }
 
 proptest::proptest! {
-    /// Keys in any order, near the newest (one of the few looked at first) or far behind it
-    /// (found by the binary search), land where an ordered map puts them.
+    /// Keys in any order, near the newest or far behind it (found by galloping back from the
+    /// newest and bisecting), with the oldest pruned now and then (the deque then wraps
+    /// around its buffer), land where an ordered map puts them.
     #[test]
-    fn buckets_are_an_ordered_map(keys in proptest::collection::vec(0i64..60, 0..200)) {
+    fn buckets_are_an_ordered_map(
+        steps in proptest::collection::vec((0i64..300, proptest::bool::weighted(0.05)), 0..400)
+    ) {
         let mut b: Buckets<u32> = Buckets::default();
         let mut expected = std::collections::BTreeMap::new();
-        for key in keys {
+        for (key, prune) in steps {
+            if prune {
+                b.prune(key - 100);
+                expected.retain(|k, _| *k >= key - 100);
+            }
             *b.entry(key) += 1;
             *expected.entry(key).or_insert(0u32) += 1;
         }
