@@ -80,22 +80,24 @@ impl CanonicalDecoder {
                 format!("not valid UTF-8 (at byte {})", e.valid_up_to()),
             )
         })?;
-        let raw: RawEvent<'a> = match plain::read(text) {
-            Some(raw) => raw,
-            None => serde_json::from_str(text).map_err(json_error)?,
-        };
+        let mut raw = RawEvent::default();
+        if plain::read_into(text, &mut raw).is_none() {
+            raw = serde_json::from_str(text).map_err(json_error)?;
+        }
         // An empty or otherwise unusable name is `invalid_source` (`check::with_source`).
         let source = match raw.source.as_ref() {
             None => return Err(missing("source")),
             Some(Json::String(s)) => s.clone(),
             Some(other) => return Err(wrong_type("source", "a string", other)),
         };
-        check::with_source(self.decode_fields(raw, now), source)
+        check::with_source(self.decode_fields(&mut raw, now), source)
     }
 
+    /// The event from its fields, which it takes out of `raw` (borrowed, not moved: a move
+    /// copies all of them).
     fn decode_fields<'a>(
         &self,
-        raw: RawEvent<'a>,
+        raw: &mut RawEvent<'a>,
         now: Option<EventTimeMs>,
     ) -> Result<'a, Observation<'a>> {
         let kind = match raw.kind.as_ref() {
@@ -109,7 +111,7 @@ impl CanonicalDecoder {
                 ));
             }
         };
-        let id = match (raw.id, kind) {
+        let id = match (raw.id.take(), kind) {
             (None, Kind::Trip) => return Err(missing("id")),
             (None, Kind::Count) => None,
             (Some(Json::String(s)), _) if s.is_empty() => {
@@ -151,7 +153,7 @@ impl CanonicalDecoder {
         };
         let (place, destination, person_trips, reported_distance_m) = match kind {
             Kind::Trip => {
-                let origin = match raw.origin {
+                let origin = match raw.origin.take() {
                     None if raw.location.is_some() => {
                         return Err(DecodeError::new(
                             Reason::MissingField,
@@ -163,15 +165,17 @@ impl CanonicalDecoder {
                 };
                 let destination = raw
                     .destination
+                    .take()
                     .map(|p| point("destination", p))
                     .transpose()?;
                 let distance = raw
                     .distance_m
-                    .map(|v| bounded_number("distance_m", &v, 0.0, f64::MAX, "≥ 0"))
+                    .as_ref()
+                    .map(|v| bounded_number("distance_m", v, 0.0, f64::MAX, "≥ 0"))
                     .transpose()?;
-                let persons = match raw.persons {
+                let persons = match raw.persons.as_ref() {
                     None => 1.0,
-                    Some(v) => positive_number("persons", &v, PersonTrips::MAX_PER_EVENT)?,
+                    Some(v) => positive_number("persons", v, PersonTrips::MAX_PER_EVENT)?,
                 };
                 let persons = check::plausible(
                     "persons",
@@ -187,7 +191,7 @@ impl CanonicalDecoder {
                 )
             }
             Kind::Count => {
-                let location = match raw.location {
+                let location = match raw.location.take() {
                     None if raw.origin.is_some() => {
                         return Err(DecodeError::new(
                             Reason::MissingField,
@@ -197,9 +201,9 @@ impl CanonicalDecoder {
                     None => return Err(missing("location")),
                     Some(p) => point("location", p)?,
                 };
-                let count = match raw.count {
+                let count = match raw.count.as_ref() {
                     None => return Err(missing("count")),
-                    Some(v) => bounded_number("count", &v, 0.0, PersonTrips::MAX_PER_EVENT, "≥ 0")?,
+                    Some(v) => bounded_number("count", v, 0.0, PersonTrips::MAX_PER_EVENT, "≥ 0")?,
                 };
                 let count = check::plausible(
                     "count",
@@ -207,9 +211,9 @@ impl CanonicalDecoder {
                     self.factors.max_count_per_reading(),
                     MAX_COUNT_SETTING,
                 )?;
-                let per_unit = match raw.persons_per_unit {
+                let per_unit = match raw.persons_per_unit.as_ref() {
                     None => self.factors.persons_per_unit(mode),
-                    Some(v) => positive_number("persons_per_unit", &v, MAX_PERSONS_PER_UNIT)?,
+                    Some(v) => positive_number("persons_per_unit", v, MAX_PERSONS_PER_UNIT)?,
                 };
                 (
                     location,

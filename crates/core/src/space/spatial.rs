@@ -127,7 +127,7 @@ impl PointMemo {
         let slot = self.slot(lat, lon);
         let cell = slot.cell.filter(|_| slot.lat == lat && slot.lon == lon)?;
         zones.clear();
-        zones.extend_from_slice(&slot.zones[..usize::from(slot.zone_count)]);
+        push_each(zones, &slot.zones[..usize::from(slot.zone_count)]);
         Some(cell)
     }
 
@@ -170,16 +170,9 @@ impl SpatialIndex {
 
     /// The point's cell at the configured resolution and every zone containing the point.
     pub fn place(&mut self, point: GeoPoint) -> Placement<'_> {
-        let (lat, lon) = (point.lat().to_bits(), point.lon().to_bits());
-        if let Some(cell) = self.memo.recall(lat, lon, &mut self.found) {
-            return Placement {
-                cell,
-                zones: &self.found,
-            };
-        }
-        let cell = self.locator.cell_of(point.to_latlng());
-        self.zones_of(point, cell);
-        self.memo.remember(lat, lon, cell, &self.found);
+        let mut found = std::mem::take(&mut self.found);
+        let cell = self.place_into(point, &mut found);
+        self.found = found;
         Placement {
             cell,
             zones: &self.found,
@@ -191,12 +184,22 @@ impl SpatialIndex {
     /// its cached zones costs less than testing each zone's polygon, the city's boundary with
     /// thousands of vertices among them.
     pub(crate) fn zones_at(&mut self, point: GeoPoint, out: &mut Vec<ZoneId>) {
-        let zones = self.place(point).zones;
-        out.clear();
-        out.extend_from_slice(zones);
+        self.place_into(point, out);
     }
 
-    fn zones_of(&mut self, point: GeoPoint, cell: CellIndex) {
+    /// The point's cell, and its zones into `out`.
+    fn place_into(&mut self, point: GeoPoint, out: &mut Vec<ZoneId>) -> CellIndex {
+        let (lat, lon) = (point.lat().to_bits(), point.lon().to_bits());
+        if let Some(cell) = self.memo.recall(lat, lon, out) {
+            return cell;
+        }
+        let cell = self.locator.cell_of(point.to_latlng());
+        self.zones_of(point, cell, out);
+        self.memo.remember(lat, lon, cell, out);
+        cell
+    }
+
+    fn zones_of(&mut self, point: GeoPoint, cell: CellIndex, out: &mut Vec<ZoneId>) {
         let cache_cell = if self.resolution < COARSEST_CACHE_RESOLUTION {
             None
         } else if self.resolution > FINEST_CACHE_RESOLUTION {
@@ -205,19 +208,19 @@ impl SpatialIndex {
             Some(cell)
         };
         let Some(cache_cell) = cache_cell else {
-            return self.zones.zones_containing(point, &mut self.found);
+            return self.zones.zones_containing(point, out);
         };
         if self.cache.len() >= MAX_CACHED_CELLS && !self.cache.contains_key(&cache_cell) {
-            return self.zones.zones_containing(point, &mut self.found);
+            return self.zones.zones_containing(point, out);
         }
         let zones = &self.zones;
         let known = self
             .cache
             .entry(cache_cell)
             .or_insert_with(|| classify_cell(zones, cache_cell));
-        self.found.clear();
-        self.found.extend_from_slice(&known.inside);
-        self.found.extend(
+        out.clear();
+        push_each(out, &known.inside);
+        out.extend(
             known
                 .border
                 .iter()
@@ -226,8 +229,16 @@ impl SpatialIndex {
         );
         // Keep zone order stable whichever list a zone came from.
         if !known.inside.is_empty() && !known.border.is_empty() {
-            self.found.sort_unstable();
+            out.sort_unstable();
         }
+    }
+}
+
+/// Appends a point's few zones one by one: `extend_from_slice` calls the C library's `memcpy`
+/// for them, whose call costs more than the copy (3 % of the live path's time, three a trip).
+fn push_each(out: &mut Vec<ZoneId>, zones: &[ZoneId]) {
+    for zone in zones {
+        out.push(*zone);
     }
 }
 

@@ -2,6 +2,12 @@ use super::*;
 use crate::decode::canonical::{CanonicalDecoder, encode};
 use proptest::prelude::*;
 
+/// [`read_into`] as a value: the fields of a plainly written line, or `None`.
+fn read(line: &str) -> Option<RawEvent<'_>> {
+    let mut raw = RawEvent::default();
+    read_into(line, &mut raw).map(|()| raw)
+}
+
 /// serde's pass over the same line.
 fn serde_read(line: &str) -> Result<RawEvent<'_>, serde_json::Error> {
     serde_json::from_str(line)
