@@ -215,9 +215,10 @@ impl CellLocator {
 
 /// The point on the unit sphere. `libm`'s `sincos` (a port of musl's) takes half the time of
 /// the C library's here, which saves and restores the rounding mode on every call; where the two
-/// differ (in the last bit, about 10⁻¹⁶), the margin a point must be inside a cell's edges is
-/// some ten thousand times larger even at resolution 15 (10⁻⁴ of a 0.4 m inner radius), so the
-/// cell found is h3o's either way.
+/// differ (in the last bit, about 10⁻¹⁶), the margin a point must be inside a cell's edges
+/// ([`MARGIN`] of the inner radius: about 7 × 10⁻¹² radians even at resolution 15) is more than ten
+/// thousand times larger, and a point within it goes to h3o, so the cell found is h3o's either
+/// way.
 pub(super) fn unit_vector(point: LatLng) -> [f64; 3] {
     let (sin_lat, cos_lat) = libm::sincos(point.lat_radians());
     let (sin_lng, cos_lng) = libm::sincos(point.lng_radians());

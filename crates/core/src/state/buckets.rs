@@ -1,5 +1,6 @@
 //! Values kept per event-time bucket (or local day), in key order.
 
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::ops::{Bound, RangeBounds};
 
@@ -51,12 +52,14 @@ impl<T, K: Ord + Copy> Buckets<T, K> {
     /// Where `key` is (`Ok`) or would go (`Err`). An event a little late (the jitter of a
     /// device's clock, a count spread back over the buckets of its interval) lands among the
     /// newest buckets, so the search gallops back from the newest (1, 2, 4, 8 … keys back)
-    /// until it passes `key`, then bisects only that stretch: a few comparisons on memory
-    /// touched lately, where a binary search of thousands of buckets would start in the oldest.
+    /// until it passes `key`, then bisects only that stretch: its comparisons land on buckets
+    /// touched lately, where a binary search of thousands of buckets probes ones days old (out
+    /// of the cache) on its way.
     fn find(&self, key: K) -> Result<usize, usize> {
         let keys = &self.0;
         let len = keys.len();
-        // Every key at or after `above` is greater than `key`; `from` is where it may start.
+        // Invariant: every key before `from` is less than `key`, every key from `above` on is
+        // greater; the gallop narrows `above` and, once it finds a key not greater, sets `from`.
         let (mut from, mut above) = (0, len);
         let mut back = 1;
         while back <= len {
@@ -71,9 +74,9 @@ impl<T, K: Ord + Copy> Buckets<T, K> {
         while from < above {
             let middle = from + (above - from) / 2;
             match keys[middle].0.cmp(&key) {
-                std::cmp::Ordering::Less => from = middle + 1,
-                std::cmp::Ordering::Equal => return Ok(middle),
-                std::cmp::Ordering::Greater => above = middle,
+                Ordering::Less => from = middle + 1,
+                Ordering::Equal => return Ok(middle),
+                Ordering::Greater => above = middle,
             }
         }
         Err(from)

@@ -191,7 +191,11 @@ impl Service {
             .unwrap();
         assert!(status.success());
         let (exit, log) = self.exit(seconds);
-        assert!(exit.success(), "exit status {exit} after SIG{signal}");
+        assert!(
+            exit.success(),
+            "exit status {exit} after SIG{signal}; its log:\n{}",
+            log.join("\n")
+        );
         log
     }
 
@@ -201,11 +205,21 @@ impl Service {
         let deadline = Instant::now() + Duration::from_secs(seconds);
         loop {
             if let Some(exit) = self.child.try_wait().unwrap() {
-                return (exit, self.log.try_iter().collect());
+                return (exit, self.rest_of_log());
             }
             assert!(Instant::now() < deadline, "still running after {seconds} s");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The log lines not read yet, once the process has ended: the reader thread forwards
+    /// every line until the process's stderr closes.
+    fn rest_of_log(&self) -> Vec<String> {
+        let mut log = Vec::new();
+        while let Ok(line) = self.log.recv_timeout(Duration::from_secs(2)) {
+            log.push(line);
+        }
+        log
     }
 }
 
@@ -217,19 +231,16 @@ impl Drop for Service {
         let _ = self.child.wait();
         if std::thread::panicking() {
             const SHOWN: usize = 300;
-            // The reader thread ends once the killed process's stderr closes.
-            let mut log = Vec::new();
-            while let Ok(line) = self.log.recv_timeout(Duration::from_secs(2)) {
-                log.push(line);
-            }
+            let log = self.rest_of_log();
             eprintln!(
-                "--- the service's log ({} lines not read by the test, the last {SHOWN} shown):",
+                "--- the log of service {} ({} lines not read by the test, the last {SHOWN} shown):",
+                self.child.id(),
                 log.len()
             );
             for line in &log[log.len().saturating_sub(SHOWN)..] {
                 eprintln!("{line}");
             }
-            eprintln!("--- end of the service's log");
+            eprintln!("--- end of the log of service {}", self.child.id());
         }
     }
 }

@@ -186,7 +186,9 @@ proptest! {
 }
 
 /// Points sent again and again (counters, docks) among points that never repeat, more than
-/// the memo has slots: every placement equals a fresh index's, cell and zones.
+/// the memo has slots: every placement equals a fresh index's, cell and zones, and so do the
+/// zones of every other point placed as a destination (`zones_at`, into a buffer still holding
+/// the previous point's zones).
 #[test]
 fn remembered_points_are_placed_as_fresh_ones() {
     let z = zones(DEFAULT_ZONES);
@@ -200,6 +202,7 @@ fn remembered_points_are_placed_as_fresh_ones() {
         })
         .collect();
     let mut remembered = 0;
+    let mut destination = Vec::new();
     for i in 0..20_000u32 {
         let p = if i % 3 == 0 {
             sites[(i as usize * 7) % sites.len()]
@@ -212,6 +215,11 @@ fn remembered_points_are_placed_as_fresh_ones() {
         let (lat, lon) = (p.lat().to_bits(), p.lon().to_bits());
         let slot = *index.memo.slot(lat, lon);
         remembered += usize::from(slot.cell.is_some() && slot.lat == lat && slot.lon == lon);
+        if i % 2 == 0 {
+            index.zones_at(p, &mut destination);
+            assert_eq!(destination, naive(&z, p), "as a destination: {p:?}");
+            continue;
+        }
         let got = index.place(p);
         let (cell, zones) = (got.cell, got.zones.to_vec());
         assert_eq!(cell, cell_of(p, Resolution::Nine), "{p:?}");
