@@ -32,7 +32,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use modeshare_benches::{admin_env, listener_addresses, repo_root};
+use modeshare_benches::{
+    admin_env, cpu_seconds_by_thread, events_read, listener_addresses, repo_root,
+};
 
 /// Time from the first event to the start of the measurement: the backfill's first state has
 /// formed, the allocator has its pages.
@@ -51,36 +53,17 @@ impl Cpu {
     }
 }
 
-/// utime + stime of every thread of `pid`, by whether its name is the listeners' runtime's.
-fn cpu_of(pid: u32, ticks_per_second: f64) -> Cpu {
+/// The CPU time of every thread of `pid`, by whether it is one of the listeners' runtime's.
+fn cpu_of(pid: u32) -> Cpu {
     let mut cpu = Cpu::default();
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return cpu;
-    };
-    for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        // `pid (name) state ppid …`: the name may hold spaces, the fields after it do not.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let name = &stat[open + 1..close];
-        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    for (name, seconds) in cpu_seconds_by_thread(pid).into_values() {
         if name.starts_with("modeshare-http") {
-            cpu.http += ticks / ticks_per_second;
+            cpu.http += seconds;
         } else {
-            cpu.pipeline += ticks / ticks_per_second;
+            cpu.pipeline += seconds;
         }
     }
     cpu
-}
-
-fn ticks_per_second() -> f64 {
-    let out = Command::new("getconf").arg("CLK_TCK").output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
 /// `GET path` on a new connection: the status code and body, and how long the whole answer
@@ -99,12 +82,6 @@ fn get(address: &str, path: &str) -> Option<(u16, String, Duration)> {
     let elapsed = started.elapsed();
     let status = r.split(' ').nth(1)?.parse().ok()?;
     Some((status, r.split_once("\r\n\r\n")?.1.to_owned(), elapsed))
-}
-
-fn events_read(address: &str) -> Option<u64> {
-    let (_, body, _) = get(address, "/healthz")?;
-    let health: serde_json::Value = serde_json::from_str(&body).ok()?;
-    health["events"]["read"].as_u64()
 }
 
 /// A `modeshare run` on the simulator, backfilling long enough to ingest at full speed for the
@@ -162,7 +139,6 @@ struct Measured {
 fn phase<T>(
     binary: &PathBuf,
     env: &[(&str, &str)],
-    ticks: f64,
     window: Duration,
     load: impl FnOnce(&str, Duration) -> T,
 ) -> (Measured, T) {
@@ -171,13 +147,13 @@ fn phase<T>(
     let pid = service.child.id();
     let (read0, cpu0, t0) = (
         events_read(&service.public).unwrap(),
-        cpu_of(pid, ticks),
+        cpu_of(pid),
         Instant::now(),
     );
     let report = load(&service.public, window);
     let (read1, cpu1, t1) = (
         events_read(&service.public).unwrap(),
-        cpu_of(pid, ticks),
+        cpu_of(pid),
         Instant::now(),
     );
     assert!(
@@ -252,7 +228,6 @@ fn main() {
     );
     // 1,000 slow connections need that many descriptors here too.
     let _ = rlimit::increase_nofile_limit(4096);
-    let ticks = ticks_per_second();
     println!(
         "http_load: {} s windows after {} s of ingestion, simulator backfilling 400 days",
         window.as_secs(),
@@ -274,12 +249,10 @@ fn main() {
         );
     };
 
-    let (baseline, ()) = phase(&binary, &[], ticks, window, |_, window| {
-        std::thread::sleep(window)
-    });
+    let (baseline, ()) = phase(&binary, &[], window, |_, window| std::thread::sleep(window));
     print("baseline (no load)", &baseline, None);
 
-    let (metrics, (result, bytes)) = phase(&binary, &[], ticks, window, |public, window| {
+    let (metrics, (result, bytes)) = phase(&binary, &[], window, |public, window| {
         let bytes = get(public, "/metrics").map_or(0, |(_, body, _)| body.len());
         // 50 connections, each pausing 96 ms after an answer of a few ms: about 500 requests/s.
         (
@@ -304,32 +277,31 @@ fn main() {
     // The header read timeout (10 s by default) would close the unfinished requests within
     // the window: here it is longer than the window, so all 1,000 stay open throughout.
     let held = [("MODESHARE__HTTP__LIMITS__HEADER_READ_TIMEOUT", "5m")];
-    let (slow, (latencies, open, refused)) =
-        phase(&binary, &held, ticks, window, |public, window| {
-            // Headers begun and never finished.
-            let slow: Vec<TcpStream> = (0..1000)
-                .filter_map(|_| {
-                    let mut s = TcpStream::connect(public).ok()?;
-                    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-                        .ok()?;
-                    Some(s)
-                })
-                .collect();
-            let open = slow.len();
-            let mut latencies = Vec::new();
-            let mut refused = 0;
-            let end = Instant::now() + window;
-            while Instant::now() < end {
-                match get(public, "/healthz") {
-                    Some((200, _, took)) => latencies.push(took),
-                    _ => refused += 1,
-                }
-                std::thread::sleep(Duration::from_millis(50));
+    let (slow, (latencies, open, refused)) = phase(&binary, &held, window, |public, window| {
+        // Headers begun and never finished.
+        let slow: Vec<TcpStream> = (0..1000)
+            .filter_map(|_| {
+                let mut s = TcpStream::connect(public).ok()?;
+                s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                    .ok()?;
+                Some(s)
+            })
+            .collect();
+        let open = slow.len();
+        let mut latencies = Vec::new();
+        let mut refused = 0;
+        let end = Instant::now() + window;
+        while Instant::now() < end {
+            match get(public, "/healthz") {
+                Some((200, _, took)) => latencies.push(took),
+                _ => refused += 1,
             }
-            drop(slow);
-            latencies.sort();
-            (latencies, open, refused)
-        });
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(slow);
+        latencies.sort();
+        (latencies, open, refused)
+    });
     print("1,000 unfinished headers", &slow, Some(&baseline));
     println!(
         "  /healthz beside {open} unfinished requests: {} answers, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {refused} failed",
@@ -348,7 +320,7 @@ fn main() {
         ),
         ("/api/cells 28d res 9, loop", "/api/cells?window=28d"),
     ] {
-        let (cells, (result, bytes)) = phase(&binary, &[], ticks, window, |public, window| {
+        let (cells, (result, bytes)) = phase(&binary, &[], window, |public, window| {
             let bytes = match get(public, cells_path) {
                 Some((200, body, _)) => body.len(),
                 other => panic!("{cells_path}: {other:?}"),

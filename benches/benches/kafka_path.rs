@@ -24,7 +24,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use modeshare_benches::{admin_env, broker_script, listener_addresses, repo_root, unique};
+use modeshare_benches::{
+    admin_env, broker_script, cpu_seconds, cpu_seconds_by_thread, events_read, listener_addresses,
+    repo_root, unique,
+};
 use modeshare_kafka::EventProducer;
 use modeshare_kafka::config::KafkaOptions;
 use rdkafka::ClientConfig;
@@ -203,7 +206,7 @@ fn main() {
     // city's Prometheus asks for every 15 s or so: either was the bench's own cost, not the
     // consume's (a seventh and a quarter of the service's CPU).
     let (mut child, address, _) = service(&brokers, &topic);
-    let read = |a: &str| events_read(a) as usize;
+    let read = |a: &str| events_read(a).unwrap_or(0) as usize;
     let publishing = |a: &str| metric_sum(a, "modeshare_publish_duration_seconds_sum");
     // Scraped before the span (an encode of `/metrics` is not the consume's cost either).
     let published_from = publishing(&address);
@@ -371,7 +374,12 @@ fn main() {
                 (sent, t.elapsed())
             }
         });
-        let read = || members.iter().map(|m| events_read(&m.1)).sum::<u64>() as usize;
+        let read = || {
+            members
+                .iter()
+                .map(|m| events_read(&m.1).unwrap_or(0))
+                .sum::<u64>() as usize
+        };
         let (first, cpu_before) = loop {
             if read() > 0 {
                 break (
@@ -423,52 +431,4 @@ fn metric_sum(address: &str, family: &str) -> f64 {
         .filter(|l| l.starts_with(family) && l[family.len()..].starts_with(['{', ' ']))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
-}
-
-/// The CPU time (user and system, all threads) a process has used, in seconds (Linux `/proc`).
-fn cpu_seconds(pid: u32) -> f64 {
-    stat_cpu_seconds(&format!("/proc/{pid}/stat"))
-}
-
-/// The name (without a trailing number: a runtime's workers, librdkafka's broker threads) and
-/// CPU time in seconds of each living thread of a process, by thread id.
-fn cpu_seconds_by_thread(pid: u32) -> std::collections::BTreeMap<String, (String, f64)> {
-    let mut threads = std::collections::BTreeMap::new();
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .into_iter()
-        .flatten();
-    for task in tasks.flatten() {
-        let path = task.path();
-        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        let name = name.trim().trim_end_matches(|c: char| c.is_ascii_digit());
-        let cpu = stat_cpu_seconds(&path.join("stat").to_string_lossy());
-        threads.insert(
-            task.file_name().to_string_lossy().into_owned(),
-            (name.to_string(), cpu),
-        );
-    }
-    threads
-}
-
-/// The events a service has read, from its `/healthz` (a few hundred bytes: watching it costs
-/// the service nothing to speak of, where `/metrics` encodes each new snapshot).
-fn events_read(address: &str) -> u64 {
-    get(address, "/healthz")["events"]["read"]
-        .as_u64()
-        .unwrap_or(0)
-}
-
-/// Utime + stime of a `stat` file (of a process or of one of its threads), in seconds.
-fn stat_cpu_seconds(path: &str) -> f64 {
-    let stat = std::fs::read_to_string(path).unwrap_or_default();
-    // After the command's name in parentheses: fields 14 and 15 of stat(5) are utime and stime.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks: f64 = [11, 12]
-        .iter()
-        .filter_map(|i| fields.get(*i)?.parse::<f64>().ok())
-        .sum();
-    ticks / 100.0 // USER_HZ: 100 on Linux
 }

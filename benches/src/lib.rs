@@ -138,6 +138,46 @@ fn jiff_like_rfc3339(ms: i64) -> String {
     )
 }
 
+/// The CPU time (user and system, all threads) a process has used, in seconds (Linux `/proc`).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    stat_cpu_seconds(&format!("/proc/{pid}/stat"))
+}
+
+/// The name (without a trailing number: a runtime's workers, librdkafka's broker threads) and
+/// CPU time in seconds of each living thread of a process, by thread id.
+pub fn cpu_seconds_by_thread(pid: u32) -> std::collections::BTreeMap<String, (String, f64)> {
+    let mut threads = std::collections::BTreeMap::new();
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let name = name.trim().trim_end_matches(|c: char| c.is_ascii_digit());
+        let cpu = stat_cpu_seconds(&path.join("stat").to_string_lossy());
+        threads.insert(
+            task.file_name().to_string_lossy().into_owned(),
+            (name.to_string(), cpu),
+        );
+    }
+    threads
+}
+
+/// Utime + stime of a `stat` file (of a process or of one of its threads), in seconds.
+fn stat_cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // After the command's name in parentheses: fields 14 and 15 of stat(5) are utime and stime.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i)?.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0 // USER_HZ: 100 on Linux
+}
+
 /// Peak resident set size of this process in MiB (Linux `VmHWM`), if known.
 pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -256,11 +296,27 @@ pub fn listener_addresses(lines: &mut impl Iterator<Item = String>) -> (String, 
 /// `GET path` on the admin listener with [`ADMIN_TOKEN`]: the body, or `None` while the
 /// service does not answer.
 pub fn admin_get(address: &str, path: &str) -> Option<String> {
+    get_body(
+        address,
+        path,
+        &format!("Authorization: Bearer {ADMIN_TOKEN}\r\n"),
+    )
+}
+
+/// The events a service has read, from its public `/healthz` (a few hundred bytes: watching it
+/// costs the service nothing to speak of, where `/metrics` encodes each new snapshot).
+pub fn events_read(address: &str) -> Option<u64> {
+    let body = get_body(address, "/healthz", "")?;
+    serde_json::from_str::<serde_json::Value>(&body).ok()?["events"]["read"].as_u64()
+}
+
+/// The body of `GET path` on a new connection, with `headers` (each ending in CRLF).
+fn get_body(address: &str, path: &str, headers: &str) -> Option<String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(address).ok()?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n"
     )
     .ok()?;
     let mut r = String::new();
