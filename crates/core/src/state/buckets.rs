@@ -137,6 +137,11 @@ impl<T, K: Ord + Copy> Buckets<T, K> {
         self.0.iter()
     }
 
+    /// The keys, in order, with their values to change.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut T)> {
+        self.0.iter_mut().map(|(k, v)| (&*k, v))
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.0.len()
     }

@@ -11,6 +11,7 @@
 //! ([`super::places`]), for the hex map; calendar periods have no cells.
 
 mod settings;
+mod summed_buckets;
 
 mod state;
 

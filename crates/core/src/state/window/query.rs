@@ -22,16 +22,24 @@ pub(crate) fn window_totals(
     length: DurationMs,
     zone_count: usize,
 ) -> Vec<ModeTotals> {
-    let (start, end) = window_range(settings, watermark, length);
     let mut out = vec![ModeTotals::default(); zone_count];
-    for state in states {
-        for per_zone in state.buckets.range(start..end).map(|(_, v)| v) {
-            for (o, t) in out.iter_mut().zip(per_zone) {
-                o.merge(t);
-            }
+    if let Some((first, last)) = window_buckets(settings, watermark, length) {
+        for state in states {
+            state.buckets.sum_into(first, last, &mut out);
         }
     }
     out
+}
+
+/// The first and last bucket of a rolling window of `length` ending at `watermark`; `None` when
+/// it holds none.
+fn window_buckets(
+    settings: &WindowSettings,
+    watermark: EventTimeMs,
+    length: DurationMs,
+) -> Option<(i64, i64)> {
+    let (start, end) = window_range(settings, watermark, length);
+    (start < end).then(|| (start, end - 1))
 }
 
 /// The buckets of a rolling window of `length` ending at `watermark`.
@@ -52,11 +60,10 @@ pub(crate) fn window_breakdown(
     watermark: EventTimeMs,
     length: DurationMs,
 ) -> Breakdown {
-    let (start, end) = window_range(settings, watermark, length);
     let mut out = Breakdown::default();
-    for state in states {
-        for (_, b) in state.bucket_breakdowns.range(start..end) {
-            out.merge(b);
+    if let Some((first, last)) = window_buckets(settings, watermark, length) {
+        for state in states {
+            state.bucket_breakdowns.sum_into(first, last, &mut out);
         }
     }
     out
@@ -140,28 +147,15 @@ pub(crate) fn calendar_totals(
         month_breakdown: Breakdown::default(),
         year_breakdown: Breakdown::default(),
     };
-    let year_start = Date::new(date.year(), 1, 1).ok()?;
+    let (year, month) = (date.first_of_year(), date.first_of_month());
     for state in states {
-        for (d, per_zone) in state.days.range(year_start..=date) {
-            for (i, t) in per_zone.iter().enumerate() {
-                totals.year[i].merge(t);
-                if d.month() == date.month() {
-                    totals.month[i].merge(t);
-                }
-                if *d == date {
-                    totals.day[i].merge(t);
-                }
-            }
-        }
-        for (d, b) in state.day_breakdowns.range(year_start..=date) {
-            totals.year_breakdown.merge(b);
-            if d.month() == date.month() {
-                totals.month_breakdown.merge(b);
-            }
-            if *d == date {
-                totals.day_breakdown.merge(b);
-            }
-        }
+        let (days, breakdowns) = (&state.days, &state.day_breakdowns);
+        days.sum_into(year, date, &mut totals.year);
+        days.sum_into(month, date, &mut totals.month);
+        days.sum_into(date, date, &mut totals.day);
+        breakdowns.sum_into(year, date, &mut totals.year_breakdown);
+        breakdowns.sum_into(month, date, &mut totals.month_breakdown);
+        breakdowns.sum_into(date, date, &mut totals.day_breakdown);
     }
     Some(totals)
 }

@@ -7,9 +7,9 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::settings::WindowSettings;
+use super::summed_buckets::{FourHours, Months, SummedBuckets};
 use crate::space::{Placement, TripClasses, ZoneId};
 use crate::state::breakdown::{Breakdown, SavedClassTally};
-use crate::state::buckets::Buckets;
 use crate::state::places::{Piece, PlaceBuckets, SavedPlaces, SavedStopTally};
 use crate::state::tally::{ModeTotals, SavedModeTotals};
 use crate::vocabulary::{EventTimeMs, Kind, Observation, PersonTrips};
@@ -18,10 +18,11 @@ use crate::vocabulary::{EventTimeMs, Kind, Observation, PersonTrips};
 #[derive(Debug, Clone)]
 pub struct WindowState {
     zone_count: usize,
-    /// Bucket start → person trips per zone (index = zone id).
-    pub(super) buckets: Buckets<Vec<ModeTotals>>,
-    /// Local date → person trips per zone.
-    pub(super) days: Buckets<Vec<ModeTotals>, Date>,
+    /// Bucket start → person trips per zone (index = zone id), with the sums of 4 hours of
+    /// buckets, which the rolling windows add up.
+    pub(super) buckets: SummedBuckets<Vec<ModeTotals>, i64, FourHours>,
+    /// Local date → person trips per zone, with the sums of calendar months.
+    pub(super) days: SummedBuckets<Vec<ModeTotals>, Date, Months>,
     max_event_time: Option<EventTimeMs>,
     /// Days before this are no longer kept: January 1 of the watermark's previous year, or
     /// [`HISTORY_DAYS`] before the watermark's date if that is earlier.
@@ -34,8 +35,8 @@ pub struct WindowState {
     /// The same buckets per cell and per origin → destination zone pair.
     pub(super) places: PlaceBuckets,
     /// The same buckets and days per zone, distance band, access class and mode.
-    pub(super) bucket_breakdowns: Buckets<Breakdown>,
-    pub(super) day_breakdowns: Buckets<Breakdown, Date>,
+    pub(super) bucket_breakdowns: SummedBuckets<Breakdown, i64, FourHours>,
+    pub(super) day_breakdowns: SummedBuckets<Breakdown, Date, Months>,
     /// The newest pruned bucket's zone totals and breakdown, emptied: the next new bucket takes
     /// them instead of allocating and growing its own (a bucket is new every few events of a
     /// quiet hour).
@@ -47,15 +48,15 @@ impl WindowState {
     pub fn new(zone_count: usize) -> WindowState {
         WindowState {
             zone_count,
-            buckets: Buckets::default(),
-            days: Buckets::default(),
+            buckets: SummedBuckets::default(),
+            days: SummedBuckets::default(),
             max_event_time: None,
             days_from: None,
             last_day: None,
             watermark_day: None,
             places: PlaceBuckets::default(),
-            bucket_breakdowns: Buckets::default(),
-            day_breakdowns: Buckets::default(),
+            bucket_breakdowns: SummedBuckets::default(),
+            day_breakdowns: SummedBuckets::default(),
             spare_totals: None,
             spare_breakdown: None,
         }
