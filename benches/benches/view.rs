@@ -51,7 +51,7 @@ fn view_costs(resolution: h3o::Resolution, events: usize) {
     let refs: Vec<&Pipeline> = pipelines.iter().collect();
     let watermark = pipelines.iter().filter_map(Pipeline::watermark).min();
     let whole = Snapshot::build(&config.settings, &config.zones, &refs, watermark);
-    let cells = whole.report.cells.len();
+    let cells = whole.cell_totals.len();
     let view = SharedView::new(
         CheckpointStore::open(&StoreLocation::Directory(std::env::temp_dir())).unwrap(),
         "bench",
@@ -96,7 +96,8 @@ fn view_costs(resolution: h3o::Resolution, events: usize) {
         Snapshot::build(&config.settings, &config.zones, &decoded_refs, watermark)
     });
     assert_eq!(
-        merged.report, whole.report,
+        merged.full_report(),
+        whole.full_report(),
         "the merge of the parts is the whole"
     );
     println!(

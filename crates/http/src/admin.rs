@@ -63,7 +63,7 @@ pub fn endpoints(metrics_on: MetricsOn) -> Vec<&'static str> {
 
 async fn report(State(state): State<AdminState>) -> Json<serde_json::Value> {
     let s = state.latest.borrow().clone();
-    Json(serde_json::to_value(&s.report).unwrap_or_default())
+    Json(serde_json::to_value(s.full_report()).unwrap_or_default())
 }
 
 /// The parts of a view shared by several instances, as `/api/zones` gives them, with the

@@ -229,7 +229,7 @@ async fn healthz(State(state): State<HealthState>) -> Response {
         "ready": v.ready,
         "reasons": v.reasons,
         "watermark": s.watermark.map(|w| w.to_rfc3339()),
-        "events": s.report.events,
+        "events": s.report_without_cells.events,
         "since_last_publish_seconds": seconds(v.since_last_publish),
         "last_checkpoint_age_seconds": seconds(v.last_checkpoint_age),
         "kafka": kafka,

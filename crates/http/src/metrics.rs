@@ -357,7 +357,7 @@ impl Families {
                     .inc_by(counts.partial_coverage as f64);
             }
         }
-        for (zone, z) in &s.report.zones {
+        for (zone, z) in &s.report_without_cells.zones {
             for (mode, trips) in &z.person_trips {
                 self.person_trips
                     .with_label_values(&[zone.as_str(), mode.as_str()])

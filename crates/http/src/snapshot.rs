@@ -6,11 +6,11 @@ use std::sync::Arc;
 use jiff::civil::Date;
 use modeshare_core::pipeline::Pipeline;
 use modeshare_core::pipeline::Settings;
-use modeshare_core::publish::Report;
 use modeshare_core::publish::{Goal, PublishSettings, Survey};
 use modeshare_core::publish::{LiveView, Public, live_views};
-use modeshare_core::space::DistanceBands;
+use modeshare_core::publish::{Report, cell_reports};
 use modeshare_core::space::Zones;
+use modeshare_core::space::{CellMap, DistanceBands};
 use modeshare_core::space::{StopId, TransitAccess};
 use modeshare_core::state::{CellWindow, StopTotals, WindowSettings, ZonePair};
 use modeshare_core::state::{ModeTotals, SourceCounts, Totals};
@@ -179,8 +179,12 @@ pub struct WindowPlaces {
 /// Everything `/metrics` and `/api/*` show, at one instant.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    /// The report over all state (docs/design.md, "Interfaces").
-    pub report: Report,
+    /// The report over all state (docs/design.md, "Interfaces") without its cells, which
+    /// [`Snapshot::full_report`] builds from `cell_totals` when `/api/report` asks: a city has
+    /// thousands of cells, and a snapshot is made four times a second.
+    pub report_without_cells: Report,
+    /// Person trips per cell over all state, every partition's summed.
+    pub cell_totals: Arc<CellMap<ModeTotals>>,
     /// Windows and calendar periods at the combined watermark, exact (for `/metrics` and the
     /// city's admin).
     pub view: Option<LiveView>,
@@ -215,6 +219,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The report over all state, with its cells.
+    pub fn full_report(&self) -> Report {
+        Report {
+            cells: cell_reports(&self.cell_totals),
+            ..self.report_without_cells.clone()
+        }
+    }
+
     /// What publishing reads, as the snapshot was built with it.
     pub fn publishing(&self) -> PublishSettings<'_> {
         PublishSettings {
@@ -257,10 +269,11 @@ impl Snapshot {
         let states: Vec<_> = partitions.iter().filter_map(|p| p.windows()).collect();
         let views = live_views(&states, settings.publishing(), zones, watermark, settings.k);
         Snapshot {
-            report: Report::build(&totals, zones, settings.publishing()),
+            report_without_cells: Report::without_cells(&totals, zones, settings.publishing()),
+            cell_totals: Arc::new(std::mem::take(&mut totals.by_cell)),
             view: Some(views.exact),
             public_view: Some(views.public),
-            sources: totals.by_source.clone(),
+            sources: std::mem::take(&mut totals.by_source),
             goals: settings
                 .goals
                 .iter()

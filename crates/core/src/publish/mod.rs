@@ -27,7 +27,7 @@ pub use privacy::{PrivacyConfig, PublishedCells, passes, publish_cells, publish_
 pub use public::{PlaceNumbers, Public, StopNumbers, public_place_numbers, public_stop_numbers};
 pub use report::{
     AccessNumbers, AccessReport, BandReport, CellReport, EventsReport, Report, ZoneReport,
-    person_trips_by_mode,
+    cell_reports, person_trips_by_mode,
 };
 pub use series::{Basis, SeriesPoint, Step, Subject, series};
 pub use settings::PublishSettings;

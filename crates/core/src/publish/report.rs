@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::settings::PublishSettings;
 use super::share::{group_person_trips, group_shares};
-use crate::space::{Access, Band, DistanceBands, TransitAccess, Zones};
+use crate::space::{Access, Band, CellMap, DistanceBands, TransitAccess, Zones};
 use crate::state::{ModeTotals, Totals, ZoneBreakdown};
 use crate::vocabulary::{Mode, ModeGroups, PersonTrips};
 
@@ -198,6 +198,16 @@ pub fn person_trips_by_mode(totals: &ModeTotals) -> BTreeMap<String, f64> {
 impl Report {
     /// Zones appear in name order, every configured zone even when empty; cells in index order.
     pub fn build(totals: &Totals, zones: &Zones, settings: PublishSettings<'_>) -> Report {
+        Report {
+            cells: cell_reports(&totals.by_cell),
+            ..Report::without_cells(totals, zones, settings)
+        }
+    }
+
+    /// The report with `cells` empty: what a live snapshot keeps, four times a second, where
+    /// the cells (thousands in a city) are built only when the report is asked for
+    /// ([`cell_reports`]).
+    pub fn without_cells(totals: &Totals, zones: &Zones, settings: PublishSettings<'_>) -> Report {
         let e = totals.events;
         let breakdowns = totals.breakdown.by_zone(zones.len(), settings.bands);
         let zones = zones
@@ -215,8 +225,6 @@ impl Report {
                 (zone.name.clone(), report)
             })
             .collect();
-        let mut cells: Vec<_> = totals.by_cell.iter().collect();
-        cells.sort_unstable_by_key(|(cell, _)| **cell);
         Report {
             events: EventsReport {
                 read: e.read,
@@ -236,13 +244,20 @@ impl Report {
                 .map(|(r, n)| (r.as_str().to_owned(), *n))
                 .collect(),
             zones,
-            cells: cells
-                .into_iter()
-                .map(|(cell, t)| CellReport {
-                    cell: cell.to_string(),
-                    person_trips: person_trips_by_mode(t),
-                })
-                .collect(),
+            cells: Vec::new(),
         }
     }
+}
+
+/// The report's cells: person trips per mode in each cell, in cell order.
+pub fn cell_reports(by_cell: &CellMap<ModeTotals>) -> Vec<CellReport> {
+    let mut cells: Vec<_> = by_cell.iter().collect();
+    cells.sort_unstable_by_key(|(cell, _)| **cell);
+    cells
+        .into_iter()
+        .map(|(cell, t)| CellReport {
+            cell: cell.to_string(),
+            person_trips: person_trips_by_mode(t),
+        })
+        .collect()
 }

@@ -179,6 +179,7 @@ impl WindowState {
         let floor = self.retained_from(settings);
         if newest {
             self.prune(settings, floor);
+            self.settle(settings, start);
         }
         for (bucket, amount, first) in pieces(settings, obs) {
             if bucket < floor.0 {
@@ -222,6 +223,18 @@ impl WindowState {
             }
         }
         late
+    }
+
+    /// The newest event is at `t`: the blocks of buckets and days before its own are summed
+    /// where they changed.
+    fn settle(&mut self, settings: &WindowSettings, t: EventTimeMs) {
+        let bucket = settings.bucket_start(t).0;
+        self.buckets.settle(bucket);
+        self.bucket_breakdowns.settle(bucket);
+        if let Some(date) = self.date_of(settings, bucket) {
+            self.days.settle(date);
+            self.day_breakdowns.settle(date);
+        }
     }
 
     /// The oldest bucket start still kept.

@@ -2,11 +2,13 @@
 //! window of thousands of buckets, or a year of days, adds a few hundred sums instead of every
 //! bucket each time it is published.
 //!
-//! Each block keeps the sum of its values, made again only after one of them changed: the
-//! newest block (where nearly every event lands) when a newer one begins, an older one touched
-//! by a late event at the same moment, and until then a block that changed is summed value by
-//! value when asked. What is asked always equals the sum of the values themselves: the tallies are
-//! integers, so a sum of sums is the same number in any order.
+//! Each block keeps the sum of its values, made again only after one of them changed, and only
+//! once the block lies wholly before the one that holds the newest event
+//! ([`SummedBuckets::settle`]): the block of the newest event takes nearly every event, and a
+//! count spread forward over its interval reaches blocks ahead of it. Until then a block that
+//! changed is added value by value when asked. What is asked always equals the sum of the
+//! values themselves: the tallies are integers, so a sum of sums is the same number in any
+//! order.
 
 use std::ops::RangeBounds;
 
@@ -48,7 +50,7 @@ impl Summable for Breakdown {
 }
 
 /// How keys fall into blocks: the first and last key a block can hold (both inclusive, so no key
-/// past the last representable one is needed).
+/// past the last representable one is needed). Blocks never overlap.
 pub(super) trait Blocks<K>: Clone {
     fn first_of(&self, key: K) -> K;
     fn last_of(&self, first: K) -> K;
@@ -68,7 +70,8 @@ impl Blocks<i64> for FourHours {
     }
 
     fn last_of(&self, first: i64) -> i64 {
-        first.saturating_add(BLOCK_MS - 1)
+        // `first_of` saturates at `i64::MIN`, which lies inside a block: that block's last key.
+        first.saturating_add(BLOCK_MS - 1 - first.rem_euclid(BLOCK_MS))
     }
 }
 
@@ -99,20 +102,21 @@ struct Block<T> {
 #[derive(Debug, Clone)]
 pub(super) struct SummedBuckets<T, K, B> {
     values: Buckets<T, K>,
-    blocks: B,
+    layout: B,
     /// By a block's first key; every key of the values has its block here.
     sums: Buckets<Block<T>, K>,
-    /// The newest block's first and last key: not summed until a newer block begins.
-    newest: Option<(K, K)>,
+    /// The first and last key of the block that holds the newest event: not summed while it
+    /// does (see [`SummedBuckets::settle`]).
+    current: Option<(K, K)>,
 }
 
 impl<T, K, B: Default> Default for SummedBuckets<T, K, B> {
     fn default() -> Self {
         SummedBuckets {
             values: Buckets::default(),
-            blocks: B::default(),
+            layout: B::default(),
             sums: Buckets::default(),
-            newest: None,
+            current: None,
         }
     }
 }
@@ -140,31 +144,41 @@ impl<T: Summable, K: Ord + Copy, B: Blocks<K>> SummedBuckets<T, K, B> {
         self.entry_or_insert_with(key, T::default)
     }
 
-    /// The value of `key` is about to change (or be new). The newest block is found with two
-    /// comparisons: nothing else is done for most events.
+    /// The value of `key` is about to change (or be new). A key in the current block is found
+    /// with two comparisons: nothing else is done for most events.
     fn changed(&mut self, key: K) {
         if self
-            .newest
+            .current
             .is_some_and(|(first, last)| first <= key && key <= last)
         {
             return;
         }
-        let first = self.blocks.first_of(key);
+        self.sums.entry(self.layout.first_of(key)).summed = false;
+    }
+
+    /// The newest event is now at `key`: once its block is newer than the current one, every
+    /// block before it that changed since it was summed (the block that was current, any older
+    /// one a late event reached, any a count spread forward into) is summed now.
+    pub(super) fn settle(&mut self, key: K) {
+        let first = self.layout.first_of(key);
+        if self.current.is_some_and(|(current, _)| current >= first) {
+            return;
+        }
         self.sums.entry(first).summed = false;
-        if self.newest.is_none_or(|(newest, _)| first > newest) {
-            // The block that was newest is summed now, with any older one a late event changed.
-            self.newest = Some((first, self.blocks.last_of(first)));
-            for (block_first, block) in self.sums.iter_mut() {
-                if block.summed || *block_first == first {
-                    continue;
-                }
-                block.sum.clear();
-                let last = self.blocks.last_of(*block_first);
-                for (_, v) in self.values.range(*block_first..=last) {
-                    block.sum.add(v);
-                }
-                block.summed = true;
+        self.current = Some((first, self.layout.last_of(first)));
+        for (block_first, block) in self.sums.iter_mut() {
+            if *block_first >= first {
+                break;
             }
+            if block.summed {
+                continue;
+            }
+            block.sum.clear();
+            let last = self.layout.last_of(*block_first);
+            for (_, v) in self.values.range(*block_first..=last) {
+                block.sum.add(v);
+            }
+            block.summed = true;
         }
     }
 
@@ -189,15 +203,15 @@ impl<T: Summable, K: Ord + Copy, B: Blocks<K>> SummedBuckets<T, K, B> {
     /// Drops the blocks wholly before `floor`; the block that holds `floor` loses the values
     /// before it, so it is summed from what is left of it when asked.
     fn prune_blocks(&mut self, floor: K) {
-        let first = self.blocks.first_of(floor);
+        let first = self.layout.first_of(floor);
         self.sums.prune(first);
         if first < floor
             && let Some((_, block)) = self.sums.iter_mut().next().filter(|(k, _)| **k == first)
         {
             block.summed = false;
         }
-        if self.newest.is_some_and(|(newest, _)| newest < first) {
-            self.newest = None;
+        if self.current.is_some_and(|(current, _)| current < first) {
+            self.current = None;
         }
     }
 
@@ -217,8 +231,8 @@ impl<T: Summable, K: Ord + Copy, B: Blocks<K>> SummedBuckets<T, K, B> {
     /// Adds to `out` the values from `first` to `last` (inclusive): each block wholly inside
     /// whose sum is current as that sum, the rest value by value.
     pub(super) fn sum_into(&self, first: K, last: K, out: &mut T) {
-        for (block_first, block) in self.sums.range(self.blocks.first_of(first)..=last) {
-            let block_last = self.blocks.last_of(*block_first);
+        for (block_first, block) in self.sums.range(self.layout.first_of(first)..=last) {
+            let block_last = self.layout.last_of(*block_first);
             if block.summed && first <= *block_first && block_last <= last {
                 out.add(&block.sum);
             } else {

@@ -623,3 +623,50 @@ proptest! {
         prop_assert_eq!(days, expected);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+    /// Trips over three months across a new year, nearly in order (some swapped, so some are
+    /// late): the day, month and year to date at each watermark asked hold the trips of their
+    /// local dates up to it (but for those that came later than every window keeps, which no
+    /// window or day counts), whatever blocks of days were summed before.
+    #[test]
+    fn calendar_totals_hold_the_trips_of_their_dates(
+        mut hours in proptest::collection::vec(0..90 * 24i64, 1..300),
+        swaps in proptest::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>()), 0..30),
+        checks in proptest::collection::vec(any::<prop::sample::Index>(), 1..8),
+    ) {
+        hours.sort_unstable();
+        for (a, b) in swaps {
+            let (i, j) = (a.index(hours.len()), b.index(hours.len()));
+            hours.swap(i, j);
+        }
+        let s = crate::testing::default_windows();
+        let first = 1_733_011_200_000; // 2024-12-01T00:00:00Z
+        let check_at: Vec<usize> = checks.iter().map(|c| c.index(hours.len())).collect();
+        let mut w = WindowState::new(1);
+        let mut seen: Vec<Date> = Vec::new();
+        let mut newest = i64::MIN;
+        for (i, h) in hours.iter().enumerate() {
+            let t = first + h * HOUR + 1_000;
+            observe_trip(&mut w, &s, t);
+            newest = newest.max(t);
+            if s.bucket_start(EventTimeMs(t)) >= s.bucket_start(EventTimeMs(newest - s.retention().0)) {
+                seen.push(s.local_date(EventTimeMs(t)).unwrap());
+            }
+            if check_at.contains(&i) {
+                let wm = w.watermark(&s).unwrap();
+                let date = s.local_date(wm).unwrap();
+                let cal = calendar_totals(&[&w], &s, wm, 1).unwrap();
+                let count = |from: Date| seen.iter().filter(|d| (from..=date).contains(*d)).count() as u64;
+                prop_assert_eq!(cal.day[0].events(), count(date));
+                prop_assert_eq!(cal.month[0].events(), count(date.first_of_month()));
+                prop_assert_eq!(cal.year[0].events(), count(date.first_of_year()));
+                let breakdown_events = |b: &Breakdown| b.by_zone(1, &crate::testing::default_bands())[0]
+                    .bands.iter().map(ModeTotals::events).sum::<u64>();
+                prop_assert_eq!(breakdown_events(&cal.year_breakdown), count(date.first_of_year()));
+                prop_assert_eq!(breakdown_events(&cal.month_breakdown), count(date.first_of_month()));
+            }
+        }
+    }
+}

@@ -24,53 +24,71 @@ const BUCKET: i64 = 900_000;
 
 #[derive(Debug, Clone)]
 enum Change {
-    /// Adds to the key `back` buckets (or days) behind the newest so far, or ahead of it when
-    /// negative.
-    Add { back: i64, amount: u64 },
-    /// Drops what lies more than `keep` buckets (or days) behind the newest.
-    Prune { keep: i64 },
+    /// The newest event moves `ahead` buckets (or days): what lies more than `keep` behind it
+    /// is dropped, then its block settles, as `WindowState::observe` does.
+    Newest { ahead: i64, keep: i64, amount: u64 },
+    /// Adds to the key `back` behind the newest: the newest's own key, or a late one.
+    Late { back: i64, amount: u64 },
+    /// Adds to a key `ahead` of the newest without moving it: a count spread forward.
+    Spread { ahead: i64, amount: u64 },
 }
 
 fn changes() -> impl Strategy<Value = Vec<Change>> {
     let change = prop_oneof![
-        // Mostly the newest bucket or the next few, sometimes one far ahead or far behind.
-        6 => (-3i64..=2, 1u64..1000).prop_map(|(b, amount)| Change::Add { back: b, amount }),
-        2 => (-40i64..=60, 1u64..1000).prop_map(|(b, amount)| Change::Add { back: b, amount }),
-        1 => (0i64..=80).prop_map(|keep| Change::Prune { keep }),
+        // Mostly the newest key or the next few, sometimes a jump past every block kept.
+        6 => (0i64..=3, 1u64..1000).prop_map(|(back, amount)| Change::Late { back, amount }),
+        3 => (1i64..=3, 40i64..=80, 1u64..1000)
+            .prop_map(|(ahead, keep, amount)| Change::Newest { ahead, keep, amount }),
+        1 => (100i64..=400, 0i64..=80, 1u64..1000)
+            .prop_map(|(ahead, keep, amount)| Change::Newest { ahead, keep, amount }),
+        2 => (4i64..=60, 1u64..1000).prop_map(|(back, amount)| Change::Late { back, amount }),
+        1 => (1i64..=60, 1u64..1000).prop_map(|(ahead, amount)| Change::Spread { ahead, amount }),
     ];
     proptest::collection::vec(change, 0..300)
 }
 
 /// Applies `changes` to keys made from bucket (or day) numbers by `key`, checking after each
-/// that every range asked of `sum_into` is the sum of its values one by one.
+/// that every range asked of `sum_into` is the sum of a plain map of the same values.
 fn check<K: Ord + Copy + std::fmt::Debug, B: Blocks<K> + Default>(
     changes: &[Change],
     key: impl Fn(i64) -> K,
     ranges: &[(i64, i64)],
 ) {
     let mut summed = SummedBuckets::<Count, K, B>::default();
+    let mut plain = std::collections::BTreeMap::<i64, u64>::new();
     let mut newest = 0i64;
     let mut floor = i64::MIN;
     for change in changes {
-        match *change {
-            Change::Add { back, amount } => {
-                let at = newest - back;
-                newest = newest.max(at);
-                if at >= floor {
-                    summed.entry(key(at)).0 += amount;
-                }
-            }
-            Change::Prune { keep } => {
+        let (at, amount) = match *change {
+            Change::Newest {
+                ahead,
+                keep,
+                amount,
+            } => {
+                newest += ahead;
                 floor = floor.max(newest - keep);
                 summed.prune(key(floor));
+                plain.retain(|n, _| *n >= floor);
+                summed.settle(key(newest));
+                (newest, amount)
             }
+            Change::Late { back, amount } => (newest - back, amount),
+            Change::Spread { ahead, amount } => (newest + ahead, amount),
+        };
+        if at >= floor {
+            summed.entry(key(at)).0 += amount;
+            *plain.entry(at).or_default() += amount;
         }
         for &(from, to) in ranges {
-            let (first, last) = (key(newest - from), key(newest - to));
+            let (first, last) = (newest - from, newest - to);
             let mut asked = Count::default();
-            summed.sum_into(first, last, &mut asked);
-            let by_hand = summed.range(first..=last).map(|(_, v)| v.0).sum::<u64>();
-            assert_eq!(asked.0, by_hand, "{first:?}..={last:?} after {change:?}");
+            summed.sum_into(key(first), key(last), &mut asked);
+            let plainly: u64 = if first <= last {
+                plain.range(first..=last).map(|(_, v)| v).sum()
+            } else {
+                0
+            };
+            assert_eq!(asked.0, plainly, "{first}..={last} after {change:?}");
         }
     }
 }
@@ -106,34 +124,50 @@ proptest! {
 }
 
 #[test]
-fn a_block_is_summed_once_a_newer_one_begins_and_again_after_a_late_change() {
+fn a_block_is_summed_once_the_newest_event_is_past_it_and_again_after_a_late_change() {
     let mut summed = SummedBuckets::<Count, i64, FourHours>::default();
+    let summed_blocks = |s: &SummedBuckets<Count, i64, FourHours>| {
+        s.sums
+            .iter()
+            .map(|(_, b)| (b.summed, b.sum))
+            .collect::<Vec<_>>()
+    };
     for bucket in 0..16 {
+        summed.settle(bucket * BUCKET);
         summed.entry(bucket * BUCKET).0 += 1;
     }
-    assert!(
-        !summed.sums.iter().any(|(_, b)| b.summed),
-        "the newest block waits"
-    );
-    summed.entry(16 * BUCKET).0 += 1;
-    let first = summed.sums.iter().next().map(|(_, b)| (b.summed, b.sum));
-    assert_eq!(first, Some((true, Count(16))));
-    summed.entry(3 * BUCKET).0 += 10;
-    let first = summed.sums.iter().next().map(|(_, b)| b.summed);
+    // A count spread forward into the third block.
+    summed.entry(40 * BUCKET).0 += 5;
     assert_eq!(
-        first,
-        Some(false),
+        summed_blocks(&summed),
+        [(false, Count(0)), (false, Count(0))],
+        "the current block waits, and so does one ahead of it"
+    );
+    summed.settle(16 * BUCKET);
+    summed.entry(16 * BUCKET).0 += 1;
+    assert_eq!(
+        summed_blocks(&summed),
+        [(true, Count(16)), (false, Count(0)), (false, Count(0))]
+    );
+    summed.entry(3 * BUCKET).0 += 10;
+    assert_eq!(
+        summed_blocks(&summed)[0],
+        (false, Count(16)),
         "a late change makes the block's sum stale"
     );
     let mut day = Count::default();
     summed.sum_into(0, 16 * BUCKET, &mut day);
     assert_eq!(day, Count(27));
-    summed.entry(33 * BUCKET).0 += 1;
-    let sums: Vec<_> = summed.sums.iter().map(|(_, b)| (b.summed, b.sum)).collect();
+    summed.settle(50 * BUCKET);
     assert_eq!(
-        sums,
-        [(true, Count(26)), (true, Count(1)), (false, Count(0))],
-        "both older blocks summed when the third began"
+        summed_blocks(&summed),
+        [
+            (true, Count(26)),
+            (true, Count(1)),
+            (true, Count(5)),
+            (false, Count(0))
+        ],
+        "every block before the newest event's summed once it moved past them"
     );
 }
 
@@ -150,4 +184,19 @@ fn pruning_inside_a_block_leaves_its_sum_to_the_values_left() {
     let mut first_block = Count::default();
     summed.sum_into(0, 15 * BUCKET, &mut first_block);
     assert_eq!(first_block, Count(11));
+}
+
+#[test]
+fn the_block_at_the_smallest_key_ends_where_the_next_one_begins() {
+    let mut summed = SummedBuckets::<Count, i64, FourHours>::default();
+    let next = FourHours.first_of(i64::MIN) + BLOCK_MS - i64::MIN.rem_euclid(BLOCK_MS);
+    assert_eq!(FourHours.first_of(next), next);
+    assert_eq!(FourHours.last_of(FourHours.first_of(i64::MIN)), next - 1);
+    for key in [i64::MIN, next - 1, next, next + BUCKET] {
+        summed.entry(key).0 += 1;
+    }
+    summed.settle(next + 10 * BLOCK_MS);
+    let mut all = Count::default();
+    summed.sum_into(i64::MIN, i64::MAX, &mut all);
+    assert_eq!(all, Count(4), "no key counted in two blocks");
 }
