@@ -124,6 +124,9 @@ impl Pipeline {
         if let (Some(windows), Some(saved)) = (&mut pipeline.windows, breakdowns.windows) {
             windows.restore_breakdowns(saved, stop_count)?;
         }
+        if let Some(windows) = &mut pipeline.windows {
+            windows.settle_restored(&pipeline.settings.windows);
+        }
         Ok(pipeline)
     }
 

@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::state::WindowState;
 use crate::vocabulary::ConfigErrors;
 use crate::vocabulary::EventTimeMs;
 
@@ -208,6 +209,10 @@ fn the_publishable_state_publishes_the_same_numbers_without_the_ids() {
     assert_eq!(observable(&restored.pipeline), observable(&original));
     assert!(original.dedup_len() > 1_000);
     assert_eq!(restored.pipeline.dedup_len(), 0, "no id travels");
+    // Another instance's part sees no event of its own: its blocks of buckets before the
+    // newest event's (10 hours of events: two of 4 hours) are summed when it is restored.
+    let summed = restored.pipeline.windows().map(WindowState::summed_blocks);
+    assert_eq!(summed, Some([2, 2, 0, 0]));
     assert!(
         publishable.len() + original.dedup_len() * 16 <= whole.len(),
         "{} bytes publishable, {} whole",

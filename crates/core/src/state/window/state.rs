@@ -225,6 +225,15 @@ impl WindowState {
         late
     }
 
+    /// After a restore (a checkpoint, or another instance's part of a shared view, which sees
+    /// no event of its own): the blocks before the newest event's are summed, so windows over
+    /// the restored state add block sums from the first publish on.
+    pub(crate) fn settle_restored(&mut self, settings: &WindowSettings) {
+        if let Some(newest) = self.max_event_time {
+            self.settle(settings, newest);
+        }
+    }
+
     /// The newest event is at `t`: the blocks of buckets and days before its own are summed
     /// where they changed.
     fn settle(&mut self, settings: &WindowSettings, t: EventTimeMs) {
@@ -286,6 +295,17 @@ impl WindowState {
             self.days.prune(keep_from);
             self.day_breakdowns.prune(keep_from);
         }
+    }
+
+    /// How many blocks of buckets and of days (zone totals, breakdowns) hold a current sum.
+    #[cfg(test)]
+    pub(crate) fn summed_blocks(&self) -> [usize; 4] {
+        [
+            self.buckets.summed_blocks(),
+            self.bucket_breakdowns.summed_blocks(),
+            self.days.summed_blocks(),
+            self.day_breakdowns.summed_blocks(),
+        ]
     }
 
     /// The number of zones it keeps totals for.

@@ -228,6 +228,12 @@ impl<T: Summable, K: Ord + Copy, B: Blocks<K>> SummedBuckets<T, K, B> {
         self.values.len()
     }
 
+    /// How many blocks hold a current sum.
+    #[cfg(test)]
+    pub(super) fn summed_blocks(&self) -> usize {
+        self.sums.iter().filter(|(_, b)| b.summed).count()
+    }
+
     /// Adds to `out` the values from `first` to `last` (inclusive): each block wholly inside
     /// whose sum is current as that sum, the rest value by value.
     pub(super) fn sum_into(&self, first: K, last: K, out: &mut T) {

@@ -670,3 +670,48 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn blocks_before_the_newest_event_are_summed_and_so_after_a_restore() {
+    let s = crate::testing::default_windows();
+    let first = 1_735_689_600_000; // 2025-01-01T00:00:00Z
+    let mut w = WindowState::new(1);
+    for hour in 0..70 * 24 {
+        observe_trip(&mut w, &s, first + hour * HOUR + 1_000);
+    }
+    // 28 days and the lateness of buckets kept: the 4-hour blocks before the newest event's.
+    let bucket_blocks = w.buckets.summed_blocks();
+    assert!(bucket_blocks >= 28 * 6, "{bucket_blocks}");
+    assert_eq!(
+        w.bucket_breakdowns.summed_blocks(),
+        bucket_blocks,
+        "breakdowns settle with the totals"
+    );
+    // January and February; March holds the newest event.
+    assert_eq!(w.days.summed_blocks(), 2);
+    assert_eq!(w.day_breakdowns.summed_blocks(), 2);
+
+    let mut restored = WindowState::restore(w.save(), 1).unwrap();
+    restored.restore_breakdowns(w.save_breakdowns(), 0).unwrap();
+    assert_eq!(
+        restored.buckets.summed_blocks(),
+        0,
+        "restored value by value"
+    );
+    restored.settle_restored(&s);
+    assert_eq!(restored.buckets.summed_blocks(), bucket_blocks);
+    assert_eq!(restored.days.summed_blocks(), 2);
+    let wm = w.watermark(&s).unwrap();
+    for rw in &s.rolling {
+        assert_eq!(
+            window_totals(&[&restored], &s, wm, rw.length, 1),
+            window_totals(&[&w], &s, wm, rw.length, 1),
+            "{}",
+            rw.label
+        );
+    }
+    assert_eq!(
+        calendar_totals(&[&restored], &s, wm, 1),
+        calendar_totals(&[&w], &s, wm, 1)
+    );
+}
