@@ -58,6 +58,8 @@ fn check<K: Ord + Copy + std::fmt::Debug, B: Blocks<K> + Default>(
     let mut plain = std::collections::BTreeMap::<i64, u64>::new();
     let mut newest = 0i64;
     let mut floor = i64::MIN;
+    // As the window state prunes its buckets: the newest dropped value kept, emptied.
+    let mut spare = None;
     for change in changes {
         let (at, amount) = match *change {
             Change::Newest {
@@ -67,7 +69,7 @@ fn check<K: Ord + Copy + std::fmt::Debug, B: Blocks<K> + Default>(
             } => {
                 newest += ahead;
                 floor = floor.max(newest - keep);
-                summed.prune(key(floor));
+                summed.prune_into(key(floor), &mut spare, Summable::clear);
                 plain.retain(|n, _| *n >= floor);
                 summed.settle(key(newest));
                 (newest, amount)
@@ -76,7 +78,7 @@ fn check<K: Ord + Copy + std::fmt::Debug, B: Blocks<K> + Default>(
             Change::Spread { ahead, amount } => (newest + ahead, amount),
         };
         if at >= floor {
-            summed.entry(key(at)).0 += amount;
+            summed.entry_or_take(key(at), &mut spare, Count::default).0 += amount;
             *plain.entry(at).or_default() += amount;
         }
         for &(from, to) in ranges {
