@@ -52,6 +52,17 @@ impl ModeTotals {
         }
     }
 
+    /// Adds every zone's totals of `other` to `per_zone` (index = zone id), growing it to as
+    /// many zones.
+    pub(crate) fn merge_per_zone(per_zone: &mut Vec<ModeTotals>, other: &[ModeTotals]) {
+        if per_zone.len() < other.len() {
+            per_zone.resize(other.len(), ModeTotals::default());
+        }
+        for (mine, theirs) in per_zone.iter_mut().zip(other) {
+            mine.merge(theirs);
+        }
+    }
+
     pub fn get(&self, mode: Mode) -> ModeTally {
         self.0[mode.index()]
     }

@@ -200,13 +200,7 @@ impl Totals {
             mine.partial_coverage += counts.partial_coverage;
             mine.last_seen = mine.last_seen.max(counts.last_seen);
         }
-        if self.by_zone.len() < other.by_zone.len() {
-            self.by_zone
-                .resize(other.by_zone.len(), ModeTotals::default());
-        }
-        for (mine, theirs) in self.by_zone.iter_mut().zip(&other.by_zone) {
-            mine.merge(theirs);
-        }
+        ModeTotals::merge_per_zone(&mut self.by_zone, &other.by_zone);
         for (cell, theirs) in &other.by_cell {
             self.by_cell.entry(*cell).or_default().merge(theirs);
         }

@@ -177,9 +177,7 @@ pub fn daily_totals(
             let sums = out
                 .entry(*d)
                 .or_insert_with(|| vec![ModeTotals::default(); zone_count]);
-            for (s, t) in sums.iter_mut().zip(per_zone) {
-                s.merge(t);
-            }
+            ModeTotals::merge_per_zone(sums, per_zone);
         }
     }
     out

@@ -26,12 +26,7 @@ pub(super) trait Summable: Default {
 
 impl Summable for Vec<ModeTotals> {
     fn add(&mut self, other: &Self) {
-        if self.len() < other.len() {
-            self.resize(other.len(), ModeTotals::default());
-        }
-        for (mine, theirs) in self.iter_mut().zip(other) {
-            mine.merge(theirs);
-        }
+        ModeTotals::merge_per_zone(self, other);
     }
 
     fn clear(&mut self) {
@@ -160,10 +155,11 @@ impl<T: Summable, K: Ord + Copy, B: Blocks<K>> SummedBuckets<T, K, B> {
     /// block before it that changed since it was summed (the block that was current, any older
     /// one a late event reached, any a count spread forward into) is summed now.
     pub(super) fn settle(&mut self, key: K) {
-        let first = self.layout.first_of(key);
-        if self.current.is_some_and(|(current, _)| current >= first) {
+        // Nearly every newest event lies in the current block: two comparisons.
+        if self.current.is_some_and(|(_, last)| key <= last) {
             return;
         }
+        let first = self.layout.first_of(key);
         self.sums.entry(first).summed = false;
         self.current = Some((first, self.layout.last_of(first)));
         for (block_first, block) in self.sums.iter_mut() {
