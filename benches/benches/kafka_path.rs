@@ -5,7 +5,7 @@
 //! 2. `modeshare run` consuming the same topic (decode → bin → windows, offsets stored), timed
 //!    from its first to its last event on `/healthz`, and its CPU time per event over the
 //!    same span, next to the bare consume's, per thread and in publishing; then its CPU while
-//!    idle with that state;
+//!    idle with that state, and its resident memory;
 //! 3. produce-to-visible latency on `/api/zones` (today's calendar total) at a steady rate of
 //!    half the bare consume rate, and 4. the same into a bare consumer;
 //! 5. 1, 2 and 4 instances of one group on a topic of 8 partitions: events/s and each
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use modeshare_benches::{
     admin_env, broker_script, cpu_seconds, cpu_seconds_by_thread, events_read, listener_addresses,
-    repo_root, unique,
+    repo_root, status_mib, unique,
 };
 use modeshare_kafka::EventProducer;
 use modeshare_kafka::config::KafkaOptions;
@@ -261,9 +261,13 @@ fn main() {
     let idle_from = (Instant::now(), cpu_seconds(child.id()));
     std::thread::sleep(Duration::from_secs(10));
     let idle = (cpu_seconds(child.id()) - idle_from.1) / idle_from.0.elapsed().as_secs_f64();
+    let pid = child.id().to_string();
+    let mib = |field| status_mib(&pid, field).unwrap_or(f64::NAN);
     println!(
-        "modeshare run, idle with the topic's state:  {:.2} % of a core",
-        idle * 100.0
+        "modeshare run, idle with the topic's state:  {:.2} % of a core, {:.0} MiB resident (peak {:.0} MiB)",
+        idle * 100.0,
+        mib("VmRSS"),
+        mib("VmHWM")
     );
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -180,8 +180,17 @@ fn stat_cpu_seconds(path: &str) -> f64 {
 
 /// Peak resident set size of this process in MiB (Linux `VmHWM`), if known.
 pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    status_mib("self", "VmHWM")
+}
+
+/// A memory figure of a process (`self` or a pid) in MiB, from Linux's `/proc/<pid>/status`:
+/// `VmRSS` (resident now), `VmHWM` (its peak).
+pub fn status_mib(process: &str, field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
+    let line = status.lines().find(|l| {
+        l.strip_prefix(field)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }

@@ -159,6 +159,15 @@ impl CheckpointStore {
         }
     }
 
+    /// Where a key's checkpoint is as [`CheckpointStore::list`] names it: a file's path or an
+    /// object's path in its store.
+    pub fn listed_location(&self, key: &[&str]) -> String {
+        match &self.backend {
+            Backend::Directory(dir) => dir.file(key).display().to_string(),
+            Backend::Object(object) => object.path(key).to_string(),
+        }
+    }
+
     /// A key's checkpoint with its version, or `None` when there is none.
     pub fn read(&self, key: &[&str]) -> Result<Option<Stored>, StoreError> {
         match &self.backend {

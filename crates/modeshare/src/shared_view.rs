@@ -18,7 +18,7 @@
 //! topic and the owner (each as [`crate::checkpoint_claim`] writes texts), then the publishable checkpoint
 //! ([`checkpoint::encode_publishable`]). All integers little-endian.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use modeshare_core::pipeline::checkpoint::{self, Fingerprint, Position};
@@ -167,12 +167,18 @@ impl SharedView {
         part: &[u8],
         prune: bool,
     ) -> Result<(), StoreError> {
-        let (partition, generation_text) = (partition.to_string(), generation.to_string());
-        let folder = [NAMESPACE, self.group.as_str(), topic, &partition];
-        let key = [NAMESPACE, &self.group, topic, &partition, &generation_text];
+        let (partition_text, generation_text) = (partition.to_string(), generation.to_string());
+        let key = [
+            NAMESPACE,
+            &self.group,
+            topic,
+            &partition_text,
+            &generation_text,
+        ];
         self.store.replace(&key, part)?;
         if prune {
-            let ours = self.store.location(&key);
+            let ours = self.location(topic, partition, generation);
+            let folder = [NAMESPACE, self.group.as_str(), topic, &partition_text];
             for listed in self.store.list(&folder)? {
                 if listed.location != ours && older_generation(&listed.location, generation) {
                     self.store.remove_listed(&listed.location)?;
@@ -182,14 +188,30 @@ impl SharedView {
         Ok(())
     }
 
-    /// Reads what changed since `known` (blocking): every part now published, the unchanged
-    /// ones taken from `known`, with the problems met (a part that cannot be read is left out
-    /// and named).
-    pub fn read(&self, known: &KnownParts) -> Result<(KnownParts, Vec<String>), StoreError> {
+    /// Where a partition's part of a generation is, as [`CheckpointStore::list`] names it.
+    pub fn location(&self, topic: &str, partition: i32, generation: u64) -> String {
+        let (partition, generation) = (partition.to_string(), generation.to_string());
+        self.store
+            .listed_location(&[NAMESPACE, &self.group, topic, &partition, &generation])
+    }
+
+    /// Reads what changed since `known` (blocking): every part now published but those at the
+    /// locations in `skipped` (the reader's own partitions, which it shows from their live
+    /// state: decoding them again at every read would cost as much as their owner's writing),
+    /// the unchanged ones taken from `known`, with the problems met (a part that cannot be read
+    /// is left out and named).
+    pub fn read(
+        &self,
+        known: &KnownParts,
+        skipped: &BTreeSet<String>,
+    ) -> Result<(KnownParts, Vec<String>), StoreError> {
         let listed = self.store.list(&[NAMESPACE, &self.group])?;
         let mut fresh = KnownParts::default();
         let mut problems = Vec::new();
         for entry in listed {
+            if skipped.contains(&entry.location) {
+                continue;
+            }
             if let Some((tag, part)) = known.by_location.get(&entry.location)
                 && *tag == entry.tag
             {
@@ -321,7 +343,7 @@ mod tests {
         };
         publish(0, 1, "a", &["x"], true);
         publish(1, 1, "b", &["y", "z"], true);
-        let (known, problems) = view.read(&KnownParts::default()).unwrap();
+        let (known, problems) = view.read(&KnownParts::default(), &BTreeSet::new()).unwrap();
         assert!(problems.is_empty(), "{problems:?}");
         let accepted: Vec<(i32, u64)> = known
             .parts()
@@ -334,7 +356,7 @@ mod tests {
         // is damaged.
         publish(1, 2, "c", &["y", "z", "w"], false);
         view.publish("trips", 0, 1, b"MSVIEW02 cut", false).unwrap();
-        let (again, problems) = view.read(&known).unwrap();
+        let (again, problems) = view.read(&known, &BTreeSet::new()).unwrap();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(
             problems[0].contains("1.ckpt") || problems[0].ends_with("/1"),
@@ -350,7 +372,7 @@ mod tests {
 
         // The former owner b writes late, under its generation: c's part is still the one.
         publish(1, 1, "b", &["y"], false);
-        let (late, _) = view.read(&again).unwrap();
+        let (late, _) = view.read(&again, &BTreeSet::new()).unwrap();
         let parts = late.parts();
         assert_eq!(
             parts[0].header.owner, "c",
@@ -361,6 +383,27 @@ mod tests {
         publish(1, 2, "c", &["y", "z", "w"], true);
         let listed = store.list(&[NAMESPACE, "group", "trips", "1"]).unwrap();
         assert_eq!(listed.len(), 1, "{listed:?}");
+
+        // c reads the view: its own part, at the location it names, is skipped (c shows its
+        // live state), even though c's part changed since the last read; the rest is read.
+        publish(1, 2, "c", &["y", "z", "w", "v"], false);
+        publish(2, 1, "d", &["u"], true);
+        let own = BTreeSet::from([view.location("trips", 1, 2)]);
+        let (skipping, problems) = view.read(&late, &own).unwrap();
+        let partitions: Vec<i32> = skipping
+            .parts()
+            .iter()
+            .map(|p| p.header.partition)
+            .collect();
+        assert_eq!(partitions, [2], "partition 0 damaged, 1 skipped");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let (all, _) = view.read(&skipping, &BTreeSet::new()).unwrap();
+        let accepted: Vec<(i32, u64)> = all
+            .parts()
+            .iter()
+            .map(|p| (p.header.partition, p.pipeline.totals().events.accepted))
+            .collect();
+        assert_eq!(accepted, [(1, 4), (2, 1)]);
     }
 
     #[test]

@@ -47,7 +47,7 @@ use super::view_link::{PartToWrite, ViewLink};
 use super::workers::{Work, Workers};
 use crate::clock::wall_clock;
 use crate::config::AppConfig;
-use crate::shared_view::{HEARTBEAT_INTERVALS, PartHeader};
+use crate::shared_view::{HEARTBEAT_INTERVALS, Part, PartHeader};
 
 /// What the pipeline task reports back to: the Kafka group (offsets, dead letters) or the
 /// ingest spool (with the state restored for it), or neither for files and the simulator.
@@ -278,12 +278,48 @@ impl Aggregator {
         if let Some(kafka) = &mut self.kafka {
             kafka.checkpoint(&mut self.partitions, &keys, None).await;
         }
-        // Their last numbers, for the view until their new owner publishes its own.
+        // Their last numbers, for the view until their new owner publishes its own: written
+        // (after the round in flight, which would make this one skipped), and shown from their
+        // state until a read of the view brings them back.
+        if let Some(view) = &mut self.view {
+            view.written(&self.give_up).await;
+        }
         self.publish_parts();
         for key in &keys {
-            self.partitions.remove(key);
+            let Some(state) = self.partitions.remove(key) else {
+                continue;
+            };
+            if let (Some(view), Some(kafka), Some(published)) =
+                (&mut self.view, &self.kafka, self.published.get(key))
+            {
+                view.depart(Part {
+                    header: PartHeader {
+                        topic: key.0.to_string(),
+                        partition: key.1,
+                        topic_partitions: kafka.health().topic_partitions(&key.0),
+                        generation: published.generation,
+                        owner: self.owner.clone(),
+                        published_at: published.at,
+                        last_event_at: state.last_event_at,
+                    },
+                    pipeline: state.pipeline,
+                });
+            }
         }
+        self.hold_own_parts();
         self.publisher.state_changed();
+    }
+
+    /// Tells the view's reads which parts are this instance's, of the partitions it holds:
+    /// they show those partitions' live state, and need not read them back.
+    fn hold_own_parts(&self) {
+        let (Some(view), Some(kafka)) = (&self.view, &self.kafka) else {
+            return;
+        };
+        view.hold(self.partitions.keys().filter_map(|(topic, partition)| {
+            let generation = kafka.generation(topic, *partition)?;
+            Some((&**topic, *partition, generation))
+        }));
     }
 
     /// These partitions are ours, each with the state its checkpoint restored inside the
@@ -308,6 +344,7 @@ impl Aggregator {
         if let Some(kafka) = &self.kafka {
             kafka.assignment_taken(&keys);
         }
+        self.hold_own_parts();
         self.publisher.state_changed();
     }
 
@@ -317,7 +354,7 @@ impl Aggregator {
     fn publish(&mut self) {
         if self.publisher.due() || self.kafka.is_some() {
             let kafka = self.broker_status();
-            let parts = self.view.as_ref().map(ViewLink::parts);
+            let parts = self.view.as_mut().map(ViewLink::parts);
             let others = parts.as_ref().map(|parts| Others {
                 parts,
                 owner: &self.owner,
@@ -446,7 +483,7 @@ impl Aggregator {
     /// The last snapshot, with the places of the final state; the totals go to the log.
     fn publish_last(mut self) {
         let kafka = self.broker_status();
-        let parts = self.view.as_ref().map(ViewLink::parts);
+        let parts = self.view.as_mut().map(ViewLink::parts);
         let others = parts.as_ref().map(|parts| Others {
             parts,
             owner: &self.owner,

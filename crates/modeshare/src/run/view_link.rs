@@ -32,6 +32,14 @@ pub struct PartToWrite {
 pub struct ViewLink {
     view: SharedView,
     latest: watch::Receiver<RemoteParts>,
+    /// Where this instance's parts of the partitions it holds are: the reads skip them, as
+    /// their live state is shown instead.
+    own: watch::Sender<Arc<BTreeSet<String>>>,
+    /// Parts of partitions this instance gave up, from their last state, shown until a read
+    /// brings a part of the partition at least as new (its own last write, or a new owner's).
+    departed: Vec<Arc<Part>>,
+    /// The last read with the parts departed since, and the read it was made from.
+    merged: Option<(RemoteParts, RemoteParts)>,
     /// This instance's last round of writes, while it runs.
     writing: Option<JoinHandle<()>>,
 }
@@ -40,22 +48,68 @@ impl ViewLink {
     /// Starts reading the parts every `interval` until `shutdown`.
     pub fn start(view: SharedView, interval: Duration, shutdown: CancellationToken) -> ViewLink {
         let (tell, latest) = watch::channel(RemoteParts::default());
-        tokio::spawn(read_parts(view.clone(), interval, tell, shutdown));
+        let (own, skipped) = watch::channel(Arc::default());
+        tokio::spawn(read_parts(view.clone(), interval, tell, skipped, shutdown));
         ViewLink {
             view,
             latest,
+            own,
+            departed: Vec::new(),
+            merged: None,
             writing: None,
         }
     }
 
-    /// The parts last read.
-    pub fn parts(&self) -> RemoteParts {
-        self.latest.borrow().clone()
+    /// The parts last read, and those of partitions given up since.
+    pub fn parts(&mut self) -> RemoteParts {
+        let read = self.latest.borrow().clone();
+        let before = self.departed.len();
+        self.departed
+            .retain(|gone| !read.iter().any(|part| as_new(part, gone)));
+        if self.departed.is_empty() {
+            self.merged = None;
+            return read;
+        }
+        if let Some((from, merged)) = &self.merged
+            && Arc::ptr_eq(from, &read)
+            && self.departed.len() == before
+        {
+            return merged.clone();
+        }
+        let merged: RemoteParts = Arc::new(
+            read.iter()
+                .filter(|part| !self.departed.iter().any(|gone| as_new(gone, part)))
+                .chain(&self.departed)
+                .cloned()
+                .collect(),
+        );
+        self.merged = Some((read, merged.clone()));
+        merged
     }
 
     /// A receiver that hears each new read.
     pub fn subscribe(&self) -> watch::Receiver<RemoteParts> {
         self.latest.clone()
+    }
+
+    /// The partitions this instance holds now, each with its claim generation: the reads skip
+    /// their parts.
+    pub fn hold<'a>(&self, held: impl IntoIterator<Item = (&'a str, i32, u64)>) {
+        let locations = held
+            .into_iter()
+            .map(|(topic, partition, generation)| self.view.location(topic, partition, generation))
+            .collect();
+        self.own.send_replace(Arc::new(locations));
+    }
+
+    /// A partition given up, with its last state: shown until a read brings a part of it at
+    /// least as new. Call [`ViewLink::hold`] without it as well, so that the reads take its
+    /// part again.
+    pub fn depart(&mut self, part: Part) {
+        let part = Arc::new(part);
+        self.departed.retain(|gone| !as_new(&part, gone));
+        self.departed.push(part);
+        self.merged = None;
     }
 
     pub fn view(&self) -> &SharedView {
@@ -91,7 +145,8 @@ impl ViewLink {
         }));
     }
 
-    /// Waits for the writes in flight (at a stop), at most until `give_up`.
+    /// Waits for the writes in flight (before a round that must not be skipped: at a stop or
+    /// a revocation), at most until `give_up`.
     pub async fn written(&mut self, give_up: &CancellationToken) {
         if let Some(writing) = self.writing.take() {
             tokio::select! {
@@ -102,11 +157,22 @@ impl ViewLink {
     }
 }
 
-/// Reads the parts every `interval` and sends each read's result.
+/// Whether `part` is of the same partition as `than` and at least as new: a higher claim
+/// generation, or the same one published as late or later.
+fn as_new(part: &Part, than: &Part) -> bool {
+    let (a, b) = (&part.header, &than.header);
+    a.topic == b.topic
+        && a.partition == b.partition
+        && (a.generation, a.published_at) >= (b.generation, b.published_at)
+}
+
+/// Reads the parts every `interval`, but for those at the locations `skipped` holds, and
+/// sends each read's result.
 async fn read_parts(
     view: SharedView,
     interval: Duration,
     tell: watch::Sender<RemoteParts>,
+    skipped: watch::Receiver<Arc<BTreeSet<String>>>,
     shutdown: CancellationToken,
 ) {
     let mut known = KnownParts::default();
@@ -119,8 +185,8 @@ async fn read_parts(
             _ = shutdown.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        let (reader, previous) = (view.clone(), known.clone());
-        let read = tokio::task::spawn_blocking(move || reader.read(&previous)).await;
+        let (reader, previous, skipped) = (view.clone(), known.clone(), skipped.borrow().clone());
+        let read = tokio::task::spawn_blocking(move || reader.read(&previous, &skipped)).await;
         let (fresh, problems) = match read {
             Ok(Ok(read)) => read,
             Ok(Err(e)) => {
@@ -298,5 +364,113 @@ mod tests {
             !public.contains("worker-") && !public.contains("me/1"),
             "{public}"
         );
+    }
+
+    /// A part of `events` trips of partition `partition`, as `owner` would publish it.
+    fn trips(
+        partition: i32,
+        (generation, published_at): (u64, i64),
+        owner: &str,
+        events: usize,
+    ) -> Part {
+        let config = config::load(None, [], &Overrides::default()).unwrap();
+        let mut pipeline = Pipeline::live(config.settings, config.zones);
+        for n in 0..events {
+            let line = format!(
+                r#"{{"kind":"trip","id":"{owner}-{n}","source":"voi","mode":"e_scooter","start_time":"2024-05-02T07:31:12Z","origin":{{"lat":59.89,"lon":10.62}}}}"#
+            );
+            pipeline.observe_line(line.as_bytes(), "t", None);
+        }
+        Part {
+            header: PartHeader {
+                topic: "trips".into(),
+                partition,
+                topic_partitions: 2,
+                generation,
+                owner: owner.into(),
+                published_at,
+                last_event_at: published_at,
+            },
+            pipeline,
+        }
+    }
+
+    fn write(view: &SharedView, part: &Part) {
+        let bytes = view.encode(&part.header, &part.pipeline);
+        let h = &part.header;
+        view.publish(&h.topic, h.partition, h.generation, &bytes, false)
+            .unwrap();
+    }
+
+    /// Waits until the link shows these parts: (partition, owner, trips).
+    async fn shows(link: &mut ViewLink, expected: &[(i32, &str, u64)]) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut seen: Vec<(i32, String, u64)> = link
+                .parts()
+                .iter()
+                .map(|p| {
+                    let trips = p.pipeline.totals().events.accepted;
+                    (p.header.partition, p.header.owner.clone(), trips)
+                })
+                .collect();
+            seen.sort();
+            let wanted: Vec<(i32, String, u64)> = expected
+                .iter()
+                .map(|(p, o, n)| (*p, (*o).to_owned(), *n))
+                .collect();
+            if seen == wanted {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "shown {seen:?}, expected {wanted:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The reads skip the parts of the partitions this instance holds (it shows their live
+    /// state); a partition given up is shown from its last state until a read brings a part of
+    /// it at least as new: not this instance's older write, but its final one or a new owner's.
+    #[test]
+    fn own_parts_are_not_read_back_and_a_departed_partition_never_goes_missing() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let config = config::load(None, [], &Overrides::default()).unwrap();
+            let store = crate::checkpoint_store::CheckpointStore::in_memory();
+            let view = SharedView::new(store, "group", config.settings, config.zones);
+            let shutdown = CancellationToken::new();
+            let mut link =
+                ViewLink::start(view.clone(), Duration::from_millis(20), shutdown.clone());
+            link.hold([("trips", 0, 1)]);
+            write(&view, &trips(0, (1, 100), "me", 1));
+            write(&view, &trips(1, (1, 100), "other", 2));
+            shows(&mut link, &[(1, "other", 2)]).await;
+
+            // Partition 0 is given up with 3 trips: shown at once, the merge made once.
+            link.depart(trips(0, (1, 200), "me", 3));
+            link.hold([]);
+            let merged = link.parts();
+            assert!(Arc::ptr_eq(&merged, &link.parts()));
+            shows(&mut link, &[(0, "me", 3), (1, "other", 2)]).await;
+            // Reads that bring back its older write (1 trip) leave the departed state shown.
+            let mut reads = link.subscribe();
+            reads.changed().await.unwrap();
+            reads.changed().await.unwrap();
+            shows(&mut link, &[(0, "me", 3), (1, "other", 2)]).await;
+            // Its final write replaces it once read (with 4 trips here, to tell them apart).
+            write(&view, &trips(0, (1, 200), "me", 4));
+            shows(&mut link, &[(0, "me", 4), (1, "other", 2)]).await;
+            // And so does a new owner's part, of a higher generation though published earlier.
+            link.depart(trips(0, (1, 300), "me", 5));
+            shows(&mut link, &[(0, "me", 5), (1, "other", 2)]).await;
+            write(&view, &trips(0, (2, 50), "new", 6));
+            shows(&mut link, &[(0, "new", 6), (1, "other", 2)]).await;
+            shutdown.cancel();
+        });
     }
 }
