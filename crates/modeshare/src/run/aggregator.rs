@@ -124,6 +124,11 @@ pub(super) async fn aggregate(
 /// Kafka batches applied together at most: more than the channel holds, so all that wait.
 const GATHERED_BATCHES: usize = 64;
 
+/// How long a revocation waits for the view's write round in flight before writing the
+/// revoked partitions' final parts: a conditional write takes milliseconds, a store that
+/// retries can take minutes, and the rebalance waits on this.
+const FINAL_PARTS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A partition's part as last written: under which claim, of which state, when.
 struct Published {
     generation: u64,
@@ -268,8 +273,9 @@ impl Aggregator {
     }
 
     /// Kafka took these partitions away: their state is checkpointed (and its offsets
-    /// committed), then dropped. Records of theirs still in the channel are left to the new
-    /// owner.
+    /// committed), written to the view as their final parts and handed to the view link, which
+    /// shows it until those parts (or a new owner's) are read back. Records of theirs still in
+    /// the channel are left to the new owner.
     async fn on_revoked(&mut self, revoked: &[(String, i32)]) {
         let keys: Vec<PartitionKey> = revoked
             .iter()
@@ -282,7 +288,10 @@ impl Aggregator {
         // (after the round in flight, which would make this one skipped), and shown from their
         // state until a read of the view brings them back.
         if let Some(view) = &mut self.view {
-            view.written(&self.give_up).await;
+            // Bounded, so that a slow store does not hold up the rebalance: if the round is
+            // still going on, this one is skipped and the parts are shown as they are now
+            // until their new owner's are read.
+            view.written(&self.give_up, Some(FINAL_PARTS_WAIT)).await;
         }
         self.publish_parts();
         for key in &keys {
@@ -312,8 +321,8 @@ impl Aggregator {
 
     /// Tells the view's reads which parts are this instance's, of the partitions it holds:
     /// they show those partitions' live state, and need not read them back.
-    fn hold_own_parts(&self) {
-        let (Some(view), Some(kafka)) = (&self.view, &self.kafka) else {
+    fn hold_own_parts(&mut self) {
+        let (Some(view), Some(kafka)) = (&mut self.view, &self.kafka) else {
             return;
         };
         view.hold(self.partitions.keys().filter_map(|(topic, partition)| {
@@ -427,11 +436,14 @@ impl Aggregator {
     /// At a stop: the final state's parts, written before the process ends.
     async fn publish_final_parts(&mut self) {
         if let Some(view) = &mut self.view {
-            view.written(&self.give_up).await;
+            // Bounded, so that a slow store does not hold up the rebalance: if the round is
+            // still going on, this one is skipped and the parts are shown as they are now
+            // until their new owner's are read.
+            view.written(&self.give_up, Some(FINAL_PARTS_WAIT)).await;
         }
         self.publish_parts();
         if let Some(view) = &mut self.view {
-            view.written(&self.give_up).await;
+            view.written(&self.give_up, None).await;
         }
     }
 
@@ -443,6 +455,10 @@ impl Aggregator {
         if let Some(kafka) = &mut self.kafka {
             let keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
             saved &= kafka.checkpoint(&mut self.partitions, &keys, None).await;
+            if self.partitions.len() < keys.len() {
+                // Fenced partitions were dropped: the view's reads take their parts again.
+                self.hold_own_parts();
+            }
         }
         saved &= self.checkpoint_spool().await;
         if saved {

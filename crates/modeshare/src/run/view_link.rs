@@ -15,7 +15,8 @@ use tracing::{debug, info, warn};
 
 use crate::shared_view::{KnownParts, Part, SharedView};
 
-/// The parts the last read found (one per partition, never older than what was shown).
+/// The parts the last read found, with those of partitions this instance gave up since (one
+/// per partition, never older than what was shown).
 pub type RemoteParts = Arc<Vec<Arc<Part>>>;
 
 /// One of this instance's parts to write.
@@ -93,8 +94,20 @@ impl ViewLink {
     }
 
     /// The partitions this instance holds now, each with its claim generation: the reads skip
-    /// their parts.
-    pub fn hold<'a>(&self, held: impl IntoIterator<Item = (&'a str, i32, u64)>) {
+    /// their parts, and a partition given up and held again is no longer shown as departed
+    /// (its live state is).
+    pub fn hold<'a>(&mut self, held: impl IntoIterator<Item = (&'a str, i32, u64)>) {
+        let held: Vec<(&str, i32, u64)> = held.into_iter().collect();
+        let departed = self.departed.len();
+        self.departed.retain(|gone| {
+            let h = &gone.header;
+            !held
+                .iter()
+                .any(|(t, p, _)| h.topic == *t && h.partition == *p)
+        });
+        if self.departed.len() != departed {
+            self.merged = None;
+        }
         let locations = held
             .into_iter()
             .map(|(topic, partition, generation)| self.view.location(topic, partition, generation))
@@ -146,13 +159,17 @@ impl ViewLink {
     }
 
     /// Waits for the writes in flight (before a round that must not be skipped: at a stop or
-    /// a revocation), at most until `give_up`.
-    pub async fn written(&mut self, give_up: &CancellationToken) {
-        if let Some(writing) = self.writing.take() {
-            tokio::select! {
-                _ = writing => {}
-                _ = give_up.cancelled() => {}
-            }
+    /// a revocation), at most until `give_up` or for `limit`; a round still going on after
+    /// that stays in flight.
+    pub async fn written(&mut self, give_up: &CancellationToken, limit: Option<Duration>) {
+        let Some(writing) = &mut self.writing else {
+            return;
+        };
+        let limit = tokio::time::sleep(limit.unwrap_or(Duration::MAX));
+        tokio::select! {
+            _ = writing => self.writing = None,
+            _ = give_up.cancelled() => {}
+            _ = limit => {}
         }
     }
 }
@@ -457,10 +474,16 @@ mod tests {
             let merged = link.parts();
             assert!(Arc::ptr_eq(&merged, &link.parts()));
             shows(&mut link, &[(0, "me", 3), (1, "other", 2)]).await;
-            // Reads that bring back its older write (1 trip) leave the departed state shown.
+            // A read that brings back its older write (1 trip) leaves the departed state shown.
             let mut reads = link.subscribe();
-            reads.changed().await.unwrap();
-            reads.changed().await.unwrap();
+            let older_read = |parts: &RemoteParts| {
+                parts
+                    .iter()
+                    .any(|p| p.header.partition == 0 && p.pipeline.totals().events.accepted == 1)
+            };
+            while !older_read(&reads.borrow_and_update()) {
+                reads.changed().await.unwrap();
+            }
             shows(&mut link, &[(0, "me", 3), (1, "other", 2)]).await;
             // Its final write replaces it once read (with 4 trips here, to tell them apart).
             write(&view, &trips(0, (1, 200), "me", 4));
@@ -470,6 +493,14 @@ mod tests {
             shows(&mut link, &[(0, "me", 5), (1, "other", 2)]).await;
             write(&view, &trips(0, (2, 50), "new", 6));
             shows(&mut link, &[(0, "new", 6), (1, "other", 2)]).await;
+            // A partition given up and held again (an eager rebalance gives most partitions
+            // straight back) is not kept as departed, and its part is skipped again: its live
+            // state is shown.
+            link.depart(trips(1, (1, 400), "other", 7));
+            shows(&mut link, &[(0, "new", 6), (1, "other", 7)]).await;
+            link.hold([("trips", 1, 1)]);
+            assert!(link.departed.is_empty());
+            shows(&mut link, &[(0, "new", 6)]).await;
             shutdown.cancel();
         });
     }
