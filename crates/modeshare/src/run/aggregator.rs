@@ -129,13 +129,6 @@ const GATHERED_BATCHES: usize = 64;
 /// retries can take minutes, and the rebalance waits on this.
 const FINAL_PARTS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// A partition's part as last written: under which claim, of which state, when.
-struct Published {
-    generation: u64,
-    last_event_at: i64,
-    at: i64,
-}
-
 /// A tick every `period`, the first at once; a late tick is not made up for.
 fn ticks(period: std::time::Duration) -> Interval {
     let mut ticks = tokio::time::interval(period);
@@ -155,8 +148,8 @@ struct Aggregator {
     view: Option<ViewLink>,
     /// This instance's name in the shared view.
     owner: String,
-    /// What was last written of each partition's part.
-    published: BTreeMap<PartitionKey, Published>,
+    /// The header of each partition's part as last written (its claim, when, of which state).
+    published: BTreeMap<PartitionKey, PartHeader>,
     /// The threads Kafka partitions' records are applied on.
     workers: Workers,
     /// Publishes and checkpoints, for the health endpoints.
@@ -285,12 +278,10 @@ impl Aggregator {
             kafka.checkpoint(&mut self.partitions, &keys, None).await;
         }
         // Their last numbers, for the view until their new owner publishes its own: written
-        // (after the round in flight, which would make this one skipped), and shown from their
-        // state until a read of the view brings them back.
+        // once the round in flight is (a busy round skips this one; if it is still busy after
+        // FINAL_PARTS_WAIT, they are shown as of their last write until the new owner's parts
+        // are read), and shown from their state until a read brings them back.
         if let Some(view) = &mut self.view {
-            // Bounded, so that a slow store does not hold up the rebalance: if the round is
-            // still going on, this one is skipped and the parts are shown as they are now
-            // until their new owner's are read.
             view.written(&self.give_up, Some(FINAL_PARTS_WAIT)).await;
         }
         self.publish_parts();
@@ -298,18 +289,11 @@ impl Aggregator {
             let Some(state) = self.partitions.remove(key) else {
                 continue;
             };
-            if let (Some(view), Some(kafka), Some(published)) =
-                (&mut self.view, &self.kafka, self.published.get(key))
-            {
+            if let (Some(view), Some(header)) = (&mut self.view, self.published.get(key)) {
                 view.depart(Part {
                     header: PartHeader {
-                        topic: key.0.to_string(),
-                        partition: key.1,
-                        topic_partitions: kafka.health().topic_partitions(&key.0),
-                        generation: published.generation,
-                        owner: self.owner.clone(),
-                        published_at: published.at,
                         last_event_at: state.last_event_at,
+                        ..header.clone()
                     },
                     pipeline: state.pipeline,
                 });
@@ -398,7 +382,7 @@ impl Aggregator {
             let first = last.is_none_or(|p| p.generation != generation);
             let due = first
                 || last.is_some_and(|p| {
-                    p.last_event_at != state.last_event_at || now - p.at >= heartbeat
+                    p.last_event_at != state.last_event_at || now - p.published_at >= heartbeat
                 });
             if !due {
                 continue;
@@ -419,14 +403,7 @@ impl Aggregator {
                 bytes: view.view().encode(&header, &state.pipeline),
                 first,
             });
-            self.published.insert(
-                key.clone(),
-                Published {
-                    generation,
-                    last_event_at: state.last_event_at,
-                    at: now,
-                },
-            );
+            self.published.insert(key.clone(), header);
         }
         if !parts.is_empty() {
             view.write(parts);
@@ -436,10 +413,7 @@ impl Aggregator {
     /// At a stop: the final state's parts, written before the process ends.
     async fn publish_final_parts(&mut self) {
         if let Some(view) = &mut self.view {
-            // Bounded, so that a slow store does not hold up the rebalance: if the round is
-            // still going on, this one is skipped and the parts are shown as they are now
-            // until their new owner's are read.
-            view.written(&self.give_up, Some(FINAL_PARTS_WAIT)).await;
+            view.written(&self.give_up, None).await;
         }
         self.publish_parts();
         if let Some(view) = &mut self.view {
