@@ -1,11 +1,14 @@
 //! The Kafka path on the local broker (tansu, `scripts/broker.sh`), driving the real binary:
 //!
 //! 1. rdkafka's bare consume rate of a 4-partition topic of generated events, and its CPU time
-//!    per event (this process's, from the first message to the last);
+//!    per event (this process's, from the first message to the last); then the CPU time per
+//!    event of applying the same records in this process, a live pipeline per partition as the
+//!    service keeps them;
 //! 2. `modeshare run` consuming the same topic (decode → bin → windows, offsets stored), timed
 //!    from its first to its last event on `/healthz`, and its CPU time per event over the
-//!    same span, next to the bare consume's, per thread and in publishing; then its CPU while
-//!    idle with that state, and its resident memory;
+//!    same span, next to the bare consume's, per thread, in publishing, and around the
+//!    pipeline (the whole less the same partitions in process); then its CPU while idle with
+//!    that state, and its resident memory;
 //! 3. produce-to-visible latency on `/api/zones` (today's calendar total) at a steady rate of
 //!    half the bare consume rate, and 4. the same into a bare consumer;
 //! 5. 1, 2 and 4 instances of one group on a topic of 8 partitions: events/s and each
@@ -18,6 +21,7 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -28,9 +32,12 @@ use modeshare_benches::{
     admin_env, broker_script, cpu_seconds, cpu_seconds_by_thread, events_read, listener_addresses,
     repo_root, status_mib, unique,
 };
+use modeshare_core::decode::{Format, FormatDecoder};
+use modeshare_core::pipeline::{Outcome, Pipeline};
 use modeshare_kafka::EventProducer;
 use modeshare_kafka::config::KafkaOptions;
 use rdkafka::ClientConfig;
+use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 const PORT: &str = "19092";
@@ -144,6 +151,75 @@ fn percentiles(sent: &[Instant], seen: &[Instant]) -> (usize, f64, f64, f64) {
     (l.len(), pct(0.5), pct(0.99), pct(1.0))
 }
 
+/// The CPU time per event of applying the topic's `count` records in this process as the
+/// service does: a live pipeline per partition (the embedded default configuration), each
+/// record decoded and observed in offset order. Read from the topic first, untimed.
+fn in_process(brokers: &str, topic: &str, count: usize) -> f64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("in-process"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut partitions: BTreeMap<i32, Vec<Vec<u8>>> = BTreeMap::new();
+    let mut n = 0;
+    while n < count {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            let payload = m.payload().unwrap_or_default().to_vec();
+            partitions.entry(m.partition()).or_default().push(payload);
+            n += 1;
+        }
+    }
+    drop(consumer);
+    let config = modeshare_benches::config(h3o::Resolution::Nine);
+    let decoder = FormatDecoder::new(
+        &Format::Canonical,
+        &config.formats,
+        &config.settings.factors,
+    );
+    // The median of three rounds, each with new pipelines (this machine is noisy).
+    let mut rounds: Vec<f64> = (0..3)
+        .map(|_| apply_in_process(&config, &decoder, &partitions, topic, count))
+        .collect();
+    rounds.sort_by(f64::total_cmp);
+    rounds[1]
+}
+
+/// One round of [`in_process`]: the CPU time per event.
+fn apply_in_process(
+    config: &modeshare::config::AppConfig,
+    decoder: &FormatDecoder,
+    partitions: &BTreeMap<i32, Vec<Vec<u8>>>,
+    topic: &str,
+    count: usize,
+) -> f64 {
+    let me = std::process::id();
+    let from = cpu_seconds(me);
+    let mut accepted = 0;
+    // Kept until the time is taken: the service does not drop its state either.
+    let mut pipelines = Vec::new();
+    for records in partitions.values() {
+        let mut pipeline = Pipeline::live(config.settings.clone(), config.zones.clone());
+        // The service reads the clock once a batch (at most 2,048 records).
+        for batch in records.chunks(2048) {
+            let now = Some(modeshare::clock::wall_clock());
+            for record in batch {
+                decoder.decode_record(record, now, &mut |_, decoded| {
+                    if let Some(Outcome::Accepted) = pipeline.observe_decoded(decoded, topic, now) {
+                        accepted += 1;
+                    }
+                });
+            }
+        }
+        pipelines.push(pipeline);
+    }
+    let cpu = cpu_seconds(me) - from;
+    drop(pipelines);
+    assert_eq!(accepted, count, "every generated event must be accepted");
+    cpu / count as f64 * 1e6
+}
+
 fn main() {
     let events: usize = std::env::var("EVENTS")
         .ok()
@@ -197,6 +273,13 @@ fn main() {
     drop(consumer);
     println!(
         "bare rdkafka consume:              {bare:>10.0} events/s  {bare_cpu_us:.2} µs CPU per event"
+    );
+    // The pipeline's own share: the same records, each partition's in a live pipeline of its
+    // own as the service keeps them, applied in process (read again, untimed, from the topic).
+    let pipeline_cpu_us = in_process(&brokers, &topic, sent);
+    println!(
+        "the same partitions in process:    {:>10.0} events/s  {pipeline_cpu_us:.2} µs CPU per event (decode → windows, a live pipeline per partition)",
+        1e6 / pipeline_cpu_us
     );
 
     // 2. The service over the same topic.
@@ -256,6 +339,15 @@ fn main() {
     println!(
         "  publishing snapshots (wall clock)  {:.2} µs per event",
         per_event(publishing(&address) - published_from)
+    );
+    println!(
+        "  around the pipeline                {:.2} µs per event ({:.2} × bare): the whole process less the same partitions in process",
+        path_cpu_us - pipeline_cpu_us,
+        (path_cpu_us - pipeline_cpu_us) / bare_cpu_us
+    );
+    println!(
+        "  the whole process against its floors   {:.2} × (the bare consume and the same partitions in process together)",
+        path_cpu_us / (bare_cpu_us + pipeline_cpu_us)
     );
     // Idle: the topic read, nothing new, nobody asking. What the service costs by itself (the
     // publish tick, the brokers' statistics, the checkpoint tick), measured over 10 s once the

@@ -20,6 +20,18 @@ use crate::shared_view::{Part, stale_after};
 /// state changes: summing 28 days of buckets costs more than the rest of a snapshot.
 const PLACES_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Records behind the brokers (this instance's partitions together, as librdkafka's
+/// statistics last said) from which the service is working through a backlog: over eight
+/// minutes of a city's stream at 100 events a second, two seconds of a catch-up at this
+/// project's Kafka bench's pace.
+const BACKLOG_RECORDS: i64 = 50_000;
+
+/// How often a snapshot is published at most while working through a backlog. What it shows
+/// then is minutes or hours old and moves as fast as the catch-up goes: summing the state four
+/// times a second would only take time from the catch-up (a publish takes milliseconds, more
+/// as the state grows).
+const BACKLOG_PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Sends snapshots of the partitions' state to the HTTP server, which reads only the latest:
 /// of this instance's partitions (for `/metrics`) and, when the instances of a group share
 /// their parts, of the whole city (for `/api/*`, the page and `/healthz`).
@@ -37,6 +49,8 @@ pub(super) struct Publisher {
     changed: bool,
     /// Where the time each publish takes is observed.
     metrics: PipelineMetrics,
+    /// When a snapshot was last sent, for the cadence during a backlog.
+    sent_at: Option<tokio::time::Instant>,
 }
 
 /// The other instances' parts of the view, and this instance's name in it.
@@ -77,6 +91,7 @@ impl Publisher {
             // The first tick publishes: until then the HTTP server shows the empty snapshot it
             // started with.
             changed: true,
+            sent_at: None,
         }
     }
 
@@ -92,7 +107,9 @@ impl Publisher {
     }
 
     /// Publishes a snapshot of `partitions`, with the brokers' status when reading Kafka, and
-    /// the whole city's with `others`' parts.
+    /// the whole city's with `others`' parts; while the brokers' status says this instance
+    /// works through a backlog, at most every [`BACKLOG_PUBLISH_INTERVAL`] (what changed
+    /// meanwhile waits for the next tick).
     pub(super) fn publish(
         &mut self,
         config: &AppConfig,
@@ -100,6 +117,13 @@ impl Publisher {
         kafka: Option<BrokerStatus>,
         others: Option<Others<'_>>,
     ) {
+        let recently = self
+            .sent_at
+            .is_some_and(|at| at.elapsed() < BACKLOG_PUBLISH_INTERVAL);
+        if recently && kafka.as_ref().is_some_and(in_backlog) {
+            return;
+        }
+        self.sent_at = Some(tokio::time::Instant::now());
         self.places.stale |= self.changed;
         if let Some(city) = &mut self.city {
             city.places.stale |= self.changed || city.parts_changed(others.as_ref());
@@ -251,6 +275,13 @@ impl City {
             _ => true,
         }
     }
+}
+
+/// Whether the brokers' status says the partitions together are [`BACKLOG_RECORDS`] or more
+/// behind.
+fn in_backlog(status: &BrokerStatus) -> bool {
+    let behind: i64 = status.lag.iter().map(|(_, _, lag)| (*lag).max(0)).sum();
+    behind >= BACKLOG_RECORDS
 }
 
 /// The watermark of `parts` (each with when its partition last saw an event) together at

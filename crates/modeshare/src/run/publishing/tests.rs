@@ -130,3 +130,56 @@ fn a_tick_without_news_sends_the_last_snapshot_with_the_brokers_status_of_now_or
     // The publish time is observed for the three ticks that summed, not the two that did not.
     assert_eq!(publishes_observed(&metrics), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_backlog_is_published_once_a_second_and_a_caught_up_stream_at_every_tick() {
+    let config = config::load(None, [], &Overrides::default()).unwrap();
+    let mut partitions = two_partitions(&config);
+    let (mut publisher, mut latest, _metrics) = publisher(&config);
+    let next_trip = |partitions: &mut Partitions, n: usize| {
+        if let Some(state) = partitions.get_mut(&key(1)) {
+            let line = trip(&format!("later-{n}"), DAY + 3 * HOUR_MS + n as i64);
+            state.pipeline.observe_line(line.as_bytes(), "test", None);
+        }
+    };
+    let accepted = |latest: &mut watch::Receiver<Arc<Snapshot>>| {
+        latest
+            .borrow_and_update()
+            .report_without_cells
+            .events
+            .accepted
+    };
+    let backlog = status(BACKLOG_RECORDS);
+    publisher.publish(&config, &partitions, backlog.clone(), None);
+    assert_eq!(accepted(&mut latest), 2, "the first tick publishes");
+
+    // Far behind: a new event waits for the next tick a second after the last publish.
+    next_trip(&mut partitions, 1);
+    publisher.state_changed();
+    tokio::time::advance(BACKLOG_PUBLISH_INTERVAL / 2).await;
+    publisher.publish(&config, &partitions, backlog.clone(), None);
+    assert!(
+        !latest.has_changed().unwrap(),
+        "published within the second"
+    );
+    tokio::time::advance(BACKLOG_PUBLISH_INTERVAL / 2).await;
+    publisher.publish(&config, &partitions, backlog.clone(), None);
+    assert_eq!(
+        accepted(&mut latest),
+        3,
+        "published a second after the last"
+    );
+
+    // Just short of a backlog, or caught up: every tick with news publishes.
+    for (n, lag) in [(2, BACKLOG_RECORDS - 1), (3, 0)] {
+        next_trip(&mut partitions, n);
+        publisher.state_changed();
+        publisher.publish(&config, &partitions, status(lag), None);
+        assert_eq!(accepted(&mut latest), 2 + n as u64, "{lag} records behind");
+    }
+    // Files, the simulator and the spool have no brokers' status: every tick with news.
+    next_trip(&mut partitions, 4);
+    publisher.state_changed();
+    publisher.publish(&config, &partitions, None, None);
+    assert_eq!(accepted(&mut latest), 6);
+}
