@@ -33,6 +33,7 @@ use tracing::{info, warn};
 use crate::checkpoint_claim::{self, DamagedClaim};
 use crate::checkpoint_store::{CheckpointStore, StoreError, Stored, Version};
 use crate::config::OnBadCheckpoint;
+use crate::shared_view;
 
 /// Why a partition cannot start: its checkpoint cannot be used, and `[state] on_bad_checkpoint`
 /// does not let the partition be counted again. The service stops with it (the checkpoint is
@@ -229,10 +230,32 @@ impl PartitionCheckpoints {
     pub fn encode(&self, pipeline: &Pipeline, next_offset: i64) -> Vec<u8> {
         let started = Instant::now();
         let bytes = checkpoint::encode(pipeline, Position::Offset(next_offset), self.fingerprint);
+        self.observe_encoded(started, &bytes);
+        bytes
+    }
+
+    /// [`encode`](Self::encode), and from the same save the state of the partition's part of
+    /// the shared view ([`shared_view::part_with_state`]).
+    pub fn encode_with_part_state(
+        &self,
+        pipeline: &Pipeline,
+        next_offset: i64,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let started = Instant::now();
+        let (bytes, part_state) = checkpoint::encode_with_publishable(
+            pipeline,
+            Position::Offset(next_offset),
+            shared_view::PART_POSITION,
+            self.fingerprint,
+        );
+        self.observe_encoded(started, &bytes);
+        (bytes, part_state)
+    }
+
+    fn observe_encoded(&self, started: Instant, bytes: &[u8]) {
         if let Some(metrics) = &self.metrics {
             metrics.checkpoint_encoded(started.elapsed(), bytes.len());
         }
-        bytes
     }
 
     /// Writes encoded checkpoint bytes atomically and durably under this instance's claim,

@@ -73,7 +73,16 @@ pub struct PartHeader {
 
 /// Encodes a partition's publishable state as a part.
 pub fn encode_part(header: &PartHeader, pipeline: &Pipeline, fingerprint: Fingerprint) -> Vec<u8> {
-    let state = checkpoint::encode_publishable(pipeline, Position::Offset(0), fingerprint);
+    let state = checkpoint::encode_publishable(pipeline, PART_POSITION, fingerprint);
+    part_with_state(header, &state)
+}
+
+/// Where a part's state says it ends: nowhere (a part is never resumed from).
+pub const PART_POSITION: Position = Position::Offset(0);
+
+/// A part of `header` around a state encoded for it already
+/// ([`checkpoint::encode_publishable`] at [`PART_POSITION`]).
+pub fn part_with_state(header: &PartHeader, state: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(64 + state.len());
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&header.generation.to_le_bytes());
@@ -83,7 +92,7 @@ pub fn encode_part(header: &PartHeader, pipeline: &Pipeline, fingerprint: Finger
     bytes.extend_from_slice(&header.topic_partitions.to_le_bytes());
     put_text(&mut bytes, &header.topic);
     put_text(&mut bytes, &header.owner);
-    bytes.extend_from_slice(&state);
+    bytes.extend_from_slice(state);
     bytes
 }
 

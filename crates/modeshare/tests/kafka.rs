@@ -399,7 +399,10 @@ fn two_instances_split_the_partitions_and_each_shows_the_whole_city() {
     let case = GoldenTopic::new("split", 4);
     let (brokers, topic) = (&case.brokers, case.topic.as_str());
     let a = case.service();
-    let b = case.service();
+    // b checkpoints as often as it shares its parts (every 500 ms; a checkpoints every 200 ms):
+    // its parts are written with its checkpoints, from the same save of the state, and a
+    // shows them.
+    let b = case.service_with(&[("MODESHARE__STATE__INTERVAL".into(), "500ms".into())]);
     let assigned = |s: &Service| {
         let m = metrics(&s.get("/metrics").1);
         sum(

@@ -91,6 +91,11 @@ impl Pipeline {
         self.save_with(self.dedup.save_forgetting_ids())
     }
 
+    /// The dedup memory as [`Pipeline::save_publishable`] stores it.
+    pub(crate) fn save_dedup_forgetting_ids(&self) -> SavedDedup {
+        self.dedup.save_forgetting_ids()
+    }
+
     fn save_with(&self, dedup: SavedDedup) -> (SavedPipeline, SavedBreakdowns) {
         let state = SavedPipeline {
             totals: SavedTotals::save(&self.totals),

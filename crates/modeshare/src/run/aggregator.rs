@@ -7,7 +7,7 @@
 //! |---|---|
 //! | shutdown | leave the loop |
 //! | the publish tick (`http.publish_interval`) | [`publish`](Aggregator::publish) |
-//! | the checkpoint tick (`[state] interval`, Kafka or the spool) | [`checkpoint`](Aggregator::checkpoint) |
+//! | the checkpoint tick (`[state] interval`, Kafka or the spool) | [`checkpoint`](Aggregator::checkpoint), then [`publish_parts`](Aggregator::publish_parts) from the same save when the view is shared as often or more (the view tick starts over) |
 //! | the view tick (`[view] interval`, Kafka) | [`publish_parts`](Aggregator::publish_parts) |
 //! | a batch of lines (files, the simulator) | [`on_lines`](Aggregator::on_lines) |
 //! | batches of Kafka partitions' records (all that wait in the channel) | [`on_batches`](Aggregator::on_batches), the partitions on [`Workers`] |
@@ -47,7 +47,7 @@ use super::view_link::{PartToWrite, ViewLink};
 use super::workers::{Work, Workers};
 use crate::clock::wall_clock;
 use crate::config::AppConfig;
-use crate::shared_view::{HEARTBEAT_INTERVALS, Part, PartHeader};
+use crate::shared_view::{self, HEARTBEAT_INTERVALS, Part, PartHeader};
 
 /// What the pipeline task reports back to: the Kafka group (offsets, dead letters) or the
 /// ingest spool (with the state restored for it), or neither for files and the simulator.
@@ -73,6 +73,13 @@ pub(super) async fn aggregate(
     let mut checkpoint_tick = ticks(config.state.interval);
     let mut view_tick = ticks(config.view_interval.unwrap_or(config.state.interval));
     let shared = view.is_some();
+    // The parts due at a checkpoint tick are written with it, from the same save of the state,
+    // and the view tick starts over: as many writes as before, one save fewer. Not when the
+    // view is shared less often than the state is saved (each write is a request to the store).
+    let parts_with_checkpoints = shared
+        && config
+            .view_interval
+            .is_some_and(|v| v <= config.state.interval);
     let checkpoints = kafka.is_some() || spool.is_some();
     let mut partitions = Partitions::new();
     let spool = spool.map(|(link, restored)| {
@@ -106,8 +113,15 @@ pub(super) async fn aggregate(
             // Ticks before data: with `biased`, a channel that always holds a batch (a backlog,
             // a back-fill) would otherwise hold back publishing and checkpoints.
             _ = publish_tick.tick() => aggregator.publish(),
-            _ = checkpoint_tick.tick(), if checkpoints => aggregator.checkpoint().await,
-            _ = view_tick.tick(), if shared => aggregator.publish_parts(),
+            _ = checkpoint_tick.tick(), if checkpoints => {
+                aggregator.checkpoint().await;
+                if parts_with_checkpoints && aggregator.publish_parts() {
+                    view_tick.reset();
+                }
+            }
+            _ = view_tick.tick(), if shared => {
+                aggregator.publish_parts();
+            }
             message = received.recv() => match message {
                 Some(message) => aggregator.on_message(message, &mut received).await,
                 // The source stopped on its own and everything it sent has been applied.
@@ -275,7 +289,10 @@ impl Aggregator {
             .map(|(topic, partition)| (Arc::from(topic.as_str()), *partition))
             .collect();
         if let Some(kafka) = &mut self.kafka {
-            kafka.checkpoint(&mut self.partitions, &keys, None).await;
+            let shared = self.view.is_some();
+            kafka
+                .checkpoint(&mut self.partitions, &keys, shared, None)
+                .await;
         }
         // Their last numbers, for the view until their new owner publishes its own: written
         // once the round in flight is (a busy round skips this one; if it is still busy after
@@ -360,13 +377,14 @@ impl Aggregator {
 
     /// The view tick: this instance's part of each Kafka partition it has claimed, written
     /// for the other instances and `modeshare serve` when it changed since it was last
-    /// written, or to say the owner is still there.
-    fn publish_parts(&mut self) {
+    /// written, or to say the owner is still there. Whether it looked (not while the previous
+    /// round of writes is still going).
+    fn publish_parts(&mut self) -> bool {
         let (Some(view), Some(kafka)) = (&mut self.view, &self.kafka) else {
-            return;
+            return false;
         };
         if view.busy() {
-            return;
+            return false;
         }
         let now = wall_clock().0;
         let heartbeat = self
@@ -374,7 +392,8 @@ impl Aggregator {
             .view_interval
             .map_or(i64::MAX, |i| (i * HEARTBEAT_INTERVALS).as_millis() as i64);
         let mut parts = Vec::new();
-        for (key, state) in &self.partitions {
+        for (key, state) in &mut self.partitions {
+            let saved_state = state.take_part_state();
             let Some(generation) = kafka.generation(&key.0, key.1) else {
                 continue;
             };
@@ -400,7 +419,10 @@ impl Aggregator {
                 topic: key.0.to_string(),
                 partition: key.1,
                 generation,
-                bytes: view.view().encode(&header, &state.pipeline),
+                bytes: match saved_state {
+                    Some(saved) => shared_view::part_with_state(&header, &saved),
+                    None => view.view().encode(&header, &state.pipeline),
+                },
                 first,
             });
             self.published.insert(key.clone(), header);
@@ -408,6 +430,7 @@ impl Aggregator {
         if !parts.is_empty() {
             view.write(parts);
         }
+        true
     }
 
     /// At a stop: the final state's parts, written before the process ends.
@@ -428,7 +451,10 @@ impl Aggregator {
         let mut saved = true;
         if let Some(kafka) = &mut self.kafka {
             let keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
-            saved &= kafka.checkpoint(&mut self.partitions, &keys, None).await;
+            let shared = self.view.is_some();
+            saved &= kafka
+                .checkpoint(&mut self.partitions, &keys, shared, None)
+                .await;
             if self.partitions.len() < keys.len() {
                 // Fenced partitions were dropped: the view's reads take their parts again.
                 self.hold_own_parts();
@@ -464,8 +490,9 @@ impl Aggregator {
             let keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
             let give_up = self.give_up.clone();
             kafka.dead_letters_settled(&give_up).await;
+            let shared = self.view.is_some();
             kafka
-                .checkpoint(&mut self.partitions, &keys, Some(&give_up))
+                .checkpoint(&mut self.partitions, &keys, shared, Some(&give_up))
                 .await;
         }
     }

@@ -206,11 +206,14 @@ impl KafkaLink {
     /// Checkpoints the Kafka partitions among `keys` that have anything new, then commits their
     /// offsets (in the background, or waiting for the broker until `wait` is cancelled). A
     /// failed write is logged and counted, and leaves the partition's previous checkpoint and
-    /// commit in place. Whether every partition's state is saved.
+    /// commit in place. With `part_states` (the view is shared), each partition checkpointed
+    /// keeps the state of its view part from the same save, for the parts written next.
+    /// Whether every partition's state is saved.
     pub(super) async fn checkpoint(
         &mut self,
         partitions: &mut Partitions,
         keys: &[PartitionKey],
+        part_states: bool,
         wait: Option<&CancellationToken>,
     ) -> bool {
         let mut saved = true;
@@ -234,7 +237,15 @@ impl KafkaLink {
             else {
                 continue;
             };
-            let bytes = self.checkpoints.encode(&state.pipeline, next);
+            let bytes = if part_states {
+                let (bytes, part_state) = self
+                    .checkpoints
+                    .encode_with_part_state(&state.pipeline, next);
+                state.part_state = Some((next, part_state));
+                bytes
+            } else {
+                self.checkpoints.encode(&state.pipeline, next)
+            };
             let (checkpoints, topic, partition) = (self.checkpoints.clone(), key.0.clone(), key.1);
             let written =
                 tokio::task::spawn_blocking(move || checkpoints.write(&topic, partition, &bytes))

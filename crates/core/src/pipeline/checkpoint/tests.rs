@@ -222,6 +222,44 @@ fn the_publishable_state_publishes_the_same_numbers_without_the_ids() {
 }
 
 #[test]
+fn both_encodings_at_once_are_the_two_byte_for_byte() {
+    let resolution = h3o::Resolution::Nine;
+    let mut pipeline = Pipeline::live(settings(resolution), zones());
+    feed(&mut pipeline, &lines(0..2_000));
+    assert!(
+        pipeline.dedup_len() > 1_000,
+        "ids to save in one, forget in the other"
+    );
+    let fingerprint = Fingerprint::of(pipeline.settings(), pipeline.zones(), true);
+    let (whole, publishable) = encode_with_publishable(
+        &pipeline,
+        Position::Offset(2_000),
+        Position::Offset(0),
+        fingerprint,
+    );
+    assert_eq!(
+        whole,
+        encode(&pipeline, Position::Offset(2_000), fingerprint)
+    );
+    assert_eq!(
+        publishable,
+        encode_publishable(&pipeline, Position::Offset(0), fingerprint)
+    );
+    // And a replay's state (no windows), at a position of an input.
+    let mut replayed = Pipeline::for_replay(settings(resolution), zones());
+    feed(&mut replayed, &lines(0..100));
+    let fingerprint = Fingerprint::of(replayed.settings(), replayed.zones(), false);
+    let at = Position::Input {
+        index: 1,
+        byte: 9_000,
+        line: 100,
+    };
+    let (whole, publishable) = encode_with_publishable(&replayed, at, at, fingerprint);
+    assert_eq!(whole, encode(&replayed, at, fingerprint));
+    assert_eq!(publishable, encode_publishable(&replayed, at, fingerprint));
+}
+
+#[test]
 fn a_version_1_checkpoint_restores_with_empty_cell_windows() {
     #[derive(Serialize)]
     struct Version1<'a> {
