@@ -164,7 +164,12 @@ fn in_process(brokers: &str, topic: &str, count: usize) -> f64 {
     consumer.subscribe(&[topic]).unwrap();
     let mut partitions: BTreeMap<i32, Vec<Vec<u8>>> = BTreeMap::new();
     let mut n = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
     while n < count {
+        assert!(
+            Instant::now() < deadline,
+            "read {n} of the topic's {count} records again in 120 s"
+        );
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
             let payload = m.payload().unwrap_or_default().to_vec();
             partitions.entry(m.partition()).or_default().push(payload);

@@ -161,9 +161,17 @@ pub fn encode_with_publishable(
     publishable_position: Position,
     fingerprint: Fingerprint,
 ) -> (Vec<u8>, Vec<u8>) {
-    let (state, breakdowns) = pipeline.save();
+    // Named field by field: a new field of the state fails to compile here, not only the test.
+    let (
+        SavedPipeline {
+            totals,
+            windows,
+            dedup,
+        },
+        breakdowns,
+    ) = pipeline.save();
     let forgetting_ids = pipeline.save_dedup_forgetting_ids();
-    let totals_and_windows = serialised(&(&state.totals, &state.windows));
+    let totals_and_windows = serialised(&(&totals, &windows));
     let breakdowns = serialised(&breakdowns);
     let encode = |position: Position, dedup: &SavedDedup| {
         let (position, dedup) = (serialised(&position), serialised(dedup));
@@ -173,7 +181,7 @@ pub fn encode_with_publishable(
         )
     };
     (
-        encode(position, &state.dedup),
+        encode(position, &dedup),
         encode(publishable_position, &forgetting_ids),
     )
 }

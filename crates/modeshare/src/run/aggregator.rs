@@ -74,12 +74,14 @@ pub(super) async fn aggregate(
     let mut view_tick = ticks(config.view_interval.unwrap_or(config.state.interval));
     let shared = view.is_some();
     // The parts due at a checkpoint tick are written with it, from the same save of the state,
-    // and the view tick starts over: as many writes as before, one save fewer. Not when the
-    // view is shared less often than the state is saved (each write is a request to the store).
+    // and the view tick starts over: as many writes as before, one save fewer, when the state
+    // is saved every whole number of view intervals (else restarting the view tick would add
+    // rounds, and each write is a request to the store).
     let parts_with_checkpoints = shared
-        && config
-            .view_interval
-            .is_some_and(|v| v <= config.state.interval);
+        && config.view_interval.is_some_and(|view| {
+            let (view, state) = (view.as_millis(), config.state.interval.as_millis());
+            view > 0 && state % view == 0
+        });
     let checkpoints = kafka.is_some() || spool.is_some();
     let mut partitions = Partitions::new();
     let spool = spool.map(|(link, restored)| {
@@ -114,7 +116,7 @@ pub(super) async fn aggregate(
             // a back-fill) would otherwise hold back publishing and checkpoints.
             _ = publish_tick.tick() => aggregator.publish(),
             _ = checkpoint_tick.tick(), if checkpoints => {
-                aggregator.checkpoint().await;
+                aggregator.checkpoint(parts_with_checkpoints).await;
                 if parts_with_checkpoints && aggregator.publish_parts() {
                     view_tick.reset();
                 }
@@ -359,8 +361,8 @@ impl Aggregator {
     }
 
     /// The publish tick: a snapshot when there is anything new — from Kafka at every tick, as
-    /// the brokers' status changes on its own. Either way the published snapshot is current
-    /// now, which the health endpoints hear.
+    /// the brokers' status changes on its own, but once a second at most during a backlog.
+    /// Either way the pipeline task is alive, which the health endpoints hear.
     fn publish(&mut self) {
         if self.publisher.due() || self.kafka.is_some() {
             let kafka = self.broker_status();
@@ -446,14 +448,13 @@ impl Aggregator {
 
     /// The checkpoint tick: every Kafka partition with anything new is checkpointed, then its
     /// offset committed in the background; the spool's partition is checkpointed, then the
-    /// spool trimmed.
-    async fn checkpoint(&mut self) {
+    /// spool trimmed. With `part_states`, the view parts written next take the states saved.
+    async fn checkpoint(&mut self, part_states: bool) {
         let mut saved = true;
         if let Some(kafka) = &mut self.kafka {
             let keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
-            let shared = self.view.is_some();
             saved &= kafka
-                .checkpoint(&mut self.partitions, &keys, shared, None)
+                .checkpoint(&mut self.partitions, &keys, part_states, None)
                 .await;
             if self.partitions.len() < keys.len() {
                 // Fenced partitions were dropped: the view's reads take their parts again.

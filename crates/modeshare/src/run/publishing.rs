@@ -40,7 +40,7 @@ pub(super) struct Publisher {
     places: PlacesCadence,
     /// This instance's last snapshot: a tick at which neither the state, its places nor the
     /// watermark changed sends it again with the brokers' status of now (from Kafka every tick
-    /// publishes), instead of summing the same state again, or sends nothing when the status is
+    /// publishes, but during a backlog), instead of summing the same state again, or sends nothing when the status is
     /// the same too.
     last: Option<Arc<Snapshot>>,
     /// The whole city's snapshots, when the view is shared.
@@ -117,9 +117,9 @@ impl Publisher {
         kafka: Option<BrokerStatus>,
         others: Option<Others<'_>>,
     ) {
-        let recently = self
-            .sent_at
-            .is_some_and(|at| at.elapsed() < BACKLOG_PUBLISH_INTERVAL);
+        // Half a tick early counts: the ticks that find a second gone are late themselves.
+        let gap = BACKLOG_PUBLISH_INTERVAL.saturating_sub(config.publish_interval / 2);
+        let recently = self.sent_at.is_some_and(|at| at.elapsed() < gap);
         if recently && kafka.as_ref().is_some_and(in_backlog) {
             return;
         }
