@@ -7,7 +7,7 @@
 //! |---|---|
 //! | shutdown | leave the loop |
 //! | the publish tick (`http.publish_interval`) | [`publish`](Aggregator::publish) |
-//! | the checkpoint tick (`[state] interval`, Kafka or the spool) | [`checkpoint`](Aggregator::checkpoint), then [`publish_parts`](Aggregator::publish_parts) from the same save when the view is shared as often or more (the view tick starts over) |
+//! | the checkpoint tick (`[state] interval`, Kafka or the spool) | [`checkpoint`](Aggregator::checkpoint), then [`publish_parts`](Aggregator::publish_parts) from the same save when the state is saved every whole number of view intervals (the view tick starts over) |
 //! | the view tick (`[view] interval`, Kafka) | [`publish_parts`](Aggregator::publish_parts) |
 //! | a batch of lines (files, the simulator) | [`on_lines`](Aggregator::on_lines) |
 //! | batches of Kafka partitions' records (all that wait in the channel) | [`on_batches`](Aggregator::on_batches), the partitions on [`Workers`] |

@@ -40,8 +40,8 @@ pub(super) struct Publisher {
     places: PlacesCadence,
     /// This instance's last snapshot: a tick at which neither the state, its places nor the
     /// watermark changed sends it again with the brokers' status of now (from Kafka every tick
-    /// publishes, but during a backlog), instead of summing the same state again, or sends nothing when the status is
-    /// the same too.
+    /// publishes, but during a backlog), instead of summing the same state again, or sends
+    /// nothing when the status is the same too.
     last: Option<Arc<Snapshot>>,
     /// The whole city's snapshots, when the view is shared.
     city: Option<City>,
