@@ -36,7 +36,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, trace};
 
-use super::kafka_link::KafkaLink;
+use super::kafka_link::{KafkaLink, PartStates};
 use super::partitions::{
     PartitionKey, PartitionState, Partitions, local_partition, spool_partition,
 };
@@ -116,13 +116,13 @@ pub(super) async fn aggregate(
             // a back-fill) would otherwise hold back publishing and checkpoints.
             _ = publish_tick.tick() => aggregator.publish(),
             _ = checkpoint_tick.tick(), if checkpoints => {
-                aggregator.checkpoint(parts_with_checkpoints).await;
-                if parts_with_checkpoints && aggregator.publish_parts() {
+                let part_states = aggregator.checkpoint(parts_with_checkpoints).await;
+                if parts_with_checkpoints && aggregator.publish_parts(part_states) {
                     view_tick.reset();
                 }
             }
             _ = view_tick.tick(), if shared => {
-                aggregator.publish_parts();
+                aggregator.publish_parts(PartStates::new());
             }
             message = received.recv() => match message {
                 Some(message) => aggregator.on_message(message, &mut received).await,
@@ -132,8 +132,8 @@ pub(super) async fn aggregate(
         }
     }
     aggregator.drain(&mut received).await;
-    aggregator.final_checkpoint().await;
-    aggregator.publish_final_parts().await;
+    let part_states = aggregator.final_checkpoint().await;
+    aggregator.publish_final_parts(part_states).await;
     aggregator.publish_last();
 }
 
@@ -290,10 +290,11 @@ impl Aggregator {
             .iter()
             .map(|(topic, partition)| (Arc::from(topic.as_str()), *partition))
             .collect();
+        let mut part_states = PartStates::new();
         if let Some(kafka) = &mut self.kafka {
-            let shared = self.view.is_some();
+            let states = self.view.as_ref().map(|_| &mut part_states);
             kafka
-                .checkpoint(&mut self.partitions, &keys, shared, None)
+                .checkpoint(&mut self.partitions, &keys, states, None)
                 .await;
         }
         // Their last numbers, for the view until their new owner publishes its own: written
@@ -303,7 +304,7 @@ impl Aggregator {
         if let Some(view) = &mut self.view {
             view.written(&self.give_up, Some(FINAL_PARTS_WAIT)).await;
         }
-        self.publish_parts();
+        self.publish_parts(part_states);
         for key in &keys {
             let Some(state) = self.partitions.remove(key) else {
                 continue;
@@ -379,9 +380,10 @@ impl Aggregator {
 
     /// The view tick: this instance's part of each Kafka partition it has claimed, written
     /// for the other instances and `modeshare serve` when it changed since it was last
-    /// written, or to say the owner is still there. Whether it looked (not while the previous
-    /// round of writes is still going).
-    fn publish_parts(&mut self) -> bool {
+    /// written, or to say the owner is still there; a part whose state was just saved with its
+    /// checkpoint (in `part_states`, no record applied since) takes it. Whether it looked (not
+    /// while the previous round of writes is still going).
+    fn publish_parts(&mut self, mut part_states: PartStates) -> bool {
         let (Some(view), Some(kafka)) = (&mut self.view, &self.kafka) else {
             return false;
         };
@@ -394,8 +396,7 @@ impl Aggregator {
             .view_interval
             .map_or(i64::MAX, |i| (i * HEARTBEAT_INTERVALS).as_millis() as i64);
         let mut parts = Vec::new();
-        for (key, state) in &mut self.partitions {
-            let saved_state = state.take_part_state();
+        for (key, state) in &self.partitions {
             let Some(generation) = kafka.generation(&key.0, key.1) else {
                 continue;
             };
@@ -421,7 +422,7 @@ impl Aggregator {
                 topic: key.0.to_string(),
                 partition: key.1,
                 generation,
-                bytes: match saved_state {
+                bytes: match part_states.remove(key) {
                     Some(saved) => shared_view::part_with_state(&header, &saved),
                     None => view.view().encode(&header, &state.pipeline),
                 },
@@ -435,12 +436,13 @@ impl Aggregator {
         true
     }
 
-    /// At a stop: the final state's parts, written before the process ends.
-    async fn publish_final_parts(&mut self) {
+    /// At a stop: the final state's parts, written before the process ends (those of the final
+    /// checkpoint from the states it saved).
+    async fn publish_final_parts(&mut self, part_states: PartStates) {
         if let Some(view) = &mut self.view {
             view.written(&self.give_up, None).await;
         }
-        self.publish_parts();
+        self.publish_parts(part_states);
         if let Some(view) = &mut self.view {
             view.written(&self.give_up, None).await;
         }
@@ -448,13 +450,16 @@ impl Aggregator {
 
     /// The checkpoint tick: every Kafka partition with anything new is checkpointed, then its
     /// offset committed in the background; the spool's partition is checkpointed, then the
-    /// spool trimmed. With `part_states`, the view parts written next take the states saved.
-    async fn checkpoint(&mut self, part_states: bool) {
+    /// spool trimmed. With `with_part_states`, the states of the partitions' view parts saved
+    /// with them.
+    async fn checkpoint(&mut self, with_part_states: bool) -> PartStates {
         let mut saved = true;
+        let mut part_states = PartStates::new();
         if let Some(kafka) = &mut self.kafka {
             let keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
+            let states = with_part_states.then_some(&mut part_states);
             saved &= kafka
-                .checkpoint(&mut self.partitions, &keys, part_states, None)
+                .checkpoint(&mut self.partitions, &keys, states, None)
                 .await;
             if self.partitions.len() < keys.len() {
                 // Fenced partitions were dropped: the view's reads take their parts again.
@@ -465,6 +470,7 @@ impl Aggregator {
         if saved {
             self.health.checkpointed();
         }
+        part_states
     }
 
     /// The spool's partition, when there is one: whether its state is saved.
@@ -484,18 +490,21 @@ impl Aggregator {
     }
 
     /// Checkpoints every Kafka partition whose dead letters are delivered, then commits their
-    /// offsets, waiting for the broker until the stop gives up on it.
-    async fn final_checkpoint(&mut self) {
+    /// offsets, waiting for the broker until the stop gives up on it; with a shared view, the
+    /// states of their final parts saved with them.
+    async fn final_checkpoint(&mut self) -> PartStates {
         self.checkpoint_spool().await;
+        let mut part_states = PartStates::new();
         if let Some(kafka) = &mut self.kafka {
             let keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
             let give_up = self.give_up.clone();
             kafka.dead_letters_settled(&give_up).await;
-            let shared = self.view.is_some();
+            let states = self.view.as_ref().map(|_| &mut part_states);
             kafka
-                .checkpoint(&mut self.partitions, &keys, shared, Some(&give_up))
+                .checkpoint(&mut self.partitions, &keys, states, Some(&give_up))
                 .await;
         }
+        part_states
     }
 
     /// The last snapshot, with the places of the final state; the totals go to the log.

@@ -206,14 +206,14 @@ impl KafkaLink {
     /// Checkpoints the Kafka partitions among `keys` that have anything new, then commits their
     /// offsets (in the background, or waiting for the broker until `wait` is cancelled). A
     /// failed write is logged and counted, and leaves the partition's previous checkpoint and
-    /// commit in place. With `part_states` (the view is shared), each partition checkpointed
-    /// keeps the state of its view part from the same save, for the parts written next.
-    /// Whether every partition's state is saved.
+    /// commit in place. With `part_states` (the view is shared), the state of each checkpointed
+    /// partition's view part goes there, encoded from the same save. Whether every partition's
+    /// state is saved.
     pub(super) async fn checkpoint(
         &mut self,
         partitions: &mut Partitions,
         keys: &[PartitionKey],
-        part_states: bool,
+        mut part_states: Option<&mut PartStates>,
         wait: Option<&CancellationToken>,
     ) -> bool {
         let mut saved = true;
@@ -237,14 +237,15 @@ impl KafkaLink {
             else {
                 continue;
             };
-            let bytes = if part_states {
-                let (bytes, part_state) = self
-                    .checkpoints
-                    .encode_with_part_state(&state.pipeline, next);
-                state.part_state = Some((next, part_state));
-                bytes
-            } else {
-                self.checkpoints.encode(&state.pipeline, next)
+            let bytes = match part_states.as_deref_mut() {
+                Some(part_states) => {
+                    let (bytes, part_state) = self
+                        .checkpoints
+                        .encode_with_part_state(&state.pipeline, next);
+                    part_states.insert(key.clone(), part_state);
+                    bytes
+                }
+                None => self.checkpoints.encode(&state.pipeline, next),
             };
             let (checkpoints, topic, partition) = (self.checkpoints.clone(), key.0.clone(), key.1);
             let written =
@@ -367,6 +368,10 @@ fn borrowed(offsets: &[(String, i32, i64)]) -> Vec<(&str, i32, i64)> {
         .map(|(topic, partition, next)| (topic.as_str(), *partition, *next))
         .collect()
 }
+
+/// The states of partitions' view parts encoded with their checkpoints
+/// ([`PartitionCheckpoints::encode_with_part_state`]), for the parts written right after.
+pub(super) type PartStates = BTreeMap<PartitionKey, Vec<u8>>;
 
 /// Each topic's decoder; a topic not configured (none should reach us) reads canonical.
 struct TopicDecoders {

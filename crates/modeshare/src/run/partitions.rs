@@ -31,10 +31,6 @@ pub(super) struct PartitionState {
     pub(super) last_event_at: i64,
     /// Kafka partitions and the spool's: how far the state reaches and what is checkpointed.
     pub(super) offsets: Option<PartitionOffsets>,
-    /// The state of the partition's part of the shared view, encoded with its last checkpoint
-    /// (one save for both), and the offset it ends at: the view tick after the checkpoint
-    /// tick takes it while no record came since.
-    pub(super) part_state: Option<(i64, Vec<u8>)>,
 }
 
 impl PartitionState {
@@ -44,7 +40,6 @@ impl PartitionState {
             pipeline: Pipeline::live(config.settings.clone(), config.zones.clone()),
             last_event_at: wall_clock().0,
             offsets: None,
-            part_state: None,
         }
     }
 
@@ -67,17 +62,7 @@ impl PartitionState {
                 checkpointed: Some(restored.next_offset),
                 ..PartitionOffsets::default()
             }),
-            part_state: None,
         }
-    }
-
-    /// The state of the partition's view part encoded with its last checkpoint, when no
-    /// record came since (else `None`); either way it is let go.
-    pub(super) fn take_part_state(&mut self) -> Option<Vec<u8>> {
-        let next = self.offsets.as_ref().and_then(|o| o.next);
-        self.part_state
-            .take()
-            .and_then(|(saved_at, state)| (Some(saved_at) == next).then_some(state))
     }
 }
 
@@ -98,32 +83,5 @@ impl PartitionOffsets {
     pub(super) fn to_checkpoint(&self) -> Option<i64> {
         let next = self.next?;
         (self.checkpointed != Some(next)).then_some(next)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{self, Overrides};
-
-    #[test]
-    fn a_part_state_is_taken_only_while_no_record_came_since_its_checkpoint() {
-        let config = config::load(None, [], &Overrides::default()).unwrap();
-        let mut state = PartitionState::from_beginning(&config);
-        assert_eq!(state.take_part_state(), None, "none encoded");
-        let at = |state: &mut PartitionState, next: i64| {
-            if let Some(offsets) = state.offsets.as_mut() {
-                offsets.next = Some(next);
-            }
-        };
-        at(&mut state, 10);
-        state.part_state = Some((10, vec![1, 2, 3]));
-        assert_eq!(state.take_part_state(), Some(vec![1, 2, 3]));
-        assert_eq!(state.take_part_state(), None, "taken once");
-        // A record applied after the checkpoint: the state moved on, the encoding is let go.
-        state.part_state = Some((10, vec![1, 2, 3]));
-        at(&mut state, 11);
-        assert_eq!(state.take_part_state(), None);
-        assert!(state.part_state.is_none(), "not kept either");
     }
 }
