@@ -12,13 +12,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -30,7 +31,7 @@ use crate::rebalance;
 const BATCH_RECORDS: usize = 2048;
 /// How long the records buffered may wait for more after the first of them: the partitions'
 /// batches go to the pipeline when they hold [`BATCH_RECORDS`] together, this long after the
-/// first, or at a rebalance.
+/// first, or at a rebalance. No timer runs while nothing is buffered.
 const BATCH_LINGER: Duration = Duration::from_millis(20);
 /// How long an assignment waits for the group's committed offsets.
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
@@ -188,6 +189,9 @@ pub struct SourceContext {
     starts: Arc<dyn StartPositions>,
     /// Rebalance notices in the order they happened, for the source loop to forward.
     rebalances: Mutex<Vec<SourceEvent>>,
+    /// Told of each notice queued: the rebalance callback runs inside the wait for the next
+    /// message, which goes on waiting after it, so the source loop waits on this too.
+    rebalanced: Notify,
     /// Partitions refused, with why; the source stops when there is any.
     refused: Mutex<Vec<RefusedPartition>>,
 }
@@ -204,6 +208,7 @@ impl SourceContext {
         if let Ok(mut r) = self.rebalances.lock() {
             r.push(event);
         }
+        self.rebalanced.notify_one();
     }
 
     fn take_refusals(&self) -> Vec<RefusedPartition> {
@@ -326,7 +331,7 @@ impl ClientContext for SourceContext {
 
 /// Runs `work`, which waits on the network (the committed offsets, the checkpoint store's
 /// claims), without holding up the runtime's other tasks: the rebalance callback runs inside
-/// the consumer's `recv`, on a runtime worker.
+/// the wait for the consumer's next message, on a runtime worker.
 fn off_the_workers<T>(work: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
@@ -388,6 +393,15 @@ impl ConsumerContext for SourceContext {
     }
 }
 
+/// What woke the source loop.
+enum Woken<'a> {
+    Message(KafkaResult<BorrowedMessage<'a>>),
+    /// The rebalance callback queued notices.
+    Rebalanced,
+    /// The records buffered have waited [`BATCH_LINGER`].
+    Linger,
+}
+
 /// A subscribed consumer.
 pub struct KafkaSource {
     consumer: StreamConsumer<SourceContext>,
@@ -406,6 +420,7 @@ impl KafkaSource {
             health: health.clone(),
             starts,
             rebalances: Mutex::new(Vec::new()),
+            rebalanced: Notify::new(),
             refused: Mutex::new(Vec::new()),
         };
         let consumer: StreamConsumer<SourceContext> =
@@ -462,24 +477,37 @@ impl KafkaSource {
         let mut pending: BTreeMap<(Arc<str>, i32), PartitionBatch> = BTreeMap::new();
         let mut topics: BTreeSet<Arc<str>> = BTreeSet::new();
         let mut buffered = 0usize;
-        // Made once, not per record: each new one registers with the runtime (a waiter on the
-        // token, a timer) and deregisters when dropped.
+        // Made once, not per record: each new one registers with the runtime or the consumer
+        // (a waiter on the token, a timer, a waker slot of the consumer's queue, the last two
+        // behind a lock) and deregisters when dropped.
+        let mut messages = self.consumer.stream();
         let cancelled = shutdown.cancelled();
         tokio::pin!(cancelled);
         let linger = tokio::time::sleep(BATCH_LINGER);
         tokio::pin!(linger);
+        let context = self.consumer.context();
+        let rebalanced = context.rebalanced.notified();
+        tokio::pin!(rebalanced);
         loop {
-            let message = tokio::select! {
+            let woken = tokio::select! {
                 biased;
                 _ = &mut cancelled => break,
-                m = self.consumer.recv() => Some(m),
-                // The batch's deadline, set by its first record; without records, every
-                // `BATCH_LINGER`, so that a rebalance is passed on without waiting for one.
-                _ = &mut linger => None,
+                m = messages.next() => match m {
+                    Some(m) => Woken::Message(m),
+                    None => break,
+                },
+                // The rebalance callback runs inside the consumer's `next` above, which then
+                // goes on waiting for a message: this says it ran.
+                () = &mut rebalanced => {
+                    rebalanced.set(context.rebalanced.notified());
+                    Woken::Rebalanced
+                }
+                // The deadline of the records buffered, set by the first of them.
+                () = &mut linger, if buffered > 0 => Woken::Linger,
             };
-            // A rebalance happens inside `recv`: the records buffered so far were fetched before
-            // it and go first, then the rebalance notices, then whatever `recv` returned.
-            let rebalances = self.consumer.context().take_rebalances();
+            // A rebalance happens inside `next`: the records buffered so far were fetched before
+            // it and go first, then the rebalance notices, then whatever `next` returned.
+            let rebalances = context.take_rebalances();
             if !rebalances.is_empty() {
                 if !self.flush(&mut pending, &events).await {
                     return Ok(());
@@ -490,13 +518,13 @@ impl KafkaSource {
                         return Ok(());
                     }
                 }
-                let refused = self.consumer.context().take_refusals();
+                let refused = context.take_refusals();
                 if !refused.is_empty() {
                     return Err(KafkaSourceError::Refused(refused));
                 }
             }
-            match message {
-                Some(Ok(m)) => {
+            match woken {
+                Woken::Message(Ok(m)) => {
                     if buffered == 0 {
                         linger
                             .as_mut()
@@ -519,18 +547,13 @@ impl KafkaSource {
                         continue;
                     }
                 }
-                Some(Err(e)) => {
+                Woken::Message(Err(e)) => {
                     warn!(error = %e, "kafka receive error; retrying");
                     continue;
                 }
-                None => {
-                    linger
-                        .as_mut()
-                        .reset(tokio::time::Instant::now() + BATCH_LINGER);
-                    if buffered == 0 {
-                        continue;
-                    }
-                }
+                // Anything buffered went before the notices.
+                Woken::Rebalanced => continue,
+                Woken::Linger => {}
             }
             if !self.flush(&mut pending, &events).await {
                 return Ok(());
