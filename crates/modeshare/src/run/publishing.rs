@@ -7,7 +7,7 @@ use modeshare_core::pipeline::Pipeline;
 use modeshare_core::state::combined_watermark;
 use modeshare_core::vocabulary::EventTimeMs;
 use modeshare_http::metrics::PipelineMetrics;
-use modeshare_http::snapshot::{BrokerStatus, Places, Snapshot};
+use modeshare_http::snapshot::{BrokerStatus, PartsStatus, Places, Snapshot};
 use tokio::sync::watch;
 
 use super::partitions::{Partitions, local_partition, spool_partition};
@@ -182,9 +182,29 @@ impl Publisher {
             .last
             .clone()
             .filter(|last| unchanged && last.watermark == watermark);
-        if self.city.is_none() && reusable.as_ref().is_some_and(|last| last.kafka == kafka) {
+        let none = RemoteParts::default();
+        let others = others.unwrap_or(Others {
+            parts: &none,
+            owner: "",
+        });
+        // The city's parts: the other instances' that it shows, and the status of them all.
+        let city_parts = self
+            .city
+            .is_some()
+            .then(|| city_parts(config, partitions, &others, kafka.as_ref(), now));
+        let nothing_new = reusable.as_ref().is_some_and(|last| {
+            last.kafka == kafka
+                && city_parts.as_ref().is_none_or(|(remote, status)| {
+                    // With others' parts the city's snapshot is its own, with their ages.
+                    remote.is_empty() && last.parts.as_ref() == Some(status)
+                })
+        });
+        if nothing_new {
             // The very snapshot the server has: nothing to send, and `/metrics` keeps serving
             // the families it encoded from it.
+            if let Some(city) = &mut self.city {
+                city.parts = Some(others.parts.clone());
+            }
             return false;
         }
         let summed = reusable.is_none();
@@ -197,42 +217,12 @@ impl Publisher {
             None => build(config, &owned, watermark, &mut self.places),
         };
         snapshot.kafka = kafka;
-        let Some(city) = &mut self.city else {
+        let (Some(city), Some((remote, status))) = (&mut self.city, city_parts) else {
             let snapshot = Arc::new(snapshot);
             self.last = Some(snapshot.clone());
             let _ = self.snapshots.send(snapshot);
             return summed;
         };
-        let none = RemoteParts::default();
-        let others = others.unwrap_or(Others {
-            parts: &none,
-            owner: "",
-        });
-        // Kafka partitions this instance reads are shown live; the others' as published.
-        let own_keys: Vec<(String, i32)> = partitions
-            .keys()
-            .filter(|(topic, _)| !is_local(topic))
-            .map(|(topic, partition)| (topic.to_string(), *partition))
-            .collect();
-        let remote: Vec<&Part> = others
-            .parts
-            .iter()
-            .map(|p| &**p)
-            .filter(|p| {
-                !own_keys
-                    .iter()
-                    .any(|(t, n)| *t == p.header.topic && *n == p.header.partition)
-            })
-            .collect();
-        let counts = snapshot
-            .kafka
-            .as_ref()
-            .map(|k| k.topic_partitions.clone())
-            .unwrap_or_default();
-        let stale_after = config
-            .view_interval
-            .map_or(std::time::Duration::MAX, stale_after);
-        let status = parts_status(&own_keys, others.owner, &remote, &counts, now, stale_after);
         let rebuild = city.places.stale || city.parts_changed(Some(&others));
         city.parts = Some(others.parts.clone());
         if remote.is_empty() {
@@ -264,6 +254,40 @@ impl Publisher {
         let _ = city.snapshots.send(whole);
         summed || city_summed
     }
+}
+
+/// The other instances' parts the city's snapshot shows (Kafka partitions this instance reads
+/// are shown live, the others' as published), and the status of every part at `now`.
+fn city_parts<'p>(
+    config: &AppConfig,
+    partitions: &Partitions,
+    others: &Others<'p>,
+    kafka: Option<&BrokerStatus>,
+    now: i64,
+) -> (Vec<&'p Part>, PartsStatus) {
+    let own_keys: Vec<(String, i32)> = partitions
+        .keys()
+        .filter(|(topic, _)| !is_local(topic))
+        .map(|(topic, partition)| (topic.to_string(), *partition))
+        .collect();
+    let remote: Vec<&Part> = others
+        .parts
+        .iter()
+        .map(|p| &**p)
+        .filter(|p| {
+            !own_keys
+                .iter()
+                .any(|(t, n)| *t == p.header.topic && *n == p.header.partition)
+        })
+        .collect();
+    let counts = kafka
+        .map(|k| k.topic_partitions.clone())
+        .unwrap_or_default();
+    let stale_after = config
+        .view_interval
+        .map_or(std::time::Duration::MAX, stale_after);
+    let status = parts_status(&own_keys, others.owner, &remote, &counts, now, stale_after);
+    (remote, status)
 }
 
 impl City {

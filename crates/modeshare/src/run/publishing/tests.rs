@@ -131,6 +131,56 @@ fn a_tick_without_news_sends_the_last_snapshot_with_the_brokers_status_of_now_or
     assert_eq!(publishes_observed(&metrics), 3);
 }
 
+/// An instance alone in its group shares the view (`[view] interval`, on by default) with no
+/// other instance's parts to show: a tick without news sends nothing to either listener, as
+/// without a shared view, until the brokers' status or the parts' status moves.
+#[test]
+fn a_tick_without_news_sends_nothing_when_the_city_is_this_instance_alone() {
+    let config = config::load(None, [], &Overrides::default()).unwrap();
+    let mut partitions = two_partitions(&config);
+    let (_, mut latest, metrics) = publisher(&config);
+    let (own, latest_own) = watch::channel(latest.borrow().clone());
+    let (city, mut latest_city) = watch::channel(latest.borrow().clone());
+    latest = latest_own;
+    let mut publisher = Publisher::new(own, Some(city), metrics.service().pipeline.clone());
+    let none = RemoteParts::default();
+    let alone = || {
+        Some(Others {
+            parts: &none,
+            owner: "host/1",
+        })
+    };
+    publisher.publish(&config, &partitions, status(0), alone());
+    let first = latest.borrow_and_update().clone();
+    assert_eq!(first.report_without_cells.events.accepted, 2);
+    let parts = |s: &Snapshot| s.parts.as_ref().map(|p| p.parts.len());
+    assert_eq!(parts(&first), Some(2));
+    assert!(Arc::ptr_eq(&latest_city.borrow_and_update(), &first));
+
+    publisher.publish(&config, &partitions, status(0), alone());
+    assert!(
+        !latest.has_changed().unwrap(),
+        "the same snapshot sent again"
+    );
+    assert!(
+        !latest_city.has_changed().unwrap(),
+        "the same city sent again"
+    );
+
+    // The brokers' status moved: sent, to both.
+    publisher.publish(&config, &partitions, status(3), alone());
+    assert_eq!(latest.borrow_and_update().kafka, status(3));
+    assert_eq!(latest_city.borrow_and_update().kafka, status(3));
+    // A partition assigned and nothing read from it yet: the numbers and the watermark are the
+    // same, the parts' status is not, so it is sent.
+    partitions.insert(key(2), PartitionState::from_beginning(&config));
+    publisher.publish(&config, &partitions, status(3), alone());
+    let third = latest.borrow_and_update().clone();
+    assert_eq!(third.watermark, first.watermark);
+    assert_eq!(parts(&third), Some(3));
+    assert_eq!(parts(&latest_city.borrow_and_update()), Some(3));
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_backlog_is_published_once_a_second_and_a_caught_up_stream_at_every_tick() {
     let config = config::load(None, [], &Overrides::default()).unwrap();
