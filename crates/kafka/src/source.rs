@@ -551,7 +551,8 @@ impl KafkaSource {
                     warn!(error = %e, "kafka receive error; retrying");
                     continue;
                 }
-                // Anything buffered went before the notices.
+                // Any notices went out above, after what was buffered; a wake without any
+                // (a notice taken at an earlier wake) leaves the buffer to its linger.
                 Woken::Rebalanced => continue,
                 Woken::Linger => {}
             }

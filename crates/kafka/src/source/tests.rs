@@ -94,11 +94,11 @@ impl StartPositions for FromTheBeginning {
     }
 }
 
-/// The source's loop wakes for a message, a rebalance or the deadline of records buffered, and
-/// for nothing else (no timer runs while nothing is buffered): an assignment on a topic with no
-/// messages is still passed on (the rebalance callback runs inside the wait for a message,
-/// which goes on waiting), and three records, far fewer than a batch holds, go out once they
-/// have waited their linger. On librdkafka's mock cluster, owned by this test.
+/// The source's loop has no timer while nothing is buffered, so it must be told of a
+/// rebalance: an assignment on a topic with no messages is still passed on (the rebalance
+/// callback runs inside the wait for a message, which goes on waiting after it), and three
+/// records, far fewer than a batch holds, go out once they have waited their linger. On
+/// librdkafka's mock cluster, owned by this test.
 #[test]
 fn an_assignment_without_messages_is_passed_on_and_a_few_records_after_their_linger() {
     let cluster = MockCluster::new(1).unwrap();

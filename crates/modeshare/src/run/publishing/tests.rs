@@ -5,6 +5,7 @@ use modeshare_http::metrics::Metrics;
 use super::*;
 use crate::config::{self, Overrides};
 use crate::run::partitions::{PartitionKey, PartitionState};
+use crate::shared_view::PartHeader;
 
 const HOUR_MS: i64 = 3_600_000;
 /// 2024-05-02T00:00Z.
@@ -178,6 +179,29 @@ fn a_tick_without_news_sends_nothing_when_the_city_is_this_instance_alone() {
     let third = latest.borrow_and_update().clone();
     assert_eq!(third.watermark, first.watermark);
     assert_eq!(parts(&third), Some(3));
+    assert_eq!(parts(&latest_city.borrow_and_update()), Some(3));
+
+    // Another instance's part shown, then gone (its owner gave the partition up): the city
+    // without it is sent, though this instance's numbers did not move.
+    let remote: RemoteParts = Arc::new(vec![Arc::new(Part {
+        header: PartHeader {
+            topic: "trips".into(),
+            partition: 7,
+            topic_partitions: 8,
+            generation: 1,
+            owner: "host/2".into(),
+            published_at: wall_clock().0,
+            last_event_at: wall_clock().0,
+        },
+        pipeline: Pipeline::live(config.settings.clone(), config.zones.clone()),
+    })]);
+    let with_other = Others {
+        parts: &remote,
+        owner: "host/1",
+    };
+    publisher.publish(&config, &partitions, status(3), Some(with_other));
+    assert_eq!(parts(&latest_city.borrow_and_update()), Some(4));
+    publisher.publish(&config, &partitions, status(3), alone());
     assert_eq!(parts(&latest_city.borrow_and_update()), Some(3));
 }
 
