@@ -152,37 +152,21 @@ pub fn encode_publishable(
 }
 
 /// [`encode`] at `position` and [`encode_publishable`] at `publishable_position` of the same
-/// state, byte for byte, for the price of little more than one: the state is saved once, and
-/// what the two share (the totals, the windows, the breakdowns: all but the dedup memory) is
-/// serialised once. (A postcard struct is its fields' encodings one after another.)
+/// state, for the price of little more than one: the state is saved once, and what the two
+/// share (the totals, the windows, the breakdowns: all but the dedup memory) is serialised
+/// once.
 pub fn encode_with_publishable(
     pipeline: &Pipeline,
     position: Position,
     publishable_position: Position,
     fingerprint: Fingerprint,
 ) -> (Vec<u8>, Vec<u8>) {
-    // Named field by field: a new field of the state fails to compile here, not only the test.
-    let (
-        SavedPipeline {
-            totals,
-            windows,
-            dedup,
-        },
-        breakdowns,
-    ) = pipeline.save();
+    let (state, breakdowns) = pipeline.save();
+    let (shared, dedup) = serialised_apart(state, &breakdowns);
     let forgetting_ids = pipeline.save_dedup_forgetting_ids();
-    let totals_and_windows = serialised(&(&totals, &windows));
-    let breakdowns = serialised(&breakdowns);
-    let encode = |position: Position, dedup: &SavedDedup| {
-        let (position, dedup) = (serialised(&position), serialised(dedup));
-        framed(
-            &[&position, &totals_and_windows, &dedup, &breakdowns],
-            fingerprint,
-        )
-    };
     (
-        encode(position, &dedup),
-        encode(publishable_position, &forgetting_ids),
+        framed_checkpoint(position, &dedup, &shared, fingerprint),
+        framed_checkpoint(publishable_position, &forgetting_ids, &shared, fingerprint),
     )
 }
 
@@ -191,12 +175,52 @@ fn encode_saved(
     position: Position,
     fingerprint: Fingerprint,
 ) -> Vec<u8> {
-    let saved = SavedCheckpoint {
-        position,
-        state,
-        breakdowns,
+    let (shared, dedup) = serialised_apart(state, &breakdowns);
+    framed_checkpoint(position, &dedup, &shared, fingerprint)
+}
+
+/// A checkpoint's fields besides its position and dedup memory, serialised: what a checkpoint
+/// and a publishable state of the same save have in common.
+struct SharedFields {
+    totals_and_windows: Vec<u8>,
+    breakdowns: Vec<u8>,
+}
+
+/// The state's shared fields serialised, and its dedup memory apart.
+fn serialised_apart(
+    state: SavedPipeline,
+    breakdowns: &SavedBreakdowns,
+) -> (SharedFields, SavedDedup) {
+    // Named field by field: a new field of the state fails to compile here.
+    let SavedPipeline {
+        totals,
+        windows,
+        dedup,
+    } = state;
+    let shared = SharedFields {
+        totals_and_windows: serialised(&(&totals, &windows)),
+        breakdowns: serialised(breakdowns),
     };
-    framed(&[&serialised(&saved)], fingerprint)
+    (shared, dedup)
+}
+
+/// A [`SavedCheckpoint`]'s bytes, framed, from its fields: a postcard struct is its fields'
+/// encodings one after another, so the fields two checkpoints share are serialised once.
+fn framed_checkpoint(
+    position: Position,
+    dedup: &SavedDedup,
+    shared: &SharedFields,
+    fingerprint: Fingerprint,
+) -> Vec<u8> {
+    framed(
+        &[
+            &serialised(&position),
+            &shared.totals_and_windows,
+            &serialised(dedup),
+            &shared.breakdowns,
+        ],
+        fingerprint,
+    )
 }
 
 fn serialised<T: Serialize>(value: &T) -> Vec<u8> {
@@ -335,7 +359,9 @@ impl SavedCheckpointV1 {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+/// What checkpoint bytes hold after the header; written field by field
+/// ([`framed_checkpoint`]), read whole.
+#[derive(Deserialize)]
 struct SavedCheckpoint {
     position: Position,
     state: SavedPipeline,
