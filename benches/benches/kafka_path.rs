@@ -151,17 +151,23 @@ fn percentiles(sent: &[Instant], seen: &[Instant]) -> (usize, f64, f64, f64) {
     (l.len(), pct(0.5), pct(0.99), pct(1.0))
 }
 
-/// The CPU time per event of applying the topic's `count` records in this process as the
-/// service does: a live pipeline per partition (the embedded default configuration), each
-/// record decoded and observed in offset order. Read from the topic first, untimed.
-fn in_process(brokers: &str, topic: &str, count: usize) -> f64 {
+/// A bare rdkafka consumer of `topic` from its beginning, in a group of its own.
+fn subscribed(brokers: &str, topic: &str, group: &str) -> BaseConsumer {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
-        .set("group.id", unique("in-process"))
+        .set("group.id", unique(group))
         .set("auto.offset.reset", "earliest")
         .create()
         .unwrap();
     consumer.subscribe(&[topic]).unwrap();
+    consumer
+}
+
+/// The CPU time per event of applying the topic's `count` records in this process as the
+/// service does: a live pipeline per partition (the embedded default configuration), each
+/// record decoded and observed in offset order. Read from the topic first, untimed.
+fn in_process(brokers: &str, topic: &str, count: usize) -> f64 {
+    let consumer = subscribed(brokers, topic, "in-process");
     let mut partitions: BTreeMap<i32, Vec<Vec<u8>>> = BTreeMap::new();
     let mut n = 0;
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -257,13 +263,7 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", unique("bare"))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic.as_str()]).unwrap();
+    let consumer = subscribed(&brokers, &topic, "bare");
     let (mut n, mut first) = (0usize, None);
     let me = std::process::id();
     while n < sent {
@@ -421,13 +421,7 @@ fn main() {
     // 4. The same rate into a bare rdkafka consumer: the broker's own produce → fetch latency.
     let bare_topic = unique("bare-live");
     broker_script(&["topic", &bare_topic, "4", PORT]);
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .set("group.id", unique("bare-live"))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[bare_topic.as_str()]).unwrap();
+    let consumer = subscribed(&brokers, &bare_topic, "bare-live");
     let _ = consumer.poll(Duration::from_secs(5)); // group join
     let produce_thread = produce_steady(&brokers, &bare_topic, rate, count);
     let mut received_at = Vec::with_capacity(count);
